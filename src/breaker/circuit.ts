@@ -1,0 +1,116 @@
+import { CircuitState, ConsecutiveBreaker, type IBreaker } from 'cockatiel';
+
+export type CircuitStateName = 'closed' | 'open' | 'half_open';
+
+const STATE_NAMES: Record<CircuitState, CircuitStateName> = {
+  [CircuitState.Closed]: 'closed',
+  [CircuitState.Open]: 'open',
+  [CircuitState.HalfOpen]: 'half_open',
+  // Floodgate never isolates a circuit; suspension plays that role.
+  [CircuitState.Isolated]: 'open',
+};
+
+/** Told of every transition; one listener serves every circuit of a manager. */
+export interface CircuitListener {
+  onCircuitChange(owner: unknown, from: CircuitStateName, to: CircuitStateName): void;
+}
+
+/**
+ * A circuit breaker driven by timestamps, with no timer and no allocation per call.
+ *
+ * cockatiel's `CircuitBreakerPolicy.execute()` wraps each call in promises and result
+ * objects; here the decision to open is cockatiel's {@link IBreaker} strategy
+ * (a {@link ConsecutiveBreaker} by default), and the closed → open → half-open cycle
+ * is a few comparisons. In half-open exactly one call, the probe, goes through.
+ */
+export class Circuit {
+  private state = CircuitState.Closed;
+  private openedAt = 0;
+
+  constructor(
+    private readonly owner: unknown,
+    private readonly listener: CircuitListener,
+    private resetMs: number,
+    private breaker: IBreaker,
+  ) {}
+
+  static consecutive(owner: unknown, listener: CircuitListener, threshold: number, resetMs: number): Circuit {
+    return new Circuit(owner, listener, resetMs, new ConsecutiveBreaker(threshold));
+  }
+
+  get stateName(): CircuitStateName {
+    return STATE_NAMES[this.state];
+  }
+
+  /** When an open circuit lets its probe through (epoch ms). */
+  get retryAt(): number {
+    return this.openedAt + this.resetMs;
+  }
+
+  /** Consecutive counted failures so far (for the report). */
+  get failures(): number {
+    const count = this.breaker.state;
+    return typeof count === 'number' ? count : 0;
+  }
+
+  /**
+   * Whether a call may go through now. Past the reset time an open circuit turns
+   * half-open and this call becomes the probe; while the probe runs, others are refused.
+   */
+  allow(now: number): boolean {
+    if (this.state === CircuitState.Closed) return true;
+    if (this.state === CircuitState.Open && now >= this.openedAt + this.resetMs) {
+      this.transition(CircuitState.HalfOpen);
+      return true;
+    }
+    return false;
+  }
+
+  /** The provider answered properly (a caller's own 400 counts as an answer too). */
+  success(): void {
+    this.breaker.success(this.state);
+    if (this.state === CircuitState.HalfOpen) this.transition(CircuitState.Closed);
+  }
+
+  /** A failure that counts against the provider. */
+  failure(now: number): void {
+    if (this.state === CircuitState.HalfOpen) {
+      this.breaker.failure(this.state);
+      this.open(now);
+    } else if (this.state === CircuitState.Closed && this.breaker.failure(this.state)) {
+      this.open(now);
+    }
+  }
+
+  /** The probe never reached the provider (it was refused by a limit or cancelled): let the next call probe. */
+  abandonProbe(now: number): void {
+    if (this.state !== CircuitState.HalfOpen) return;
+    this.openedAt = now - this.resetMs;
+    this.transition(CircuitState.Open);
+  }
+
+  reconfigure(threshold: number, resetMs: number): void {
+    this.resetMs = resetMs;
+    const failures = this.failures;
+    this.breaker = new ConsecutiveBreaker(threshold);
+    this.breaker.state = failures;
+  }
+
+  /** Closed with no failure counted: forgetting this circuit changes nothing. */
+  isIdle(): boolean {
+    return this.state === CircuitState.Closed && this.failures === 0;
+  }
+
+  private open(now: number): void {
+    this.openedAt = now;
+    this.transition(CircuitState.Open);
+  }
+
+  private transition(to: CircuitState): void {
+    const from = this.state;
+    if (from === to) return;
+    this.state = to;
+    if (to === CircuitState.Closed) this.breaker.state = 0;
+    this.listener.onCircuitChange(this.owner, STATE_NAMES[from], STATE_NAMES[to]);
+  }
+}

@@ -1,0 +1,46 @@
+/** The built-in kinds of outside API. Any other non-empty string is a custom service type. */
+export enum ServiceType {
+  LLM_API = 'llm_api',
+  SOCIAL_MEDIA = 'social_media',
+  EXCHANGE_API = 'exchange_api',
+  WEB_SCRAPER = 'web_scraper',
+  INTERNAL_API = 'internal_api',
+}
+
+/** A built-in {@link ServiceType} or the name of a custom service type. */
+export type ServiceName = ServiceType | (string & {});
+
+/**
+ * The limits and policies of one scope. All durations are in milliseconds.
+ * `Infinity` is accepted where a field says "or Infinity" and means "no limit".
+ */
+export interface ThrottleConfig {
+  /** Token-bucket refill rate, in calls per second (> 0, or Infinity). */
+  readonly requestsPerSecond: number;
+  /** Token-bucket capacity: calls that may start back to back after a quiet spell (integer >= 1). */
+  readonly burst: number;
+  /** Hard cap: no more than this many calls start in any rolling 60-second window (integer >= burst, or Infinity). */
+  readonly requestsPerMinute: number;
+  /** Calls allowed in flight at once in the scope (integer >= 1, or Infinity). */
+  readonly maxConcurrent: number;
+  /** Consecutive counted failures that open the circuit (integer >= 1). */
+  readonly circuitBreakerThreshold: number;
+  /** How long an open circuit refuses calls before it lets one probe through (> 0). */
+  readonly circuitBreakerResetMs: number;
+  /** Retries after the first attempt for errors classified retryable (integer >= 0). */
+  readonly retryAttempts: number;
+  /** First retry delay before jitter; doubles with each retry (>= 0). */
+  readonly backoffBaseMs: number;
+  /** Longest retry delay; a provider's Retry-After beyond it ends the retries (>= backoffBaseMs). */
+  readonly backoffMaxMs: number;
+  /** Longest a single attempt may run; 0 means no timeout (>= 0, or Infinity). */
+  readonly timeoutMs: number;
+  /** Longest a call waits for admission before it rejects with RateLimitedError (>= 0, or Infinity). */
+  readonly maxWaitMs: number;
+  /** Calls allowed to wait for admission; one more rejects at once (integer >= 0, or Infinity). */
+  readonly maxQueue: number;
+  /** How long a detected ban suspends the scope (> 0). */
+  readonly banSuspensionMs: number;
+}
+
+export type ThrottleConfigKey = keyof ThrottleConfig;

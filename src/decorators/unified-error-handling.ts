@@ -1,0 +1,43 @@
+import type { ErrorClassification } from '../classify/types.js';
+import type { ServiceName } from '../config/types.js';
+import { ConfigError } from '../errors/errors.js';
+import { recorder } from './metadata.js';
+import { methodDecorator, type AsyncMethodDecorator } from './method-decorator.js';
+import { describePlatform, managerOf, platformOf, type DecoratorOptions } from './options.js';
+
+export interface UnifiedErrorHandlingOptions<Args extends unknown[] = any[]> extends DecoratorOptions<Args> {
+  /**
+   * Returns a value in place of the failure. Without it the original error is rethrown;
+   * its classification is then available from `getClassification(error)`.
+   */
+  readonly fallback?: (error: unknown, classification: ErrorClassification) => unknown;
+}
+
+/**
+ * Classifies and records every failure of an async method once (stacked with
+ * `@throttled` in either order), emits `errorClassified`, runs the manager's error
+ * handlers, detects bans (suspending the scope), and refuses calls at once while the
+ * scope is suspended. Rethrows the original error unless a `fallback` is given.
+ */
+export function unifiedErrorHandling(service: ServiceName, options: UnifiedErrorHandlingOptions = {}): AsyncMethodDecorator {
+  if (typeof service !== 'string' || service === '') throw new ConfigError('service', service, 'must be a non-empty string');
+  const { endpoint, platform, fallback } = options;
+  return methodDecorator(
+    (original) =>
+      async function unifiedMethod(this: unknown, ...args: unknown[]): Promise<unknown> {
+        const manager = managerOf(options.manager);
+        let chosen: string | undefined;
+        try {
+          chosen = platformOf(platform, args);
+          manager.checkSuspension(service, chosen);
+          return await original.apply(this, args);
+        } catch (error) {
+          const classification = manager.handleFailure(service, chosen, endpoint, error);
+          if (fallback === undefined) throw error;
+          return fallback(error, classification);
+        }
+      },
+    (method) => ({ method, decorator: 'unifiedErrorHandling', service, ...(endpoint === undefined ? {} : { endpoint }), ...describePlatform(platform) }),
+    recorder,
+  );
+}

@@ -1,0 +1,30 @@
+/**
+ * Errors carry a brand under a registered symbol (`Symbol.for`), so the `isX` guards
+ * recognise errors thrown by another copy of this package (two versions in one tree).
+ */
+const BRAND = Symbol.for('floodgate.error');
+
+/** Every error floodgate raises itself. `code` is stable and machine-readable. */
+export class FloodgateError extends Error {
+  declare readonly [BRAND]: string;
+  /** A stable code: `EFLOODGATE_RATE_LIMITED`, `EFLOODGATE_CIRCUIT_OPEN`, ... */
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+    Object.defineProperty(this, BRAND, { value: code, enumerable: false });
+  }
+}
+
+export function brandOf(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const brand = (error as { [BRAND]?: unknown })[BRAND];
+  return typeof brand === 'string' ? brand : undefined;
+}
+
+/** True for any error raised by floodgate, from this copy of the package or another. */
+export function isFloodgateError(error: unknown): error is FloodgateError {
+  return brandOf(error) !== undefined;
+}

@@ -1,0 +1,15 @@
+export { FloodgateError, isFloodgateError } from './floodgate-error.js';
+export {
+  RateLimitedError,
+  CircuitOpenError,
+  PlatformSuspendedError,
+  CallTimeoutError,
+  CallCancelledError,
+  ConfigError,
+  isRateLimitedError,
+  isCircuitOpenError,
+  isPlatformSuspendedError,
+  isCallTimeoutError,
+  isCallCancelledError,
+  isConfigError,
+} from './errors.js';

@@ -1,0 +1,75 @@
+import type { CircuitStateName } from '../breaker/circuit.js';
+import type { ErrorClassification } from '../classify/types.js';
+
+/** Where an event happened. `platform` and `endpoint` are present when the call named them. */
+export interface ScopeRef {
+  /** `service` or `service:platform`. */
+  readonly scope: string;
+  readonly service: string;
+  readonly platform?: string;
+}
+
+/** A failed call's error, with secrets redacted. */
+export interface ErrorSummary {
+  readonly name: string;
+  readonly message: string;
+  readonly code?: string;
+  readonly statusCode?: number;
+}
+
+export interface RetryEvent extends ScopeRef {
+  readonly endpoint?: string;
+  /** 1 for the first retry. */
+  readonly retry: number;
+  readonly delayMs: number;
+  readonly classification: ErrorClassification;
+  readonly error: ErrorSummary;
+}
+
+export interface RateLimitedEvent extends ScopeRef {
+  readonly reason: 'queue_full' | 'max_wait' | 'paused';
+  readonly retryAfterMs: number;
+}
+
+export interface CircuitStateChangeEvent extends ScopeRef {
+  readonly from: CircuitStateName;
+  readonly to: CircuitStateName;
+}
+
+export interface ErrorClassifiedEvent extends ScopeRef {
+  readonly endpoint?: string;
+  readonly classification: ErrorClassification;
+  readonly error: ErrorSummary;
+}
+
+export interface BanDetectedEvent extends ErrorClassifiedEvent {
+  readonly suspendedUntil: number;
+}
+
+export interface SuspendedEvent extends ScopeRef {
+  readonly until: number;
+  readonly reason: string;
+}
+
+export interface ResumedEvent extends ScopeRef {
+  /** `manual`: resume() was called; `expired`: the suspension ran out. */
+  readonly cause: 'manual' | 'expired';
+}
+
+export interface PausedEvent extends ScopeRef {
+  /** Nothing is admitted in the scope before this time (epoch ms). */
+  readonly until: number;
+  readonly classification: ErrorClassification;
+}
+
+/** The manager's events, for `manager.on(name, listener)`. */
+export interface FloodgateEvents {
+  retry: [RetryEvent];
+  rateLimited: [RateLimitedEvent];
+  circuitStateChange: [CircuitStateChangeEvent];
+  errorClassified: [ErrorClassifiedEvent];
+  banDetected: [BanDetectedEvent];
+  suspended: [SuspendedEvent];
+  resumed: [ResumedEvent];
+  paused: [PausedEvent];
+}

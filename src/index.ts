@@ -1,0 +1,39 @@
+/**
+ * floodgate: one central traffic controller for every call a program makes to an
+ * outside API.
+ *
+ * @packageDocumentation
+ */
+export { ServiceType, SERVICE_PRESETS, CUSTOM_SERVICE_PRESET } from './config/index.js';
+export type { ServiceName, ThrottleConfig, ThrottleConfigKey } from './config/index.js';
+
+export {
+  ThrottleManager,
+  throttleManager,
+  getClassification,
+  type ThrottleManagerOptions,
+  type ExecuteOptions,
+  type ConfigureOptions,
+  type SuspendOptions,
+  type ErrorHandler,
+} from './manager/throttle-manager.js';
+
+export { throttled, type ThrottledOptions } from './decorators/throttled.js';
+export { unifiedErrorHandling, type UnifiedErrorHandlingOptions } from './decorators/unified-error-handling.js';
+export { getDecoratedMethods } from './decorators/metadata.js';
+export type { AsyncMethodDecorator, DecoratedMethodInfo } from './decorators/method-decorator.js';
+export type { DecoratorOptions } from './decorators/options.js';
+
+export * from './errors/index.js';
+
+export { ErrorCategory, ErrorSeverity, countsAgainstProvider } from './classify/types.js';
+export type { ErrorPattern, ErrorClassification, MessageMatcher } from './classify/types.js';
+export type { RegisterPatternOptions } from './classify/classifier.js';
+
+export type * from './events/events.js';
+export type { StatusReport, ScopeStatus, ScopeState, ScopeCounters } from './status/report.js';
+export type { LatencyFigures } from './status/latency.js';
+export type { CircuitStateName } from './breaker/circuit.js';
+
+export { MemoryStore } from './stores/memory-store.js';
+export type { ThrottleStore, ScopeLimiter, LimiterLimits, LimiterSnapshot } from './stores/types.js';

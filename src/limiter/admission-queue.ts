@@ -1,0 +1,177 @@
+/** What a queue asks of the scope it serves. */
+export interface AdmissionGate {
+  /** 0: admitted (capacity taken). A positive number: ms until capacity may free up; Infinity: until `drain()` is called. */
+  tryAdmit(now: number): number | Promise<number>;
+  /** A lower bound of the wait for the caller `position` places back in line. */
+  estimateWait(position: number, now: number): number;
+  /** Builds the error for a caller refused for lack of capacity (and counts it). */
+  refuse(waitMs: number, reason: 'queue_full' | 'max_wait'): Error;
+  /** Builds the error for a caller whose AbortSignal fired while it waited. */
+  aborted(reason: unknown): Error;
+  /** An admission was granted after its caller left, and no one else waits: give it back. */
+  unclaimed(): void;
+}
+
+/** setTimeout takes at most a signed 32-bit delay; longer waits re-arm on wake-up. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+interface Waiter {
+  resolve: () => void;
+  reject: (error: unknown) => void;
+  deadline: number;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+  settled: boolean;
+}
+
+/**
+ * Callers waiting for admission to one scope, first in first out. One timer serves the
+ * whole queue, armed for the earlier of the next moment capacity frees up and the head's
+ * deadline (deadlines follow arrival order, so the head's is the earliest). The timer
+ * exists only while someone waits, so an idle process exits by itself.
+ */
+export class AdmissionQueue {
+  private waiters: Waiter[] = [];
+  private head = 0;
+  private live = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timerAt = Infinity;
+  private draining = false;
+
+  constructor(private readonly gate: AdmissionGate) {}
+
+  get size(): number {
+    return this.live;
+  }
+
+  /**
+   * Waits for admission. Refuses at once when the queue is full, or when even the most
+   * optimistic estimate of this caller's turn lies beyond `maxWaitMs`.
+   */
+  enqueue(now: number, maxWaitMs: number, maxQueue: number, signal: AbortSignal | undefined): Promise<void> {
+    if (signal?.aborted) return Promise.reject(this.gate.aborted(signal.reason));
+    if (this.live >= maxQueue) return Promise.reject(this.gate.refuse(this.gate.estimateWait(this.live, now), 'queue_full'));
+    const estimate = this.gate.estimateWait(this.live, now);
+    if (estimate > maxWaitMs) return Promise.reject(this.gate.refuse(estimate, 'max_wait'));
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = { resolve, reject, deadline: now + maxWaitMs, signal, onAbort: undefined, settled: false };
+      if (signal !== undefined) {
+        waiter.onAbort = () => this.settle(waiter, this.gate.aborted(signal.reason));
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+      this.waiters.push(waiter);
+      this.live++;
+      this.drain();
+    });
+  }
+
+  /** Admits every head that can go now; call when capacity may have freed up. */
+  drain(): void {
+    if (this.draining || this.live === 0) return;
+    this.draining = true;
+    try {
+      while (this.live > 0) {
+        const waiter = this.peek();
+        const now = Date.now();
+        if (now >= waiter.deadline) {
+          this.settle(waiter, this.gate.refuse(this.gate.estimateWait(0, now), 'max_wait'));
+          continue;
+        }
+        const wait = this.gate.tryAdmit(now);
+        if (typeof wait !== 'number') {
+          this.awaitGate(wait);
+          return;
+        }
+        if (wait === 0) {
+          this.settle(waiter, undefined);
+          continue;
+        }
+        this.arm(Math.min(now + wait, waiter.deadline), now);
+        return;
+      }
+      this.disarm();
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  /** Rejects every waiter (on close or reset). */
+  cancelAll(error: unknown): void {
+    while (this.live > 0) this.settle(this.peek(), error);
+    this.disarm();
+  }
+
+  /** A shared store answers asynchronously: keep the queue closed to others until it does. */
+  private awaitGate(answer: Promise<number>): void {
+    this.draining = true;
+    answer.then(
+      (wait) => {
+        this.draining = false;
+        if (wait !== 0) {
+          if (this.live > 0) this.arm(Math.min(Date.now() + wait, this.peek().deadline), Date.now());
+          return;
+        }
+        // The admission goes to the head, or back to the gate if its caller left meanwhile.
+        if (this.live > 0) this.settle(this.peek(), undefined);
+        else this.gate.unclaimed();
+        this.drain();
+      },
+      (error: unknown) => {
+        this.draining = false;
+        if (this.live > 0) this.settle(this.peek(), error);
+        this.drain();
+      },
+    );
+  }
+
+  private peek(): Waiter {
+    // Skip waiters that already left (aborted); they stay in the array until reached.
+    for (;;) {
+      const waiter = this.waiters[this.head]!;
+      if (!waiter.settled) return waiter;
+      this.shift();
+    }
+  }
+
+  private shift(): void {
+    this.waiters[this.head] = undefined as unknown as Waiter;
+    this.head++;
+    if (this.head === this.waiters.length) {
+      this.waiters = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.waiters.length) {
+      this.waiters = this.waiters.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  private settle(waiter: Waiter, error: unknown): void {
+    if (waiter.settled) return;
+    waiter.settled = true;
+    this.live--;
+    if (waiter.onAbort !== undefined) waiter.signal!.removeEventListener('abort', waiter.onAbort);
+    if (error === undefined) waiter.resolve();
+    else waiter.reject(error);
+    if (this.live === 0) this.disarm();
+  }
+
+  private arm(at: number, now: number): void {
+    // No deadline and no time to wait for: the next release() drains the queue.
+    if (at === Infinity) return;
+    if (this.timer !== undefined && this.timerAt <= at) return;
+    this.disarm();
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      this.drain();
+    }, Math.min(MAX_TIMER_MS, Math.max(0, Math.ceil(at - now))));
+  }
+
+  private disarm(): void {
+    if (this.timer === undefined) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
+  }
+}

@@ -1,0 +1,73 @@
+/** The strict window is a rolling 60 seconds. */
+export const WINDOW_MS = 60_000;
+
+/**
+ * Exact rolling-window cap: remembers the start times of the last `limit` admissions.
+ * A new start is allowed when the oldest of them is at least 60 s old, so no 60-second
+ * window ever holds more than `limit` starts. Timer-free; the buffer grows only as far
+ * as starts actually happen, so a scope that made one call holds one timestamp.
+ */
+export class RollingWindow {
+  private times: number[] = [];
+  /** Index of the oldest time once the buffer is full. */
+  private oldest = 0;
+
+  constructor(private limit: number) {}
+
+  /** 0 when a start is allowed now, else the ms until it will be. */
+  wait(now: number): number {
+    if (this.times.length < this.limit) return 0;
+    const freeAt = this.times[this.oldest]! + WINDOW_MS;
+    return freeAt > now ? freeAt - now : 0;
+  }
+
+  record(now: number): void {
+    if (this.times.length < this.limit) {
+      this.times.push(now);
+      return;
+    }
+    this.times[this.oldest] = now;
+    this.oldest = this.oldest + 1 === this.limit ? 0 : this.oldest + 1;
+  }
+
+  /**
+   * A lower bound of the wait before the caller `position` places back in line (0: next)
+   * can start: the slot it needs frees when the start holding it turns 60 s old.
+   */
+  waitFor(position: number, now: number): number {
+    const count = this.times.length;
+    const free = this.limit - count;
+    if (position < free) return 0;
+    const index = position - free;
+    // Its slot is held by a start that has not happened yet: at least a full window away.
+    if (index >= count) return WINDOW_MS;
+    const freeAt = this.at(index) + WINDOW_MS;
+    return freeAt > now ? freeAt - now : 0;
+  }
+
+  /** Starts still allowed in the current window. */
+  remaining(now: number): number {
+    let inWindow = 0;
+    for (const time of this.times) if (time > now - WINDOW_MS) inWindow++;
+    return this.limit - inWindow;
+  }
+
+  /** True when no start is inside the window: forgetting this window changes nothing. */
+  isEmpty(now: number): boolean {
+    const count = this.times.length;
+    return count === 0 || this.at(count - 1) <= now - WINDOW_MS;
+  }
+
+  reconfigure(limit: number): void {
+    const ordered = Array.from({ length: this.times.length }, (_, i) => this.at(i));
+    this.times = ordered.slice(Math.max(0, ordered.length - limit));
+    this.oldest = 0;
+    this.limit = limit;
+  }
+
+  /** The `index`-th oldest remembered start. */
+  private at(index: number): number {
+    const count = this.times.length;
+    return this.times[count < this.limit ? index : (this.oldest + index) % this.limit]!;
+  }
+}

@@ -1,0 +1,141 @@
+import { Circuit, type CircuitListener } from '../breaker/circuit.js';
+import type { ThrottleConfig } from '../config/types.js';
+import { CallCancelledError, RateLimitedError } from '../errors/errors.js';
+import { AdmissionQueue, type AdmissionGate } from '../limiter/admission-queue.js';
+import { LatencyHistogram } from '../status/latency.js';
+import type { ScopeLimiter, ThrottleStore } from '../stores/types.js';
+
+/** Told when a scope refuses a caller for lack of capacity. */
+export interface ScopeListener extends CircuitListener {
+  onRateLimited(scope: Scope, error: RateLimitedError): void;
+}
+
+/**
+ * Everything floodgate knows about one scope (`service` or `service:platform`): limits,
+ * circuit, suspension, counters. Plain fields, so the hot path reads and bumps numbers;
+ * the queue and the latency histogram are created only when first needed.
+ */
+export class Scope implements AdmissionGate {
+  readonly circuit: Circuit;
+  readonly limiter: ScopeLimiter;
+  queue: AdmissionQueue | null = null;
+  latency: LatencyHistogram | null = null;
+
+  /** Calls in flight (admitted, not yet settled). */
+  active = 0;
+  /** The provider asked for quiet (Retry-After): nothing is admitted before this time. */
+  pausedUntil = 0;
+  suspendedUntil = 0;
+  suspendReason = '';
+  suspendTimer: ReturnType<typeof setTimeout> | undefined = undefined;
+
+  requests = 0;
+  successes = 0;
+  failures = 0;
+  rateLimited = 0;
+  rejected = 0;
+  retries = 0;
+  lastUsed: number;
+
+  constructor(
+    readonly key: string,
+    readonly service: string,
+    readonly platform: string | undefined,
+    public config: ThrottleConfig,
+    store: ThrottleStore,
+    private readonly listener: ScopeListener,
+    now: number,
+  ) {
+    this.limiter = store.createLimiter(key, config, now);
+    this.circuit = Circuit.consecutive(this, listener, config.circuitBreakerThreshold, config.circuitBreakerResetMs);
+    this.lastUsed = now;
+  }
+
+  /** Admits without queueing when nobody is in line: 0 when admitted, else as {@link tryAdmit}. */
+  admitNow(now: number): number | Promise<number> {
+    if (this.queue !== null && this.queue.size > 0) return Infinity;
+    return this.tryAdmit(now);
+  }
+
+  /** Waits in line for admission (FIFO), within `maxWaitMs` and `maxQueue`. */
+  waitForAdmission(now: number, signal: AbortSignal | undefined): Promise<void> {
+    this.queue ??= new AdmissionQueue(this);
+    return this.queue.enqueue(now, this.config.maxWaitMs, this.config.maxQueue, signal);
+  }
+
+  /** An admitted call settled: its concurrency slot goes to the next in line. */
+  release(): void {
+    this.active--;
+    if (this.queue !== null && this.queue.size > 0) this.queue.drain();
+  }
+
+  recordLatency(ms: number): void {
+    (this.latency ??= new LatencyHistogram()).record(ms);
+  }
+
+  reconfigure(config: ThrottleConfig, now: number): void {
+    this.config = config;
+    this.limiter.reconfigure(config, now);
+    this.circuit.reconfigure(config.circuitBreakerThreshold, config.circuitBreakerResetMs);
+    this.queue?.drain();
+  }
+
+  /** Nothing here would behave differently in a fresh scope: safe to forget. */
+  isIdle(now: number): boolean {
+    return (
+      this.active === 0 &&
+      (this.queue === null || this.queue.size === 0) &&
+      this.suspendedUntil <= now &&
+      this.pausedUntil <= now &&
+      this.circuit.isIdle() &&
+      this.limiter.isIdle(now)
+    );
+  }
+
+  // AdmissionGate: the queue's view of this scope.
+
+  tryAdmit(now: number): number | Promise<number> {
+    if (this.active >= this.config.maxConcurrent) return Infinity;
+    if (this.pausedUntil > now) return this.pausedUntil - now;
+    const wait = this.limiter.tryAcquire(now);
+    if (wait === 0) {
+      this.active++;
+      return 0;
+    }
+    if (typeof wait === 'number') return wait;
+    // A shared store answers later; hold the concurrency slot until it does.
+    this.active++;
+    return wait.then(
+      (ms) => {
+        if (ms !== 0) this.active--;
+        return ms;
+      },
+      (error: unknown) => {
+        this.active--;
+        throw error;
+      },
+    );
+  }
+
+  estimateWait(position: number, now: number): number {
+    const pause = this.pausedUntil - now;
+    const limits = this.limiter.estimateWait(position, now);
+    return pause > limits ? pause : limits;
+  }
+
+  refuse(waitMs: number, reason: 'queue_full' | 'max_wait'): Error {
+    const paused = this.pausedUntil > Date.now() && reason === 'max_wait';
+    const error = new RateLimitedError(this.key, waitMs, paused ? 'paused' : reason);
+    this.rateLimited++;
+    this.listener.onRateLimited(this, error);
+    return error;
+  }
+
+  aborted(reason: unknown): Error {
+    return new CallCancelledError(this.key, 'the caller aborted while waiting for admission', reason);
+  }
+
+  unclaimed(): void {
+    this.active--;
+  }
+}

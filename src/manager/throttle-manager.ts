@@ -1,0 +1,406 @@
+import { EventEmitter } from 'eventemitter3';
+import type { CircuitStateName } from '../breaker/circuit.js';
+import { ErrorClassifier, type RegisterPatternOptions } from '../classify/classifier.js';
+import { ErrorHistory, type ErrorStatistics } from '../classify/history.js';
+import { summarizeError } from '../classify/redact.js';
+import { countsAgainstProvider, ErrorCategory, type ErrorClassification, type ErrorPattern } from '../classify/types.js';
+import { readEnvOverrides } from '../config/env.js';
+import { presetFor } from '../config/presets.js';
+import type { ServiceName, ThrottleConfig } from '../config/types.js';
+import { mergeConfig } from '../config/validate.js';
+import {
+  CallCancelledError,
+  CircuitOpenError,
+  ConfigError,
+  isCallTimeoutError,
+  PlatformSuspendedError,
+  type RateLimitedError,
+} from '../errors/errors.js';
+import { isFloodgateError } from '../errors/floodgate-error.js';
+import type { FloodgateEvents, ScopeRef } from '../events/events.js';
+import { buildStatusReport, type StatusReport } from '../status/report.js';
+import { MemoryStore } from '../stores/memory-store.js';
+import type { ThrottleStore } from '../stores/types.js';
+import { runCall, type CallHost } from './call.js';
+import { Scope, type ScopeListener } from './scope.js';
+
+export interface ThrottleManagerOptions {
+  /** Where limiter state lives. @default a new MemoryStore */
+  readonly store?: ThrottleStore;
+  /** Variables read for `FLOODGATE_<SERVICE>_<FIELD>` overrides. @default process.env */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Failures kept in the error history. @default 1000 */
+  readonly historySize?: number;
+  /** Scopes kept before idle ones are forgotten (least recently used first). @default 10000 */
+  readonly maxScopes?: number;
+}
+
+export interface ExecuteOptions {
+  /** Keeps state apart per platform: the scope becomes `service:platform`. */
+  readonly platform?: string;
+  /** A label for statistics within the scope. */
+  readonly endpoint?: string;
+  /** Aborting removes the call from the admission queue (no token spent) or cancels its retry wait. */
+  readonly signal?: AbortSignal;
+}
+
+export interface ConfigureOptions {
+  /** Configure only the scope `service:platform`, on top of the service's configuration. */
+  readonly platform?: string;
+}
+
+export interface SuspendOptions {
+  readonly platform?: string;
+  /** @default the scope's `banSuspensionMs` */
+  readonly durationMs?: number;
+  readonly reason: string;
+}
+
+export type ErrorHandler = (error: unknown, classification: ErrorClassification, where: ScopeRef) => void;
+
+let singleton: ThrottleManager | undefined;
+
+/** The classification floodgate recorded for an error that went through a scope, if any. */
+export function getClassification(error: unknown): ErrorClassification | undefined {
+  return typeof error === 'object' && error !== null ? recorded.get(error) : undefined;
+}
+/** Marks errors already classified and recorded, so stacked layers count a failure once. */
+const recorded = new WeakMap<object, ErrorClassification>();
+
+/**
+ * The traffic controller: every call to an outside API goes through one of its scopes.
+ * Use the process-wide {@link throttleManager}, or `new ThrottleManager()` for an
+ * independent one (tests, dependency injection).
+ */
+export class ThrottleManager extends EventEmitter<FloodgateEvents> implements CallHost, ScopeListener {
+  private readonly scopes = new Map<string, Scope>();
+  private readonly serviceConfigs = new Map<string, ThrottleConfig>();
+  private readonly platformOverrides = new Map<string, Partial<ThrottleConfig>>();
+  private readonly classifier = new ErrorClassifier();
+  private readonly history: ErrorHistory;
+  private readonly handlers: { category?: ErrorCategory; service?: string; handler: ErrorHandler }[] = [];
+  private store: ThrottleStore;
+  private readonly maxScopes: number;
+
+  constructor(options: ThrottleManagerOptions = {}) {
+    super();
+    this.store = options.store ?? new MemoryStore();
+    this.maxScopes = positiveInteger('maxScopes', options.maxScopes ?? 10_000);
+    this.history = new ErrorHistory({ capacity: options.historySize ?? 1_000 });
+    for (const [service, overrides] of readEnvOverrides(options.env ?? process.env)) {
+      this.serviceConfigs.set(service, mergeConfig(presetFor(service), service, overrides));
+    }
+  }
+
+  /** The process-wide manager, created (and reading the environment) on first use. */
+  static getInstance(): ThrottleManager {
+    return (singleton ??= new ThrottleManager());
+  }
+
+  // Configuration
+
+  /**
+   * Merges `partial` onto the service's current configuration (its preset at first),
+   * validates it and applies it to live scopes. A bad value throws ConfigError and
+   * changes nothing.
+   */
+  configure(service: ServiceName, partial: Partial<ThrottleConfig>, options: ConfigureOptions = {}): ThrottleConfig {
+    checkName('service', service);
+    if (options.platform !== undefined) {
+      checkName('platform', options.platform);
+      const key = scopeKey(service, options.platform);
+      const override = { ...this.platformOverrides.get(key), ...partial };
+      const resolved = mergeConfig(this.serviceConfig(service), service, override);
+      this.platformOverrides.set(key, override);
+      this.scopes.get(key)?.reconfigure(resolved, Date.now());
+      return resolved;
+    }
+    const resolved = mergeConfig(this.serviceConfig(service), service, partial);
+    this.serviceConfigs.set(service, resolved);
+    const now = Date.now();
+    for (const scope of this.scopes.values()) {
+      if (scope.service === service) scope.reconfigure(this.resolveConfig(service, scope.platform), now);
+    }
+    return resolved;
+  }
+
+  /** The configuration in force for a service (or one of its platforms). */
+  getConfig(service: ServiceName, options: ConfigureOptions = {}): ThrottleConfig {
+    checkName('service', service);
+    return this.resolveConfig(service, options.platform);
+  }
+
+  /** Switches to another store (e.g. Redis) for scopes created from now on. */
+  useStore(store: ThrottleStore): void {
+    this.store = store;
+    this.scopes.clear();
+  }
+
+  // Calls
+
+  /** Runs `fn` through the service's scope: suspension, circuit, limits, retries. */
+  execute<T>(service: ServiceName, fn: (signal: AbortSignal | undefined) => Promise<T> | T, options?: ExecuteOptions): Promise<T> {
+    const platform = options?.platform;
+    let scope: Scope;
+    try {
+      scope = this.scopeFor(service, platform, platform === undefined ? service : scopeKey(service, platform));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return runCall(this, scope, options?.endpoint, options?.signal, fn as never, undefined, undefined) as Promise<T>;
+  }
+
+  /** @internal The decorators' entry: `method` applied to `thisArg` with `args`. */
+  invokeMethod(service: string, platform: string | undefined, key: string, endpoint: string | undefined, method: (...args: unknown[]) => unknown, thisArg: unknown, args: ArrayLike<unknown>): Promise<unknown> {
+    let scope: Scope;
+    try {
+      scope = this.scopeFor(service, platform, key);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return runCall(this, scope, endpoint, undefined, method, thisArg, args);
+  }
+
+  /** @internal `@unifiedErrorHandling`'s entry: refuses at once while the scope is suspended. */
+  checkSuspension(service: string, platform: string | undefined): void {
+    const scope = this.scopes.get(scopeKey(service, platform));
+    if (scope !== undefined && scope.suspendedUntil !== 0) this.refuseIfSuspended(scope, Date.now());
+  }
+
+  /** @internal `@unifiedErrorHandling`'s failure path: classify and record once. */
+  handleFailure(service: string, platform: string | undefined, endpoint: string | undefined, error: unknown): ErrorClassification {
+    let scope: Scope;
+    try {
+      scope = this.scopeFor(service, platform, scopeKey(service, platform));
+    } catch {
+      return this.classifier.classify(error, service);
+    }
+    return this.recordFailure(scope, endpoint, error);
+  }
+
+  // Suspension
+
+  /** Refuses every call of the scope with PlatformSuspendedError until resumed or expired. */
+  suspend(service: ServiceName, options: SuspendOptions): void {
+    const scope = this.scopeFor(service, options.platform, scopeKey(service, options.platform));
+    const durationMs = options.durationMs ?? scope.config.banSuspensionMs;
+    if (!(durationMs > 0) || !Number.isFinite(durationMs)) throw new ConfigError('durationMs', durationMs, 'must be a finite number > 0');
+    if (typeof options.reason !== 'string' || options.reason === '') throw new ConfigError('reason', options.reason, 'must be a non-empty string');
+    this.suspendScope(scope, Date.now() + durationMs, options.reason);
+  }
+
+  resume(service: ServiceName, options: { readonly platform?: string } = {}): void {
+    const scope = this.scopes.get(scopeKey(service, options.platform));
+    if (scope !== undefined && scope.suspendedUntil > 0) this.liftSuspension(scope, 'manual');
+  }
+
+  // Errors
+
+  /** Classifies an error the way the call path does (nothing is recorded). */
+  classifyError(error: unknown, service?: ServiceName): ErrorClassification {
+    return this.classifier.classify(error, service);
+  }
+
+  /** Adds a pattern to the classifier, tried before the defaults unless `position: 'after'`. */
+  registerErrorPattern(pattern: ErrorPattern, options?: RegisterPatternOptions): void {
+    this.classifier.register(pattern, options);
+  }
+
+  /** Runs `handler` for every recorded failure of that category and/or service. */
+  onError(filter: { readonly category?: ErrorCategory; readonly service?: ServiceName }, handler: ErrorHandler): () => void {
+    const entry = { ...filter, handler };
+    this.handlers.push(entry);
+    return () => {
+      const index = this.handlers.indexOf(entry);
+      if (index >= 0) this.handlers.splice(index, 1);
+    };
+  }
+
+  getErrorStatistics(): ErrorStatistics {
+    return this.history.getStatistics();
+  }
+
+  // Status and lifecycle
+
+  getStatusReport(): StatusReport {
+    const now = Date.now();
+    for (const scope of this.scopes.values()) this.expireSuspension(scope, now);
+    return buildStatusReport(this.scopes.values(), this.store.name, now);
+  }
+
+  /** Forgets every scope, counter and recorded error; waiting calls reject with CallCancelledError. */
+  reset(): void {
+    this.dropScopes('the manager was reset');
+    this.history.clear();
+  }
+
+  /** Like reset(), and releases the store. The manager stays usable afterwards. */
+  async close(): Promise<void> {
+    this.dropScopes('the manager was closed');
+    await this.store.close();
+  }
+
+  // CallHost: the call path's view of the manager.
+
+  /** @internal */
+  ensureOpen(scope: Scope, now: number): void {
+    if (scope.suspendedUntil !== 0) this.refuseIfSuspended(scope, now);
+    if (!scope.circuit.allow(now)) {
+      scope.rejected++;
+      throw new CircuitOpenError(scope.key, scope.circuit.retryAt);
+    }
+  }
+
+  /** @internal */
+  recordFailure(scope: Scope, endpoint: string | undefined, error: unknown): ErrorClassification {
+    const isObject = typeof error === 'object' && error !== null;
+    const known = isObject ? recorded.get(error) : undefined;
+    if (known !== undefined) return known;
+    const classification = this.classifier.classify(error, scope.service);
+    if (isObject) recorded.set(error, classification);
+    // Floodgate's own refusals are outcomes of the limits, not news about the provider.
+    if (isFloodgateError(error) && !isCallTimeoutError(error)) return classification;
+    const now = Date.now();
+    scope.failures++;
+    if (countsAgainstProvider(classification)) scope.circuit.failure(now);
+    else scope.circuit.success();
+    const summary = summarizeError(error);
+    const where = ref(scope);
+    this.history.record({ time: now, scope: scope.key, service: scope.service, ...(endpoint === undefined ? {} : { endpoint }), classification, error: summary });
+    this.emit('errorClassified', { ...where, ...(endpoint === undefined ? {} : { endpoint }), classification, error: summary });
+    if (classification.isBan) {
+      const until = now + scope.config.banSuspensionMs;
+      this.emit('banDetected', { ...where, ...(endpoint === undefined ? {} : { endpoint }), classification, error: summary, suspendedUntil: until });
+      this.suspendScope(scope, until, `ban detected (${classification.pattern}): ${summary.message}`);
+    } else if (classification.retryAfterMs !== undefined && pausesScope(classification)) {
+      const until = now + classification.retryAfterMs;
+      if (until > scope.pausedUntil) {
+        scope.pausedUntil = until;
+        this.emit('paused', { ...where, until, classification });
+      }
+    }
+    for (const { category, service, handler } of this.handlers) {
+      if ((category === undefined || category === classification.category) && (service === undefined || service === scope.service)) {
+        try {
+          handler(error, classification, where);
+        } catch {
+          // A broken handler must not change the outcome of the call it watches.
+        }
+      }
+    }
+    return classification;
+  }
+
+  /** @internal */
+  onRetry(scope: Scope, endpoint: string | undefined, retry: number, delayMs: number, classification: ErrorClassification, error: unknown): void {
+    if (this.listenerCount('retry') === 0) return;
+    this.emit('retry', { ...ref(scope), ...(endpoint === undefined ? {} : { endpoint }), retry, delayMs, classification, error: summarizeError(error) });
+  }
+
+  /** @internal */
+  onRateLimited(scope: Scope, error: RateLimitedError): void {
+    this.emit('rateLimited', { ...ref(scope), reason: error.reason, retryAfterMs: error.retryAfterMs });
+  }
+
+  /** @internal */
+  onCircuitChange(owner: unknown, from: CircuitStateName, to: CircuitStateName): void {
+    this.emit('circuitStateChange', { ...ref(owner as Scope), from, to });
+  }
+
+  // Internals
+
+  private scopeFor(service: string, platform: string | undefined, key: string): Scope {
+    const existing = this.scopes.get(key);
+    if (existing !== undefined) return existing;
+    checkName('service', service);
+    if (platform !== undefined) checkName('platform', platform);
+    if (this.scopes.size >= this.maxScopes) this.evictIdle();
+    const now = Date.now();
+    const scope = new Scope(key, service, platform, this.resolveConfig(service, platform), this.store, this, now);
+    this.scopes.set(key, scope);
+    return scope;
+  }
+
+  private serviceConfig(service: string): ThrottleConfig {
+    return this.serviceConfigs.get(service) ?? presetFor(service);
+  }
+
+  private resolveConfig(service: string, platform: string | undefined): ThrottleConfig {
+    const base = this.serviceConfig(service);
+    const override = platform === undefined ? undefined : this.platformOverrides.get(scopeKey(service, platform));
+    return override === undefined ? base : mergeConfig(base, service, override);
+  }
+
+  /** Forgets the least recently used tenth of the scopes whose state is back to fresh. */
+  private evictIdle(): void {
+    const now = Date.now();
+    const idle = [...this.scopes.values()].filter((scope) => scope.isIdle(now)).sort((a, b) => a.lastUsed - b.lastUsed);
+    const count = Math.max(1, Math.ceil(this.maxScopes / 10));
+    for (const scope of idle.slice(0, count)) this.scopes.delete(scope.key);
+  }
+
+  private refuseIfSuspended(scope: Scope, now: number): void {
+    if (now >= scope.suspendedUntil) return this.liftSuspension(scope, 'expired');
+    scope.rejected++;
+    throw new PlatformSuspendedError(scope.key, scope.suspendedUntil, scope.suspendReason);
+  }
+
+  private suspendScope(scope: Scope, until: number, reason: string): void {
+    if (until <= scope.suspendedUntil) return;
+    scope.suspendedUntil = until;
+    scope.suspendReason = reason;
+    if (scope.suspendTimer !== undefined) clearTimeout(scope.suspendTimer);
+    // Unref'd: the timer only announces the expiry; calls check the time themselves.
+    scope.suspendTimer = setTimeout(() => this.expireSuspension(scope, Date.now()), Math.min(until - Date.now(), 2_147_483_647));
+    scope.suspendTimer.unref?.();
+    scope.queue?.cancelAll(new PlatformSuspendedError(scope.key, until, reason));
+    this.emit('suspended', { ...ref(scope), until, reason });
+  }
+
+  private expireSuspension(scope: Scope, now: number): void {
+    if (scope.suspendedUntil !== 0 && now >= scope.suspendedUntil) this.liftSuspension(scope, 'expired');
+  }
+
+  private liftSuspension(scope: Scope, cause: 'manual' | 'expired'): void {
+    scope.suspendedUntil = 0;
+    scope.suspendReason = '';
+    if (scope.suspendTimer !== undefined) clearTimeout(scope.suspendTimer);
+    scope.suspendTimer = undefined;
+    this.emit('resumed', { ...ref(scope), cause });
+  }
+
+  private dropScopes(why: string): void {
+    for (const scope of this.scopes.values()) {
+      scope.queue?.cancelAll(new CallCancelledError(scope.key, why));
+      if (scope.suspendTimer !== undefined) clearTimeout(scope.suspendTimer);
+    }
+    this.scopes.clear();
+  }
+}
+
+/** The process-wide manager that the decorators use unless given another. */
+export const throttleManager: ThrottleManager = ThrottleManager.getInstance();
+
+export function scopeKey(service: string, platform: string | undefined): string {
+  return platform === undefined ? service : `${service}:${platform}`;
+}
+
+function ref(scope: Scope): ScopeRef {
+  return scope.platform === undefined
+    ? { scope: scope.key, service: scope.service }
+    : { scope: scope.key, service: scope.service, platform: scope.platform };
+}
+
+/** A provider's Retry-After on a rate limit or an overload applies to everyone in the scope. */
+function pausesScope(classification: ErrorClassification): boolean {
+  return classification.category === ErrorCategory.RATE_LIMIT || classification.category === ErrorCategory.SERVER;
+}
+
+function checkName(field: string, value: unknown): void {
+  if (typeof value !== 'string' || value.trim() === '') throw new ConfigError(field, value, 'must be a non-empty string');
+}
+
+function positiveInteger(field: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) throw new ConfigError(field, value, 'must be an integer >= 1');
+  return value;
+}

@@ -1,0 +1,121 @@
+import type { CircuitStateName } from '../breaker/circuit.js';
+import type { Scope } from '../manager/scope.js';
+import type { LatencyFigures } from './latency.js';
+
+export type ScopeState = 'ok' | 'waiting' | 'paused' | 'circuit_open' | 'suspended';
+
+export interface ScopeCounters {
+  /** Calls received. */
+  readonly requests: number;
+  /** Calls that resolved. */
+  readonly successes: number;
+  /** Failed attempts (each classified provider error; retries included). */
+  readonly failures: number;
+  /** Calls refused for lack of capacity (RateLimitedError). */
+  readonly rateLimited: number;
+  /** Calls refused by an open circuit or a suspension. */
+  readonly rejected: number;
+  /** Retry attempts made. */
+  readonly retries: number;
+}
+
+export interface ScopeStatus {
+  readonly service: string;
+  readonly platform: string | null;
+  readonly state: ScopeState;
+  readonly circuit: {
+    readonly state: CircuitStateName;
+    readonly consecutiveFailures: number;
+    /** When an open circuit lets a probe through (epoch ms); null unless open. */
+    readonly retryAt: number | null;
+  };
+  readonly limits: {
+    /** Tokens in the per-second bucket now, out of `burst`. */
+    readonly tokens: number;
+    readonly burst: number;
+    /** null when unlimited (Infinity). */
+    readonly requestsPerSecond: number | null;
+    /** Starts still allowed in the rolling 60-second window; null when the cap cannot bind. */
+    readonly minuteRemaining: number | null;
+    readonly requestsPerMinute: number | null;
+  };
+  readonly inFlight: number;
+  readonly waiting: number;
+  readonly suspension: { readonly until: number; readonly reason: string } | null;
+  readonly pausedUntil: number | null;
+  readonly counters: ScopeCounters;
+  readonly latency: LatencyFigures;
+}
+
+/** A plain JSON value: safe to serialise, log or serve as is. */
+export interface StatusReport {
+  readonly generatedAt: number;
+  readonly store: string;
+  readonly scopes: Readonly<Record<string, ScopeStatus>>;
+  readonly totals: ScopeCounters;
+}
+
+const NO_LATENCY: LatencyFigures = { count: 0, meanMs: 0, maxMs: 0, p50Ms: 0, p95Ms: 0 };
+
+export function buildStatusReport(scopes: Iterable<Scope>, store: string, now: number): StatusReport {
+  const report: Record<string, ScopeStatus> = {};
+  const totals = { requests: 0, successes: 0, failures: 0, rateLimited: 0, rejected: 0, retries: 0 };
+  for (const scope of scopes) {
+    const status = scopeStatus(scope, now);
+    report[scope.key] = status;
+    for (const key of Object.keys(totals) as (keyof ScopeCounters)[]) totals[key] += status.counters[key];
+  }
+  return { generatedAt: now, store, scopes: report, totals };
+}
+
+function scopeStatus(scope: Scope, now: number): ScopeStatus {
+  const { config, circuit } = scope;
+  const snapshot = scope.limiter.snapshot(now);
+  const suspended = scope.suspendedUntil > now;
+  const paused = scope.pausedUntil > now;
+  const waiting = scope.queue?.size ?? 0;
+  const state: ScopeState = suspended
+    ? 'suspended'
+    : circuit.stateName === 'open'
+      ? 'circuit_open'
+      : paused
+        ? 'paused'
+        : waiting > 0
+          ? 'waiting'
+          : 'ok';
+  return {
+    service: scope.service,
+    platform: scope.platform ?? null,
+    state,
+    circuit: {
+      state: circuit.stateName,
+      consecutiveFailures: circuit.failures,
+      retryAt: circuit.stateName === 'open' ? circuit.retryAt : null,
+    },
+    limits: {
+      tokens: snapshot.tokens,
+      burst: config.burst,
+      requestsPerSecond: finiteOrNull(config.requestsPerSecond),
+      minuteRemaining: snapshot.minuteRemaining,
+      requestsPerMinute: finiteOrNull(config.requestsPerMinute),
+    },
+    inFlight: scope.active,
+    waiting,
+    suspension: suspended ? { until: scope.suspendedUntil, reason: scope.suspendReason } : null,
+    pausedUntil: paused ? scope.pausedUntil : null,
+    counters: {
+      requests: scope.requests,
+      successes: scope.successes,
+      failures: scope.failures,
+      rateLimited: scope.rateLimited,
+      rejected: scope.rejected,
+      retries: scope.retries,
+    },
+    latency: scope.latency?.figures() ?? NO_LATENCY,
+  };
+}
+
+/** JSON has no Infinity: an unlimited rate shows as null. */
+function finiteOrNull(value: number): number | null {
+  return Number.isFinite(value) ? value : null;
+}

@@ -1,0 +1,67 @@
+import { RollingWindow } from '../limiter/rolling-window.js';
+import { TokenBucket } from '../limiter/token-bucket.js';
+import type { LimiterLimits, LimiterSnapshot, ScopeLimiter, ThrottleStore } from './types.js';
+
+/**
+ * The 60-second cap only binds when the bucket alone could exceed it: a bucket lets at
+ * most `burst + 60·rate` calls start in any minute.
+ */
+const capBinds = (limits: LimiterLimits): boolean =>
+  limits.requestsPerMinute !== Infinity && limits.requestsPerMinute < limits.burst + 60 * limits.requestsPerSecond;
+
+/** Token bucket and strict rolling minute for one scope, in process memory. */
+export class LocalLimiter implements ScopeLimiter {
+  private readonly bucket: TokenBucket;
+  private window: RollingWindow | null;
+
+  constructor(limits: LimiterLimits, now: number) {
+    this.bucket = new TokenBucket(limits.requestsPerSecond, limits.burst, now);
+    this.window = capBinds(limits) ? new RollingWindow(limits.requestsPerMinute) : null;
+  }
+
+  tryAcquire(now: number): number {
+    const window = this.window;
+    if (window !== null) {
+      const wait = window.wait(now);
+      if (wait > 0) return wait;
+    }
+    const wait = this.bucket.take(now);
+    if (wait === 0 && window !== null) window.record(now);
+    return wait;
+  }
+
+  estimateWait(position: number, now: number): number {
+    const bucketWait = this.bucket.waitFor(position + 1, now);
+    const windowWait = this.window === null ? 0 : this.window.waitFor(position, now);
+    return bucketWait > windowWait ? bucketWait : windowWait;
+  }
+
+  reconfigure(limits: LimiterLimits, now: number): void {
+    this.bucket.reconfigure(limits.requestsPerSecond, limits.burst, now);
+    if (!capBinds(limits)) this.window = null;
+    else if (this.window === null) this.window = new RollingWindow(limits.requestsPerMinute);
+    else this.window.reconfigure(limits.requestsPerMinute);
+  }
+
+  snapshot(now: number): LimiterSnapshot {
+    return {
+      tokens: this.bucket.available(now),
+      minuteRemaining: this.window === null ? null : this.window.remaining(now),
+    };
+  }
+
+  isIdle(now: number): boolean {
+    return this.bucket.isFull(now) && (this.window === null || this.window.isEmpty(now));
+  }
+}
+
+/** The default store: every scope's limits live in this process's memory. */
+export class MemoryStore implements ThrottleStore {
+  readonly name = 'memory';
+
+  createLimiter(_scope: string, limits: LimiterLimits, now: number): ScopeLimiter {
+    return new LocalLimiter(limits, now);
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,36 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+// Tests import 'floodgate' exactly as users do; it resolves to the source here.
+const alias = { floodgate: fileURLToPath(new URL('./src/index.ts', import.meta.url)) };
+
+// Every test file runs twice: once with standard (TC39) decorators and once with
+// TypeScript's `experimentalDecorators`, the two modes users compile with.
+const decoratorModes = [
+  { name: 'tc39', experimentalDecorators: false },
+  { name: 'legacy', experimentalDecorators: true },
+] as const;
+
+export default defineConfig({
+  test: {
+    projects: decoratorModes.map((mode) => ({
+      resolve: { alias },
+      esbuild: {
+        target: 'es2022',
+        tsconfigRaw: {
+          compilerOptions: {
+            experimentalDecorators: mode.experimentalDecorators,
+            useDefineForClassFields: true,
+          },
+        },
+      },
+      test: {
+        name: mode.name,
+        include: ['test/**/*.test.ts'],
+        environment: 'node',
+        restoreMocks: true,
+        unstubEnvs: true,
+      },
+    })),
+  },
+});
