@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Packs the package, installs the tarball in an empty folder and uses it from ESM and CommonJS.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+tarball="$(cd "$root" && npm pack --silent --pack-destination "$work" | tail -1)"
+cd "$work"
+npm init -y >/dev/null
+npm install --no-audit --no-fund "./$tarball" >/dev/null 2>&1
+cat > check.mjs <<'JS'
+import assert from 'node:assert/strict';
+import { throttleManager, ThrottleManager, ServiceType, SERVICE_PRESETS, isRateLimitedError } from 'floodgate';
+assert.equal(ThrottleManager.getInstance(), throttleManager);
+assert.equal(SERVICE_PRESETS[ServiceType.LLM_API].requestsPerMinute, 20);
+const manager = new ThrottleManager({ env: {} });
+assert.equal(await manager.execute('demo', async () => 42), 42);
+assert.equal(typeof isRateLimitedError, 'function');
+const report = manager.getStatusReport();
+assert.equal(report.scopes.demo.counters.successes, 1);
+await manager.close();
+console.log('esm ok');
+JS
+cat > check.cjs <<'JS'
+const { throttleManager } = require('floodgate');
+if (typeof throttleManager.execute !== 'function') throw new Error('require(floodgate) failed');
+console.log('cjs ok');
+JS
+node check.mjs
+node --no-warnings check.cjs
+test -f node_modules/floodgate/dist/index.d.ts
+echo "packed files: $(tar tzf "$tarball" | wc -l)"

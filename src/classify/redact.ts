@@ -1,0 +1,154 @@
+/**
+ * Secrets must never leave the call: everything stored in history, counted, emitted or reported
+ * passes through these helpers first. They over-redact rather than under-redact, never throw,
+ * and use only linear RegExps (each starts on a literal or a bounded prefix), so hostile input
+ * costs time proportional to its length.
+ */
+import { extractFacts, isObjectLike, read } from './extract.js';
+
+export const REDACTED = '[REDACTED]';
+const MAX_SUMMARY_MESSAGE = 500;
+const MAX_SHORT = 100;
+const MAX_HEADER_VALUE = 2_000;
+const MAX_HEADERS = 200;
+
+// Parameter names whose values are credentials, in query strings, forms and `name=value` prose.
+const KEY_NAMES =
+  'x-api-key|api[_-]?key|apikey|access[_-]?key|secret[_-]?key|private[_-]?key|client[_-]?secret|secret|' +
+  'access[_-]?token|refresh[_-]?token|id[_-]?token|auth[_-]?token|session[_-]?token|x-amz-security-token|token|' +
+  'x-amz-signature|x-amz-credential|signature|sig|password|passwd|pwd|auth|key';
+
+const TOKEN_SHAPES: readonly RegExp[] = [
+  /\bsk-[A-Za-z0-9_-]{8,}/g, // OpenAI sk-/sk-proj-, Anthropic sk-ant-
+  /\b[rsp]k_(?:live|test)_[A-Za-z0-9]{8,}/g, // Stripe
+  /\bxox[abposre]-[A-Za-z0-9-]{8,}/g, // Slack
+  /\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})/g, // GitHub
+  /\b(?:AKIA|ASIA)[A-Z0-9]{16}\b/g, // AWS access key ids
+  /\bAIza[0-9A-Za-z_-]{30,}/g, // Google API keys
+  /\bhf_[A-Za-z0-9]{20,}/g, // Hugging Face
+  /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g, // JWTs
+  /\b\d{6,12}:[A-Za-z0-9_-]{30,}/g, // Telegram bot tokens (they sit in URL paths)
+];
+
+// `"api_key": "..."` in JSON bodies echoed into messages.
+const JSON_SECRET = new RegExp(`"(${KEY_NAMES}|authorization|cookie)"(\\s*:\\s*)"(?:[^"\\\\]|\\\\.)*"`, 'gi');
+// `name=value` in URLs, forms and prose; the look-behind keeps `monkey=` from matching `key=`.
+const ASSIGNMENT = new RegExp(`(?<![A-Za-z0-9])(${KEY_NAMES})=([^&\\s"'#<>;,]+)`, 'gi');
+// Header lines echoed into text: `Authorization: Bearer ...`, `Cookie: a=1; b=2` (to end of line).
+const HEADER_LINE = /\b((?:proxy-)?authorization|set-cookie|cookie|x-api-key|api-key|x-auth-token|x-access-token)(\s*[:=]\s*)[^\r\n"']+/gi;
+const BEARER = /\b(Bearer)\s+[A-Za-z0-9._~+/=-]{8,}/gi;
+// "Basic" is ordinary English too: only a token that looks like base64 (a digit or padding) counts.
+const BASIC = /\b(Basic) (?=[A-Za-z+/]*[0-9=])[A-Za-z0-9+/]{8,}={0,2}/g;
+// `scheme://user:pass@host`: starts on the literal `://`, so it cannot backtrack quadratically.
+const URL_CREDENTIALS = /:\/\/[^\s/?#@]+@/g;
+
+const SENSITIVE_HEADERS: ReadonlySet<string> = new Set([
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'set-cookie',
+  'x-api-key',
+  'api-key',
+]);
+const SENSITIVE_HEADER_WORDS = /token|secret|passw|api-?key|signature|session|credential|auth|cookie/i;
+
+/** Replaces API keys, tokens, credentials and secret parameters in free text with `[REDACTED]`. */
+export function redactText(text: string): string {
+  if (typeof text !== 'string') return '';
+  if (text === '') return text;
+  try {
+    let s = text;
+    s = s.replace(JSON_SECRET, `"$1"$2"${REDACTED}"`);
+    s = s.replace(HEADER_LINE, `$1$2${REDACTED}`);
+    s = s.replace(BEARER, `$1 ${REDACTED}`);
+    s = s.replace(BASIC, `$1 ${REDACTED}`);
+    s = s.replace(URL_CREDENTIALS, `://${REDACTED}@`);
+    s = s.replace(ASSIGNMENT, `$1=${REDACTED}`);
+    for (const shape of TOKEN_SHAPES) s = s.replace(shape, REDACTED);
+    return s;
+  } catch {
+    // Only reachable on engine failures (out of memory): show nothing rather than the secret.
+    return REDACTED;
+  }
+}
+
+/** Redacts user-info and credential query parameters (and token shapes) in a URL. */
+export function redactUrl(url: string | URL): string {
+  let s: string;
+  try {
+    s = typeof url === 'string' ? url : String(url);
+  } catch {
+    return '';
+  }
+  return redactText(s);
+}
+
+function headerText(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (Array.isArray(value)) return value.filter((v) => typeof v === 'string' || typeof v === 'number').join(', ');
+  return undefined;
+}
+
+/**
+ * A plain-object copy of headers (Headers, Map, a plain object, or `[name, value]` pairs) with
+ * credential headers replaced by `[REDACTED]` and every other value passed through {@link redactText}.
+ */
+export function redactHeaders(headers: unknown): Record<string, string> {
+  const pairs: [string, string][] = [];
+  const add = (key: unknown, value: unknown): void => {
+    if (typeof key !== 'string' || pairs.length >= MAX_HEADERS) return;
+    const v = headerText(value);
+    if (v === undefined) return;
+    const name = key.slice(0, MAX_SHORT);
+    const lower = name.toLowerCase();
+    const secret = SENSITIVE_HEADERS.has(lower) || SENSITIVE_HEADER_WORDS.test(lower);
+    pairs.push([name, secret ? REDACTED : redactText(v.slice(0, MAX_HEADER_VALUE))]);
+  };
+  try {
+    if (!isObjectLike(headers)) return {};
+    if (Array.isArray(headers)) {
+      for (const pair of headers.slice(0, MAX_HEADERS)) if (Array.isArray(pair)) add(pair[0], pair[1]);
+    } else if (typeof read(headers, 'forEach') === 'function' && (headers instanceof Map || typeof read(headers, 'get') === 'function')) {
+      // Headers and Map call back with (value, key).
+      (headers as { forEach(cb: (value: unknown, key: unknown) => void): void }).forEach((value, key) => add(key, value));
+    } else {
+      for (const key of Object.keys(headers).slice(0, MAX_HEADERS)) add(key, read(headers, key));
+    }
+  } catch {
+    // Keep what was copied; a hostile object cannot make this throw.
+  }
+  // fromEntries defines own properties, so a `__proto__` header cannot reach the prototype.
+  return Object.fromEntries(pairs);
+}
+
+/** A safe, short description of any thrown value, for logs, history and events. */
+export interface ErrorSummary {
+  readonly name: string;
+  /** Message (plus body text and cause messages), redacted and cut to 500 characters. */
+  readonly message: string;
+  readonly code?: string;
+  readonly statusCode?: number;
+}
+
+function cut(s: string, max: number): string {
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+}
+
+/** Summarizes any thrown value; secrets are redacted. Never throws. */
+export function summarizeError(error: unknown): ErrorSummary {
+  try {
+    const facts = extractFacts(error);
+    // Redact the whole (already length-capped) text before cutting: a secret straddling the cut
+    // would otherwise survive half-visible.
+    const summary: { name: string; message: string; code?: string; statusCode?: number } = {
+      name: cut(redactText(facts.name), MAX_SHORT),
+      message: cut(redactText(facts.text), MAX_SUMMARY_MESSAGE),
+    };
+    if (facts.code !== undefined) summary.code = cut(redactText(facts.code), MAX_SHORT);
+    if (facts.statusCode !== undefined) summary.statusCode = facts.statusCode;
+    return summary;
+  } catch {
+    return { name: 'unknown', message: '' };
+  }
+}
