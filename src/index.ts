@@ -29,6 +29,9 @@ export * from './errors/index.js';
 export { ErrorCategory, ErrorSeverity, countsAgainstProvider } from './classify/types.js';
 export type { ErrorPattern, ErrorClassification, MessageMatcher } from './classify/types.js';
 export type { RegisterPatternOptions } from './classify/classifier.js';
+export { DEFAULT_ERROR_PATTERNS, DEFAULT_CLASSIFICATION } from './classify/patterns.js';
+export { redactText, redactUrl, redactHeaders, summarizeError, REDACTED } from './classify/redact.js';
+export type { ErrorStatistics, ErrorHistoryEntry } from './classify/history.js';
 
 export type * from './events/events.js';
 export type { StatusReport, ScopeStatus, ScopeState, ScopeCounters } from './status/report.js';

@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors/errors.js';
+import { DEFAULT_CLASSIFICATION } from './patterns.js';
 import { redactText, redactUrl, summarizeError } from './redact.js';
 import type { ErrorCategory, ErrorClassification, ErrorSeverity } from './types.js';
 
@@ -107,7 +108,8 @@ export class ErrorHistory {
 
   /** Records a failure and returns the stored (frozen, redacted) entry. */
   record(input: ErrorRecord): ErrorHistoryEntry {
-    const c = input.classification;
+    // A missing verdict must not lose the record (or throw inside the manager's failure path).
+    const c: ErrorClassification = input.classification ?? DEFAULT_CLASSIFICATION;
     const summary = summarizeError(input.error);
     const entry: ErrorHistoryEntry = Object.freeze({
       time: typeof input.time === 'number' && Number.isFinite(input.time) ? input.time : Date.now(),

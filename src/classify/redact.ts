@@ -27,7 +27,7 @@ const TOKEN_SHAPES: readonly RegExp[] = [
   /\bAIza[0-9A-Za-z_-]{30,}/g, // Google API keys
   /\bhf_[A-Za-z0-9]{20,}/g, // Hugging Face
   /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g, // JWTs
-  /\b\d{6,12}:[A-Za-z0-9_-]{30,}/g, // Telegram bot tokens (they sit in URL paths)
+  /(?<![0-9])\d{6,12}:[A-Za-z0-9_-]{30,}/g, // Telegram bot tokens (they sit in URL paths)
 ];
 
 // `"api_key": "..."` in JSON bodies echoed into messages.

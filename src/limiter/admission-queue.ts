@@ -161,11 +161,14 @@ export class AdmissionQueue {
     if (this.timer !== undefined && this.timerAt <= at) return;
     this.disarm();
     this.timerAt = at;
+    // At least 1 ms: a wait shorter than the clock's resolution (or `now + wait` rounding
+    // back to `now`) would wake at the same instant, find nothing admissible, re-arm 0 ms
+    // and spin; under fake timers the clock would never move at all.
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.timerAt = Infinity;
       this.drain();
-    }, Math.min(MAX_TIMER_MS, Math.max(0, Math.ceil(at - now))));
+    }, Math.min(MAX_TIMER_MS, Math.max(1, Math.ceil(at - now))));
   }
 
   private disarm(): void {

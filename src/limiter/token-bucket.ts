@@ -1,4 +1,12 @@
 /**
+ * The refill adds many small fractions (`elapsed · rate / 1000`), and their float sum falls
+ * short of a whole number (ten refills of 0.1 make 0.9999999999999999): a bucket polled
+ * often would refuse a token that is due, and lose capacity. A shortfall this small is
+ * rounding error, not a missing token.
+ */
+const EPSILON = 1e-9;
+
+/**
  * A token bucket refilled lazily from timestamps: no timer, two numbers of state.
  * `rate` is tokens per second; Infinity means the bucket never binds.
  */
@@ -18,8 +26,8 @@ export class TokenBucket {
   /** Takes one token and returns 0, or returns the ms until one will be there (taking nothing). */
   take(now: number): number {
     const tokens = this.refill(now);
-    if (tokens >= 1) {
-      this.tokens = tokens - 1;
+    if (tokens >= 1 - EPSILON) {
+      this.tokens = tokens > 1 ? tokens - 1 : 0;
       return 0;
     }
     return ((1 - tokens) * 1000) / this.rate;
@@ -28,15 +36,15 @@ export class TokenBucket {
   /** A lower bound of the wait before `count` more tokens can have been taken. */
   waitFor(count: number, now: number): number {
     const tokens = this.refill(now);
-    return tokens >= count ? 0 : ((count - tokens) * 1000) / this.rate;
+    return tokens >= count - EPSILON ? 0 : ((count - tokens) * 1000) / this.rate;
   }
 
   available(now: number): number {
-    return Math.floor(this.refill(now));
+    return Math.floor(this.refill(now) + EPSILON);
   }
 
   isFull(now: number): boolean {
-    return this.refill(now) >= this.capacity;
+    return this.refill(now) >= this.capacity - EPSILON;
   }
 
   reconfigure(rate: number, capacity: number, now: number): void {

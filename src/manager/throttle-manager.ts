@@ -2,7 +2,7 @@ import { EventEmitter } from 'eventemitter3';
 import type { CircuitStateName } from '../breaker/circuit.js';
 import { ErrorClassifier, type RegisterPatternOptions } from '../classify/classifier.js';
 import { ErrorHistory, type ErrorStatistics } from '../classify/history.js';
-import { summarizeError } from '../classify/redact.js';
+import { redactUrl, summarizeError } from '../classify/redact.js';
 import { countsAgainstProvider, ErrorCategory, type ErrorClassification, type ErrorPattern } from '../classify/types.js';
 import { readEnvOverrides } from '../config/env.js';
 import { presetFor } from '../config/presets.js';
@@ -17,7 +17,7 @@ import {
   type RateLimitedError,
 } from '../errors/errors.js';
 import { isFloodgateError } from '../errors/floodgate-error.js';
-import type { FloodgateEvents, ScopeRef } from '../events/events.js';
+import type { ErrorSummary, FloodgateEvents, ScopeRef } from '../events/events.js';
 import { buildStatusReport, type StatusReport } from '../status/report.js';
 import { MemoryStore } from '../stores/memory-store.js';
 import type { ThrottleStore } from '../stores/types.js';
@@ -264,37 +264,53 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
     scope.failures++;
     if (countsAgainstProvider(classification)) scope.circuit.failure(now);
     else scope.circuit.success();
-    const summary = summarizeError(error);
-    const where = ref(scope);
-    this.history.record({ time: now, scope: scope.key, service: scope.service, ...(endpoint === undefined ? {} : { endpoint }), classification, error: summary });
-    this.emit('errorClassified', { ...where, ...(endpoint === undefined ? {} : { endpoint }), classification, error: summary });
+    const summary = this.publishFailure(scope, endpoint, error, classification, now);
+    this.applyProviderSignals(scope, classification, summary, now);
+    this.runHandlers(scope, error, classification);
+    return classification;
+  }
+
+  /** Stores the failure (redacted) in the history and emits `errorClassified` (and `banDetected`). */
+  private publishFailure(scope: Scope, endpoint: string | undefined, error: unknown, classification: ErrorClassification, now: number): ErrorSummary {
+    // The history redacts message, code and endpoint; events reuse what it stored.
+    const entry = this.history.record({ time: now, scope: scope.key, service: scope.service, ...(endpoint === undefined ? {} : { endpoint }), classification, error });
+    const summary: ErrorSummary = entry.statusCode === undefined ? entry.error : { ...entry.error, statusCode: entry.statusCode };
+    const at = entry.endpoint === undefined ? ref(scope) : { ...ref(scope), endpoint: entry.endpoint };
+    this.emit('errorClassified', { ...at, classification, error: summary });
+    if (classification.isBan) this.emit('banDetected', { ...at, classification, error: summary, suspendedUntil: now + scope.config.banSuspensionMs });
+    return summary;
+  }
+
+  /** A ban suspends the scope; a Retry-After on a rate limit or overload pauses it for everyone. */
+  private applyProviderSignals(scope: Scope, classification: ErrorClassification, summary: ErrorSummary, now: number): void {
     if (classification.isBan) {
-      const until = now + scope.config.banSuspensionMs;
-      this.emit('banDetected', { ...where, ...(endpoint === undefined ? {} : { endpoint }), classification, error: summary, suspendedUntil: until });
-      this.suspendScope(scope, until, `ban detected (${classification.pattern}): ${summary.message}`);
+      this.suspendScope(scope, now + scope.config.banSuspensionMs, `ban detected (${classification.pattern}): ${summary.message}`);
     } else if (classification.retryAfterMs !== undefined && pausesScope(classification)) {
       const until = now + classification.retryAfterMs;
       if (until > scope.pausedUntil) {
         scope.pausedUntil = until;
-        this.emit('paused', { ...where, until, classification });
+        this.emit('paused', { ...ref(scope), until, classification });
       }
     }
+  }
+
+  private runHandlers(scope: Scope, error: unknown, classification: ErrorClassification): void {
     for (const { category, service, handler } of this.handlers) {
-      if ((category === undefined || category === classification.category) && (service === undefined || service === scope.service)) {
-        try {
-          handler(error, classification, where);
-        } catch {
-          // A broken handler must not change the outcome of the call it watches.
-        }
+      if (category !== undefined && category !== classification.category) continue;
+      if (service !== undefined && service !== scope.service) continue;
+      try {
+        handler(error, classification, ref(scope));
+      } catch {
+        // A broken handler must not change the outcome of the call it watches.
       }
     }
-    return classification;
   }
 
   /** @internal */
   onRetry(scope: Scope, endpoint: string | undefined, retry: number, delayMs: number, classification: ErrorClassification, error: unknown): void {
     if (this.listenerCount('retry') === 0) return;
-    this.emit('retry', { ...ref(scope), ...(endpoint === undefined ? {} : { endpoint }), retry, delayMs, classification, error: summarizeError(error) });
+    const at = endpoint === undefined ? ref(scope) : { ...ref(scope), endpoint: redactUrl(endpoint) };
+    this.emit('retry', { ...at, retry, delayMs, classification, error: summarizeError(error) });
   }
 
   /** @internal */
