@@ -13,6 +13,7 @@ const decoratorModes = [
 
 export default defineConfig({
   test: {
+    reporters: ['default', './scripts/summary-reporter.mjs'],
     projects: decoratorModes.map((mode) => ({
       resolve: { alias },
       esbuild: {
