@@ -36,8 +36,9 @@ export async function compare(cases, { mode = 'sequential', inFlight = 1000, rou
   const runners = cases.map((c) => ({ ...c, loop: makeLoop(mode, inFlight), samples: [], ops: min }));
 
   // Warm-up and calibration: grow the op count until one run takes about roundMs.
+  // A case may cap its work (minOps/maxOps/maxRounds) when a single call costs milliseconds.
   for (const r of runners) {
-    const warmEnd = Date.now() + warmupMs;
+    const warmEnd = Date.now() + (r.maxRounds === undefined ? warmupMs : 0);
     let ops = r.minOps ?? min;
     let nsPerOp = Infinity;
     do {
@@ -45,8 +46,8 @@ export async function compare(cases, { mode = 'sequential', inFlight = 1000, rou
       await r.loop(r.call, ops);
       const ns = Number(now() - t0);
       nsPerOp = ns / ops;
-      if (ns < roundMs * 1e6 / 4) ops = Math.min(maxOps, ops * 4);
-    } while (Date.now() < warmEnd && ops < maxOps);
+      if (ns < (roundMs * 1e6) / 4) ops = roundUp(Math.min(r.maxOps ?? maxOps, ops * 4), unit);
+    } while (Date.now() < warmEnd && ops < (r.maxOps ?? maxOps));
     const target = Math.round((roundMs * 1e6) / nsPerOp);
     r.ops = roundUp(Math.max(r.minOps ?? min, Math.min(r.maxOps ?? maxOps, target)), unit);
   }
@@ -54,6 +55,7 @@ export async function compare(cases, { mode = 'sequential', inFlight = 1000, rou
   for (let round = 0; round < rounds; round++) {
     for (let k = 0; k < runners.length; k++) {
       const r = runners[(k + round) % runners.length];
+      if (r.maxRounds !== undefined && r.samples.length >= r.maxRounds) continue;
       const t0 = now();
       await r.loop(r.call, r.ops);
       r.samples.push(Number(now() - t0) / r.ops);

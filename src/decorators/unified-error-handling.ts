@@ -1,6 +1,7 @@
 import type { ErrorClassification } from '../classify/types.js';
 import type { ServiceName } from '../config/types.js';
 import { ConfigError } from '../errors/errors.js';
+import { nextSequence } from '../manager/call.js';
 import { recorder } from './metadata.js';
 import { methodDecorator, type AsyncMethodDecorator } from './method-decorator.js';
 import { describePlatform, managerOf, platformOf, type DecoratorOptions } from './options.js';
@@ -26,13 +27,14 @@ export function unifiedErrorHandling(service: ServiceName, options: UnifiedError
     (original) =>
       async function unifiedMethod(this: unknown, ...args: unknown[]): Promise<unknown> {
         const manager = managerOf(options.manager);
+        const since = nextSequence();
         let chosen: string | undefined;
         try {
           chosen = platformOf(platform, args);
           manager.checkSuspension(service, chosen);
           return await original.apply(this, args);
         } catch (error) {
-          const classification = manager.handleFailure(service, chosen, endpoint, error);
+          const classification = manager.handleFailure(service, chosen, endpoint, error, since);
           if (fallback === undefined) throw error;
           return fallback(error, classification);
         }

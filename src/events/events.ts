@@ -62,6 +62,19 @@ export interface PausedEvent extends ScopeRef {
   readonly classification: ErrorClassification;
 }
 
+/**
+ * A shared store (Redis) became unreachable, slow or failing (`status: 'degraded'`: admissions
+ * use its fallback), or answers again (`status: 'ok'`: the shared state is used again).
+ */
+export interface StoreHealthEvent {
+  /** The store's name, e.g. `redis`. */
+  readonly store: string;
+  readonly status: 'ok' | 'degraded';
+  readonly mode: 'local' | 'shared' | 'fallback_local' | 'fallback_deny';
+  readonly since: number | null;
+  readonly lastError: string | null;
+}
+
 /** The manager's events, for `manager.on(name, listener)`. */
 export interface FloodgateEvents {
   retry: [RetryEvent];
@@ -72,4 +85,6 @@ export interface FloodgateEvents {
   suspended: [SuspendedEvent];
   resumed: [ResumedEvent];
   paused: [PausedEvent];
+  /** Fleet mode: the shared store's health changed. */
+  storeHealth: [StoreHealthEvent];
 }

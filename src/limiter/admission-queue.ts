@@ -37,6 +37,10 @@ export class AdmissionQueue {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private timerAt = Infinity;
   private draining = false;
+  /** An asynchronous (shared store) answer is outstanding: no other admission is tried meanwhile. */
+  private awaiting = false;
+  /** Calls sleeping before a retry: not in line, but waiting on this scope all the same. */
+  private sleepers: Set<{ timer: ReturnType<typeof setTimeout>; reject: (error: unknown) => void }> | null = null;
 
   constructor(private readonly gate: AdmissionGate) {}
 
@@ -67,16 +71,15 @@ export class AdmissionQueue {
 
   /** Admits every head that can go now; call when capacity may have freed up. */
   drain(): void {
-    if (this.draining || this.live === 0) return;
+    if (this.draining || this.awaiting || this.live === 0) return;
     this.draining = true;
     try {
       while (this.live > 0) {
         const waiter = this.peek();
         const now = Date.now();
-        if (now >= waiter.deadline) {
-          this.settle(waiter, this.gate.refuse(this.gate.estimateWait(0, now), 'max_wait'));
-          continue;
-        }
+        // Admission is tried before the deadline: the timer wakes exactly at the deadline
+        // when capacity frees then too, and a caller whose turn comes at `maxWaitMs` (which
+        // enqueue() accepted) must be admitted, not refused.
         const wait = this.gate.tryAdmit(now);
         if (typeof wait !== 'number') {
           this.awaitGate(wait);
@@ -84,6 +87,10 @@ export class AdmissionQueue {
         }
         if (wait === 0) {
           this.settle(waiter, undefined);
+          continue;
+        }
+        if (now >= waiter.deadline) {
+          this.settle(waiter, this.gate.refuse(this.gate.estimateWait(0, now), 'max_wait'));
           continue;
         }
         this.arm(Math.min(now + wait, waiter.deadline), now);
@@ -95,18 +102,48 @@ export class AdmissionQueue {
     }
   }
 
-  /** Rejects every waiter (on close or reset). */
+  /** Calls sleeping before a retry (see {@link hold}). */
+  get holding(): number {
+    return this.sleepers?.size ?? 0;
+  }
+
+  /**
+   * Sleeps `ms` (a retry's backoff) as one of the scope's waits, so that `cancelAll()`
+   * ends it too: close() and a suspension must not leave a call asleep on its own timer.
+   * An aborted `signal` rejects with `onAbort(reason)`.
+   */
+  hold(ms: number, signal: AbortSignal | undefined, onAbort: (reason: unknown) => Error): Promise<void> {
+    if (signal?.aborted) return Promise.reject(onAbort(signal.reason));
+    return new Promise<void>((resolve, reject) => {
+      const sleepers = (this.sleepers ??= new Set());
+      const abort = (): void => finish(onAbort(signal!.reason));
+      const finish = (error?: unknown): void => {
+        clearTimeout(sleeper.timer);
+        sleepers.delete(sleeper);
+        signal?.removeEventListener('abort', abort);
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      const sleeper = { timer: setTimeout(finish, ms), reject: finish };
+      sleepers.add(sleeper);
+      signal?.addEventListener('abort', abort, { once: true });
+    });
+  }
+
+  /** Rejects every waiter, and every call sleeping before a retry (on close, reset or suspension). */
   cancelAll(error: unknown): void {
     while (this.live > 0) this.settle(this.peek(), error);
     this.disarm();
+    if (this.sleepers !== null) for (const sleeper of [...this.sleepers]) sleeper.reject(error);
   }
 
   /** A shared store answers asynchronously: keep the queue closed to others until it does. */
   private awaitGate(answer: Promise<number>): void {
-    this.draining = true;
+    // Not `draining`: drain()'s `finally` clears that as soon as it returns.
+    this.awaiting = true;
     answer.then(
       (wait) => {
-        this.draining = false;
+        this.awaiting = false;
         if (wait !== 0) {
           if (this.live > 0) this.arm(Math.min(Date.now() + wait, this.peek().deadline), Date.now());
           return;
@@ -117,7 +154,7 @@ export class AdmissionQueue {
         this.drain();
       },
       (error: unknown) => {
-        this.draining = false;
+        this.awaiting = false;
         if (this.live > 0) this.settle(this.peek(), error);
         this.drain();
       },

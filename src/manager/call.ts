@@ -1,16 +1,31 @@
 import pRetry from 'p-retry';
 import type { ErrorClassification } from '../classify/types.js';
-import { CallCancelledError, CallTimeoutError } from '../errors/errors.js';
-import { retryDelay, sleep } from '../retry/backoff.js';
+import { CallTimeoutError } from '../errors/errors.js';
+import { retryDelay } from '../retry/backoff.js';
 import type { Scope } from './scope.js';
 
 /** What the call path needs from its manager. */
 export interface CallHost {
   /** Throws PlatformSuspendedError or CircuitOpenError when the scope refuses calls now. */
   ensureOpen(scope: Scope, now: number): void;
-  /** Classifies and records a failure once (however many layers see it) and returns the verdict. */
-  recordFailure(scope: Scope, endpoint: string | undefined, error: unknown): ErrorClassification;
+  /**
+   * Classifies and records a failure once (however many layers see it) and returns the verdict.
+   * `since`: the {@link nextSequence} taken when the failed attempt started.
+   */
+  recordFailure(scope: Scope, endpoint: string | undefined, error: unknown, since: number): ErrorClassification;
   onRetry(scope: Scope, endpoint: string | undefined, retry: number, delayMs: number, classification: ErrorClassification, error: unknown): void;
+}
+
+let sequence = 0;
+
+/**
+ * A point in the order of events. Each layer that may record a failure (an attempt here,
+ * `@unifiedErrorHandling` around or inside it) takes one when it starts, so that the
+ * manager can tell a failure recorded during this attempt by another layer (count it
+ * once) from the same error object thrown again by a later attempt (count it again).
+ */
+export function nextSequence(): number {
+  return ++sequence;
 }
 
 /** A call's target: `args === undefined` means a programmatic `fn(signal)`, else a method applied to `thisArg`. */
@@ -37,12 +52,13 @@ export async function runCall(
   if (admitted !== 0) await admitSlowly(scope, admitted, signal);
 
   const start = admitted === 0 ? now : Date.now();
+  const since = nextSequence();
   let value: unknown;
   try {
     value = await invoke(scope, fn, thisArg, args, signal);
   } catch (error) {
     scope.release();
-    return retryAfterFailure(host, scope, endpoint, signal, fn, thisArg, args, error);
+    return retryAfterFailure(host, scope, endpoint, signal, fn, thisArg, args, error, since);
   }
   succeeded(scope, start);
   return value;
@@ -108,8 +124,9 @@ async function retryAfterFailure(
   thisArg: unknown,
   args: ArrayLike<unknown> | undefined,
   error: unknown,
+  since: number,
 ): Promise<unknown> {
-  const classification = host.recordFailure(scope, endpoint, error);
+  const classification = host.recordFailure(scope, endpoint, error, since);
   if (!(await prepareRetry(host, scope, endpoint, signal, 1, classification, error))) throw error;
   try {
     return await pRetry(() => attempt(host, scope, endpoint, signal, fn, thisArg, args), {
@@ -140,11 +157,8 @@ async function prepareRetry(
   if (delayMs < 0) return false;
   scope.retries++;
   host.onRetry(scope, endpoint, retry, delayMs, classification, error);
-  try {
-    await sleep(delayMs, signal);
-  } catch (reason) {
-    throw new CallCancelledError(scope.key, 'the caller aborted while waiting to retry', reason);
-  }
+  // Through the scope, not a bare timer: close(), reset() and a suspension end the wait too.
+  await scope.sleepBeforeRetry(delayMs, signal);
   return true;
 }
 
@@ -163,12 +177,13 @@ async function attempt(
   const admitted = scope.admitNow(now);
   if (admitted !== 0) await admitSlowly(scope, admitted, signal);
   const start = Date.now();
+  const since = nextSequence();
   let value: unknown;
   try {
     value = await invoke(scope, fn, thisArg, args, signal);
   } catch (error) {
     scope.release();
-    throw new AttemptFailure(error, host.recordFailure(scope, endpoint, error));
+    throw new AttemptFailure(error, host.recordFailure(scope, endpoint, error, since));
   }
   succeeded(scope, start);
   return value;

@@ -63,6 +63,12 @@ export class Scope implements AdmissionGate {
     return this.queue.enqueue(now, this.config.maxWaitMs, this.config.maxQueue, signal);
   }
 
+  /** Sleeps a retry's backoff; ends early (rejecting) when the scope's waiters are cancelled. */
+  sleepBeforeRetry(ms: number, signal: AbortSignal | undefined): Promise<void> {
+    this.queue ??= new AdmissionQueue(this);
+    return this.queue.hold(ms, signal, (reason) => new CallCancelledError(this.key, 'the caller aborted while waiting to retry', reason));
+  }
+
   /** An admitted call settled: its concurrency slot goes to the next in line. */
   release(): void {
     this.active--;
@@ -84,7 +90,7 @@ export class Scope implements AdmissionGate {
   isIdle(now: number): boolean {
     return (
       this.active === 0 &&
-      (this.queue === null || this.queue.size === 0) &&
+      (this.queue === null || (this.queue.size === 0 && this.queue.holding === 0)) &&
       this.suspendedUntil <= now &&
       this.pausedUntil <= now &&
       this.circuit.isIdle() &&
@@ -125,10 +131,18 @@ export class Scope implements AdmissionGate {
 
   refuse(waitMs: number, reason: 'queue_full' | 'max_wait'): Error {
     const paused = this.pausedUntil > Date.now() && reason === 'max_wait';
-    const error = new RateLimitedError(this.key, waitMs, paused ? 'paused' : reason);
+    // The limiter's estimate cannot see the concurrency limit: with every slot busy it is 0,
+    // which would tell the caller to come straight back. Hint the time a call takes instead.
+    const error = new RateLimitedError(this.key, waitMs > 0 ? waitMs : this.slotWaitHint(), paused ? 'paused' : reason);
     this.rateLimited++;
     this.listener.onRateLimited(this, error);
     return error;
+  }
+
+  /** How long a concurrency slot likely stays busy: the mean call duration, or 1 s before any call finished. */
+  private slotWaitHint(): number {
+    const mean = this.latency === null ? 0 : this.latency.figures().meanMs;
+    return mean >= 1 ? mean : 1_000;
   }
 
   aborted(reason: unknown): Error {

@@ -20,8 +20,8 @@ import { isFloodgateError } from '../errors/floodgate-error.js';
 import type { ErrorSummary, FloodgateEvents, ScopeRef } from '../events/events.js';
 import { buildStatusReport, type StatusReport } from '../status/report.js';
 import { MemoryStore } from '../stores/memory-store.js';
-import type { ThrottleStore } from '../stores/types.js';
-import { runCall, type CallHost } from './call.js';
+import type { SharedStateListener, ThrottleStore } from '../stores/types.js';
+import { nextSequence, runCall, type CallHost } from './call.js';
 import { Scope, type ScopeListener } from './scope.js';
 
 export interface ThrottleManagerOptions {
@@ -64,8 +64,19 @@ let singleton: ThrottleManager | undefined;
 export function getClassification(error: unknown): ErrorClassification | undefined {
   return typeof error === 'object' && error !== null ? recorded.get(error) : undefined;
 }
-/** Marks errors already classified and recorded, so stacked layers count a failure once. */
+/** The classification of every error recorded (for getClassification). */
 const recorded = new WeakMap<object, ErrorClassification>();
+
+/**
+ * Which layer recorded an error last, and when. Stacked decorators see the same failure
+ * twice (the inner layer first); the outer one skips a failure the other layer recorded
+ * after the outer one started. An error object thrown again later (a client that reuses
+ * its error, `mockRejectedValue(error)`) is a new failure and is counted again.
+ */
+const marks = new WeakMap<object, { readonly layer: FailureLayer; readonly seq: number }>();
+
+/** @internal */
+export type FailureLayer = 'throttled' | 'unified';
 
 /**
  * The traffic controller: every call to an outside API goes through one of its scopes.
@@ -81,10 +92,13 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
   private readonly handlers: { category?: ErrorCategory; service?: string; handler: ErrorHandler }[] = [];
   private store: ThrottleStore;
   private readonly maxScopes: number;
+  /** Fleet mode: stops the shared store (Redis) telling this manager about other processes. */
+  private detachStore: (() => void) | undefined;
 
   constructor(options: ThrottleManagerOptions = {}) {
     super();
     this.store = options.store ?? new MemoryStore();
+    this.detachStore = this.store.shared?.attach(this.storeListener); // fleet mode
     this.maxScopes = positiveInteger('maxScopes', options.maxScopes ?? 10_000);
     this.history = new ErrorHistory({ capacity: options.historySize ?? 1_000 });
     for (const [service, overrides] of readEnvOverrides(options.env ?? process.env)) {
@@ -132,7 +146,9 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
 
   /** Switches to another store (e.g. Redis) for scopes created from now on. */
   useStore(store: ThrottleStore): void {
+    this.detachStore?.(); // fleet mode: stop listening to the previous store
     this.store = store;
+    this.detachStore = store.shared?.attach(this.storeListener);
     this.scopes.clear();
   }
 
@@ -168,14 +184,14 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
   }
 
   /** @internal `@unifiedErrorHandling`'s failure path: classify and record once. */
-  handleFailure(service: string, platform: string | undefined, endpoint: string | undefined, error: unknown): ErrorClassification {
+  handleFailure(service: string, platform: string | undefined, endpoint: string | undefined, error: unknown, since = 0): ErrorClassification {
     let scope: Scope;
     try {
       scope = this.scopeFor(service, platform, scopeKey(service, platform));
     } catch {
       return this.classifier.classify(error, service);
     }
-    return this.recordFailure(scope, endpoint, error);
+    return this.recordFailure(scope, endpoint, error, since, 'unified');
   }
 
   // Suspension
@@ -190,8 +206,11 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
   }
 
   resume(service: ServiceName, options: { readonly platform?: string } = {}): void {
-    const scope = this.scopes.get(scopeKey(service, options.platform));
+    const key = scopeKey(service, options.platform);
+    const scope = this.scopes.get(key);
     if (scope !== undefined && scope.suspendedUntil > 0) this.liftSuspension(scope, 'manual');
+    // Fleet mode: lift it in every process, even one that never saw it here.
+    else this.store.shared?.publishResume(key);
   }
 
   // Errors
@@ -225,7 +244,7 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
   getStatusReport(): StatusReport {
     const now = Date.now();
     for (const scope of this.scopes.values()) this.expireSuspension(scope, now);
-    return buildStatusReport(this.scopes.values(), this.store.name, now);
+    return buildStatusReport(this.scopes.values(), this.store.name, now, this.store.health?.());
   }
 
   /** Forgets every scope, counter and recorded error; waiting calls reject with CallCancelledError. */
@@ -237,6 +256,8 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
   /** Like reset(), and releases the store. The manager stays usable afterwards. */
   async close(): Promise<void> {
     this.dropScopes('the manager was closed');
+    this.detachStore?.(); // fleet mode
+    this.detachStore = undefined;
     await this.store.close();
   }
 
@@ -252,12 +273,18 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
   }
 
   /** @internal */
-  recordFailure(scope: Scope, endpoint: string | undefined, error: unknown): ErrorClassification {
+  recordFailure(scope: Scope, endpoint: string | undefined, error: unknown, since = 0, layer: FailureLayer = 'throttled'): ErrorClassification {
     const isObject = typeof error === 'object' && error !== null;
-    const known = isObject ? recorded.get(error) : undefined;
-    if (known !== undefined) return known;
+    if (isObject) {
+      // The other (inner) layer recorded this very failure during our attempt: count it once.
+      const mark = marks.get(error);
+      if (mark !== undefined && mark.layer !== layer && mark.seq >= since) return recorded.get(error)!;
+    }
     const classification = this.classifier.classify(error, scope.service);
-    if (isObject) recorded.set(error, classification);
+    if (isObject) {
+      recorded.set(error, classification);
+      marks.set(error, { layer, seq: nextSequence() });
+    }
     // Floodgate's own refusals are outcomes of the limits, not news about the provider.
     if (isFloodgateError(error) && !isCallTimeoutError(error)) return classification;
     const now = Date.now();
@@ -289,6 +316,7 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
       const until = now + classification.retryAfterMs;
       if (until > scope.pausedUntil) {
         scope.pausedUntil = until;
+        this.store.shared?.publishPause(scope.key, classification.retryAfterMs); // fleet mode
         this.emit('paused', { ...ref(scope), until, classification });
       }
     }
@@ -322,6 +350,26 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
   onCircuitChange(owner: unknown, from: CircuitStateName, to: CircuitStateName): void {
     this.emit('circuitStateChange', { ...ref(owner as Scope), from, to });
   }
+
+  /** Fleet mode: what the shared store (Redis) reports from other processes. Scopes unknown here are skipped: their next admission sees the shared state. */
+  private readonly storeListener: SharedStateListener = {
+    onSuspended: (key, remainingMs, reason) => {
+      const scope = this.scopes.get(key);
+      if (scope !== undefined) this.suspendScope(scope, Date.now() + remainingMs, reason, false);
+    },
+    onResumed: (key) => {
+      const scope = this.scopes.get(key);
+      if (scope !== undefined && scope.suspendedUntil > 0) this.liftSuspension(scope, 'manual', false);
+    },
+    onPaused: (key, remainingMs) => {
+      const scope = this.scopes.get(key);
+      const until = Date.now() + remainingMs;
+      if (scope !== undefined && until > scope.pausedUntil) scope.pausedUntil = until;
+    },
+    onHealthChange: (health) => {
+      this.emit('storeHealth', { store: this.store.name, ...health });
+    },
+  };
 
   // Internals
 
@@ -361,8 +409,10 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
     throw new PlatformSuspendedError(scope.key, scope.suspendedUntil, scope.suspendReason);
   }
 
-  private suspendScope(scope: Scope, until: number, reason: string): void {
+  /** `publish`: false when the suspension came from the shared store (fleet mode). */
+  private suspendScope(scope: Scope, until: number, reason: string, publish = true): void {
     if (until <= scope.suspendedUntil) return;
+    if (publish) this.store.shared?.publishSuspension(scope.key, until - Date.now(), reason);
     scope.suspendedUntil = until;
     scope.suspendReason = reason;
     if (scope.suspendTimer !== undefined) clearTimeout(scope.suspendTimer);
@@ -377,7 +427,9 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
     if (scope.suspendedUntil !== 0 && now >= scope.suspendedUntil) this.liftSuspension(scope, 'expired');
   }
 
-  private liftSuspension(scope: Scope, cause: 'manual' | 'expired'): void {
+  /** `publish`: false when the resume came from the shared store (fleet mode); an expiry is never published. */
+  private liftSuspension(scope: Scope, cause: 'manual' | 'expired', publish = true): void {
+    if (publish && cause === 'manual') this.store.shared?.publishResume(scope.key);
     scope.suspendedUntil = 0;
     scope.suspendReason = '';
     if (scope.suspendTimer !== undefined) clearTimeout(scope.suspendTimer);

@@ -1,5 +1,6 @@
 import type { CircuitStateName } from '../breaker/circuit.js';
 import type { Scope } from '../manager/scope.js';
+import type { StoreHealth } from '../stores/types.js';
 import type { LatencyFigures } from './latency.js';
 
 export type ScopeState = 'ok' | 'waiting' | 'paused' | 'circuit_open' | 'suspended';
@@ -51,13 +52,21 @@ export interface ScopeStatus {
 export interface StatusReport {
   readonly generatedAt: number;
   readonly store: string;
+  /**
+   * The store's health: with a shared store (Redis), whether it answers and what admissions
+   * rely on now (`shared`, or a fallback); the memory store is always `ok` / `local`. With a
+   * shared store, each scope's `limits` figures are fleet-wide (as of the last answer).
+   */
+  readonly storeHealth: StoreHealth;
   readonly scopes: Readonly<Record<string, ScopeStatus>>;
   readonly totals: ScopeCounters;
 }
 
 const NO_LATENCY: LatencyFigures = { count: 0, meanMs: 0, maxMs: 0, p50Ms: 0, p95Ms: 0 };
 
-export function buildStatusReport(scopes: Iterable<Scope>, store: string, now: number): StatusReport {
+const LOCAL_HEALTH: StoreHealth = { status: 'ok', mode: 'local', since: null, lastError: null };
+
+export function buildStatusReport(scopes: Iterable<Scope>, store: string, now: number, storeHealth: StoreHealth = LOCAL_HEALTH): StatusReport {
   const report: Record<string, ScopeStatus> = {};
   const totals = { requests: 0, successes: 0, failures: 0, rateLimited: 0, rejected: 0, retries: 0 };
   for (const scope of scopes) {
@@ -65,7 +74,7 @@ export function buildStatusReport(scopes: Iterable<Scope>, store: string, now: n
     report[scope.key] = status;
     for (const key of Object.keys(totals) as (keyof ScopeCounters)[]) totals[key] += status.counters[key];
   }
-  return { generatedAt: now, store, scopes: report, totals };
+  return { generatedAt: now, store, storeHealth: { ...storeHealth }, scopes: report, totals };
 }
 
 function scopeStatus(scope: Scope, now: number): ScopeStatus {

@@ -6,7 +6,7 @@ import type { LimiterLimits, LimiterSnapshot, ScopeLimiter, ThrottleStore } from
  * The 60-second cap only binds when the bucket alone could exceed it: a bucket lets at
  * most `burst + 60·rate` calls start in any minute.
  */
-const capBinds = (limits: LimiterLimits): boolean =>
+export const capBinds = (limits: LimiterLimits): boolean =>
   limits.requestsPerMinute !== Infinity && limits.requestsPerMinute < limits.burst + 60 * limits.requestsPerSecond;
 
 /** Token bucket and strict rolling minute for one scope, in process memory. */

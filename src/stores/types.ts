@@ -35,4 +35,51 @@ export interface ThrottleStore {
   createLimiter(scope: string, limits: LimiterLimits, now: number): ScopeLimiter;
   /** Releases connections and timers the store owns (not a client the user passed in). */
   close(): Promise<void>;
+  /** Fleet-wide suspensions and pauses; absent for a store local to the process. */
+  readonly shared?: SharedState;
+  /** For the status report; absent means always healthy (the memory store). */
+  health?(): StoreHealth;
+}
+
+// Fleet mode: what a shared store (Redis) adds. The memory store implements none of it.
+
+/** The health of a store, as the status report shows it (a plain JSON value). */
+export interface StoreHealth {
+  /** `ok`: the store answers; `degraded`: it does not (unreachable, slow or failing) and admissions use the fallback. */
+  readonly status: 'ok' | 'degraded';
+  /**
+   * What admissions rely on now: `local` (this process's memory: the memory store), `shared`
+   * (the fleet-wide state), `fallback_local` (a local limiter holding a share of the limit while
+   * the shared store is down) or `fallback_deny` (nothing is admitted while it is down).
+   */
+  readonly mode: 'local' | 'shared' | 'fallback_local' | 'fallback_deny';
+  /** When `status` last changed (epoch ms); null if it never did. */
+  readonly since: number | null;
+  /** The last failure talking to the store (redacted of nothing secret: an error message or `timeout`); null when none. */
+  readonly lastError: string | null;
+}
+
+/** What a shared store tells the managers attached to it; scopes are named by key. */
+export interface SharedStateListener {
+  /** The scope is suspended fleet-wide (by another process, or seen in an admission answer). */
+  onSuspended(scope: string, remainingMs: number, reason: string): void;
+  /** Someone lifted the scope's suspension with `resume()`. */
+  onResumed(scope: string): void;
+  /** A provider's Retry-After paused the scope fleet-wide. */
+  onPaused(scope: string, remainingMs: number): void;
+  /** The store became unreachable, or reachable again. */
+  onHealthChange(health: StoreHealth): void;
+}
+
+/**
+ * Fleet-wide state beyond the limits: suspensions, provider pauses. Publishing never throws
+ * and never blocks the caller; a store that cannot reach its backend applies it later or
+ * drops it (the local scope is updated by the manager either way).
+ */
+export interface SharedState {
+  /** Starts telling `listener` about changes made elsewhere; returns the function that stops it. */
+  attach(listener: SharedStateListener): () => void;
+  publishSuspension(scope: string, durationMs: number, reason: string): void;
+  publishResume(scope: string): void;
+  publishPause(scope: string, durationMs: number): void;
 }

@@ -1,0 +1,110 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ServiceType, ThrottleManager, type StatusReport } from 'floodgate';
+import { LatencyHistogram } from '../../src/status/latency.js';
+import { SVC, delay, expectPlainJson, flush, httpError, networkError, roomy, track } from '../helpers.js';
+
+let manager: ThrottleManager;
+beforeEach(() => {
+  vi.useFakeTimers();
+  manager = new ThrottleManager({ env: {} });
+});
+afterEach(async () => {
+  await manager.close();
+  vi.useRealTimers();
+});
+
+/** Drives a few scopes into every state the report can show. */
+async function busyManager(): Promise<StatusReport> {
+  roomy(manager, { requestsPerSecond: 1, burst: 3, requestsPerMinute: 10, maxQueue: 1, maxWaitMs: 60_000, retryAttempts: 1, backoffBaseMs: 10, backoffMaxMs: 10, circuitBreakerThreshold: 5 });
+  await manager.execute(SVC, () => 'ok');
+  await manager.execute(SVC, () => Promise.reject(httpError(400))).catch(() => undefined);
+  let attempts = 0;
+  // Fails once, then its retry waits in line for the next token (at 1 s).
+  const flaky = track(manager.execute(SVC, () => (++attempts === 1 ? Promise.reject(networkError()) : Promise.resolve('retried'))));
+  await vi.advanceTimersByTimeAsync(20);
+  const refused = track(manager.execute(SVC, () => 'refused')); // the queue (1) is full
+  await vi.advanceTimersByTimeAsync(980);
+  expect(refused.state).toBe('rejected');
+  expect(flaky.value).toBe('retried');
+  track(manager.execute(SVC, () => 'queued')); // waits for the token of 2 s
+  manager.suspend(ServiceType.SOCIAL_MEDIA, { platform: 'reddit', durationMs: 60_000, reason: 'ban' });
+  await manager.execute(ServiceType.SOCIAL_MEDIA, () => 'x', { platform: 'reddit' }).catch(() => undefined);
+  manager.configure(ServiceType.INTERNAL_API, { requestsPerSecond: Infinity, requestsPerMinute: Infinity });
+  await manager.execute(ServiceType.INTERNAL_API, () => 'fast');
+  return manager.getStatusReport();
+}
+
+describe('getStatusReport()', () => {
+  it('is plain JSON: it survives a JSON round trip unchanged', async () => {
+    const report = await busyManager();
+    expect(JSON.parse(JSON.stringify(report))).toStrictEqual(report);
+    expectPlainJson(report);
+  });
+
+  it('is plain JSON for a fresh manager too', () => {
+    const report = manager.getStatusReport();
+    expect(report).toMatchObject({ scopes: {}, totals: { requests: 0, successes: 0, failures: 0, rateLimited: 0, rejected: 0, retries: 0 } });
+    expectPlainJson(report);
+  });
+
+  it('counts requests, successes, failures, rate-limited, rejected and retries per scope', async () => {
+    const report = await busyManager();
+    expect(report.scopes[SVC]!.counters).toEqual({ requests: 5, successes: 2, failures: 2, rateLimited: 1, rejected: 0, retries: 1 });
+    expect(report.scopes['social_media:reddit']!.counters).toEqual({ requests: 1, successes: 0, failures: 0, rateLimited: 0, rejected: 1, retries: 0 });
+    expect(report.totals).toEqual({ requests: 7, successes: 3, failures: 2, rateLimited: 1, rejected: 1, retries: 1 });
+  });
+
+  it('shows state, circuit, remaining tokens, minute budget and suspension', async () => {
+    const report = await busyManager();
+    expect(report.scopes[SVC]).toMatchObject({
+      service: SVC,
+      platform: null,
+      state: 'waiting',
+      circuit: { state: 'closed', consecutiveFailures: 0, retryAt: null },
+      limits: { tokens: 0, burst: 3, requestsPerSecond: 1, minuteRemaining: 6, requestsPerMinute: 10 },
+      inFlight: 0,
+      waiting: 1,
+      suspension: null,
+      pausedUntil: null,
+    });
+    expect(report.scopes['social_media:reddit']).toMatchObject({
+      platform: 'reddit',
+      state: 'suspended',
+      suspension: { until: Date.now() + 60_000, reason: 'ban' },
+    });
+    // Unlimited rates are null in JSON, and a cap that cannot bind has no minute budget.
+    expect(report.scopes[ServiceType.INTERNAL_API]!.limits).toMatchObject({ requestsPerSecond: null, requestsPerMinute: null, minuteRemaining: null });
+  });
+
+  it('reports plausible latency percentiles', async () => {
+    roomy(manager, { maxConcurrent: Infinity });
+    const calls = [
+      ...Array.from({ length: 90 }, () => track(manager.execute(SVC, () => delay(10)))),
+      ...Array.from({ length: 10 }, () => track(manager.execute(SVC, () => delay(1_000)))),
+    ];
+    await vi.advanceTimersByTimeAsync(1_000);
+    await flush();
+    expect(calls.every((c) => c.state === 'fulfilled')).toBe(true);
+    const { latency } = manager.getStatusReport().scopes[SVC]!;
+    expect(latency.count).toBe(100);
+    expect(latency.maxMs).toBe(1_000);
+    expect(latency.meanMs).toBeCloseTo(109, 0);
+    expect(latency.p50Ms).toBeGreaterThanOrEqual(5);
+    expect(latency.p50Ms).toBeLessThanOrEqual(20);
+    expect(latency.p95Ms).toBeGreaterThanOrEqual(500);
+    expect(latency.p95Ms).toBeLessThanOrEqual(1_000);
+  });
+
+  it('keeps percentiles within a factor of two of the true value', () => {
+    for (const value of [0.5, 3, 10, 100, 750, 5_000, 60_000]) {
+      const histogram = new LatencyHistogram();
+      for (let i = 0; i < 20; i++) histogram.record(value);
+      const { p50Ms, p95Ms, maxMs } = histogram.figures();
+      expect(maxMs).toBe(value);
+      for (const p of [p50Ms, p95Ms]) {
+        expect(p, `${value}`).toBeGreaterThanOrEqual(value / 2);
+        expect(p, `${value}`).toBeLessThanOrEqual(value);
+      }
+    }
+  });
+});

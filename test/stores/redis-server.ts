@@ -1,0 +1,122 @@
+/**
+ * Starts and stops a private redis-server for the fleet tests: 127.0.0.1 only, a free port,
+ * persistence off (`--save '' --appendonly no`). Nothing is skipped: without redis-server
+ * the tests fail and say how to install it (CI installs it in .ci/run).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { Redis, type RedisOptions } from 'ioredis';
+
+export interface RedisServer {
+  readonly port: number;
+  /** Kills the server abruptly (SIGKILL), as a crash would. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port, empty (no persistence): scripts must be loaded again. */
+  restart(): Promise<void>;
+  /** Stops it for good. */
+  stop(): Promise<void>;
+  /** A new client of this server; every client made here is closed by stop(). */
+  client(options?: RedisOptions): Redis;
+}
+
+export function redisServerBinary(): string {
+  const found = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
+  if (found.error !== undefined || found.status !== 0) {
+    throw new Error(
+      'redis-server is required by the fleet-mode tests (test/stores) and was not found on PATH. ' +
+        'Install it (Debian/Ubuntu: `apt-get install -y redis-server`); .ci/run installs it when missing.',
+    );
+  }
+  return 'redis-server';
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export async function startRedis(): Promise<RedisServer> {
+  const binary = redisServerBinary();
+  const port = await freePort();
+  let child: ChildProcess | undefined;
+  const clients = new Set<Redis>();
+
+  const launch = async (): Promise<void> => {
+    const proc = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', '--loglevel', 'warning'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child = proc;
+    let output = '';
+    proc.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    proc.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      if (proc.exitCode !== null) throw new Error(`redis-server exited (${proc.exitCode}) on port ${port}: ${output}`);
+      if (await pingOnce(port)) return;
+      if (Date.now() > deadline) throw new Error(`redis-server did not answer on port ${port} within 10 s: ${output}`);
+      await sleep(20);
+    }
+  };
+
+  const kill = async (): Promise<void> => {
+    const proc = child;
+    child = undefined;
+    if (proc === undefined || proc.exitCode !== null) return;
+    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+    proc.kill('SIGKILL');
+    await exited;
+  };
+
+  await launch();
+  return {
+    port,
+    kill,
+    restart: launch,
+    async stop() {
+      for (const client of clients) client.disconnect();
+      clients.clear();
+      await kill();
+    },
+    client(options: RedisOptions = {}) {
+      const client = new Redis({ host: '127.0.0.1', port, lazyConnect: false, ...options });
+      // Connection errors while a test kills the server are expected; the store reports them.
+      client.on('error', () => {});
+      clients.add(client);
+      return client;
+    },
+  };
+}
+
+/** One PING over a raw socket: true when the server answers. */
+function pingOnce(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const client = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+    client.on('error', () => {});
+    client
+      .connect()
+      .then(() => client.ping())
+      .then(
+        () => resolve(true),
+        () => resolve(false),
+      )
+      .finally(() => client.disconnect());
+  });
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `check` every 10 ms until it returns true, or fails after `timeoutMs`. */
+export async function until(check: () => boolean | Promise<boolean>, timeoutMs = 5_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(10);
+  }
+}

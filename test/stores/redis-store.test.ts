@@ -1,0 +1,279 @@
+/**
+ * Fleet mode against a real Redis (started by this file on 127.0.0.1, a free port, no
+ * persistence). Several managers, each with its own ioredis client and RedisStore, stand in
+ * for processes here; worker processes are in fleet-processes.test.ts.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import {
+  isPlatformSuspendedError,
+  isRateLimitedError,
+  RedisStore,
+  ThrottleManager,
+  type RedisStoreOptions,
+  type StoreHealthEvent,
+  type ThrottleConfig,
+} from 'floodgate';
+import { sleep, startRedis, until, type RedisServer } from './redis-server.js';
+
+const SVC = 'fleet_svc';
+let server: RedisServer;
+let prefixCount = 0;
+const managers: ThrottleManager[] = [];
+
+beforeAll(async () => {
+  server = await startRedis();
+}, 20_000);
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+afterEach(async () => {
+  for (const manager of managers.splice(0)) await manager.close();
+});
+
+/** A fresh key prefix per test: tests never see each other's keys. */
+function newPrefix(): string {
+  return `t${process.pid}-${++prefixCount}-${Math.random().toString(36).slice(2, 8)}:`;
+}
+
+interface Member {
+  readonly manager: ThrottleManager;
+  readonly store: RedisStore;
+  readonly client: Redis;
+}
+
+/** One "process": its own client, store and manager. */
+function member(prefix: string, config: Partial<ThrottleConfig>, options: Partial<RedisStoreOptions> = {}): Member {
+  const client = server.client();
+  const store = new RedisStore({ client, prefix, ...options });
+  const manager = new ThrottleManager({ store, env: {} });
+  manager.configure(SVC, {
+    requestsPerSecond: Infinity,
+    burst: 10,
+    requestsPerMinute: 10,
+    maxConcurrent: Infinity,
+    retryAttempts: 0,
+    timeoutMs: 0,
+    maxWaitMs: 0,
+    maxQueue: 1_000,
+    circuitBreakerThreshold: 1_000,
+    ...config,
+  });
+  managers.push(manager);
+  return { manager, store, client };
+}
+
+/** Runs `n` calls at once; returns how many were admitted and the errors of the others. */
+async function burst(manager: ThrottleManager, n: number, options: { platform?: string } = {}): Promise<{ started: number; errors: unknown[] }> {
+  let started = 0;
+  const outcomes = await Promise.allSettled(
+    Array.from({ length: n }, () =>
+      manager.execute(
+        SVC,
+        async () => {
+          started++;
+        },
+        options,
+      ),
+    ),
+  );
+  return { started, errors: outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason] : [])) };
+}
+
+async function keysOf(prefix: string): Promise<string[]> {
+  const admin = server.client();
+  try {
+    return await admin.keys(`${prefix}*`);
+  } finally {
+    admin.disconnect();
+  }
+}
+
+describe('RedisStore: shared limits', () => {
+  it('three managers share one per-window cap and one token bucket', async () => {
+    const prefix = newPrefix();
+    const fleet = [member(prefix, {}), member(prefix, {}), member(prefix, {})];
+    const results = await Promise.all(fleet.map(({ manager }) => burst(manager, 8)));
+    const started = results.reduce((sum, r) => sum + r.started, 0);
+    expect(started).toBe(10);
+    for (const r of results) for (const error of r.errors) expect(isRateLimitedError(error)).toBe(true);
+
+    const bucketOnly = newPrefix();
+    const pair = [
+      member(bucketOnly, { requestsPerSecond: 0.001, burst: 4, requestsPerMinute: Infinity }),
+      member(bucketOnly, { requestsPerSecond: 0.001, burst: 4, requestsPerMinute: Infinity }),
+    ];
+    const [a, b] = await Promise.all(pair.map(({ manager }) => burst(manager, 4)));
+    expect(a!.started + b!.started).toBe(4);
+  });
+
+  it('one round trip per admission, and the report shows the fleet-wide figures and the store health', async () => {
+    const prefix = newPrefix();
+    const one = member(prefix, { burst: 5, requestsPerMinute: 5 });
+    const two = member(prefix, { burst: 5, requestsPerMinute: 5 });
+    await burst(one.manager, 3);
+    const before = two.store.roundTrips;
+    await burst(two.manager, 1);
+    expect(two.store.roundTrips - before).toBe(1);
+    const report = two.manager.getStatusReport();
+    expect(report.store).toBe('redis');
+    expect(report.storeHealth).toEqual({ status: 'ok', mode: 'shared', since: null, lastError: null });
+    // Four of five starts were taken in the fleet, one of them here.
+    expect(report.scopes[SVC]!.limits.minuteRemaining).toBe(1);
+    expect(JSON.parse(JSON.stringify(report))).toEqual(report);
+  });
+
+  it('waiting callers are woken from the script answer, without polling', async () => {
+    const prefix = newPrefix();
+    const m = member(prefix, { requestsPerSecond: 20, burst: 1, requestsPerMinute: 100, maxWaitMs: 5_000 });
+    await burst(m.manager, 1, { platform: 'warm-up' }); // the script is loaded
+    m.store.roundTrips = 0;
+    const started: number[] = [];
+    const t0 = Date.now();
+    await Promise.all(Array.from({ length: 6 }, () => m.manager.execute(SVC, async () => void started.push(Date.now() - t0))));
+    // 1 now, then one every 50 ms.
+    expect(started.at(-1)!).toBeGreaterThanOrEqual(240);
+    // The six first tries go out together; after that one trip per start: each answer
+    // names the time before which nothing can be admitted, and no one asks before then.
+    expect(m.store.roundTrips).toBeLessThanOrEqual(6 + 5 + 1);
+  });
+
+  it('reloads its script after SCRIPT FLUSH (NOSCRIPT) by itself', async () => {
+    const prefix = newPrefix();
+    const m = member(prefix, { burst: 100, requestsPerMinute: 100 });
+    expect((await burst(m.manager, 3)).started).toBe(3);
+    await m.client.script('FLUSH');
+    expect((await burst(m.manager, 3)).started).toBe(3);
+    expect(m.store.health().status).toBe('ok');
+  });
+
+  it('keys expire: an idle fleet leaves nothing behind', async () => {
+    const prefix = newPrefix();
+    const m = member(prefix, { requestsPerSecond: 100, burst: 5, requestsPerMinute: 20 }, { windowMs: 300 });
+    await burst(m.manager, 5);
+    m.manager.suspend(SVC, { platform: 'x', durationMs: 200, reason: 'test' });
+    expect((await keysOf(prefix)).length).toBeGreaterThan(0);
+    await sleep(700);
+    expect(await keysOf(prefix)).toEqual([]);
+  });
+});
+
+describe('RedisStore: shared suspension and pause', () => {
+  it('a ban seen by one manager suspends the scope in the others (pub/sub), and resume() in one lifts it in all', async () => {
+    const prefix = newPrefix();
+    const [a, b, c] = [member(prefix, {}), member(prefix, {}), member(prefix, {})];
+    // b and c know the scope (they made a call) and are idle now.
+    await burst(b.manager, 1, { platform: 'reddit' });
+    await burst(c.manager, 1, { platform: 'reddit' });
+    const suspended: string[] = [];
+    b.manager.on('suspended', (e) => suspended.push(`b:${e.scope}`));
+    c.manager.on('suspended', (e) => suspended.push(`c:${e.scope}`));
+
+    const ban = Object.assign(new Error('403 Forbidden: account suspended'), { status: 403 });
+    await expect(a.manager.execute(SVC, () => Promise.reject(ban), { platform: 'reddit' })).rejects.toBe(ban);
+    await until(() => suspended.length === 2, 2_000, 'the suspension to reach b and c');
+    expect(suspended.sort()).toEqual([`b:${SVC}:reddit`, `c:${SVC}:reddit`]);
+    const report = b.manager.getStatusReport().scopes[`${SVC}:reddit`]!;
+    expect(report.state).toBe('suspended');
+    expect(report.suspension!.reason).toMatch(/ban detected/);
+    // Another platform is not touched.
+    expect((await burst(b.manager, 1, { platform: 'twitter' })).started).toBe(1);
+
+    const resumed: string[] = [];
+    a.manager.on('resumed', () => resumed.push('a'));
+    b.manager.on('resumed', () => resumed.push('b'));
+    c.manager.on('resumed', () => resumed.push('c'));
+    c.manager.resume(SVC, { platform: 'reddit' });
+    await until(() => resumed.length === 3, 2_000, 'the resume to reach a and b');
+    expect((await burst(a.manager, 1, { platform: 'reddit' })).started).toBe(1);
+  });
+
+  it('a process that never saw the ban is refused at its first call (one round trip), and a suspension outlives every process', async () => {
+    const prefix = newPrefix();
+    const a = member(prefix, {});
+    a.manager.suspend(SVC, { durationMs: 60_000, reason: 'manual stop' });
+    await a.manager.close();
+    // A "restarted" process: nothing in memory.
+    const fresh = member(prefix, {});
+    const error = await fresh.manager.execute(SVC, async () => 'ran').catch((e: unknown) => e);
+    expect(isPlatformSuspendedError(error)).toBe(true);
+    expect((error as { reason: string }).reason).toBe('manual stop');
+    expect((error as { suspendedUntil: number }).suspendedUntil).toBeGreaterThan(Date.now() + 50_000);
+    // From then on it refuses locally, without a trip.
+    const trips = fresh.store.roundTrips;
+    await expect(fresh.manager.execute(SVC, async () => 'ran')).rejects.toSatisfy(isPlatformSuspendedError);
+    expect(fresh.store.roundTrips).toBe(trips);
+    fresh.manager.resume(SVC);
+    await until(async () => (await burst(fresh.manager, 1)).started === 1, 2_000, 'the resume');
+  });
+
+  it("a provider's Retry-After pauses the scope in every process", async () => {
+    const prefix = newPrefix();
+    const [a, b] = [member(prefix, { maxWaitMs: 0 }), member(prefix, { maxWaitMs: 0 })];
+    await burst(b.manager, 1);
+    const limited = Object.assign(new Error('429 Too Many Requests'), { status: 429, headers: { 'retry-after': '2' } });
+    await expect(a.manager.execute(SVC, () => Promise.reject(limited))).rejects.toBe(limited);
+    await until(() => b.manager.getStatusReport().scopes[SVC]!.pausedUntil !== null, 2_000, 'the pause to reach b');
+    const error = await b.manager.execute(SVC, async () => 'ran').catch((e: unknown) => e);
+    expect(isRateLimitedError(error)).toBe(true);
+    expect((error as { reason: string }).reason).toBe('paused');
+    // A fresh process learns it from its first admission.
+    const c = member(prefix, { maxWaitMs: 0 });
+    const third = await c.manager.execute(SVC, async () => 'ran').catch((e: unknown) => e);
+    expect(isRateLimitedError(third)).toBe(true);
+  });
+});
+
+describe('RedisStore: Redis down is not an outage', () => {
+  it('slow Redis: admissions are answered by the fallback within the deadline, and the shared state comes back by itself', async () => {
+    const prefix = newPrefix();
+    const m = member(prefix, { burst: 100, requestsPerMinute: 100 }, { timeoutMs: 100, probeIntervalMs: 100, fallback: { mode: 'local', share: 0.5 } });
+    const events: StoreHealthEvent[] = [];
+    m.manager.on('storeHealth', (e) => events.push(e));
+    expect((await burst(m.manager, 2)).started).toBe(2);
+    const admin = server.client();
+    await admin.client('PAUSE', 600, 'ALL');
+    const t0 = Date.now();
+    const during = await burst(m.manager, 80);
+    expect(Date.now() - t0).toBeLessThan(400);
+    // The fallback holds half the limit.
+    expect(during.started).toBe(50);
+    expect(m.manager.getStatusReport().storeHealth).toMatchObject({ status: 'degraded', mode: 'fallback_local' });
+    await until(() => m.store.health().status === 'ok', 5_000, 'recovery');
+    expect(events.map((e) => e.status)).toEqual(['degraded', 'ok']);
+    admin.disconnect();
+    // Shared again, and the shared window counts the fallback's starts: 2 + 50 of 100 taken.
+    // (The admissions Redis ran after their deadline were given back.)
+    expect((await burst(m.manager, 60)).started).toBe(48);
+  });
+
+  it("fallback 'deny' fails closed while Redis is down, and admits again once it is back", async () => {
+    const local = await startRedis();
+    try {
+      const client = local.client();
+      const store = new RedisStore({ client, prefix: newPrefix(), timeoutMs: 100, probeIntervalMs: 100, fallback: { mode: 'deny' } });
+      const manager = new ThrottleManager({ store, env: {} });
+      managers.push(manager);
+      manager.configure(SVC, { requestsPerSecond: Infinity, burst: 10, requestsPerMinute: 10, maxWaitMs: 200, retryAttempts: 0 });
+      expect((await burst(manager, 1)).started).toBe(1);
+      await local.kill();
+      const down = await burst(manager, 3);
+      expect(down.started).toBe(0);
+      for (const error of down.errors) expect(isRateLimitedError(error)).toBe(true);
+      await local.restart();
+      await until(() => store.health().status === 'ok', 10_000, 'recovery');
+      expect((await burst(manager, 3)).started).toBe(3);
+    } finally {
+      await local.stop();
+    }
+  });
+
+  it('rejects bad options', () => {
+    const client = server.client();
+    expect(() => new RedisStore({ client, fallback: { mode: 'local', share: 0 } })).toThrow(/share/);
+    expect(() => new RedisStore({ client, timeoutMs: -1 })).toThrow(/timeoutMs/);
+    expect(() => new RedisStore({} as RedisStoreOptions)).toThrow(/client/);
+  });
+});
