@@ -4,7 +4,7 @@ import { ErrorClassifier, type RegisterPatternOptions } from '../classify/classi
 import { ErrorHistory, type ErrorStatistics } from '../classify/history.js';
 import { redactUrl, summarizeError } from '../classify/redact.js';
 import { countsAgainstProvider, ErrorCategory, type ErrorClassification, type ErrorPattern } from '../classify/types.js';
-import { readEnvOverrides } from '../config/env.js';
+import { envFieldName, readEnvOverrides } from '../config/env.js';
 import { presetFor } from '../config/presets.js';
 import type { ServiceName, ThrottleConfig } from '../config/types.js';
 import { mergeConfig } from '../config/validate.js';
@@ -13,6 +13,7 @@ import {
   CircuitOpenError,
   ConfigError,
   isCallTimeoutError,
+  isConfigError,
   PlatformSuspendedError,
   type RateLimitedError,
 } from '../errors/errors.js';
@@ -98,12 +99,13 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
   constructor(options: ThrottleManagerOptions = {}) {
     super();
     this.store = options.store ?? new MemoryStore();
-    this.detachStore = this.store.shared?.attach(this.storeListener); // fleet mode
     this.maxScopes = positiveInteger('maxScopes', options.maxScopes ?? 10_000);
     this.history = new ErrorHistory({ capacity: options.historySize ?? 1_000 });
     for (const [service, overrides] of readEnvOverrides(options.env ?? process.env)) {
-      this.serviceConfigs.set(service, mergeConfig(presetFor(service), service, overrides));
+      this.serviceConfigs.set(service, withEnvNames(service, () => mergeConfig(presetFor(service), service, overrides)));
     }
+    // Last, once nothing above can throw: a constructor that failed must not stay subscribed.
+    this.detachStore = this.store.shared?.attach(this.storeListener); // fleet mode
   }
 
   /** The process-wide manager, created (and reading the environment) on first use. */
@@ -130,10 +132,15 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
       return resolved;
     }
     const resolved = mergeConfig(this.serviceConfig(service), service, partial);
+    // Every platform override must still hold on the new base before anything changes.
+    const platformConfigs = new Map<string, ThrottleConfig>();
+    for (const [key, override] of this.platformOverrides) {
+      if (key.startsWith(`${service}:`)) platformConfigs.set(key, mergeConfig(resolved, service, override));
+    }
     this.serviceConfigs.set(service, resolved);
     const now = Date.now();
     for (const scope of this.scopes.values()) {
-      if (scope.service === service) scope.reconfigure(this.resolveConfig(service, scope.platform), now);
+      if (scope.service === service) scope.reconfigure(platformConfigs.get(scope.key) ?? resolved, now);
     }
     return resolved;
   }
@@ -466,6 +473,18 @@ function pausesScope(classification: ErrorClassification): boolean {
 
 function checkName(field: string, value: unknown): void {
   if (typeof value !== 'string' || value.trim() === '') throw new ConfigError(field, value, 'must be a non-empty string');
+  // `service:platform` is the scope key: a colon in a service name would make keys ambiguous.
+  if (field === 'service' && value.includes(':')) throw new ConfigError(field, value, 'must not contain ":" (it separates service and platform in scope keys)');
+}
+
+/** A rule broken by environment values (e.g. a cap below the burst) names the variable, not the field. */
+function withEnvNames<T>(service: string, build: () => T): T {
+  try {
+    return build();
+  } catch (error) {
+    if (!isConfigError(error)) throw error;
+    throw new ConfigError(`FLOODGATE_${service.toUpperCase()}_${envFieldName(error.field)}`, error.value, error.rule);
+  }
 }
 
 function positiveInteger(field: string, value: number): number {

@@ -176,3 +176,35 @@ describe('environment overrides', () => {
     expect(error.message).toContain('FLOODGATE_LLM_API_BURST');
   });
 });
+
+describe('configuration edge cases', () => {
+  it('names the environment variable when env values break a rule between fields', () => {
+    // Valid alone, but below the preset's burst of 3.
+    const error = (() => {
+      try {
+        new ThrottleManager({ env: { FLOODGATE_LLM_API_REQUESTS_PER_MINUTE: '2' } });
+      } catch (caught) {
+        return caught;
+      }
+      return undefined;
+    })();
+    expect(isConfigError(error)).toBe(true);
+    expect((error as ConfigError).field).toBe('FLOODGATE_LLM_API_REQUESTS_PER_MINUTE');
+    expect((error as ConfigError).message).toMatch(/FLOODGATE_LLM_API_REQUESTS_PER_MINUTE.*2.*burst/);
+  });
+
+  it('changes nothing when a service change would break one of its platform overrides', () => {
+    const manager = new ThrottleManager({ env: {} });
+    manager.configure('svc', { burst: 2, requestsPerMinute: 10 });
+    manager.configure('svc', { requestsPerMinute: 5 }, { platform: 'p' });
+    // A burst of 8 is fine for the service (cap 10) but not for platform p (cap 5).
+    expect(() => manager.configure('svc', { burst: 8 })).toThrow(/requestsPerMinute/);
+    expect(manager.getConfig('svc').burst).toBe(2);
+    expect(manager.getConfig('svc', { platform: 'p' }).burst).toBe(2);
+  });
+
+  it('refuses a service name with a colon, which would clash with service:platform keys', () => {
+    const manager = new ThrottleManager({ env: {} });
+    expect(() => manager.configure('a:b', { burst: 1 })).toThrow(/must not contain ":"/);
+  });
+});
