@@ -30,19 +30,3 @@ export function retryDelay(
   const backoff = backoffDelay(retry, config, multiplier);
   return retryAfterMs !== undefined && retryAfterMs > backoff ? retryAfterMs : backoff;
 }
-
-/** Sleeps `ms`, or rejects with the signal's reason when it aborts first. */
-export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  if (signal?.aborted) return Promise.reject(signal.reason);
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}

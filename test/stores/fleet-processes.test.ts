@@ -138,8 +138,15 @@ describe('a fleet of worker processes', () => {
     // Shared cap 60 per 60 s; while Redis is down each of the two keeps a quarter: 15.
     const config = { requestsPerSecond: Infinity, burst: 60, requestsPerMinute: 60, maxWaitMs: 0 };
     const store = { timeoutMs: 100, probeIntervalMs: 100, share: 0.25 };
-    const running = Promise.all([0, 1].map((index) => runWorker({ prefix, index, config, store, runMs: 5_000, loops: 1, pauseMs: 20 })));
-    await sleep(1_200);
+    const running = Promise.all([0, 1].map((index) => runWorker({ prefix, index, config, store, runMs: 6_000, loops: 1, pauseMs: 20 })));
+    // Kill Redis once the two have filled the shared window.
+    const admin = server.client();
+    const windowKey = `${prefix}{fleet_worker}:w`;
+    for (let waited = 0; (await admin.llen(windowKey)) < 60; waited += 20) {
+      if (waited > 15_000) throw new Error('the workers never filled the shared window');
+      await sleep(20);
+    }
+    admin.disconnect();
     await server.kill();
     await sleep(1_500);
     await server.restart();
@@ -160,6 +167,7 @@ describe('a fleet of worker processes', () => {
     // admitted by the shared window again, which counts the starts made during the outage:
     // the first worker back imports its 15 before anything else is admitted.
     const outageEnd = Math.max(...reports.map((r) => fallback(r).at(-1)!.at));
+    for (const r of reports) console.log(r.index, r.issued, r.rateLimited, r.starts.length, JSON.stringify(r.starts.map((x) => [x.at - outageStart, x.mode[0]])));
     const after = reports.reduce((n, r) => n + shared(r).filter((s) => s.at > outageEnd).length, 0);
     expect(after).toBeGreaterThan(0);
     expect(after).toBeLessThanOrEqual(60 - 15);
