@@ -6,17 +6,22 @@
 
 /**
  * One admission, one round trip: the scope's suspension and pause, then the strict rolling
- * window and the token bucket, checked and taken atomically.
+ * window and the token bucket, checked and taken atomically, in as few Redis calls as can be
+ * (five in the steady state: TIME, HMGET, LINDEX, LINDEX, LPUSH).
  *
- * KEYS: 1 bucket (hash t=tokens, u=updated ms), 2 window (list of start times, newest
- * first), 3 suspension (string: the reason; PX = its remaining time), 4 pause (PX = remaining).
+ * KEYS: 1 starts (a list, newest first, at most `cap` long; one entry when the cap does not
+ * bind), 2 state (hash: su = suspended until, s = reason, pu = paused until; server ms).
+ * Each start is stored as "time tokens expiry": the token bucket only changes when a call
+ * starts, so the newest entry holds its state (tokens left after that start, and when); the
+ * expiry is when the list's TTL runs out, refreshed once per window rather than per call.
  * ARGV: 1 tokens per second (-1: unlimited), 2 burst, 3 per-window cap (0: does not bind),
  * 4 window ms, 5.. ages (ms) of starts admitted by a process's fallback while Redis was
  * unreachable, so that the shared window counts them too.
  *
- * Replies: `{0, tokens, remaining, stamp, nextMs}` admitted (`stamp`: the start as stored
- * in the window, for {@link REFUND_SCRIPT}; `nextMs`: nothing more is admitted before then); `{waitMs, tokens, remaining}` not now (`remaining` is
- * -1 when the cap does not bind); `{-1, ttlMs, reason}` suspended; `{-2, ttlMs}` paused.
+ * Replies: `{0, tokens, remaining, entry, nextMs}` admitted (`entry`: the start as stored,
+ * for {@link REFUND_SCRIPT}; `nextMs`: nothing more is admitted before then; `remaining`: at
+ * least this many more fit in the window, -1 when the cap does not bind); `{waitMs, tokens,
+ * remaining}` not now; `{-1, ttlMs, reason}` suspended; `{-2, ttlMs}` paused.
  */
 export const ADMIT_SCRIPT = `
 local t = redis.call('TIME')
@@ -25,127 +30,157 @@ local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local limit = tonumber(ARGV[3])
 local win = tonumber(ARGV[4])
-local wkey = KEYS[2]
+local key = KEYS[1]
+local imported = false
 if limit > 0 and #ARGV > 4 then
-  local times = {}
-  for _, v in ipairs(redis.call('LRANGE', wkey, 0, limit - 1)) do times[#times + 1] = tonumber(v) end
+  imported = true
+  local entries = {}
+  for _, v in ipairs(redis.call('LRANGE', key, 0, limit - 1)) do
+    entries[#entries + 1] = {tonumber(string.match(v, '^[^ ]+')), v}
+  end
   for i = 5, #ARGV do
     local at = now - tonumber(ARGV[i])
-    if at > now - win then times[#times + 1] = at end
+    -- Fallback starts carry no bucket state: 0 tokens then, which only errs on the safe side.
+    if at > now - win then entries[#entries + 1] = {at, math.ceil(at) .. ' 0 0'} end
   end
-  table.sort(times, function(a, b) return a > b end)
-  redis.call('DEL', wkey)
-  local n = #times
+  table.sort(entries, function(a, b) return a[1] > b[1] end)
+  redis.call('DEL', key)
+  local n = #entries
   if n > limit then n = limit end
-  for i = 1, n do redis.call('RPUSH', wkey, times[i]) end
-  if n > 0 then redis.call('PEXPIRE', wkey, math.ceil(win)) end
+  for i = 1, n do redis.call('RPUSH', key, entries[i][2]) end
 end
-local reason = redis.call('GET', KEYS[3])
-if reason then return {-1, redis.call('PTTL', KEYS[3]), reason} end
-local paused = redis.call('PTTL', KEYS[4])
-if paused > 0 then return {-2, paused} end
+local x = redis.call('HMGET', KEYS[2], 'su', 's', 'pu')
+if x[1] and tonumber(x[1]) > now then return {-1, math.ceil(tonumber(x[1]) - now), x[2] or ''} end
+if x[3] and tonumber(x[3]) > now then return {-2, math.ceil(tonumber(x[3]) - now)} end
+if rate <= 0 and limit == 0 then return {0, burst, -1, '', 0} end
 local wait = 0
 local remaining = -1
 if limit > 0 then
-  local cutoff = now - win
-  for _ = 1, 64 do
-    local last = redis.call('LINDEX', wkey, -1)
-    if not last or tonumber(last) > cutoff then break end
-    redis.call('RPOP', wkey)
-  end
-  local count = redis.call('LLEN', wkey)
-  if count >= limit then
-    wait = tonumber(redis.call('LINDEX', wkey, limit - 1)) + win - now
-    remaining = 0
-  else
-    remaining = limit - count
+  local held = redis.call('LINDEX', key, limit - 1)
+  if held then
+    local w = tonumber(string.match(held, '^[^ ]+')) + win - now
+    if w > 0 then wait = w end
   end
 end
 local tokens = burst
-if rate > 0 then
-  local b = redis.call('HMGET', KEYS[1], 't', 'u')
-  if b[1] then
-    local elapsed = now - tonumber(b[2])
+local expiry = 0
+local head = redis.call('LINDEX', key, 0)
+if head then
+  local at, left, exp = string.match(head, '^([^ ]+) ([^ ]+) ([^ ]+)')
+  expiry = tonumber(exp)
+  if rate > 0 then
+    local elapsed = now - tonumber(at)
     if elapsed < 0 then elapsed = 0 end
-    tokens = tonumber(b[1]) + elapsed * rate / 1000
+    tokens = tonumber(left) + elapsed * rate / 1000
     if tokens > burst then tokens = burst end
   end
-  if tokens < 1 then
-    local refill = (1 - tokens) * 1000 / rate
-    if refill > wait then wait = refill end
-  end
 end
-if wait > 0 then return {math.ceil(wait), math.floor(tokens), remaining} end
-if rate > 0 then
-  tokens = tokens - 1
-  redis.call('HSET', KEYS[1], 't', tokens, 'u', now)
-  redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) * 1000 / rate) + 1)
+if rate > 0 and tokens < 1 then
+  local refill = (1 - tokens) * 1000 / rate
+  if refill > wait then wait = refill end
 end
-local stamp = ''
-if limit > 0 then
-  stamp = string.format('%.3f', now)
-  redis.call('LPUSH', wkey, stamp)
-  redis.call('PEXPIRE', wkey, math.ceil(win))
-  remaining = remaining - 1
+if wait > 0 then
+  if limit > 0 then remaining = 0 end
+  return {math.ceil(wait), math.floor(tokens), remaining}
 end
 local nextMs = 0
-if rate > 0 and tokens < 1 then nextMs = (1 - tokens) * 1000 / rate end
-if limit > 0 and remaining == 0 then
-  local held = redis.call('LINDEX', wkey, limit - 1)
-  if held then
-    local w = tonumber(held) + win - now
+if rate > 0 then
+  tokens = tokens - 1
+  if tokens < 1 then nextMs = (1 - tokens) * 1000 / rate end
+end
+-- The list lives as long as the window needs it, and the bucket until it is full again.
+local keep = 0
+if limit > 0 then keep = win end
+if rate > 0 then
+  local refill = (burst - tokens) * 1000 / rate
+  if refill > keep then keep = refill end
+end
+local entry
+local refresh = imported or expiry < now + keep
+if refresh then
+  expiry = math.ceil(now + 2 * keep + 1)
+end
+-- Whole ms, rounded up: a start is never remembered earlier than it happened.
+entry = math.ceil(now) .. ' ' .. tokens .. ' ' .. expiry
+local n = 0
+if limit > 0 then
+  n = redis.call('LPUSH', key, entry)
+  if n > limit then
+    redis.call('RPOP', key)
+    n = limit
+  end
+  remaining = limit - n
+  if remaining == 0 then
+    local w = tonumber(string.match(redis.call('LINDEX', key, limit - 1), '^[^ ]+')) + win - now
     if w > nextMs then nextMs = w end
   end
+elseif head then
+  redis.call('LSET', key, 0, entry)
+else
+  redis.call('LPUSH', key, entry)
 end
-return {0, math.floor(tokens), remaining, stamp, math.floor(nextMs)}
+if refresh then redis.call('PEXPIRE', key, math.ceil(expiry - now)) end
+return {0, math.floor(tokens), remaining, entry, math.floor(nextMs)}
 `;
 
 /**
  * Gives back an admission whose answer came after its caller's deadline (the caller was
- * answered by the fallback): removes its start from the window and returns its token.
- * KEYS: 1 bucket, 2 window. ARGV: 1 stamp ('' when the cap does not bind), 2 burst.
+ * answered by the fallback): removes its start from the window (the bucket's state rides on
+ * the newest start, so a refunded newest start also returns its token). KEYS: 1 starts.
+ * ARGV: 1 the entry.
  */
 export const REFUND_SCRIPT = `
-if ARGV[1] ~= '' then redis.call('LREM', KEYS[2], 1, ARGV[1]) end
-local t = redis.call('HGET', KEYS[1], 't')
-if t then
-  local v = tonumber(t) + 1
-  local burst = tonumber(ARGV[2])
-  if v > burst then v = burst end
-  redis.call('HSET', KEYS[1], 't', v)
-end
+redis.call('LREM', KEYS[1], 1, ARGV[1])
 return 1
 `;
 
+/** The time on the server, in ms (shared by the scripts below). */
+const NOW = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000`;
+
+/** Keeps the state hash exactly as long as its later deadline. */
+const EXPIRE_STATE = `local su = tonumber(redis.call('HGET', KEYS[1], 'su') or '0')
+local pu = tonumber(redis.call('HGET', KEYS[1], 'pu') or '0')
+local last = su
+if pu > last then last = pu end
+if last > now then redis.call('PEXPIRE', KEYS[1], math.ceil(last - now)) else redis.call('DEL', KEYS[1]) end`;
+
 /**
  * Suspends a scope fleet-wide (keeping a longer suspension already there) and tells every
- * process. KEYS: 1 suspension. ARGV: 1 duration ms, 2 reason, 3 channel, 4 origin, 5 scope.
+ * process. KEYS: 1 state. ARGV: 1 duration ms, 2 reason, 3 channel, 4 origin, 5 scope.
  */
 export const SUSPEND_SCRIPT = `
+${NOW}
 local ms = tonumber(ARGV[1])
 local reason = ARGV[2]
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl >= ms then
-  ms = ttl
-  reason = redis.call('GET', KEYS[1]) or reason
+local su = tonumber(redis.call('HGET', KEYS[1], 'su') or '0')
+if su - now >= ms then
+  ms = su - now
+  reason = redis.call('HGET', KEYS[1], 's') or reason
 else
-  redis.call('SET', KEYS[1], reason, 'PX', math.ceil(ms))
+  redis.call('HSET', KEYS[1], 'su', string.format('%.3f', now + ms), 's', reason)
 end
+${EXPIRE_STATE}
 redis.call('PUBLISH', ARGV[3], cjson.encode({t = 's', o = ARGV[4], k = ARGV[5], ms = ms, r = reason}))
-return ms
+return 1
 `;
 
-/** Lifts a scope's suspension fleet-wide. KEYS: 1 suspension. ARGV: 1 channel, 2 origin, 3 scope. */
+/** Lifts a scope's suspension fleet-wide. KEYS: 1 state. ARGV: 1 channel, 2 origin, 3 scope. */
 export const RESUME_SCRIPT = `
-redis.call('DEL', KEYS[1])
+${NOW}
+redis.call('HDEL', KEYS[1], 'su', 's')
+${EXPIRE_STATE}
 redis.call('PUBLISH', ARGV[1], cjson.encode({t = 'r', o = ARGV[2], k = ARGV[3]}))
 return 1
 `;
 
-/** Pauses a scope fleet-wide (a provider's Retry-After). KEYS: 1 pause. ARGV: 1 ms, 2 channel, 3 origin, 4 scope. */
+/** Pauses a scope fleet-wide (a provider's Retry-After). KEYS: 1 state. ARGV: 1 ms, 2 channel, 3 origin, 4 scope. */
 export const PAUSE_SCRIPT = `
+${NOW}
 local ms = tonumber(ARGV[1])
-if redis.call('PTTL', KEYS[1]) < ms then redis.call('SET', KEYS[1], '1', 'PX', math.ceil(ms)) end
+local pu = tonumber(redis.call('HGET', KEYS[1], 'pu') or '0')
+if now + ms > pu then redis.call('HSET', KEYS[1], 'pu', string.format('%.3f', now + ms)) end
+${EXPIRE_STATE}
 redis.call('PUBLISH', ARGV[2], cjson.encode({t = 'p', o = ARGV[3], k = ARGV[4], ms = ms}))
 return 1
 `;

@@ -159,9 +159,9 @@ export class RedisStore implements ThrottleStore, SharedState {
   }
 
   /** @internal The keys of one scope; the hash tag keeps them in one cluster slot. */
-  keys(scope: string): readonly [bucket: string, window: string, suspension: string, pause: string] {
+  keys(scope: string): readonly [starts: string, state: string] {
     const base = `${this.prefix}{${scope}}`;
-    return [`${base}:b`, `${base}:w`, `${base}:s`, `${base}:p`];
+    return [`${base}:w`, `${base}:x`];
   }
 
   /** @internal Whether admissions go to Redis now (false: the fallback answers). */
@@ -193,10 +193,10 @@ export class RedisStore implements ThrottleStore, SharedState {
     this.roundTrips++;
     const reply =
       imports === null && !request.retried
-        ? this.client.evalsha(ADMIT_SHA, 4, k[0], k[1], k[2], k[3], limiter.argRate, limiter.argBurst, limiter.argLimit, limiter.argWindow)
+        ? this.client.evalsha(ADMIT_SHA, 2, k[0], k[1], limiter.argRate, limiter.argBurst, limiter.argLimit, limiter.argWindow)
         : request.retried
-          ? this.client.eval(ADMIT_SCRIPT, 4, k[0], k[1], k[2], k[3], limiter.argRate, limiter.argBurst, limiter.argLimit, limiter.argWindow, ...(imports ?? []))
-          : this.client.evalsha(ADMIT_SHA, 4, k[0], k[1], k[2], k[3], limiter.argRate, limiter.argBurst, limiter.argLimit, limiter.argWindow, ...imports!);
+          ? this.client.eval(ADMIT_SCRIPT, 2, k[0], k[1], limiter.argRate, limiter.argBurst, limiter.argLimit, limiter.argWindow, ...(imports ?? []))
+          : this.client.evalsha(ADMIT_SHA, 2, k[0], k[1], limiter.argRate, limiter.argBurst, limiter.argLimit, limiter.argWindow, ...imports!);
     reply.then(
       (answer) => this.answer(request, answer),
       (error: unknown) => {
@@ -245,9 +245,11 @@ export class RedisStore implements ThrottleStore, SharedState {
   }
 
   private refund(limiter: RedisLimiter, stamp: string): void {
-    const k = limiter.keys;
-    // EVAL, not EVALSHA: a rare command that must reach Redis before the ones sent after it.
-    this.client.eval(REFUND_SCRIPT, 2, k[0], k[1], stamp, limiter.argBurst).catch(() => {});
+    // Only a start in the strict window is given back: with the bucket alone, one token
+    // counted twice errs on the safe side. EVAL, not EVALSHA: a rare command that must reach
+    // Redis before the ones sent after it.
+    if (limiter.argLimit === '0' || stamp === '') return;
+    this.client.eval(REFUND_SCRIPT, 1, limiter.keys[0], stamp).catch(() => {});
   }
 
   private finish(request: Request): void {
@@ -377,7 +379,7 @@ export class RedisStore implements ThrottleStore, SharedState {
     this.publish(
       scope,
       { kind: 'suspend', until, reason },
-      () => this.client.eval(SUSPEND_SCRIPT, 1, this.keys(scope)[2], Math.ceil(durationMs), reason, this.channel, this.origin, scope),
+      () => this.client.eval(SUSPEND_SCRIPT, 1, this.keys(scope)[1], Math.ceil(durationMs), reason, this.channel, this.origin, scope),
     );
   }
 
@@ -386,7 +388,7 @@ export class RedisStore implements ThrottleStore, SharedState {
     this.publish(
       scope,
       { kind: 'resume' },
-      () => this.client.eval(RESUME_SCRIPT, 1, this.keys(scope)[2], this.channel, this.origin, scope),
+      () => this.client.eval(RESUME_SCRIPT, 1, this.keys(scope)[1], this.channel, this.origin, scope),
     );
   }
 
@@ -397,7 +399,7 @@ export class RedisStore implements ThrottleStore, SharedState {
     this.publish(
       scope,
       null,
-      () => this.client.eval(PAUSE_SCRIPT, 1, this.keys(scope)[3], ms, this.channel, this.origin, scope),
+      () => this.client.eval(PAUSE_SCRIPT, 1, this.keys(scope)[1], ms, this.channel, this.origin, scope),
     );
   }
 
@@ -497,7 +499,7 @@ export class RedisStore implements ThrottleStore, SharedState {
  * failed.
  */
 export class RedisLimiter implements ScopeLimiter {
-  readonly keys: readonly [string, string, string, string];
+  readonly keys: readonly [string, string];
   argRate = '';
   argBurst = '';
   argLimit = '';
@@ -531,10 +533,10 @@ export class RedisLimiter implements ScopeLimiter {
 
   tryAcquire(now: number): number | Promise<number> {
     const store = this.store;
-    if (!store.isHealthy) return this.fallbackAcquire(now);
     // The last answer named a time before which nothing can be admitted anywhere in the
-    // fleet (others only take capacity): say so without a trip.
+    // fleet (others only take capacity): say so without a trip. The fallback honours it too.
     if (now < this.blockedUntil) return this.blockedUntil - now;
+    if (!store.isHealthy) return this.fallbackAcquire(now);
     if (this.fallbackStarts.length > 0 && !this.importing) {
       this.importing = true;
       return store.admit(this, this.importAges(now));
@@ -543,9 +545,12 @@ export class RedisLimiter implements ScopeLimiter {
   }
 
   estimateWait(position: number, now: number): number {
-    if (!this.store.isHealthy) return this.fallbackWait(position, now);
     // A lower bound from the last answer: others in the fleet only make waits longer.
     const blocked = this.blockedUntil > now ? this.blockedUntil - now : 0;
+    if (!this.store.isHealthy) {
+      const local = this.fallbackWait(position, now);
+      return local > blocked ? local : blocked;
+    }
     const rate = this.limits.requestsPerSecond;
     if (rate === Infinity || this.answeredAt === 0) return blocked;
     const tokens = Math.min(this.limits.burst, this.tokens + ((now - this.answeredAt) * rate) / 1000);

@@ -77,11 +77,9 @@ describe('a fleet of worker processes', () => {
     // The whole run lies inside one 60 s window: the cap is exact, not approximate.
     expect(starts.at(-1)! - starts[0]!).toBeLessThan(60_000);
     expect(starts.length).toBe(120);
-    // Every worker got some and was refused the rest.
-    for (const r of reports) {
-      expect(r.starts.length).toBeGreaterThan(0);
-      expect(r.rateLimited).toBe(r.issued - r.starts.length);
-    }
+    // Each worker was refused the rest (how the 120 split depends on who started first).
+    for (const r of reports) expect(r.rateLimited).toBe(r.issued - r.starts.length);
+    expect(reports.filter((r) => r.starts.length > 0).length).toBeGreaterThan(1);
   }, 30_000);
 
   it('the shared window slides: with a 1 s window (time scaled down) no window holds more than 120 starts', async () => {
@@ -139,12 +137,12 @@ describe('a fleet of worker processes', () => {
     const config = { requestsPerSecond: Infinity, burst: 60, requestsPerMinute: 60, maxWaitMs: 0 };
     const store = { timeoutMs: 100, probeIntervalMs: 100, share: 0.25 };
     const running = Promise.all([0, 1].map((index) => runWorker({ prefix, index, config, store, runMs: 6_000, loops: 1, pauseMs: 20 })));
-    // Kill Redis once the two have filled the shared window.
+    // Kill Redis once the two have taken half the shared window.
     const admin = server.client();
     const windowKey = `${prefix}{fleet_worker}:w`;
-    for (let waited = 0; (await admin.llen(windowKey)) < 60; waited += 20) {
-      if (waited > 15_000) throw new Error('the workers never filled the shared window');
-      await sleep(20);
+    for (let waited = 0; (await admin.llen(windowKey)) < 30; waited += 10) {
+      if (waited > 15_000) throw new Error('the workers never started');
+      await sleep(10);
     }
     admin.disconnect();
     await server.kill();
@@ -155,21 +153,19 @@ describe('a fleet of worker processes', () => {
 
     const shared = (r: WorkerReport) => r.starts.filter((s) => s.mode === 'shared');
     const fallback = (r: WorkerReport) => r.starts.filter((s) => s.mode === 'fallback_local');
-    // Before the kill the shared cap was reached: 60 between the two.
-    const outageStart = Math.min(...reports.map((r) => fallback(r)[0]?.at ?? Infinity));
-    expect(reports.reduce((n, r) => n + shared(r).filter((s) => s.at < outageStart).length, 0)).toBe(60);
-    // During the outage each kept to its share.
-    for (const r of reports) {
-      expect(fallback(r).length).toBeGreaterThan(0);
-      expect(fallback(r).length).toBeLessThanOrEqual(15);
-    }
+    // During the outage each kept to its share, and reached it (it kept trying).
+    for (const r of reports) expect(fallback(r).length).toBe(15);
     // After the restart (an empty Redis: the script is loaded again after NOSCRIPT) calls are
-    // admitted by the shared window again, which counts the starts made during the outage:
-    // the first worker back imports its 15 before anything else is admitted.
+    // admitted by the shared window again. It counts the starts made during the outage: the
+    // first worker back imports its 15 with its first admission, the second its own 15 with
+    // its own, so at most 60 - 15 more start (the 30 from before the kill died with Redis).
     const outageEnd = Math.max(...reports.map((r) => fallback(r).at(-1)!.at));
-    for (const r of reports) console.log(r.index, r.issued, r.rateLimited, r.starts.length, JSON.stringify(r.starts.map((x) => [x.at - outageStart, x.mode[0]])));
     const after = reports.reduce((n, r) => n + shared(r).filter((s) => s.at > outageEnd).length, 0);
     expect(after).toBeGreaterThan(0);
     expect(after).toBeLessThanOrEqual(60 - 15);
+    // Shared state is back in Redis, fallback starts included.
+    const check = server.client();
+    expect(await check.llen(windowKey)).toBe(60);
+    check.disconnect();
   }, 40_000);
 });
