@@ -1,6 +1,5 @@
 import pRetry from 'p-retry';
 import type { ErrorClassification } from '../classify/types.js';
-import { CallTimeoutError } from '../errors/errors.js';
 import { retryDelay } from '../retry/backoff.js';
 import type { Scope } from './scope.js';
 
@@ -55,7 +54,7 @@ export async function runCall(
   const since = nextSequence();
   let value: unknown;
   try {
-    value = await invoke(scope, fn, thisArg, args, signal);
+    value = await invoke(scope, fn, thisArg, args, signal, start);
   } catch (error) {
     scope.release();
     return retryAfterFailure(host, scope, endpoint, signal, fn, thisArg, args, error, since);
@@ -82,27 +81,15 @@ async function admitSlowly(scope: Scope, first: number | Promise<number>, signal
   }
 }
 
-function invoke(scope: Scope, fn: Target, thisArg: unknown, args: ArrayLike<unknown> | undefined, signal: AbortSignal | undefined): unknown {
+function invoke(scope: Scope, fn: Target, thisArg: unknown, args: ArrayLike<unknown> | undefined, signal: AbortSignal | undefined, start: number): unknown {
   const result = args === undefined ? fn(signal) : fn.apply(thisArg, args as unknown[]);
   const timeoutMs = scope.config.timeoutMs;
-  return timeoutMs > 0 && timeoutMs !== Infinity ? withTimeout(result, timeoutMs, scope.key) : result;
+  if (timeoutMs === 0 || timeoutMs === Infinity || !isThenable(result)) return result;
+  return scope.watchTimeout(result, timeoutMs, start);
 }
 
-function withTimeout(result: unknown, timeoutMs: number, scopeKey: string): unknown {
-  if (!(result instanceof Promise)) return result;
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new CallTimeoutError(scopeKey, timeoutMs)), timeoutMs);
-    result.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
 }
 
 /** Carries an attempt's failure through p-retry, which would rewrap non-Errors and refuse to retry TypeErrors. */
@@ -158,7 +145,8 @@ async function prepareRetry(
   scope.retries++;
   host.onRetry(scope, endpoint, retry, delayMs, classification, error);
   // Through the scope, not a bare timer: close(), reset() and a suspension end the wait too.
-  await scope.sleepBeforeRetry(delayMs, signal);
+  // A zero delay (backoffBaseMs: 0) must not become a 1 ms timer.
+  if (delayMs > 0) await scope.sleepBeforeRetry(delayMs, signal);
   return true;
 }
 
@@ -180,7 +168,7 @@ async function attempt(
   const since = nextSequence();
   let value: unknown;
   try {
-    value = await invoke(scope, fn, thisArg, args, signal);
+    value = await invoke(scope, fn, thisArg, args, signal, start);
   } catch (error) {
     scope.release();
     throw new AttemptFailure(error, host.recordFailure(scope, endpoint, error, since));

@@ -447,6 +447,7 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
   private dropScopes(why: string): void {
     for (const scope of this.scopes.values()) {
       scope.queue?.cancelAll(new CallCancelledError(scope.key, why));
+      scope.timeouts?.cancelAll(new CallCancelledError(scope.key, why));
       if (scope.suspendTimer !== undefined) clearTimeout(scope.suspendTimer);
     }
     this.scopes.clear();

@@ -1,0 +1,108 @@
+import { CallTimeoutError } from '../errors/errors.js';
+
+/** An attempt running under a deadline: a node of the scope's list, oldest deadline first. */
+interface Watched {
+  readonly deadline: number;
+  readonly timeoutMs: number;
+  readonly reject: (error: unknown) => void;
+  prev: Watched | null;
+  next: Watched | null;
+  linked: boolean;
+}
+
+/** setTimeout takes at most a signed 32-bit delay; longer deadlines re-arm on wake-up. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * `timeoutMs` for every attempt of one scope with a single timer, instead of a timer per
+ * attempt: attempts sit in a list sorted by deadline (arrival order while `timeoutMs` stays
+ * the same, so inserting is O(1)), and the timer is armed for the earliest deadline. A
+ * settled attempt unlinks itself; the timer is not moved for it, and when it fires early it
+ * simply re-arms for the new head. Under steady traffic it fires about once per `timeoutMs`.
+ * The timer keeps the process alive only while some attempt is being watched.
+ */
+export class AttemptTimeouts {
+  private head: Watched | null = null;
+  private tail: Watched | null = null;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timerAt = Infinity;
+
+  constructor(private readonly scopeKey: string) {}
+
+  /** Settles like `result`, or rejects with CallTimeoutError once `timeoutMs` has passed since `start`. */
+  watch<T>(result: PromiseLike<T>, timeoutMs: number, start: number): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const node: Watched = { deadline: start + timeoutMs, timeoutMs, reject, prev: null, next: null, linked: true };
+      this.insert(node);
+      result.then(
+        (value) => {
+          this.unlink(node);
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.unlink(node);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /** Rejects every watched attempt (on close or reset) and drops the timer. */
+  cancelAll(error: unknown): void {
+    for (let node = this.head; node !== null; node = this.head) {
+      this.unlink(node);
+      node.reject(error);
+    }
+    this.disarm();
+  }
+
+  private insert(node: Watched): void {
+    const wasEmpty = this.head === null;
+    let after = this.tail;
+    while (after !== null && after.deadline > node.deadline) after = after.prev;
+    node.prev = after;
+    node.next = after === null ? this.head : after.next;
+    if (node.next === null) this.tail = node;
+    else node.next.prev = node;
+    if (after === null) this.head = node;
+    else after.next = node;
+    if (this.timer === undefined || node.deadline < this.timerAt) this.arm(node.deadline);
+    else if (wasEmpty) this.timer.ref();
+  }
+
+  private unlink(node: Watched): void {
+    if (!node.linked) return;
+    node.linked = false;
+    if (node.prev === null) this.head = node.next;
+    else node.prev.next = node.next;
+    if (node.next === null) this.tail = node.prev;
+    else node.next.prev = node.prev;
+    // Nothing watched: the armed timer must not hold the process open.
+    if (this.head === null) this.timer?.unref();
+  }
+
+  private expire(): void {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    const now = Date.now();
+    while (this.head !== null && this.head.deadline <= now) {
+      const node = this.head;
+      this.unlink(node);
+      node.reject(new CallTimeoutError(this.scopeKey, node.timeoutMs));
+    }
+    if (this.head !== null) this.arm(this.head.deadline);
+  }
+
+  private arm(at: number): void {
+    this.disarm();
+    this.timerAt = at;
+    this.timer = setTimeout(() => this.expire(), Math.min(MAX_TIMER_MS, Math.max(1, at - Date.now())));
+  }
+
+  private disarm(): void {
+    if (this.timer === undefined) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
+  }
+}
