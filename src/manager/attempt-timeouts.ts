@@ -3,7 +3,7 @@ import { CallTimeoutError } from '../errors/errors.js';
 /** An attempt running under a deadline: a node of the scope's list, oldest deadline first. */
 interface Watched {
   readonly deadline: number;
-  readonly timeoutMs: number;
+  readonly scopeKey: string;
   readonly reject: (error: unknown) => void;
   prev: Watched | null;
   next: Watched | null;
@@ -14,12 +14,12 @@ interface Watched {
 const MAX_TIMER_MS = 2_147_483_647;
 
 /**
- * `timeoutMs` for every attempt of one scope with a single timer, instead of a timer per
- * attempt: attempts sit in a list sorted by deadline (arrival order while `timeoutMs` stays
- * the same, so inserting is O(1)), and the timer is armed for the earliest deadline. A
- * settled attempt unlinks itself; the timer is not moved for it, and when it fires early it
- * simply re-arms for the new head. Under steady traffic it fires about once per `timeoutMs`.
- * The timer keeps the process alive only while some attempt is being watched.
+ * Deadlines of attempts that share one `timeoutMs`, with a single timer, instead of a timer
+ * per attempt: the manager keeps one list per distinct `timeoutMs` (as Node groups its own
+ * timers by duration), so deadlines follow arrival order and inserting is O(1). A settled
+ * attempt unlinks itself; the timer is not moved for it, and when it fires early it simply
+ * re-arms for the new head. Under steady traffic it fires about once per `timeoutMs`. The
+ * timer keeps the process alive only while some attempt is watched, and no scope holds one.
  */
 export class AttemptTimeouts {
   private head: Watched | null = null;
@@ -27,12 +27,12 @@ export class AttemptTimeouts {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private timerAt = Infinity;
 
-  constructor(private readonly scopeKey: string) {}
+  constructor(private readonly timeoutMs: number) {}
 
   /** Settles like `result`, or rejects with CallTimeoutError once `timeoutMs` has passed since `start`. */
-  watch<T>(result: PromiseLike<T>, timeoutMs: number, start: number): Promise<T> {
+  watch<T>(result: PromiseLike<T>, start: number, scopeKey: string): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const node: Watched = { deadline: start + timeoutMs, timeoutMs, reject, prev: null, next: null, linked: true };
+      const node: Watched = { deadline: start + this.timeoutMs, scopeKey, reject, prev: null, next: null, linked: true };
       this.insert(node);
       result.then(
         (value) => {
@@ -48,10 +48,10 @@ export class AttemptTimeouts {
   }
 
   /** Rejects every watched attempt (on close or reset) and drops the timer. */
-  cancelAll(error: unknown): void {
+  cancelAll(error: (scopeKey: string) => unknown): void {
     for (let node = this.head; node !== null; node = this.head) {
       this.unlink(node);
-      node.reject(error);
+      node.reject(error(node.scopeKey));
     }
     this.disarm();
   }
@@ -88,7 +88,7 @@ export class AttemptTimeouts {
     while (this.head !== null && this.head.deadline <= now) {
       const node = this.head;
       this.unlink(node);
-      node.reject(new CallTimeoutError(this.scopeKey, node.timeoutMs));
+      node.reject(new CallTimeoutError(node.scopeKey, this.timeoutMs));
     }
     if (this.head !== null) this.arm(this.head.deadline);
   }

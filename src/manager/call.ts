@@ -12,6 +12,8 @@ export interface CallHost {
    * `since`: the {@link nextSequence} taken when the failed attempt started.
    */
   recordFailure(scope: Scope, endpoint: string | undefined, error: unknown, since: number): ErrorClassification;
+  /** Settles like `result`, or rejects with CallTimeoutError once `timeoutMs` has passed since `start`. */
+  watchTimeout<T>(result: PromiseLike<T>, timeoutMs: number, start: number, scope: Scope): Promise<T>;
   onRetry(scope: Scope, endpoint: string | undefined, retry: number, delayMs: number, classification: ErrorClassification, error: unknown): void;
 }
 
@@ -54,7 +56,7 @@ export async function runCall(
   const since = nextSequence();
   let value: unknown;
   try {
-    value = await invoke(scope, fn, thisArg, args, signal, start);
+    value = await invoke(host, scope, fn, thisArg, args, signal, start);
   } catch (error) {
     scope.release();
     return retryAfterFailure(host, scope, endpoint, signal, fn, thisArg, args, error, since);
@@ -81,11 +83,11 @@ async function admitSlowly(scope: Scope, first: number | Promise<number>, signal
   }
 }
 
-function invoke(scope: Scope, fn: Target, thisArg: unknown, args: ArrayLike<unknown> | undefined, signal: AbortSignal | undefined, start: number): unknown {
+function invoke(host: CallHost, scope: Scope, fn: Target, thisArg: unknown, args: ArrayLike<unknown> | undefined, signal: AbortSignal | undefined, start: number): unknown {
   const result = args === undefined ? fn(signal) : fn.apply(thisArg, args as unknown[]);
   const timeoutMs = scope.config.timeoutMs;
   if (timeoutMs === 0 || timeoutMs === Infinity || !isThenable(result)) return result;
-  return scope.watchTimeout(result, timeoutMs, start);
+  return host.watchTimeout(result, timeoutMs, start, scope);
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -168,7 +170,7 @@ async function attempt(
   const since = nextSequence();
   let value: unknown;
   try {
-    value = await invoke(scope, fn, thisArg, args, signal, start);
+    value = await invoke(host, scope, fn, thisArg, args, signal, start);
   } catch (error) {
     scope.release();
     throw new AttemptFailure(error, host.recordFailure(scope, endpoint, error, since));

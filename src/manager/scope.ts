@@ -3,7 +3,6 @@ import type { ThrottleConfig } from '../config/types.js';
 import { CallCancelledError, RateLimitedError } from '../errors/errors.js';
 import { AdmissionQueue, type AdmissionGate } from '../limiter/admission-queue.js';
 import { LatencyHistogram } from '../status/latency.js';
-import { AttemptTimeouts } from './attempt-timeouts.js';
 import type { ScopeLimiter, ThrottleStore } from '../stores/types.js';
 
 /** Told when a scope refuses a caller for lack of capacity. */
@@ -20,7 +19,6 @@ export class Scope implements AdmissionGate {
   readonly circuit: Circuit;
   readonly limiter: ScopeLimiter;
   queue: AdmissionQueue | null = null;
-  timeouts: AttemptTimeouts | null = null;
   latency: LatencyHistogram | null = null;
 
   /** Calls in flight (admitted, not yet settled). */
@@ -69,11 +67,6 @@ export class Scope implements AdmissionGate {
   sleepBeforeRetry(ms: number, signal: AbortSignal | undefined): Promise<void> {
     this.queue ??= new AdmissionQueue(this);
     return this.queue.hold(ms, signal, (reason) => new CallCancelledError(this.key, 'the caller aborted while waiting to retry', reason));
-  }
-
-  /** Settles like `result`, or rejects with CallTimeoutError after `timeoutMs`; one timer per scope. */
-  watchTimeout<T>(result: PromiseLike<T>, timeoutMs: number, start: number): Promise<T> {
-    return (this.timeouts ??= new AttemptTimeouts(this.key)).watch(result, timeoutMs, start);
   }
 
   /** An admitted call settled: its concurrency slot goes to the next in line. */

@@ -22,6 +22,7 @@ import type { ErrorSummary, FloodgateEvents, ScopeRef } from '../events/events.j
 import { buildStatusReport, type StatusReport } from '../status/report.js';
 import { MemoryStore } from '../stores/memory-store.js';
 import type { SharedStateListener, ThrottleStore } from '../stores/types.js';
+import { AttemptTimeouts } from './attempt-timeouts.js';
 import { nextSequence, runCall, type CallHost } from './call.js';
 import { Scope, type ScopeListener } from './scope.js';
 
@@ -93,6 +94,8 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
   private readonly handlers: { category?: ErrorCategory; service?: string; handler: ErrorHandler }[] = [];
   private store: ThrottleStore;
   private readonly maxScopes: number;
+  /** One deadline list per distinct timeoutMs: a few timers for the whole manager, none per scope. */
+  private readonly timeouts = new Map<number, AttemptTimeouts>();
   /** Fleet mode: stops the shared store (Redis) telling this manager about other processes. */
   private detachStore: (() => void) | undefined;
 
@@ -342,6 +345,13 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
   }
 
   /** @internal */
+  watchTimeout<T>(result: PromiseLike<T>, timeoutMs: number, start: number, scope: Scope): Promise<T> {
+    let timeouts = this.timeouts.get(timeoutMs);
+    if (timeouts === undefined) this.timeouts.set(timeoutMs, (timeouts = new AttemptTimeouts(timeoutMs)));
+    return timeouts.watch(result, start, scope.key);
+  }
+
+  /** @internal */
   onRetry(scope: Scope, endpoint: string | undefined, retry: number, delayMs: number, classification: ErrorClassification, error: unknown): void {
     if (this.listenerCount('retry') === 0) return;
     const at = endpoint === undefined ? ref(scope) : { ...ref(scope), endpoint: redactUrl(endpoint) };
@@ -445,9 +455,10 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
   }
 
   private dropScopes(why: string): void {
+    for (const timeouts of this.timeouts.values()) timeouts.cancelAll((key) => new CallCancelledError(key, why));
+    this.timeouts.clear();
     for (const scope of this.scopes.values()) {
       scope.queue?.cancelAll(new CallCancelledError(scope.key, why));
-      scope.timeouts?.cancelAll(new CallCancelledError(scope.key, why));
       if (scope.suspendTimer !== undefined) clearTimeout(scope.suspendTimer);
     }
     this.scopes.clear();
