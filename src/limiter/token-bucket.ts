@@ -6,20 +6,28 @@
  */
 const EPSILON = 1e-9;
 
+/** The two numbers a bucket needs; read through the scope's configuration object, not copied. */
+export interface BucketLimits {
+  /** Tokens per second; Infinity means the bucket never binds. */
+  readonly requestsPerSecond: number;
+  /** Capacity. */
+  readonly burst: number;
+}
+
 /**
- * A token bucket refilled lazily from timestamps: no timer, two numbers of state.
- * `rate` is tokens per second; Infinity means the bucket never binds.
+ * A token bucket refilled lazily from timestamps: no timer, two numbers of state of its
+ * own (rate and capacity stay in the shared configuration object, so thousands of scopes
+ * with one configuration do not each carry a copy).
  */
 export class TokenBucket {
   private tokens: number;
   private updatedAt: number;
 
   constructor(
-    private rate: number,
-    private capacity: number,
+    private limits: BucketLimits,
     now: number,
   ) {
-    this.tokens = capacity;
+    this.tokens = limits.burst;
     this.updatedAt = now;
   }
 
@@ -30,13 +38,13 @@ export class TokenBucket {
       this.tokens = tokens > 1 ? tokens - 1 : 0;
       return 0;
     }
-    return ((1 - tokens) * 1000) / this.rate;
+    return ((1 - tokens) * 1000) / this.limits.requestsPerSecond;
   }
 
   /** A lower bound of the wait before `count` more tokens can have been taken. */
   waitFor(count: number, now: number): number {
     const tokens = this.refill(now);
-    return tokens >= count - EPSILON ? 0 : ((count - tokens) * 1000) / this.rate;
+    return tokens >= count - EPSILON ? 0 : ((count - tokens) * 1000) / this.limits.requestsPerSecond;
   }
 
   available(now: number): number {
@@ -44,21 +52,21 @@ export class TokenBucket {
   }
 
   isFull(now: number): boolean {
-    return this.refill(now) >= this.capacity - EPSILON;
+    return this.refill(now) >= this.limits.burst - EPSILON;
   }
 
-  reconfigure(rate: number, capacity: number, now: number): void {
-    this.tokens = Math.min(this.refill(now), capacity);
-    this.rate = rate;
-    this.capacity = capacity;
+  reconfigure(limits: BucketLimits, now: number): void {
+    this.tokens = Math.min(this.refill(now), limits.burst);
+    this.limits = limits;
   }
 
   private refill(now: number): number {
-    if (this.rate === Infinity) return (this.tokens = this.capacity);
+    const { requestsPerSecond: rate, burst: capacity } = this.limits;
+    if (rate === Infinity) return (this.tokens = capacity);
     // A clock that stepped back refills nothing rather than stalling the bucket.
     const elapsed = now > this.updatedAt ? now - this.updatedAt : 0;
     this.updatedAt = now;
-    const tokens = this.tokens + (elapsed * this.rate) / 1000;
-    return (this.tokens = tokens < this.capacity ? tokens : this.capacity);
+    const tokens = this.tokens + (elapsed * rate) / 1000;
+    return (this.tokens = tokens < capacity ? tokens : capacity);
   }
 }

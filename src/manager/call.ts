@@ -69,7 +69,7 @@ function succeeded(scope: Scope, start: number): void {
   scope.release();
   scope.successes++;
   scope.recordLatency(Date.now() - start);
-  scope.circuit.success();
+  scope.circuit?.success();
 }
 
 async function admitSlowly(scope: Scope, first: number | Promise<number>, signal: AbortSignal | undefined): Promise<void> {
@@ -78,7 +78,7 @@ async function admitSlowly(scope: Scope, first: number | Promise<number>, signal
     await scope.waitForAdmission(Date.now(), signal);
   } catch (error) {
     // This call was the half-open probe (nobody else passes a half-open circuit): let another probe.
-    scope.circuit.abandonProbe(Date.now());
+    scope.circuit?.abandonProbe(Date.now());
     throw error;
   }
 }

@@ -5,6 +5,13 @@ import { AdmissionQueue, type AdmissionGate } from '../limiter/admission-queue.j
 import { LatencyHistogram } from '../status/latency.js';
 import type { ScopeLimiter, ThrottleStore } from '../stores/types.js';
 
+export interface Suspension {
+  readonly until: number;
+  readonly reason: string;
+  /** Announces the expiry (unref'd: calls check the time themselves). */
+  readonly timer: ReturnType<typeof setTimeout>;
+}
+
 /** Told when a scope refuses a caller for lack of capacity. */
 export interface ScopeListener extends CircuitListener {
   onRateLimited(scope: Scope, error: RateLimitedError): void;
@@ -16,7 +23,8 @@ export interface ScopeListener extends CircuitListener {
  * the queue and the latency histogram are created only when first needed.
  */
 export class Scope implements AdmissionGate {
-  readonly circuit: Circuit;
+  /** Created at the first failure that counts: a scope that never failed carries no circuit. */
+  circuit: Circuit | null = null;
   readonly limiter: ScopeLimiter;
   queue: AdmissionQueue | null = null;
   latency: LatencyHistogram | null = null;
@@ -25,9 +33,8 @@ export class Scope implements AdmissionGate {
   active = 0;
   /** The provider asked for quiet (Retry-After): nothing is admitted before this time. */
   pausedUntil = 0;
-  suspendedUntil = 0;
-  suspendReason = '';
-  suspendTimer: ReturnType<typeof setTimeout> | undefined = undefined;
+  /** Set while the scope is suspended (rare, so one field rather than three per scope). */
+  suspension: Suspension | null = null;
 
   requests = 0;
   successes = 0;
@@ -47,8 +54,18 @@ export class Scope implements AdmissionGate {
     now: number,
   ) {
     this.limiter = store.createLimiter(key, config, now);
-    this.circuit = Circuit.consecutive(this, listener, config.circuitBreakerThreshold, config.circuitBreakerResetMs);
     this.lastUsed = now;
+  }
+
+  /** Whether the circuit lets a call through now (see {@link Circuit.allow}). */
+  circuitAllows(now: number): boolean {
+    return this.circuit === null || this.circuit.allow(now);
+  }
+
+  /** A failure that counts against the provider. */
+  circuitFailure(now: number): void {
+    const { circuitBreakerThreshold, circuitBreakerResetMs } = this.config;
+    (this.circuit ??= Circuit.consecutive(this, this.listener, circuitBreakerThreshold, circuitBreakerResetMs)).failure(now);
   }
 
   /** Admits without queueing when nobody is in line: 0 when admitted, else as {@link tryAdmit}. */
@@ -82,7 +99,7 @@ export class Scope implements AdmissionGate {
   reconfigure(config: ThrottleConfig, now: number): void {
     this.config = config;
     this.limiter.reconfigure(config, now);
-    this.circuit.reconfigure(config.circuitBreakerThreshold, config.circuitBreakerResetMs);
+    this.circuit?.reconfigure(config.circuitBreakerThreshold, config.circuitBreakerResetMs);
     this.queue?.drain();
   }
 
@@ -91,9 +108,9 @@ export class Scope implements AdmissionGate {
     return (
       this.active === 0 &&
       (this.queue === null || (this.queue.size === 0 && this.queue.holding === 0)) &&
-      this.suspendedUntil <= now &&
+      (this.suspension === null || this.suspension.until <= now) &&
       this.pausedUntil <= now &&
-      this.circuit.isIdle() &&
+      (this.circuit === null || this.circuit.isIdle()) &&
       this.limiter.isIdle(now)
     );
   }

@@ -24,7 +24,7 @@ import { MemoryStore } from '../stores/memory-store.js';
 import type { SharedStateListener, ThrottleStore } from '../stores/types.js';
 import { AttemptTimeouts } from './attempt-timeouts.js';
 import { nextSequence, runCall, type CallHost } from './call.js';
-import { Scope, type ScopeListener } from './scope.js';
+import { Scope, type ScopeListener, type Suspension } from './scope.js';
 
 export interface ThrottleManagerOptions {
   /** Where limiter state lives. @default a new MemoryStore */
@@ -190,7 +190,7 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
   /** @internal `@unifiedErrorHandling`'s entry: refuses at once while the scope is suspended. */
   checkSuspension(service: string, platform: string | undefined): void {
     const scope = this.scopes.get(scopeKey(service, platform));
-    if (scope !== undefined && scope.suspendedUntil !== 0) this.refuseIfSuspended(scope, Date.now());
+    if (scope?.suspension != null) this.refuseIfSuspended(scope, scope.suspension, Date.now());
   }
 
   /** @internal `@unifiedErrorHandling`'s failure path: classify and record once. */
@@ -218,7 +218,7 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
   resume(service: ServiceName, options: { readonly platform?: string } = {}): void {
     const key = scopeKey(service, options.platform);
     const scope = this.scopes.get(key);
-    if (scope !== undefined && scope.suspendedUntil > 0) this.liftSuspension(scope, 'manual');
+    if (scope?.suspension != null) this.liftSuspension(scope, 'manual');
     // Fleet mode: lift it in every process, even one that never saw it here.
     else this.store.shared?.publishResume(key);
   }
@@ -275,10 +275,10 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
 
   /** @internal */
   ensureOpen(scope: Scope, now: number): void {
-    if (scope.suspendedUntil !== 0) this.refuseIfSuspended(scope, now);
-    if (!scope.circuit.allow(now)) {
+    if (scope.suspension !== null) this.refuseIfSuspended(scope, scope.suspension, now);
+    if (!scope.circuitAllows(now)) {
       scope.rejected++;
-      throw new CircuitOpenError(scope.key, scope.circuit.retryAt);
+      throw new CircuitOpenError(scope.key, scope.circuit!.retryAt);
     }
   }
 
@@ -299,8 +299,8 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
     if (isFloodgateError(error) && !isCallTimeoutError(error)) return classification;
     const now = Date.now();
     scope.failures++;
-    if (countsAgainstProvider(classification)) scope.circuit.failure(now);
-    else scope.circuit.success();
+    if (countsAgainstProvider(classification)) scope.circuitFailure(now);
+    else scope.circuit?.success();
     const summary = this.publishFailure(scope, endpoint, error, classification, now);
     this.applyProviderSignals(scope, classification, summary, now);
     this.runHandlers(scope, error, classification);
@@ -376,7 +376,7 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
     },
     onResumed: (key) => {
       const scope = this.scopes.get(key);
-      if (scope !== undefined && scope.suspendedUntil > 0) this.liftSuspension(scope, 'manual', false);
+      if (scope?.suspension != null) this.liftSuspension(scope, 'manual', false);
     },
     onPaused: (key, remainingMs) => {
       const scope = this.scopes.get(key);
@@ -420,37 +420,34 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
     for (const scope of idle.slice(0, count)) this.scopes.delete(scope.key);
   }
 
-  private refuseIfSuspended(scope: Scope, now: number): void {
-    if (now >= scope.suspendedUntil) return this.liftSuspension(scope, 'expired');
+  private refuseIfSuspended(scope: Scope, suspension: Suspension, now: number): void {
+    if (now >= suspension.until) return this.liftSuspension(scope, 'expired');
     scope.rejected++;
-    throw new PlatformSuspendedError(scope.key, scope.suspendedUntil, scope.suspendReason);
+    throw new PlatformSuspendedError(scope.key, suspension.until, suspension.reason);
   }
 
   /** `publish`: false when the suspension came from the shared store (fleet mode). */
   private suspendScope(scope: Scope, until: number, reason: string, publish = true): void {
-    if (until <= scope.suspendedUntil) return;
+    const current = scope.suspension;
+    if (current !== null && until <= current.until) return;
     if (publish) this.store.shared?.publishSuspension(scope.key, until - Date.now(), reason);
-    scope.suspendedUntil = until;
-    scope.suspendReason = reason;
-    if (scope.suspendTimer !== undefined) clearTimeout(scope.suspendTimer);
-    // Unref'd: the timer only announces the expiry; calls check the time themselves.
-    scope.suspendTimer = setTimeout(() => this.expireSuspension(scope, Date.now()), Math.min(until - Date.now(), 2_147_483_647));
-    scope.suspendTimer.unref?.();
+    if (current !== null) clearTimeout(current.timer);
+    const timer = setTimeout(() => this.expireSuspension(scope, Date.now()), Math.min(until - Date.now(), 2_147_483_647));
+    timer.unref?.();
+    scope.suspension = { until, reason, timer };
     scope.queue?.cancelAll(new PlatformSuspendedError(scope.key, until, reason));
     this.emit('suspended', { ...ref(scope), until, reason });
   }
 
   private expireSuspension(scope: Scope, now: number): void {
-    if (scope.suspendedUntil !== 0 && now >= scope.suspendedUntil) this.liftSuspension(scope, 'expired');
+    if (scope.suspension !== null && now >= scope.suspension.until) this.liftSuspension(scope, 'expired');
   }
 
   /** `publish`: false when the resume came from the shared store (fleet mode); an expiry is never published. */
   private liftSuspension(scope: Scope, cause: 'manual' | 'expired', publish = true): void {
     if (publish && cause === 'manual') this.store.shared?.publishResume(scope.key);
-    scope.suspendedUntil = 0;
-    scope.suspendReason = '';
-    if (scope.suspendTimer !== undefined) clearTimeout(scope.suspendTimer);
-    scope.suspendTimer = undefined;
+    if (scope.suspension !== null) clearTimeout(scope.suspension.timer);
+    scope.suspension = null;
     this.emit('resumed', { ...ref(scope), cause });
   }
 
@@ -459,7 +456,7 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
     this.timeouts.clear();
     for (const scope of this.scopes.values()) {
       scope.queue?.cancelAll(new CallCancelledError(scope.key, why));
-      if (scope.suspendTimer !== undefined) clearTimeout(scope.suspendTimer);
+      if (scope.suspension !== null) clearTimeout(scope.suspension.timer);
     }
     this.scopes.clear();
   }

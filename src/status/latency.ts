@@ -2,6 +2,9 @@
  * Latency figures without keeping samples: counts in power-of-two millisecond buckets
  * (<1, 1–2, 2–4 … ≥2^22 ms ≈ 70 min). Percentiles are interpolated inside their bucket,
  * so they are exact to within a factor of two at worst and much closer in practice.
+ *
+ * Only the range of buckets actually hit is stored (latencies of one provider span a few
+ * octaves), so a scope that made one call holds one count, not a full table.
  */
 const BUCKETS = 24;
 
@@ -14,7 +17,9 @@ export interface LatencyFigures {
 }
 
 export class LatencyHistogram {
-  private readonly counts: number[] = new Array<number>(BUCKETS).fill(0);
+  /** counts[i] is the count of bucket `low + i`. */
+  private counts: number[] = [];
+  private low = 0;
   private count = 0;
   private sum = 0;
   private max = 0;
@@ -23,10 +28,26 @@ export class LatencyHistogram {
     const value = ms > 0 ? ms : 0;
     // Bucket b holds [2^(b-1), 2^b) ms; bucket 0 holds < 1 ms.
     const bucket = value < 1 ? 0 : Math.min(BUCKETS - 1, 32 - Math.clz32(value));
-    this.counts[bucket]!++;
+    if (this.counts.length === 0) this.low = bucket;
+    const from = Math.min(this.low, bucket);
+    const to = Math.max(this.low + this.counts.length, bucket + 1);
+    if (to - from !== this.counts.length) this.widen(from, to);
+    const counts = this.counts;
+    counts[bucket - this.low]!++;
     this.count++;
     this.sum += value;
     if (value > this.max) this.max = value;
+  }
+
+  /**
+   * Re-allocates the counts to cover buckets [from, to) exactly. Growing by `push` would
+   * leave V8's spare capacity (17 slots on the first push) in every scope.
+   */
+  private widen(from: number, to: number): void {
+    const counts = new Array<number>(to - from).fill(0);
+    for (let i = 0; i < this.counts.length; i++) counts[this.low - from + i] = this.counts[i]!;
+    this.counts = counts;
+    this.low = from;
   }
 
   figures(): LatencyFigures {
@@ -43,9 +64,10 @@ export class LatencyHistogram {
     if (this.count === 0) return 0;
     const rank = q * this.count;
     let seen = 0;
-    for (let bucket = 0; bucket < BUCKETS; bucket++) {
-      const inBucket = this.counts[bucket]!;
+    for (let i = 0; i < this.counts.length; i++) {
+      const inBucket = this.counts[i]!;
       if (seen + inBucket >= rank) {
+        const bucket = this.low + i;
         const low = bucket === 0 ? 0 : 2 ** (bucket - 1);
         const high = Math.min(bucket === 0 ? 1 : 2 ** bucket, this.max);
         const share = inBucket === 0 ? 0 : (rank - seen) / inBucket;

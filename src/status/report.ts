@@ -62,7 +62,8 @@ export interface StatusReport {
   readonly totals: ScopeCounters;
 }
 
-const NO_LATENCY: LatencyFigures = { count: 0, meanMs: 0, maxMs: 0, p50Ms: 0, p95Ms: 0 };
+const CLOSED_CIRCUIT: ScopeStatus['circuit'] = Object.freeze({ state: 'closed', consecutiveFailures: 0, retryAt: null });
+const NO_LATENCY: LatencyFigures = Object.freeze({ count: 0, meanMs: 0, maxMs: 0, p50Ms: 0, p95Ms: 0 });
 
 const LOCAL_HEALTH: StoreHealth = { status: 'ok', mode: 'local', since: null, lastError: null };
 
@@ -80,12 +81,12 @@ export function buildStatusReport(scopes: Iterable<Scope>, store: string, now: n
 function scopeStatus(scope: Scope, now: number): ScopeStatus {
   const { config, circuit } = scope;
   const snapshot = scope.limiter.snapshot(now);
-  const suspended = scope.suspendedUntil > now;
+  const suspension = scope.suspension !== null && scope.suspension.until > now ? scope.suspension : null;
   const paused = scope.pausedUntil > now;
   const waiting = scope.queue?.size ?? 0;
-  const state: ScopeState = suspended
+  const state: ScopeState = suspension !== null
     ? 'suspended'
-    : circuit.stateName === 'open'
+    : circuit?.stateName === 'open'
       ? 'circuit_open'
       : paused
         ? 'paused'
@@ -96,11 +97,10 @@ function scopeStatus(scope: Scope, now: number): ScopeStatus {
     service: scope.service,
     platform: scope.platform ?? null,
     state,
-    circuit: {
-      state: circuit.stateName,
-      consecutiveFailures: circuit.failures,
-      retryAt: circuit.stateName === 'open' ? circuit.retryAt : null,
-    },
+    circuit:
+      circuit === null
+        ? CLOSED_CIRCUIT
+        : { state: circuit.stateName, consecutiveFailures: circuit.failures, retryAt: circuit.stateName === 'open' ? circuit.retryAt : null },
     limits: {
       tokens: snapshot.tokens,
       burst: config.burst,
@@ -110,7 +110,7 @@ function scopeStatus(scope: Scope, now: number): ScopeStatus {
     },
     inFlight: scope.active,
     waiting,
-    suspension: suspended ? { until: scope.suspendedUntil, reason: scope.suspendReason } : null,
+    suspension: suspension === null ? null : { until: suspension.until, reason: suspension.reason },
     pausedUntil: paused ? scope.pausedUntil : null,
     counters: {
       requests: scope.requests,

@@ -9,13 +9,15 @@ import type { LimiterLimits, LimiterSnapshot, ScopeLimiter, ThrottleStore } from
 export const capBinds = (limits: LimiterLimits): boolean =>
   limits.requestsPerMinute !== Infinity && limits.requestsPerMinute < limits.burst + 60 * limits.requestsPerSecond;
 
-/** Token bucket and strict rolling minute for one scope, in process memory. */
-export class LocalLimiter implements ScopeLimiter {
-  private readonly bucket: TokenBucket;
+/**
+ * Token bucket and strict rolling minute for one scope, in process memory: one object
+ * (the bucket's state plus the window), since every scope of a manager has one.
+ */
+export class LocalLimiter extends TokenBucket implements ScopeLimiter {
   private window: RollingWindow | null;
 
   constructor(limits: LimiterLimits, now: number) {
-    this.bucket = new TokenBucket(limits.requestsPerSecond, limits.burst, now);
+    super(limits, now);
     this.window = capBinds(limits) ? new RollingWindow(limits.requestsPerMinute) : null;
   }
 
@@ -25,19 +27,19 @@ export class LocalLimiter implements ScopeLimiter {
       const wait = window.wait(now);
       if (wait > 0) return wait;
     }
-    const wait = this.bucket.take(now);
+    const wait = this.take(now);
     if (wait === 0 && window !== null) window.record(now);
     return wait;
   }
 
   estimateWait(position: number, now: number): number {
-    const bucketWait = this.bucket.waitFor(position + 1, now);
+    const bucketWait = this.waitFor(position + 1, now);
     const windowWait = this.window === null ? 0 : this.window.waitFor(position, now);
     return bucketWait > windowWait ? bucketWait : windowWait;
   }
 
-  reconfigure(limits: LimiterLimits, now: number): void {
-    this.bucket.reconfigure(limits.requestsPerSecond, limits.burst, now);
+  override reconfigure(limits: LimiterLimits, now: number): void {
+    super.reconfigure(limits, now);
     if (!capBinds(limits)) this.window = null;
     else if (this.window === null) this.window = new RollingWindow(limits.requestsPerMinute);
     else this.window.reconfigure(limits.requestsPerMinute);
@@ -45,13 +47,13 @@ export class LocalLimiter implements ScopeLimiter {
 
   snapshot(now: number): LimiterSnapshot {
     return {
-      tokens: this.bucket.available(now),
+      tokens: this.available(now),
       minuteRemaining: this.window === null ? null : this.window.remaining(now),
     };
   }
 
   isIdle(now: number): boolean {
-    return this.bucket.isFull(now) && (this.window === null || this.window.isEmpty(now));
+    return this.isFull(now) && (this.window === null || this.window.isEmpty(now));
   }
 }
 

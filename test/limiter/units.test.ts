@@ -5,13 +5,13 @@ import { LocalLimiter } from '../../src/stores/memory-store.js';
 
 describe('TokenBucket', () => {
   it('starts full: `burst` takes succeed back to back, the next one gets the refill wait', () => {
-    const bucket = new TokenBucket(2, 3, 0);
+    const bucket = new TokenBucket({ requestsPerSecond: 2, burst: 3 }, 0);
     expect([bucket.take(0), bucket.take(0), bucket.take(0)]).toEqual([0, 0, 0]);
     expect(bucket.take(0)).toBe(500);
   });
 
   it('refills at `rate` per second, and a refused take takes nothing', () => {
-    const bucket = new TokenBucket(2, 1, 0);
+    const bucket = new TokenBucket({ requestsPerSecond: 2, burst: 1 }, 0);
     expect(bucket.take(0)).toBe(0);
     expect(bucket.take(100)).toBeCloseTo(400);
     expect(bucket.take(100)).toBeCloseTo(400);
@@ -20,7 +20,7 @@ describe('TokenBucket', () => {
   });
 
   it('never holds more than its capacity after a quiet spell', () => {
-    const bucket = new TokenBucket(10, 2, 0);
+    const bucket = new TokenBucket({ requestsPerSecond: 10, burst: 2 }, 0);
     expect(bucket.available(3_600_000)).toBe(2);
     expect([bucket.take(3_600_000), bucket.take(3_600_000)]).toEqual([0, 0]);
     expect(bucket.take(3_600_000)).toBeCloseTo(100);
@@ -28,14 +28,14 @@ describe('TokenBucket', () => {
 
   it('loses no token to rounding when polled often', () => {
     // Ten refills of 0.1 token sum to 0.9999999999999999 in floating point.
-    const bucket = new TokenBucket(1, 1, 0);
+    const bucket = new TokenBucket({ requestsPerSecond: 1, burst: 1 }, 0);
     expect(bucket.take(0)).toBe(0);
     for (let t = 100; t < 1_000; t += 100) expect(bucket.take(t)).toBeGreaterThan(0);
     expect(bucket.take(1_000)).toBe(0);
   });
 
   it('gives a lower bound for `count` more takes', () => {
-    const bucket = new TokenBucket(1, 2, 0);
+    const bucket = new TokenBucket({ requestsPerSecond: 1, burst: 2 }, 0);
     expect(bucket.waitFor(2, 0)).toBe(0);
     bucket.take(0);
     bucket.take(0);
@@ -44,12 +44,12 @@ describe('TokenBucket', () => {
   });
 
   it('never binds at an infinite rate', () => {
-    const bucket = new TokenBucket(Infinity, 1, 0);
+    const bucket = new TokenBucket({ requestsPerSecond: Infinity, burst: 1 }, 0);
     for (let i = 0; i < 100; i++) expect(bucket.take(0)).toBe(0);
   });
 
   it('does not stall when the clock steps back', () => {
-    const bucket = new TokenBucket(1, 1, 10_000);
+    const bucket = new TokenBucket({ requestsPerSecond: 1, burst: 1 }, 10_000);
     expect(bucket.take(10_000)).toBe(0);
     expect(bucket.take(5_000)).toBeCloseTo(1_000);
     expect(bucket.take(6_000)).toBe(0);
