@@ -1,6 +1,5 @@
 import type { ServiceName } from '../config/types.js';
 import { ConfigError } from '../errors/errors.js';
-import { scopeKey } from '../manager/throttle-manager.js';
 import { recorder } from './metadata.js';
 import { methodDecorator, type AsyncMethodDecorator } from './method-decorator.js';
 import { describePlatform, managerOf, platformOf, type DecoratorOptions } from './options.js';
@@ -20,20 +19,18 @@ export type ThrottledOptions<Args extends unknown[] = any[]> = DecoratorOptions<
 export function throttled(service: ServiceName, options: ThrottledOptions = {}): AsyncMethodDecorator {
   if (typeof service !== 'string' || service === '') throw new ConfigError('service', service, 'must be a non-empty string');
   const { endpoint, platform } = options;
-  // A fixed platform gives a fixed scope key: computed once, not per call.
-  const fixedKey = typeof platform === 'function' ? undefined : scopeKey(service, platform);
   return methodDecorator(
     (original) =>
       function throttledMethod(this: unknown, ...args: unknown[]): Promise<unknown> {
         const manager = managerOf(options.manager);
-        if (fixedKey !== undefined) return manager.invokeMethod(service, platform as string | undefined, fixedKey, endpoint, original, this, args);
+        if (typeof platform !== 'function') return manager.invokeMethod(service, platform, endpoint, original, this, args);
         let chosen: string | undefined;
         try {
           chosen = platformOf(platform, args);
         } catch (error) {
           return Promise.reject(error);
         }
-        return manager.invokeMethod(service, chosen, scopeKey(service, chosen), endpoint, original, this, args);
+        return manager.invokeMethod(service, chosen, endpoint, original, this, args);
       },
     (method) => ({ method, decorator: 'throttled', service, ...(endpoint === undefined ? {} : { endpoint }), ...describePlatform(platform) }),
     recorder,

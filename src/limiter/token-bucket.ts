@@ -1,3 +1,5 @@
+import { compactTime } from './compact-time.js';
+
 /**
  * The refill adds many small fractions (`elapsed · rate / 1000`), and their float sum falls
  * short of a whole number (ten refills of 0.1 make 0.9999999999999999): a bucket polled
@@ -21,6 +23,7 @@ export interface BucketLimits {
  */
 export class TokenBucket {
   private tokens: number;
+  /** Compact time (see compactTime) of the last refill. */
   private updatedAt: number;
 
   constructor(
@@ -28,7 +31,7 @@ export class TokenBucket {
     now: number,
   ) {
     this.tokens = limits.burst;
-    this.updatedAt = now;
+    this.updatedAt = compactTime(now);
   }
 
   /** Takes one token and returns 0, or returns the ms until one will be there (taking nothing). */
@@ -63,9 +66,10 @@ export class TokenBucket {
   private refill(now: number): number {
     const { requestsPerSecond: rate, burst: capacity } = this.limits;
     if (rate === Infinity) return (this.tokens = capacity);
+    const at = compactTime(now);
     // A clock that stepped back refills nothing rather than stalling the bucket.
-    const elapsed = now > this.updatedAt ? now - this.updatedAt : 0;
-    this.updatedAt = now;
+    const elapsed = at > this.updatedAt ? at - this.updatedAt : 0;
+    this.updatedAt = at;
     const tokens = this.tokens + (elapsed * rate) / 1000;
     return (this.tokens = tokens < capacity ? tokens : capacity);
   }

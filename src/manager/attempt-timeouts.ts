@@ -3,7 +3,8 @@ import { CallTimeoutError } from '../errors/errors.js';
 /** An attempt running under a deadline: a node of the scope's list, oldest deadline first. */
 interface Watched {
   readonly deadline: number;
-  readonly scopeKey: string;
+  /** Its key is only built if the attempt times out or is cancelled. */
+  readonly scope: { readonly key: string };
   readonly reject: (error: unknown) => void;
   prev: Watched | null;
   next: Watched | null;
@@ -30,9 +31,9 @@ export class AttemptTimeouts {
   constructor(private readonly timeoutMs: number) {}
 
   /** Settles like `result`, or rejects with CallTimeoutError once `timeoutMs` has passed since `start`. */
-  watch<T>(result: PromiseLike<T>, start: number, scopeKey: string): Promise<T> {
+  watch<T>(result: PromiseLike<T>, start: number, scope: { readonly key: string }): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const node: Watched = { deadline: start + this.timeoutMs, scopeKey, reject, prev: null, next: null, linked: true };
+      const node: Watched = { deadline: start + this.timeoutMs, scope, reject, prev: null, next: null, linked: true };
       this.insert(node);
       result.then(
         (value) => {
@@ -51,7 +52,7 @@ export class AttemptTimeouts {
   cancelAll(error: (scopeKey: string) => unknown): void {
     for (let node = this.head; node !== null; node = this.head) {
       this.unlink(node);
-      node.reject(error(node.scopeKey));
+      node.reject(error(node.scope.key));
     }
     this.disarm();
   }
@@ -88,7 +89,7 @@ export class AttemptTimeouts {
     while (this.head !== null && this.head.deadline <= now) {
       const node = this.head;
       this.unlink(node);
-      node.reject(new CallTimeoutError(node.scopeKey, this.timeoutMs));
+      node.reject(new CallTimeoutError(node.scope.key, this.timeoutMs));
     }
     if (this.head !== null) this.arm(this.head.deadline);
   }

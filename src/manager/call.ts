@@ -1,5 +1,6 @@
 import pRetry from 'p-retry';
 import type { ErrorClassification } from '../classify/types.js';
+import { compactTime } from '../limiter/compact-time.js';
 import { retryDelay } from '../retry/backoff.js';
 import type { Scope } from './scope.js';
 
@@ -47,7 +48,7 @@ export async function runCall(
 ): Promise<unknown> {
   scope.requests++;
   const now = Date.now();
-  scope.lastUsed = now;
+  scope.lastUsed = compactTime(now);
   host.ensureOpen(scope, now);
   const admitted = scope.admitNow(now);
   if (admitted !== 0) await admitSlowly(scope, admitted, signal);

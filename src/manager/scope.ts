@@ -2,6 +2,7 @@ import { Circuit, type CircuitListener } from '../breaker/circuit.js';
 import type { ThrottleConfig } from '../config/types.js';
 import { CallCancelledError, RateLimitedError } from '../errors/errors.js';
 import { AdmissionQueue, type AdmissionGate } from '../limiter/admission-queue.js';
+import { compactTime } from '../limiter/compact-time.js';
 import { LatencyHistogram } from '../status/latency.js';
 import type { ScopeLimiter, ThrottleStore } from '../stores/types.js';
 
@@ -42,10 +43,10 @@ export class Scope implements AdmissionGate {
   rateLimited = 0;
   rejected = 0;
   retries = 0;
+  /** Compact time (see compactTime) of the last call, for evicting the least recently used. */
   lastUsed: number;
 
   constructor(
-    readonly key: string,
     readonly service: string,
     readonly platform: string | undefined,
     public config: ThrottleConfig,
@@ -53,8 +54,15 @@ export class Scope implements AdmissionGate {
     private readonly listener: ScopeListener,
     now: number,
   ) {
-    this.limiter = store.createLimiter(key, config, now);
-    this.lastUsed = now;
+    this.limiter = store.createLimiter(this.key, config, now);
+    this.lastUsed = compactTime(now);
+    // Fleet mode (`shareCircuit`): another process may open this circuit before any failure here.
+    if (this.limiter.sharesCircuit === true) this.fleetCircuit();
+  }
+
+  /** `service` or `service:platform`. Built when needed (errors, events, reports), not kept per scope. */
+  get key(): string {
+    return this.platform === undefined ? this.service : `${this.service}:${this.platform}`;
   }
 
   /** Whether the circuit lets a call through now (see {@link Circuit.allow}). */
@@ -64,8 +72,17 @@ export class Scope implements AdmissionGate {
 
   /** A failure that counts against the provider. */
   circuitFailure(now: number): void {
+    (this.circuit ?? this.fleetCircuit()).failure(now);
+  }
+
+  /** The circuit, created now if need be (and linked to a store that shares circuits). */
+  fleetCircuit(): Circuit {
+    if (this.circuit !== null) return this.circuit;
     const { circuitBreakerThreshold, circuitBreakerResetMs } = this.config;
-    (this.circuit ??= Circuit.consecutive(this, this.listener, circuitBreakerThreshold, circuitBreakerResetMs)).failure(now);
+    const circuit = Circuit.consecutive(this, this.listener, circuitBreakerThreshold, circuitBreakerResetMs);
+    this.circuit = circuit;
+    this.limiter.linkCircuit?.(circuit);
+    return circuit;
   }
 
   /** Admits without queueing when nobody is in line: 0 when admitted, else as {@link tryAdmit}. */
@@ -98,8 +115,9 @@ export class Scope implements AdmissionGate {
 
   reconfigure(config: ThrottleConfig, now: number): void {
     this.config = config;
-    this.limiter.reconfigure(config, now);
+    // The circuit first: a store sharing circuits reads its reset period with the limits.
     this.circuit?.reconfigure(config.circuitBreakerThreshold, config.circuitBreakerResetMs);
+    this.limiter.reconfigure(config, now);
     this.queue?.drain();
   }
 

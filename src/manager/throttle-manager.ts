@@ -25,6 +25,7 @@ import type { SharedStateListener, ThrottleStore } from '../stores/types.js';
 import { AttemptTimeouts } from './attempt-timeouts.js';
 import { nextSequence, runCall, type CallHost } from './call.js';
 import { Scope, type ScopeListener, type Suspension } from './scope.js';
+import { ScopeRegistry } from './scope-registry.js';
 
 export interface ThrottleManagerOptions {
   /** Where limiter state lives. @default a new MemoryStore */
@@ -86,7 +87,7 @@ export type FailureLayer = 'throttled' | 'unified';
  * independent one (tests, dependency injection).
  */
 export class ThrottleManager extends EventEmitter<FloodgateEvents> implements CallHost, ScopeListener {
-  private readonly scopes = new Map<string, Scope>();
+  private readonly scopes = new ScopeRegistry();
   private readonly serviceConfigs = new Map<string, ThrottleConfig>();
   private readonly platformOverrides = new Map<string, Partial<ThrottleConfig>>();
   private readonly classifier = new ErrorClassifier();
@@ -131,7 +132,7 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
       const override = { ...this.platformOverrides.get(key), ...partial };
       const resolved = mergeConfig(this.serviceConfig(service), service, override);
       this.platformOverrides.set(key, override);
-      this.scopes.get(key)?.reconfigure(resolved, Date.now());
+      this.scopes.get(service, options.platform)?.reconfigure(resolved, Date.now());
       return resolved;
     }
     const resolved = mergeConfig(this.serviceConfig(service), service, partial);
@@ -169,7 +170,7 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
     const platform = options?.platform;
     let scope: Scope;
     try {
-      scope = this.scopeFor(service, platform, platform === undefined ? service : scopeKey(service, platform));
+      scope = this.scopeFor(service, platform);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -177,10 +178,10 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
   }
 
   /** @internal The decorators' entry: `method` applied to `thisArg` with `args`. */
-  invokeMethod(service: string, platform: string | undefined, key: string, endpoint: string | undefined, method: (...args: unknown[]) => unknown, thisArg: unknown, args: ArrayLike<unknown>): Promise<unknown> {
+  invokeMethod(service: string, platform: string | undefined, endpoint: string | undefined, method: (...args: unknown[]) => unknown, thisArg: unknown, args: ArrayLike<unknown>): Promise<unknown> {
     let scope: Scope;
     try {
-      scope = this.scopeFor(service, platform, key);
+      scope = this.scopeFor(service, platform);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -189,7 +190,7 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
 
   /** @internal `@unifiedErrorHandling`'s entry: refuses at once while the scope is suspended. */
   checkSuspension(service: string, platform: string | undefined): void {
-    const scope = this.scopes.get(scopeKey(service, platform));
+    const scope = this.scopes.get(service, platform);
     if (scope?.suspension != null) this.refuseIfSuspended(scope, scope.suspension, Date.now());
   }
 
@@ -197,7 +198,7 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
   handleFailure(service: string, platform: string | undefined, endpoint: string | undefined, error: unknown, since = 0): ErrorClassification {
     let scope: Scope;
     try {
-      scope = this.scopeFor(service, platform, scopeKey(service, platform));
+      scope = this.scopeFor(service, platform);
     } catch {
       return this.classifier.classify(error, service);
     }
@@ -208,7 +209,7 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
 
   /** Refuses every call of the scope with PlatformSuspendedError until resumed or expired. */
   suspend(service: ServiceName, options: SuspendOptions): void {
-    const scope = this.scopeFor(service, options.platform, scopeKey(service, options.platform));
+    const scope = this.scopeFor(service, options.platform);
     const durationMs = options.durationMs ?? scope.config.banSuspensionMs;
     if (!(durationMs > 0) || !Number.isFinite(durationMs)) throw new ConfigError('durationMs', durationMs, 'must be a finite number > 0');
     if (typeof options.reason !== 'string' || options.reason === '') throw new ConfigError('reason', options.reason, 'must be a non-empty string');
@@ -216,11 +217,10 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
   }
 
   resume(service: ServiceName, options: { readonly platform?: string } = {}): void {
-    const key = scopeKey(service, options.platform);
-    const scope = this.scopes.get(key);
+    const scope = this.scopes.get(service, options.platform);
     if (scope?.suspension != null) this.liftSuspension(scope, 'manual');
     // Fleet mode: lift it in every process, even one that never saw it here.
-    else this.store.shared?.publishResume(key);
+    else this.store.shared?.publishResume(scopeKey(service, options.platform));
   }
 
   // Errors
@@ -348,7 +348,7 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
   watchTimeout<T>(result: PromiseLike<T>, timeoutMs: number, start: number, scope: Scope): Promise<T> {
     let timeouts = this.timeouts.get(timeoutMs);
     if (timeouts === undefined) this.timeouts.set(timeoutMs, (timeouts = new AttemptTimeouts(timeoutMs)));
-    return timeouts.watch(result, start, scope.key);
+    return timeouts.watch(result, start, scope);
   }
 
   /** @internal */
@@ -371,17 +371,23 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
   /** Fleet mode: what the shared store (Redis) reports from other processes. Scopes unknown here are skipped: their next admission sees the shared state. */
   private readonly storeListener: SharedStateListener = {
     onSuspended: (key, remainingMs, reason) => {
-      const scope = this.scopes.get(key);
+      const scope = this.scopes.getByKey(key);
       if (scope !== undefined) this.suspendScope(scope, Date.now() + remainingMs, reason, false);
     },
     onResumed: (key) => {
-      const scope = this.scopes.get(key);
+      const scope = this.scopes.getByKey(key);
       if (scope?.suspension != null) this.liftSuspension(scope, 'manual', false);
     },
     onPaused: (key, remainingMs) => {
-      const scope = this.scopes.get(key);
+      const scope = this.scopes.getByKey(key);
       const until = Date.now() + remainingMs;
       if (scope !== undefined && until > scope.pausedUntil) scope.pausedUntil = until;
+    },
+    onCircuitOpened: (key, remainingMs) => {
+      this.scopes.getByKey(key)?.fleetCircuit().forceOpen(Date.now() + remainingMs);
+    },
+    onCircuitClosed: (key) => {
+      this.scopes.getByKey(key)?.circuit?.forceClose();
     },
     onHealthChange: (health) => {
       this.emit('storeHealth', { store: this.store.name, ...health });
@@ -390,15 +396,15 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
 
   // Internals
 
-  private scopeFor(service: string, platform: string | undefined, key: string): Scope {
-    const existing = this.scopes.get(key);
+  private scopeFor(service: string, platform: string | undefined): Scope {
+    const existing = this.scopes.get(service, platform);
     if (existing !== undefined) return existing;
     checkName('service', service);
     if (platform !== undefined) checkName('platform', platform);
     if (this.scopes.size >= this.maxScopes) this.evictIdle();
     const now = Date.now();
-    const scope = new Scope(key, service, platform, this.resolveConfig(service, platform), this.store, this, now);
-    this.scopes.set(key, scope);
+    const scope = new Scope(service, platform, this.resolveConfig(service, platform), this.store, this, now);
+    this.scopes.add(scope);
     return scope;
   }
 
@@ -417,7 +423,7 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
     const now = Date.now();
     const idle = [...this.scopes.values()].filter((scope) => scope.isIdle(now)).sort((a, b) => a.lastUsed - b.lastUsed);
     const count = Math.max(1, Math.ceil(this.maxScopes / 10));
-    for (const scope of idle.slice(0, count)) this.scopes.delete(scope.key);
+    for (const scope of idle.slice(0, count)) this.scopes.delete(scope);
   }
 
   private refuseIfSuspended(scope: Scope, suspension: Suspension, now: number): void {
