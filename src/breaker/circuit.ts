@@ -16,6 +16,18 @@ export interface CircuitListener {
 }
 
 /**
+ * Fleet mode (`RedisStore({ shareCircuit: true })`): told of the transitions this process
+ * decides itself, so the store can apply them fleet-wide. Transitions applied from the fleet
+ * (`forceOpen`, `forceClose`, `beginProbe`) are not told back.
+ */
+export interface CircuitSink {
+  /** This circuit opened (threshold reached, or its probe failed) for `resetMs`. */
+  opened(resetMs: number): void;
+  /** This circuit's probe succeeded. */
+  closed(): void;
+}
+
+/**
  * A circuit breaker driven by timestamps, with no timer and no allocation per call.
  *
  * cockatiel's `CircuitBreakerPolicy.execute()` wraps each call in promises and result
@@ -26,6 +38,8 @@ export interface CircuitListener {
 export class Circuit {
   private state = CircuitState.Closed;
   private openedAt = 0;
+  /** Fleet mode only; read on transitions, never on a call's way through. */
+  private sink: CircuitSink | null = null;
 
   constructor(
     private readonly owner: unknown,
@@ -40,6 +54,11 @@ export class Circuit {
 
   get stateName(): CircuitStateName {
     return STATE_NAMES[this.state];
+  }
+
+  /** How long an opened circuit refuses calls before it lets a probe through. */
+  get resetAfterMs(): number {
+    return this.resetMs;
   }
 
   /** When an open circuit lets its probe through (epoch ms). */
@@ -69,7 +88,10 @@ export class Circuit {
   /** The provider answered properly (a caller's own 400 counts as an answer too). */
   success(): void {
     this.breaker.success(this.state);
-    if (this.state === CircuitState.HalfOpen) this.transition(CircuitState.Closed);
+    if (this.state === CircuitState.HalfOpen) {
+      this.transition(CircuitState.Closed);
+      if (this.sink !== null) this.sink.closed();
+    }
   }
 
   /** A failure that counts against the provider. */
@@ -96,6 +118,30 @@ export class Circuit {
     this.breaker.state = failures;
   }
 
+  // Fleet mode: a shared store drives these; a memory store never calls them.
+
+  /** Reports this circuit's own openings and probe successes to `sink` from now on. */
+  shareWith(sink: CircuitSink): void {
+    this.sink = sink;
+  }
+
+  /** The fleet holds the scope open until `until` (epoch ms): refuse until then, then let a probe try. */
+  forceOpen(until: number): void {
+    if (this.state === CircuitState.Open && this.retryAt >= until) return;
+    this.openedAt = until - this.resetMs;
+    this.transition(CircuitState.Open);
+  }
+
+  /** The fleet's probe succeeded elsewhere. */
+  forceClose(): void {
+    this.transition(CircuitState.Closed);
+  }
+
+  /** The fleet chose the call now being admitted here as its probe: nobody else here passes until it settles. */
+  beginProbe(): void {
+    this.transition(CircuitState.HalfOpen);
+  }
+
   /** Closed with no failure counted: forgetting this circuit changes nothing. */
   isIdle(): boolean {
     return this.state === CircuitState.Closed && this.failures === 0;
@@ -104,6 +150,7 @@ export class Circuit {
   private open(now: number): void {
     this.openedAt = now;
     this.transition(CircuitState.Open);
+    if (this.sink !== null) this.sink.opened(this.resetMs);
   }
 
   private transition(to: CircuitState): void {

@@ -1,153 +1,247 @@
 /**
  * Lua run inside Redis by {@link RedisStore}. Every script reads the server's clock
- * (`TIME`), so hosts whose clocks disagree still share one timeline, and touches only keys
- * of one scope (one hash tag), so it runs on Redis Cluster too.
+ * (`TIME`), so hosts whose clocks disagree still share one timeline, and touches one key per
+ * scope (a hash, under the scope's hash tag), so it runs on Redis Cluster too.
+ *
+ * The scope's hash holds everything an admission needs, so that one HMGET reads it and one
+ * HSET writes it back (server ms throughout):
+ *   su / s   suspended until / reason          pu   paused until (a provider's Retry-After)
+ *   co       circuit open fleet-wide until     cp   the half-open probe is taken until
+ *   ce       the circuit record is kept until (then the fleet forgets it)
+ *   tk / ta  the token bucket: tokens left after the last start, and when it started
+ *   0..L-1   the strict window as a ring of the last L starts (L = the per-window cap)
+ *   h / f    the ring's next slot, and 1 once every slot is filled (until then h counts them)
+ *   rl       the ring's length L (the cap it was built for)
+ *   e        when the key may expire as far as the bucket and the window are concerned
+ * The ring keeps the exact guarantee with two slot reads: a start may only overwrite a slot
+ * whose start has left the window, so at most L starts are ever inside it; the slot it
+ * overwrites is the oldest of the last L, i.e. the one that decides.
  */
 
+import { createHash } from 'node:crypto';
+
+/** The time on the server, in ms. Lua turns the reply's strings into numbers by itself. */
+const NOW = `local t = redis.call('TIME')
+local now = t[1] * 1000 + t[2] / 1000`;
+
 /**
- * One admission, one round trip: the scope's suspension and pause, then the strict rolling
- * window and the token bucket, checked and taken atomically, in as few Redis calls as can be
- * (five in the steady state: TIME, HMGET, LINDEX, LINDEX, LPUSH).
+ * One admission, one round trip: suspension, pause, shared circuit, then the strict window
+ * and the token bucket, checked and taken atomically. Redis calls per admission: TIME, HMGET,
+ * HSET while the ring is filling; one HMGET more (two slots) once it is full. Every field
+ * written costs a little inside Redis (a number is formatted, an object made): the steady
+ * state writes the start, the ring's next slot and the bucket, and the fields that seldom
+ * change (f, rl, e) only when they do.
  *
- * KEYS: 1 starts (a list, newest first, at most `cap` long; one entry when the cap does not
- * bind), 2 state (hash: su = suspended until, s = reason, pu = paused until; server ms).
- * Each start is stored as "time tokens expiry": the token bucket only changes when a call
- * starts, so the newest entry holds its state (tokens left after that start, and when); the
- * expiry is when the list's TTL runs out, refreshed once per window rather than per call.
- * ARGV: 1 tokens per second (-1: unlimited), 2 burst, 3 per-window cap (0: does not bind),
- * 4 window ms, 5.. ages (ms) of starts admitted by a process's fallback while Redis was
- * unreachable, so that the shared window counts them too.
+ * KEYS: 1 the scope's hash. ARGV: 1 tokens per second (-1: unlimited), 2 burst, 3 ring length
+ * L (0: the cap does not bind), 4 window ms, 5 probe lock ms (0: the circuit is not shared),
+ * 6.. ages (ms) of starts admitted by a process's fallback while Redis was unreachable, so
+ * that the shared window counts them too.
  *
- * Replies: `{0, tokens, remaining, entry, nextMs}` admitted (`entry`: the start as stored,
- * for {@link REFUND_SCRIPT}; `nextMs`: nothing more is admitted before then; `remaining`: at
- * least this many more fit in the window, -1 when the cap does not bind); `{waitMs, tokens,
- * remaining}` not now; `{-1, ttlMs, reason}` suspended; `{-2, ttlMs}` paused.
+ * Replies: `{0, tokens, remaining, nextMs, probe, slot, stamp}` admitted (`nextMs`: nothing
+ * more is admitted before then; `remaining`: at least this many more fit in the window, -1
+ * when the cap does not bind; `probe` 1: this call is the fleet's half-open probe; `slot`,
+ * `stamp`: the start as stored, for {@link REFUND_SCRIPT}); `{waitMs, tokens, remaining}` not
+ * now; `{-1, ttlMs, reason}` suspended; `{-2, ttlMs}` paused; `{-3, ttlMs}` circuit open.
  */
 export const ADMIT_SCRIPT = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+${NOW}
+local key = KEYS[1]
+local x = redis.call('HMGET', key, 'su', 's', 'pu', 'co', 'cp', 'tk', 'ta', 'h', 'f', 'e', 'ce', 'rl')
+if x[1] and x[1] - now > 0 then return {-1, math.ceil(x[1] - now), x[2] or ''} end
+if x[3] and x[3] - now > 0 then return {-2, math.ceil(x[3] - now)} end
+local probe = 0
+if x[4] and ARGV[5] ~= '0' then
+  if x[4] - now > 0 then return {-3, math.ceil(x[4] - now)} end
+  if x[5] and x[5] - now > 0 then return {-3, math.ceil(x[5] - now)} end
+  probe = 1
+end
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local limit = tonumber(ARGV[3])
 local win = tonumber(ARGV[4])
-local key = KEYS[1]
-local imported = false
-if limit > 0 and #ARGV > 4 then
-  imported = true
-  local entries = {}
-  for _, v in ipairs(redis.call('LRANGE', key, 0, limit - 1)) do
-    entries[#entries + 1] = {tonumber(string.match(v, '^[^ ]+')), v}
-  end
-  for i = 5, #ARGV do
-    local at = now - tonumber(ARGV[i])
-    -- Fallback starts carry no bucket state: 0 tokens then, which only errs on the safe side.
-    if at > now - win then entries[#entries + 1] = {at, math.ceil(at) .. ' 0 0'} end
-  end
-  table.sort(entries, function(a, b) return a[1] > b[1] end)
-  redis.call('DEL', key)
-  local n = #entries
-  if n > limit then n = limit end
-  for i = 1, n do redis.call('RPUSH', key, entries[i][2]) end
-end
-local x = redis.call('HMGET', KEYS[2], 'su', 's', 'pu')
-if x[1] and tonumber(x[1]) > now then return {-1, math.ceil(tonumber(x[1]) - now), x[2] or ''} end
-if x[3] and tonumber(x[3]) > now then return {-2, math.ceil(tonumber(x[3]) - now)} end
-if rate <= 0 and limit == 0 then return {0, burst, -1, '', 0} end
-local wait = 0
-local remaining = -1
+local tk = x[6]
+local ta = x[7]
+local h = 0
+local full = false
+local rare = not x[12]
 if limit > 0 then
-  local held = redis.call('LINDEX', key, limit - 1)
-  if held then
-    local w = tonumber(string.match(held, '^[^ ]+')) + win - now
-    if w > 0 then wait = w end
+  if x[8] then h = tonumber(x[8]) end
+  full = x[9] == '1'
+  if #ARGV > 5 or (x[12] and x[12] ~= ARGV[3]) then
+    -- Rare: fallback starts to import, or the cap changed. Rebuild the ring in time order
+    -- from the starts still inside the window, keeping the newest L.
+    rare = true
+    local starts = {}
+    local old = tonumber(x[12]) or 0
+    for first = 0, old - 1, 1000 do
+      local fields = {}
+      for i = first, math.min(first + 999, old - 1) do fields[#fields + 1] = i end
+      local values = redis.call('HMGET', key, unpack(fields))
+      for i = 1, #values do
+        local at = tonumber(values[i])
+        if at and at > now - win then starts[#starts + 1] = at end
+      end
+      redis.call('HDEL', key, unpack(fields))
+    end
+    local newest = 0
+    for i = 6, #ARGV do
+      local at = math.ceil(now - ARGV[i])
+      if at > now - win then
+        starts[#starts + 1] = at
+        if at > newest then newest = at end
+      end
+    end
+    -- Fallback starts carry no bucket state: none left then, which only errs on the safe side.
+    if newest > 0 and (not ta or newest > tonumber(ta)) then
+      tk = 0
+      ta = newest
+    end
+    table.sort(starts)
+    local skip = 0
+    if #starts > limit then skip = #starts - limit end
+    local n = #starts - skip
+    for first = 1, n, 500 do
+      local kv = {}
+      for i = first, math.min(first + 499, n) do
+        kv[#kv + 1] = i - 1
+        kv[#kv + 1] = starts[skip + i]
+      end
+      redis.call('HSET', key, unpack(kv))
+    end
+    h = n % limit
+    full = n == limit
   end
+end
+if rate <= 0 and limit == 0 then
+  if probe == 1 then
+    redis.call('HSET', key, 'cp', now + ARGV[5], 'ce', now + 2 * ARGV[5])
+    redis.call('PEXPIRE', key, math.ceil(2 * ARGV[5]))
+  end
+  return {0, burst, -1, 0, probe, -1, 0}
 end
 local tokens = burst
-local expiry = 0
-local head = redis.call('LINDEX', key, 0)
-if head then
-  local at, left, exp = string.match(head, '^([^ ]+) ([^ ]+) ([^ ]+)')
-  expiry = tonumber(exp)
-  if rate > 0 then
-    local elapsed = now - tonumber(at)
-    if elapsed < 0 then elapsed = 0 end
-    tokens = tonumber(left) + elapsed * rate / 1000
-    if tokens > burst then tokens = burst end
-  end
+if rate > 0 and tk then
+  local elapsed = now - ta
+  if elapsed < 0 then elapsed = 0 end
+  tokens = tk + elapsed * rate / 1000
+  if tokens > burst then tokens = burst end
 end
-if rate > 0 and tokens < 1 then
-  local refill = (1 - tokens) * 1000 / rate
-  if refill > wait then wait = refill end
+local wait = 0
+if rate > 0 and tokens < 1 then wait = (1 - tokens) * 1000 / rate end
+local oldest = false
+if full then
+  local slots
+  if limit == 1 then slots = {redis.call('HGET', key, 0)} else slots = redis.call('HMGET', key, h, (h + 1) % limit) end
+  if slots[1] then
+    local w = slots[1] + win - now
+    if w > wait then wait = w end
+  end
+  oldest = slots[2]
 end
 if wait > 0 then
-  if limit > 0 then remaining = 0 end
-  return {math.ceil(wait), math.floor(tokens), remaining}
+  local remaining = -1
+  if full then remaining = 0 elseif limit > 0 then remaining = limit - h end
+  return {math.ceil(wait), tokens, remaining}
 end
 local nextMs = 0
 if rate > 0 then
   tokens = tokens - 1
   if tokens < 1 then nextMs = (1 - tokens) * 1000 / rate end
 end
--- The list lives as long as the window needs it, and the bucket until it is full again.
+-- The key lives as long as the window needs its starts and the bucket until it is full again,
+-- refreshed once per such period rather than per call.
 local keep = 0
 if limit > 0 then keep = win end
 if rate > 0 then
   local refill = (burst - tokens) * 1000 / rate
   if refill > keep then keep = refill end
 end
-local entry
-local refresh = imported or expiry < now + keep
+local e = tonumber(x[10]) or 0
+local refresh = e < now + keep
 if refresh then
-  expiry = math.ceil(now + 2 * keep + 1)
+  e = math.ceil(now + 2 * keep + 1)
+  rare = true
 end
--- Whole ms, rounded up: a start is never remembered earlier than it happened.
-entry = math.ceil(now) .. ' ' .. tokens .. ' ' .. expiry
-local n = 0
+-- Whole ms, rounded up: a start is never remembered earlier than it happened. It also dates
+-- the bucket (a hair late, which only errs on the safe side).
+local stamp = math.ceil(now)
+local slot = -1
+local remaining = -1
 if limit > 0 then
-  n = redis.call('LPUSH', key, entry)
-  if n > limit then
-    redis.call('RPOP', key)
-    n = limit
+  slot = h
+  h = (h + 1) % limit
+  if h == 0 and not full then
+    full = true
+    rare = true
   end
-  remaining = limit - n
-  if remaining == 0 then
-    local w = tonumber(string.match(redis.call('LINDEX', key, limit - 1), '^[^ ]+')) + win - now
-    if w > nextMs then nextMs = w end
+  remaining = 0
+  if not full then remaining = limit - h end
+  if full then
+    -- Full: the next start waits for the oldest of the last L to leave the window.
+    if limit == 1 then
+      oldest = stamp
+    elseif not oldest then
+      oldest = redis.call('HGET', key, h)
+    end
+    if oldest then
+      local w = oldest + win - now
+      if w > nextMs then nextMs = w end
+    end
   end
-elseif head then
-  redis.call('LSET', key, 0, entry)
+  if rate > 0 then
+    redis.call('HSET', key, slot, stamp, 'h', h, 'tk', tokens, 'ta', stamp)
+  else
+    redis.call('HSET', key, slot, stamp, 'h', h)
+  end
 else
-  redis.call('LPUSH', key, entry)
+  redis.call('HSET', key, 'tk', tokens, 'ta', stamp)
 end
-if refresh then redis.call('PEXPIRE', key, math.ceil(expiry - now)) end
-return {0, math.floor(tokens), remaining, entry, math.floor(nextMs)}
+if rare then
+  local f = '0'
+  if full then f = '1' end
+  redis.call('HSET', key, 'f', f, 'rl', ARGV[3], 'e', e)
+end
+local last = e
+if probe == 1 then
+  local cp = now + ARGV[5]
+  redis.call('HSET', key, 'cp', cp, 'ce', cp + ARGV[5])
+  refresh = true
+  if cp + ARGV[5] > last then last = cp + ARGV[5] end
+elseif x[11] and x[11] - last > 0 then
+  last = tonumber(x[11])
+end
+if refresh then redis.call('PEXPIRE', key, math.ceil(last - now)) end
+-- Redis truncates numbers in replies to integers: no math.floor needed.
+return {0, tokens, remaining, nextMs, probe, slot, stamp}
 `;
+
+export const ADMIT_SHA = createHash('sha1').update(ADMIT_SCRIPT).digest('hex');
 
 /**
  * Gives back an admission whose answer came after its caller's deadline (the caller was
- * answered by the fallback): removes its start from the window (the bucket's state rides on
- * the newest start, so a refunded newest start also returns its token). KEYS: 1 starts.
- * ARGV: 1 the entry.
+ * answered by the fallback): its ring slot is marked free (a start at time 0 has left every
+ * window), and a fleet probe it took is released. The bucket keeps its token: counted twice,
+ * it only errs on the safe side. KEYS: 1 the scope's hash. ARGV: 1 slot (-1: none), 2 stamp,
+ * 3 1 when it took the probe.
  */
 export const REFUND_SCRIPT = `
-redis.call('LREM', KEYS[1], 1, ARGV[1])
+if ARGV[1] ~= '-1' and redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HSET', KEYS[1], ARGV[1], 0) end
+if ARGV[3] == '1' then redis.call('HDEL', KEYS[1], 'cp') end
 return 1
 `;
 
-/** The time on the server, in ms (shared by the scripts below). */
-const NOW = `local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000`;
-
-/** Keeps the state hash exactly as long as its later deadline. */
-const EXPIRE_STATE = `local su = tonumber(redis.call('HGET', KEYS[1], 'su') or '0')
-local pu = tonumber(redis.call('HGET', KEYS[1], 'pu') or '0')
-local last = su
-if pu > last then last = pu end
+/** Keeps the hash exactly as long as the latest of its deadlines, or deletes it. */
+const EXPIRE_STATE = `local d = redis.call('HMGET', KEYS[1], 'su', 'pu', 'ce', 'cp', 'e')
+local last = 0
+for i = 1, 5 do
+  local v = tonumber(d[i])
+  if v and v > last then last = v end
+end
 if last > now then redis.call('PEXPIRE', KEYS[1], math.ceil(last - now)) else redis.call('DEL', KEYS[1]) end`;
 
 /**
  * Suspends a scope fleet-wide (keeping a longer suspension already there) and tells every
- * process. KEYS: 1 state. ARGV: 1 duration ms, 2 reason, 3 channel, 4 origin, 5 scope.
+ * process. KEYS: 1 the scope's hash. ARGV: 1 duration ms, 2 reason, 3 channel, 4 origin, 5 scope.
  */
 export const SUSPEND_SCRIPT = `
 ${NOW}
@@ -158,14 +252,14 @@ if su - now >= ms then
   ms = su - now
   reason = redis.call('HGET', KEYS[1], 's') or reason
 else
-  redis.call('HSET', KEYS[1], 'su', string.format('%.3f', now + ms), 's', reason)
+  redis.call('HSET', KEYS[1], 'su', now + ms, 's', reason)
 end
 ${EXPIRE_STATE}
 redis.call('PUBLISH', ARGV[3], cjson.encode({t = 's', o = ARGV[4], k = ARGV[5], ms = ms, r = reason}))
 return 1
 `;
 
-/** Lifts a scope's suspension fleet-wide. KEYS: 1 state. ARGV: 1 channel, 2 origin, 3 scope. */
+/** Lifts a scope's suspension fleet-wide. KEYS: 1 the scope's hash. ARGV: 1 channel, 2 origin, 3 scope. */
 export const RESUME_SCRIPT = `
 ${NOW}
 redis.call('HDEL', KEYS[1], 'su', 's')
@@ -174,13 +268,41 @@ redis.call('PUBLISH', ARGV[1], cjson.encode({t = 'r', o = ARGV[2], k = ARGV[3]})
 return 1
 `;
 
-/** Pauses a scope fleet-wide (a provider's Retry-After). KEYS: 1 state. ARGV: 1 ms, 2 channel, 3 origin, 4 scope. */
+/** Pauses a scope fleet-wide (a provider's Retry-After). KEYS: 1 the scope's hash. ARGV: 1 ms, 2 channel, 3 origin, 4 scope. */
 export const PAUSE_SCRIPT = `
 ${NOW}
 local ms = tonumber(ARGV[1])
 local pu = tonumber(redis.call('HGET', KEYS[1], 'pu') or '0')
-if now + ms > pu then redis.call('HSET', KEYS[1], 'pu', string.format('%.3f', now + ms)) end
+if now + ms > pu then redis.call('HSET', KEYS[1], 'pu', now + ms) end
 ${EXPIRE_STATE}
 redis.call('PUBLISH', ARGV[2], cjson.encode({t = 'p', o = ARGV[3], k = ARGV[4], ms = ms}))
+return 1
+`;
+
+/**
+ * A process's circuit opened (failures reached its threshold, or its half-open probe failed):
+ * open the scope fleet-wide for `ms` (keeping a later opening), release the probe, tell every
+ * process. The record outlives the opening by another `ms`, so that the first admission after
+ * it takes the probe; an idle fleet forgets it then. KEYS: 1 the scope's hash. ARGV: 1 ms,
+ * 2 channel, 3 origin, 4 scope.
+ */
+export const CIRCUIT_OPEN_SCRIPT = `
+${NOW}
+local ms = tonumber(ARGV[1])
+local co = tonumber(redis.call('HGET', KEYS[1], 'co') or '0')
+if now + ms > co then co = now + ms end
+redis.call('HSET', KEYS[1], 'co', co, 'ce', co + ms)
+redis.call('HDEL', KEYS[1], 'cp')
+${EXPIRE_STATE}
+redis.call('PUBLISH', ARGV[2], cjson.encode({t = 'o', o = ARGV[3], k = ARGV[4], ms = co - now}))
+return 1
+`;
+
+/** The fleet's probe succeeded: the scope's circuit closes everywhere. KEYS: 1 the scope's hash. ARGV: 1 channel, 2 origin, 3 scope. */
+export const CIRCUIT_CLOSE_SCRIPT = `
+${NOW}
+redis.call('HDEL', KEYS[1], 'co', 'cp', 'ce')
+${EXPIRE_STATE}
+redis.call('PUBLISH', ARGV[1], cjson.encode({t = 'c', o = ARGV[2], k = ARGV[3]}))
 return 1
 `;

@@ -1,3 +1,5 @@
+import type { Circuit } from '../breaker/circuit.js';
+
 /** The limits a store enforces for one scope. */
 export interface LimiterLimits {
   readonly requestsPerSecond: number;
@@ -26,6 +28,10 @@ export interface ScopeLimiter {
   snapshot(now: number): LimiterSnapshot;
   /** True when this limiter's state equals a fresh one's, so the scope can be forgotten safely. */
   isIdle(now: number): boolean;
+  /** Fleet mode: true when the store shares circuits (Redis with `shareCircuit`); the scope then creates its circuit at once. */
+  readonly sharesCircuit?: boolean;
+  /** Fleet mode: the scope's circuit, given once when it is created. Absent on the memory store. */
+  linkCircuit?(circuit: Circuit): void;
 }
 
 /** Where limiter state lives: process memory by default, Redis for a fleet. */
@@ -67,6 +73,10 @@ export interface SharedStateListener {
   onResumed(scope: string): void;
   /** A provider's Retry-After paused the scope fleet-wide. */
   onPaused(scope: string, remainingMs: number): void;
+  /** Another process's circuit opened the scope fleet-wide (`shareCircuit`). */
+  onCircuitOpened(scope: string, remainingMs: number): void;
+  /** The fleet's half-open probe succeeded in another process: the circuit closes (`shareCircuit`). */
+  onCircuitClosed(scope: string): void;
   /** The store became unreachable, or reachable again. */
   onHealthChange(health: StoreHealth): void;
 }

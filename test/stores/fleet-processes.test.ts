@@ -139,8 +139,10 @@ describe('a fleet of worker processes', () => {
     const running = Promise.all([0, 1].map((index) => runWorker({ prefix, index, config, store, runMs: 6_000, loops: 1, pauseMs: 20 })));
     // Kill Redis once the two have taken half the shared window.
     const admin = server.client();
-    const windowKey = `${prefix}{fleet_worker}:w`;
-    for (let waited = 0; (await admin.llen(windowKey)) < 30; waited += 10) {
+    // The scope's hash: `n` is how many starts its ring of the window holds.
+    const scopeKey = `${prefix}{fleet_worker}`;
+    const startsIn = async (client: typeof admin): Promise<number> => Number((await client.hget(scopeKey, 'n')) ?? 0);
+    for (let waited = 0; (await startsIn(admin)) < 30; waited += 10) {
       if (waited > 15_000) throw new Error('the workers never started');
       await sleep(10);
     }
@@ -165,7 +167,7 @@ describe('a fleet of worker processes', () => {
     expect(after).toBeLessThanOrEqual(60 - 15);
     // Shared state is back in Redis, fallback starts included.
     const check = server.client();
-    expect(await check.llen(windowKey)).toBe(60);
+    expect(await startsIn(check)).toBe(60);
     check.disconnect();
   }, 40_000);
 });
