@@ -25,23 +25,27 @@ const NOW = `local t = redis.call('TIME')
 local now = t[1] * 1000 + t[2] / 1000`;
 
 /**
- * One admission, one round trip: suspension, pause, shared circuit, then the strict window
- * and the token bucket, checked and taken atomically. Redis calls per admission: TIME, HMGET,
- * HSET while the ring is filling; one HMGET more (two slots) once it is full. Every field
- * written costs a little inside Redis (a number is formatted, an object made): the steady
- * state writes the start, the ring's next slot and the bucket, and the fields that seldom
- * change (f, rl, e) only when they do.
+ * Admissions of one scope, one round trip: suspension, pause, shared circuit, then the strict
+ * window and the token bucket, checked and taken atomically. A process sends the admissions
+ * of a scope that arise in the same tick together (`count`): the first `admitted` of them
+ * start, in order, and the others wait; so a burst costs one trip and one script run, not one
+ * each. Redis calls per run: TIME, HMGET, HSET while the ring has unused slots; one HMGET more
+ * (the slots to reuse) once it has none. Every field written costs a little inside Redis (a
+ * number formatted, an object made): a run writes the starts, the ring's next slot and the
+ * bucket, and the fields that seldom change (f, rl, e) only when they do.
  *
  * KEYS: 1 the scope's hash. ARGV: 1 tokens per second (-1: unlimited), 2 burst, 3 ring length
  * L (0: the cap does not bind), 4 window ms, 5 probe lock ms (0: the circuit is not shared),
- * 6.. ages (ms) of starts admitted by a process's fallback while Redis was unreachable, so
- * that the shared window counts them too.
+ * 6 count, 7.. ages (ms) of starts admitted by a process's fallback while Redis was
+ * unreachable, so that the shared window counts them too.
  *
- * Replies: `{0, tokens, remaining, nextMs, probe, slot, stamp}` admitted (`nextMs`: nothing
- * more is admitted before then; `remaining`: at least this many more fit in the window, -1
- * when the cap does not bind; `probe` 1: this call is the fleet's half-open probe; `slot`,
- * `stamp`: the start as stored, for {@link REFUND_SCRIPT}); `{waitMs, tokens, remaining}` not
- * now; `{-1, ttlMs, reason}` suspended; `{-2, ttlMs}` paused; `{-3, ttlMs}` circuit open.
+ * Replies: `{admitted, tokens, remaining, nextMs, probe, slot, stamp, waitMs}`: `admitted`
+ * (0..count) started, each stored at `stamp` in the ring from `slot` on (for
+ * {@link REFUND_SCRIPT}; slot -1: no ring); the others wait `waitMs`; nothing more is admitted
+ * before `nextMs` (when all were admitted) or `waitMs`; `remaining`: at least this many more
+ * fit in the window (-1: the cap does not bind); `probe` 1: the one admitted call is the
+ * fleet's half-open probe. `{-1, ttlMs, reason}` suspended; `{-2, ttlMs}` paused; `{-3,
+ * ttlMs}` circuit open.
  */
 export const ADMIT_SCRIPT = `
 ${NOW}
@@ -49,25 +53,28 @@ local key = KEYS[1]
 local x = redis.call('HMGET', key, 'su', 's', 'pu', 'co', 'cp', 'tk', 'ta', 'h', 'f', 'e', 'ce', 'rl')
 if x[1] and x[1] - now > 0 then return {-1, math.ceil(x[1] - now), x[2] or ''} end
 if x[3] and x[3] - now > 0 then return {-2, math.ceil(x[3] - now)} end
+local count = ARGV[6] + 0
 local probe = 0
 if x[4] and ARGV[5] ~= '0' then
   if x[4] - now > 0 then return {-3, math.ceil(x[4] - now)} end
   if x[5] and x[5] - now > 0 then return {-3, math.ceil(x[5] - now)} end
+  -- The first admission after the opening is the fleet's one probe.
   probe = 1
+  count = 1
 end
-local rate = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local limit = tonumber(ARGV[3])
-local win = tonumber(ARGV[4])
+local rate = ARGV[1] + 0
+local burst = ARGV[2] + 0
+local limit = ARGV[3] + 0
+local win = ARGV[4] + 0
 local tk = x[6]
 local ta = x[7]
 local h = 0
 local full = false
 local rare = not x[12]
 if limit > 0 then
-  if x[8] then h = tonumber(x[8]) end
+  if x[8] then h = x[8] + 0 end
   full = x[9] == '1'
-  if #ARGV > 5 or (x[12] and x[12] ~= ARGV[3]) then
+  if #ARGV > 6 or (x[12] and x[12] ~= ARGV[3]) then
     -- Rare: fallback starts to import, or the cap changed. Rebuild the ring in time order
     -- from the starts still inside the window, keeping the newest L.
     rare = true
@@ -84,7 +91,7 @@ if limit > 0 then
       redis.call('HDEL', key, unpack(fields))
     end
     local newest = 0
-    for i = 6, #ARGV do
+    for i = 7, #ARGV do
       local at = math.ceil(now - ARGV[i])
       if at > now - win then
         starts[#starts + 1] = at
@@ -92,7 +99,7 @@ if limit > 0 then
       end
     end
     -- Fallback starts carry no bucket state: none left then, which only errs on the safe side.
-    if newest > 0 and (not ta or newest > tonumber(ta)) then
+    if newest > 0 and (not ta or newest > ta + 0) then
       tk = 0
       ta = newest
     end
@@ -117,7 +124,7 @@ if rate <= 0 and limit == 0 then
     redis.call('HSET', key, 'cp', now + ARGV[5], 'ce', now + 2 * ARGV[5])
     redis.call('PEXPIRE', key, math.ceil(2 * ARGV[5]))
   end
-  return {0, burst, -1, 0, probe, -1, 0}
+  return {count, burst, -1, 0, probe, -1, 0, 0}
 end
 local tokens = burst
 if rate > 0 and tk then
@@ -126,26 +133,58 @@ if rate > 0 and tk then
   tokens = tk + elapsed * rate / 1000
   if tokens > burst then tokens = burst end
 end
+-- How many the bucket lets start now, then how many unused or expired ring slots follow h.
+local admitted = count
+if rate > 0 and tokens < admitted then admitted = math.floor(tokens) end
+-- The slot the next start would reuse, once read: it decides how long the next one waits.
+local after = false
+if limit > 0 and admitted > 0 then
+  if admitted > limit then admitted = limit end
+  local unused = 0
+  if not full then unused = limit - h end
+  if admitted > unused then
+    -- Slots to reuse: each must hold a start that has left the window. Read them and the next.
+    local want = admitted + 1
+    if want > limit then want = limit end
+    local slots
+    if want == 2 then
+      slots = redis.call('HMGET', key, h, (h + 1) % limit)
+    else
+      local fields = {}
+      for i = 0, want - 1 do fields[i + 1] = (h + i) % limit end
+      slots = redis.call('HMGET', key, unpack(fields))
+    end
+    local free = unused
+    while free < admitted and (not slots[free + 1] or slots[free + 1] + win <= now) do free = free + 1 end
+    admitted = free
+    if free < want then after = slots[free + 1] or false end
+  end
+end
+-- Whole ms, rounded up: a start is never remembered earlier than it happened. It also dates
+-- the bucket (a hair late, which only errs on the safe side).
+local stamp = math.ceil(now)
+-- Every slot taken by this run: the next start waits for this run's starts to leave the window.
+if limit > 0 and admitted == limit then after = stamp end
 local wait = 0
-if rate > 0 and tokens < 1 then wait = (1 - tokens) * 1000 / rate end
-local oldest = false
-if full then
-  local slots
-  if limit == 1 then slots = {redis.call('HGET', key, 0)} else slots = redis.call('HMGET', key, h, (h + 1) % limit) end
-  if slots[1] then
-    local w = slots[1] + win - now
+if admitted < count then
+  if rate > 0 and tokens - admitted < 1 then wait = (1 - tokens + admitted) * 1000 / rate end
+  if after then
+    local w = after + win - now
     if w > wait then wait = w end
   end
-  oldest = slots[2]
+  if wait <= 0 then wait = 1 end
 end
-if wait > 0 then
-  local remaining = -1
-  if full then remaining = 0 elseif limit > 0 then remaining = limit - h end
-  return {math.ceil(wait), tokens, remaining}
+local remaining = -1
+if admitted == 0 then
+  if limit > 0 then
+    remaining = limit - h
+    if full then remaining = 0 end
+  end
+  return {0, tokens, remaining, 0, 0, -1, 0, math.ceil(wait)}
 end
 local nextMs = 0
 if rate > 0 then
-  tokens = tokens - 1
+  tokens = tokens - admitted
   if tokens < 1 then nextMs = (1 - tokens) * 1000 / rate end
 end
 -- The key lives as long as the window needs its starts and the bucket until it is full again,
@@ -162,36 +201,37 @@ if refresh then
   e = math.ceil(now + 2 * keep + 1)
   rare = true
 end
--- Whole ms, rounded up: a start is never remembered earlier than it happened. It also dates
--- the bucket (a hair late, which only errs on the safe side).
-local stamp = math.ceil(now)
 local slot = -1
-local remaining = -1
 if limit > 0 then
   slot = h
-  h = (h + 1) % limit
-  if h == 0 and not full then
+  h = (h + admitted) % limit
+  if not full and slot + admitted >= limit then
     full = true
     rare = true
   end
   remaining = 0
   if not full then remaining = limit - h end
-  if full then
-    -- Full: the next start waits for the oldest of the last L to leave the window.
-    if limit == 1 then
-      oldest = stamp
-    elseif not oldest then
-      oldest = redis.call('HGET', key, h)
-    end
-    if oldest then
-      local w = oldest + win - now
+  if full and admitted == count then
+    -- No unused slot left: the next start waits for the slot it would reuse to leave the window.
+    if not after then after = redis.call('HGET', key, h) end
+    if after then
+      local w = after + win - now
       if w > nextMs then nextMs = w end
     end
   end
-  if rate > 0 then
-    redis.call('HSET', key, slot, stamp, 'h', h, 'tk', tokens, 'ta', stamp)
+  if admitted == 1 then
+    if rate > 0 then
+      redis.call('HSET', key, slot, stamp, 'h', h, 'tk', tokens, 'ta', stamp)
+    else
+      redis.call('HSET', key, slot, stamp, 'h', h)
+    end
   else
-    redis.call('HSET', key, slot, stamp, 'h', h)
+    local kv = {'h', h, 'tk', tokens, 'ta', stamp}
+    for i = 0, admitted - 1 do
+      kv[#kv + 1] = (slot + i) % limit
+      kv[#kv + 1] = stamp
+    end
+    redis.call('HSET', key, unpack(kv))
   end
 else
   redis.call('HSET', key, 'tk', tokens, 'ta', stamp)
@@ -208,25 +248,30 @@ if probe == 1 then
   refresh = true
   if cp + ARGV[5] > last then last = cp + ARGV[5] end
 elseif x[11] and x[11] - last > 0 then
-  last = tonumber(x[11])
+  last = x[11] + 0
 end
 if refresh then redis.call('PEXPIRE', key, math.ceil(last - now)) end
 -- Redis truncates numbers in replies to integers: no math.floor needed.
-return {0, tokens, remaining, nextMs, probe, slot, stamp}
+return {admitted, tokens, remaining, nextMs, probe, slot, stamp, math.ceil(wait)}
 `;
 
 export const ADMIT_SHA = createHash('sha1').update(ADMIT_SCRIPT).digest('hex');
 
 /**
- * Gives back an admission whose answer came after its caller's deadline (the caller was
- * answered by the fallback): its ring slot is marked free (a start at time 0 has left every
- * window), and a fleet probe it took is released. The bucket keeps its token: counted twice,
- * it only errs on the safe side. KEYS: 1 the scope's hash. ARGV: 1 slot (-1: none), 2 stamp,
- * 3 1 when it took the probe.
+ * Gives back admissions whose answer came after their callers' deadline (the callers were
+ * answered by the fallback): their ring slots are marked free (a start at time 0 has left
+ * every window), and a fleet probe they took is released. The bucket keeps its tokens:
+ * counted twice, they only err on the safe side. KEYS: 1 the scope's hash. ARGV: 1 first slot
+ * (-1: none), 2 how many, 3 ring length, 4 stamp, 5 1 when it took the probe.
  */
 export const REFUND_SCRIPT = `
-if ARGV[1] ~= '-1' and redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HSET', KEYS[1], ARGV[1], 0) end
-if ARGV[3] == '1' then redis.call('HDEL', KEYS[1], 'cp') end
+if ARGV[1] ~= '-1' then
+  for i = 0, ARGV[2] - 1 do
+    local slot = (ARGV[1] + i) % ARGV[3]
+    if redis.call('HGET', KEYS[1], slot) == ARGV[4] then redis.call('HSET', KEYS[1], slot, 0) end
+  end
+end
+if ARGV[5] == '1' then redis.call('HDEL', KEYS[1], 'cp') end
 return 1
 `;
 

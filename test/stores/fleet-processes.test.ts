@@ -131,6 +131,57 @@ describe('a fleet of worker processes', () => {
     expect(other.starts.length).toBe(other.issued);
   }, 30_000);
 
+  it('shareCircuit: an opening in one worker refuses calls in all at once; after the reset period exactly one call in the fleet probes; its failure re-opens all, its success closes all', async () => {
+    const prefix = newPrefix();
+    const config = {
+      requestsPerSecond: Infinity,
+      burst: 10_000,
+      requestsPerMinute: 10_000,
+      maxWaitMs: 0,
+      circuitBreakerThreshold: 3,
+      circuitBreakerResetMs: 300,
+    };
+    // The provider fails until each worker's circuit has been open 450 ms: the first probe
+    // (about 300 ms after the opening) fails, the second (300 ms later) succeeds.
+    const startAt = Date.now() + 4_000;
+    const reports = await Promise.all(
+      [0, 1, 2].map((index) =>
+        runWorker({ prefix, index, config, store: { shareCircuit: true }, failFor: 450, startAt, runMs: 1_400, loops: 1, pauseMs: 5 }),
+      ),
+    );
+    for (const r of reports) {
+      expect(r.late, `worker ${r.index} was ready before the start`).toBe(false);
+      expect(r.settled).toBe(r.issued);
+      expect(r.otherErrors).toEqual([]);
+      expect(r.unhandled).toEqual([]);
+    }
+    const openedAt = (r: WorkerReport) => r.circuit.find((c) => c.to === 'open')!.at;
+    const opened = Math.min(...reports.map(openedAt));
+    // Every worker's circuit opened within moments of the first (its own count, or the message).
+    for (const r of reports) expect(openedAt(r) - opened).toBeLessThan(150);
+    // Provider calls after the opening was known everywhere: the probes, then the closed circuit.
+    const calls = reports
+      .flatMap((r) => r.starts.map((s) => ({ ...s, worker: r.index })))
+      .filter((c) => c.at > opened + 150)
+      .sort((x, y) => x.at - y.at);
+    const [first, second] = calls;
+    // Nothing reached the provider while the fleet's circuit was open, then exactly one probe…
+    expect(first!.at - opened).toBeGreaterThanOrEqual(250);
+    expect(first!.failed).toBe(true);
+    // … whose failure opened the circuit everywhere for another reset period: one call again.
+    expect(second!.at - first!.at).toBeGreaterThanOrEqual(250);
+    expect(second!.failed).toBeUndefined();
+    // Its success closed every worker's circuit, and all of them call the provider again.
+    for (const r of reports) {
+      const closed = r.circuit.find((c) => c.to === 'closed');
+      expect(closed, `worker ${r.index} closed its circuit`).toBeDefined();
+      expect(closed!.at - second!.at).toBeLessThan(250);
+      expect(r.starts.filter((s) => s.at > closed!.at && !s.failed).length).toBeGreaterThan(0);
+      expect(r.circuitOpen).toBeGreaterThan(0);
+    }
+    expect(calls.filter((c) => c.failed).length).toBe(1);
+  }, 40_000);
+
   it('Redis killed mid-run: every call settles, the fallback share holds, and the shared limit resumes after the restart (NOSCRIPT)', async () => {
     const prefix = newPrefix();
     // Shared cap 60 per 60 s; while Redis is down each of the two keeps a quarter: 15.
@@ -139,9 +190,12 @@ describe('a fleet of worker processes', () => {
     const running = Promise.all([0, 1].map((index) => runWorker({ prefix, index, config, store, runMs: 6_000, loops: 1, pauseMs: 20 })));
     // Kill Redis once the two have taken half the shared window.
     const admin = server.client();
-    // The scope's hash: `n` is how many starts its ring of the window holds.
+    // The scope's hash: its ring of the window holds `h` starts until full (`f`), then `rl`.
     const scopeKey = `${prefix}{fleet_worker}`;
-    const startsIn = async (client: typeof admin): Promise<number> => Number((await client.hget(scopeKey, 'n')) ?? 0);
+    const startsIn = async (client: typeof admin): Promise<number> => {
+      const [h, f, rl] = await client.hmget(scopeKey, 'h', 'f', 'rl');
+      return f === '1' ? Number(rl) : Number(h ?? 0);
+    };
     for (let waited = 0; (await startsIn(admin)) < 30; waited += 10) {
       if (waited > 15_000) throw new Error('the workers never started');
       await sleep(10);

@@ -6,6 +6,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import {
+  isCircuitOpenError,
   isPlatformSuspendedError,
   isRateLimitedError,
   RedisStore,
@@ -107,6 +108,34 @@ describe('RedisStore: shared limits', () => {
     ];
     const [a, b] = await Promise.all(pair.map(({ manager }) => burst(manager, 4)));
     expect(a!.started + b!.started).toBe(4);
+  });
+
+  it('admissions asked for in the same tick go out as one trip, and the ring of the window stays exact as it wraps', async () => {
+    const prefix = newPrefix();
+    // Time scaled down: a 300 ms window holding 5 starts.
+    const m = member(prefix, { burst: 5, requestsPerMinute: 5, maxWaitMs: 0 }, { windowMs: 300 });
+    await burst(m.manager, 1, { platform: 'warm-up' }); // the script is loaded
+    const starts: number[] = [];
+    /** `n` calls at once: how many started, and in how many trips. */
+    const round = async (n: number): Promise<[number, number]> => {
+      const before = m.store.roundTrips;
+      const outcomes = await Promise.allSettled(Array.from({ length: n }, () => m.manager.execute(SVC, async () => void starts.push(Date.now()))));
+      for (const o of outcomes) if (o.status === 'rejected') expect(isRateLimitedError(o.reason)).toBe(true);
+      return [outcomes.filter((o) => o.status === 'fulfilled').length, m.store.roundTrips - before];
+    };
+    expect(await round(3)).toEqual([3, 1]);
+    // Two slots left unused, then the ring is full and the rest must wait for the window.
+    expect(await round(4)).toEqual([2, 1]);
+    // The answer named when the window frees a slot: refused without asking.
+    expect(await round(2)).toEqual([0, 0]);
+    await sleep(320);
+    // Every slot reusable again: five of twelve, the ring wrapping in the middle of the batch.
+    expect(await round(12)).toEqual([5, 1]);
+    await sleep(150);
+    expect(await round(3)).toEqual([0, 0]);
+    await sleep(200);
+    expect(await round(8)).toEqual([5, 1]);
+    for (let i = 5; i < starts.length; i++) expect(starts[i]! - starts[i - 5]!).toBeGreaterThanOrEqual(300 - 20);
   });
 
   it('one round trip per admission, and the report shows the fleet-wide figures and the store health', async () => {
@@ -223,6 +252,114 @@ describe('RedisStore: shared suspension and pause', () => {
     const c = member(prefix, { maxWaitMs: 0 });
     const third = await c.manager.execute(SVC, async () => 'ran').catch((e: unknown) => e);
     expect(isRateLimitedError(third)).toBe(true);
+  });
+});
+
+describe('RedisStore: shared circuit (shareCircuit)', () => {
+  const circuitConfig = { circuitBreakerThreshold: 2, circuitBreakerResetMs: 300, burst: 100, requestsPerMinute: 100 };
+  const down = (): Promise<never> => Promise.reject(Object.assign(new Error('503 Service Unavailable'), { status: 503 }));
+  const stateOf = (m: Member): string | undefined => m.manager.getStatusReport().scopes[SVC]?.circuit.state;
+  const changesOf = (m: Member): string[] => {
+    const changes: string[] = [];
+    m.manager.on('circuitStateChange', (e) => changes.push(`${e.from}>${e.to}`));
+    return changes;
+  };
+  /** Opens the circuit in `m` (two failures), then waits until every member of `others` saw it. */
+  async function open(m: Member, others: readonly Member[]): Promise<void> {
+    for (let i = 0; i < 2; i++) await m.manager.execute(SVC, down).catch(() => {});
+    expect(stateOf(m)).toBe('open');
+    await until(() => others.every((o) => stateOf(o) === 'open'), 2_000, 'the opening to reach the others');
+  }
+  /** Many calls at once from every member; returns how many reached the provider. */
+  async function everyoneCalls(fleet: readonly Member[], fn: () => Promise<unknown>): Promise<{ calls: number; errors: unknown[] }> {
+    let calls = 0;
+    const outcomes = await Promise.allSettled(
+      fleet.flatMap((m) =>
+        [1, 2, 3].map(() =>
+          m.manager.execute(SVC, () => {
+            calls++;
+            return fn();
+          }),
+        ),
+      ),
+    );
+    return { calls, errors: outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason] : [])) };
+  }
+
+  it('an opening in one process refuses calls in the others at once, without calling the provider; a process that missed the message is refused by its first admission', async () => {
+    const prefix = newPrefix();
+    const [a, b] = [member(prefix, circuitConfig, { shareCircuit: true }), member(prefix, circuitConfig, { shareCircuit: true })];
+    await burst(b.manager, 1);
+    const changes = changesOf(b);
+    await open(a, [b]);
+    expect(changes).toEqual(['closed>open']);
+    let called = 0;
+    const error = await b.manager.execute(SVC, async () => void called++).catch((e: unknown) => e);
+    expect(isCircuitOpenError(error)).toBe(true);
+    expect((error as { retryAt: number }).retryAt).toBeGreaterThan(Date.now() + 150);
+    // No subscription: it learns from the answer to its first admission (one round trip).
+    const deaf = member(prefix, circuitConfig, { shareCircuit: true, subscribe: false });
+    const deafChanges = changesOf(deaf);
+    const refused = await deaf.manager.execute(SVC, async () => void called++).catch((e: unknown) => e);
+    expect(isCircuitOpenError(refused)).toBe(true);
+    expect(deafChanges).toEqual(['closed>open']);
+    // Then it refuses locally, without a trip.
+    const trips = deaf.store.roundTrips;
+    await expect(deaf.manager.execute(SVC, async () => void called++)).rejects.toSatisfy(isCircuitOpenError);
+    expect(deaf.store.roundTrips).toBe(trips);
+    expect(called).toBe(0);
+  });
+
+  it('after the reset period exactly one call in the fleet probes; its success closes every circuit', async () => {
+    const prefix = newPrefix();
+    const fleet = [0, 1, 2].map(() => member(prefix, circuitConfig, { shareCircuit: true }));
+    await Promise.all(fleet.map((m) => burst(m.manager, 1)));
+    const changes = fleet.map(changesOf);
+    await open(fleet[0]!, fleet.slice(1));
+    await sleep(350);
+    const probe = await everyoneCalls(fleet, () => sleep(30));
+    expect(probe.calls).toBe(1);
+    for (const error of probe.errors) expect(isCircuitOpenError(error)).toBe(true);
+    await until(() => fleet.every((m) => stateOf(m) === 'closed'), 2_000, 'every circuit to close');
+    // The prober went half-open then closed; the others closed on its word.
+    expect(changes.filter((c) => c.includes('closed>open') && c.includes('half_open>closed')).length).toBe(1);
+    for (const c of changes) expect(c.at(-1)).toMatch(/>closed$/);
+    const after = await everyoneCalls(fleet, async () => undefined);
+    expect(after.calls).toBe(9);
+  });
+
+  it("the probe's failure opens every circuit again for another reset period, then one probe again", async () => {
+    const prefix = newPrefix();
+    const fleet = [0, 1, 2].map(() => member(prefix, circuitConfig, { shareCircuit: true }));
+    await Promise.all(fleet.map((m) => burst(m.manager, 1)));
+    await open(fleet[1]!, [fleet[0]!, fleet[2]!]);
+    await sleep(350);
+    const failed = await everyoneCalls(fleet, down);
+    expect(failed.calls).toBe(1);
+    const reopened = Date.now();
+    for (const m of fleet) expect(stateOf(m)).toBe('open');
+    // Refused everywhere for the new reset period, the prober included.
+    const during = await everyoneCalls(fleet, async () => undefined);
+    expect(during.calls).toBe(0);
+    for (const error of during.errors) {
+      expect(isCircuitOpenError(error)).toBe(true);
+      expect((error as { retryAt: number }).retryAt).toBeGreaterThanOrEqual(reopened + 200);
+    }
+    await sleep(350);
+    const second = await everyoneCalls(fleet, async () => undefined);
+    expect(second.calls).toBe(1);
+    await until(() => fleet.every((m) => stateOf(m) === 'closed'), 2_000, 'every circuit to close');
+  });
+
+  it('by default each process keeps its own circuit', async () => {
+    const prefix = newPrefix();
+    const [a, b] = [member(prefix, circuitConfig), member(prefix, circuitConfig)];
+    await burst(b.manager, 1);
+    for (let i = 0; i < 2; i++) await a.manager.execute(SVC, down).catch(() => {});
+    expect(stateOf(a)).toBe('open');
+    await sleep(50);
+    expect((await burst(b.manager, 1)).started).toBe(1);
+    expect(stateOf(b)).toBe('closed');
   });
 });
 

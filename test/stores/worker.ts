@@ -4,14 +4,14 @@
  * prints one JSON {@link WorkerReport} line on stdout and exits.
  */
 import { Redis } from 'ioredis';
-import { isPlatformSuspendedError, isRateLimitedError, RedisStore, ThrottleManager, type ThrottleConfig } from '../../src/index.js';
+import { isCircuitOpenError, isPlatformSuspendedError, isRateLimitedError, RedisStore, ThrottleManager, type ThrottleConfig } from '../../src/index.js';
 
 export interface WorkerSpec {
   readonly port: number;
   readonly prefix: string;
   readonly index: number;
   readonly config: Partial<ThrottleConfig>;
-  readonly store?: { readonly windowMs?: number; readonly timeoutMs?: number; readonly probeIntervalMs?: number; readonly share?: number };
+  readonly store?: { readonly windowMs?: number; readonly timeoutMs?: number; readonly probeIntervalMs?: number; readonly share?: number; readonly shareCircuit?: boolean };
   /** Calls are started for this long (ms). */
   readonly runMs: number;
   /** Calls in flight at once (each loop starts its next call when its last one settled, after `pauseMs`). */
@@ -20,12 +20,21 @@ export interface WorkerSpec {
   /** This worker's `banAt`-th call fails with a ban (403 "account suspended"). */
   readonly banAt?: number;
   readonly platform?: string;
+  /** The provider fails (503) until this worker's circuit has been open for this long (ms). */
+  readonly failFor?: number;
+  /** Epoch ms at which to start calling (so that workers started one by one begin together). */
+  readonly startAt?: number;
 }
 
 export interface WorkerReport {
   readonly index: number;
-  /** Epoch ms at which each admitted call started, with the store mode at that moment. */
-  readonly starts: readonly { readonly at: number; readonly mode: string }[];
+  /** Epoch ms at which each admitted call started, with the store mode at that moment and whether the provider failed it. */
+  readonly starts: readonly { readonly at: number; readonly mode: string; readonly failed?: boolean }[];
+  /** Circuit transitions seen here (epoch ms). */
+  readonly circuit: readonly { readonly at: number; readonly from: string; readonly to: string }[];
+  readonly circuitOpen: number;
+  /** `startAt` had already passed when the worker was ready. */
+  readonly late: boolean;
   readonly issued: number;
   readonly settled: number;
   readonly rateLimited: number;
@@ -54,12 +63,22 @@ async function main(): Promise<void> {
     ...(spec.store?.timeoutMs === undefined ? {} : { timeoutMs: spec.store.timeoutMs }),
     ...(spec.store?.probeIntervalMs === undefined ? {} : { probeIntervalMs: spec.store.probeIntervalMs }),
     ...(share === undefined ? {} : { fallback: { mode: 'local', share } }),
+    ...(spec.store?.shareCircuit === undefined ? {} : { shareCircuit: spec.store.shareCircuit }),
   });
   const manager = new ThrottleManager({ store, env: {} });
   manager.configure(SERVICE, { maxConcurrent: Infinity, retryAttempts: 0, timeoutMs: 0, circuitBreakerThreshold: 1_000, maxQueue: 10_000, ...spec.config });
   await client.ping();
+  const circuit: { at: number; from: string; to: string }[] = [];
+  manager.on('circuitStateChange', (e) => circuit.push({ at: Date.now(), from: e.from, to: e.to }));
+  let openSeenAt: number | null = null;
+  manager.on('circuitStateChange', (e) => {
+    if (e.to === 'open') openSeenAt ??= Date.now();
+  });
+  const late = spec.startAt !== undefined && Date.now() > spec.startAt;
+  if (spec.startAt !== undefined && !late) await new Promise((resolve) => setTimeout(resolve, spec.startAt! - Date.now()));
 
-  const starts: { at: number; mode: string }[] = [];
+  const starts: { at: number; mode: string; failed?: boolean }[] = [];
+  let circuitOpen = 0;
   let issued = 0;
   let settled = 0;
   let rateLimited = 0;
@@ -77,7 +96,12 @@ async function main(): Promise<void> {
         await manager.execute(
           SERVICE,
           async () => {
-            starts.push({ at: Date.now(), mode: store.health().mode });
+            const at = Date.now();
+            if (spec.failFor !== undefined && (openSeenAt === null || at - openSeenAt < spec.failFor)) {
+              starts.push({ at, mode: store.health().mode, failed: true });
+              throw Object.assign(new Error('503 Service Unavailable'), { status: 503 });
+            }
+            starts.push({ at, mode: store.health().mode });
             if (number === spec.banAt) {
               bannedAt = Date.now();
               throw Object.assign(new Error('403 Forbidden: this account has been suspended'), { status: 403 });
@@ -87,6 +111,10 @@ async function main(): Promise<void> {
         );
       } catch (error) {
         if (isRateLimitedError(error)) rateLimited++;
+        else if (isCircuitOpenError(error)) circuitOpen++;
+        else if (spec.failFor !== undefined && (error as { status?: number }).status === 503) {
+          // The provider's own failure, as planned.
+        }
         else if (isPlatformSuspendedError(error)) {
           suspended++;
           firstSuspendedAt ??= Date.now();
@@ -101,6 +129,9 @@ async function main(): Promise<void> {
   const report: WorkerReport = {
     index: spec.index,
     starts,
+    circuit,
+    circuitOpen,
+    late,
     issued,
     settled,
     rateLimited,

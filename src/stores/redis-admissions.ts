@@ -1,0 +1,223 @@
+import { CircuitOpenError, PlatformSuspendedError } from '../errors/errors.js';
+import { DISCONNECTED, describe } from './redis-channel.js';
+import type { RedisLimiter } from './redis-limiter.js';
+import { ADMIT_SCRIPT, REFUND_SCRIPT } from './redis-scripts.js';
+import type { RedisStore } from './redis-store.js';
+
+/**
+ * Admissions of one scope asked for in the same tick, sent as one script run. Callers are
+ * kept as flat resolve/reject pairs: no object per caller.
+ */
+export interface Batch {
+  readonly limiter: RedisLimiter;
+  readonly deadline: number;
+  readonly callers: ((value: never) => void)[];
+  /** Ages of fallback starts to import into the shared window with this batch. */
+  imports: readonly number[] | null;
+  done: boolean;
+  /** Already re-sent with EVAL after NOSCRIPT. */
+  retried: boolean;
+}
+
+/** EVALSHA/EVAL taking the whole command as one array (ioredis flattens it): no per-call argument list. */
+type Send = (args: readonly (string | number)[]) => Promise<unknown>;
+
+/** See ADMIT_SCRIPT: admitted or code, tokens or ttl, remaining or reason, nextMs, probe, slot, stamp, waitMs. */
+type Reply = [code: number, figure: number, remaining: number | string, nextMs?: number, probe?: number, slot?: number, stamp?: number, waitMs?: number];
+
+/** Callers per script run at most: keeps the script's argument lists small. */
+const MAX_BATCH = 256;
+/** Where the count goes in a limiter's prebuilt EVALSHA arguments. */
+export const COUNT_ARG = 8;
+
+/**
+ * The admissions of one {@link RedisStore} in flight. A connection answers in order, so one
+ * timer armed for the oldest deadline serves them all, and a late answer is recognised (and
+ * its starts given back) rather than delivered twice.
+ */
+export class RedisAdmissions {
+  /** Batches sent and not yet answered, oldest first. */
+  private pending: Batch[] = [];
+  private pendingHead = 0;
+  private outstanding = 0;
+  private deadlineTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(private readonly store: RedisStore) {}
+
+  /**
+   * Asks for one admission; it goes out with the others of its scope at the end of the tick.
+   * The promise never rejects except with PlatformSuspendedError or CircuitOpenError.
+   */
+  admit(limiter: RedisLimiter, imports: readonly number[] | null): number | Promise<number> {
+    const store = this.store;
+    if (DISCONNECTED.has(store.client.status)) {
+      store.degrade(`connection ${store.client.status}`);
+      limiter.importFailed(imports !== null);
+      return limiter.fallbackAcquire(Date.now());
+    }
+    return new Promise<number>((resolve, reject) => {
+      let batch = limiter.batch;
+      if (batch === null || batch.callers.length >= 2 * MAX_BATCH) {
+        batch = { limiter, deadline: Date.now() + store.timeoutMs, callers: [], imports: null, done: false, retried: false };
+        limiter.batch = batch;
+        const sending = batch;
+        queueMicrotask(() => this.flush(sending));
+      }
+      batch.callers.push(resolve as (value: never) => void, reject);
+      if (imports !== null) batch.imports = imports;
+    });
+  }
+
+  /** Redis is down: whatever is in flight is answered by the fallback now rather than at its deadline. */
+  fallBackAll(now: number): void {
+    const pending = this.pending;
+    for (let i = this.pendingHead; i < pending.length; i++) {
+      const batch = pending[i]!;
+      if (!batch.done) this.fallBack(batch, now);
+    }
+  }
+
+  private flush(batch: Batch): void {
+    const { limiter } = batch;
+    if (limiter.batch === batch) limiter.batch = null;
+    this.pending.push(batch);
+    this.outstanding++;
+    if (this.deadlineTimer === undefined) this.armDeadline(batch.deadline);
+    this.send(batch);
+  }
+
+  private send(batch: Batch): void {
+    const { limiter, imports } = batch;
+    const store = this.store;
+    const client = store.client;
+    store.roundTrips++;
+    const args = limiter.args;
+    args[COUNT_ARG] = String(batch.callers.length / 2);
+    let reply: Promise<unknown>;
+    if (imports === null && !batch.retried) {
+      // ioredis copies the arguments at once, so the array can be reused.
+      reply = (client.evalsha as unknown as Send).call(client, args);
+    } else {
+      // Rare (after an outage, or NOSCRIPT): worth an array of its own.
+      const withImports: (string | number)[] = imports === null ? [...args] : [...args, ...imports];
+      if (batch.retried) withImports[0] = ADMIT_SCRIPT;
+      reply = ((batch.retried ? client.eval : client.evalsha) as unknown as Send).call(client, withImports);
+    }
+    reply.then(
+      (answer) => this.answer(batch, answer as Reply),
+      (error: unknown) => {
+        if (batch.done) return;
+        // Redis restarted (or ran SCRIPT FLUSH): EVAL loads the script again, once.
+        if (!batch.retried && isNoScript(error)) {
+          batch.retried = true;
+          if (batch.imports !== null) batch.imports = limiter.importAges(Date.now());
+          this.send(batch);
+          return;
+        }
+        this.store.degrade(describe(error));
+        if (!batch.done) this.fallBack(batch, Date.now());
+      },
+    );
+  }
+
+  private answer(batch: Batch, reply: Reply): void {
+    const code = reply[0];
+    const { limiter, callers } = batch;
+    if (batch.done) {
+      // Answered after its deadline: the callers already had the fallback's answer, so starts
+      // Redis counted (and a probe it granted) are nobody's. Give them back.
+      if (code > 0) this.refund(limiter, code, reply);
+      return;
+    }
+    this.finish(batch);
+    const count = callers.length / 2;
+    this.store.answered += count;
+    if (batch.imports !== null) limiter.importDone();
+    if (code >= 0) {
+      const waitMs = reply[7] ?? 0;
+      limiter.record(code < count ? waitMs : (reply[3] ?? 0), reply[1], reply[2] as number);
+      let i = 0;
+      for (; i < code; i++) callers[2 * i]!(0 as never);
+      if (i === count) return;
+      if (reply[4] === 1) {
+        // The one admitted call is the fleet's probe; the others wait for it like everyone else.
+        limiter.probeGranted();
+        const error = new CircuitOpenError(limiter.scope, limiter.circuitRefused(limiter.probeLockMs));
+        for (; i < count; i++) callers[2 * i + 1]!(error as never);
+        return;
+      }
+      // Woken a little after the time Redis named, spread out: waiters across the fleet do
+      // not all come back in the same millisecond, and none comes back a hair too early.
+      for (; i < count; i++) callers[2 * i]!((waitMs + 1 + Math.random() * Math.min(25, waitMs / 8)) as never);
+    } else if (code === -1) {
+      const reason = String(reply[2]);
+      this.store.channel.notifySuspended(limiter.scope, reply[1], reason);
+      const error = new PlatformSuspendedError(limiter.scope, Date.now() + reply[1], reason);
+      for (let i = 1; i < callers.length; i += 2) callers[i]!(error as never);
+    } else if (code === -2) {
+      this.store.channel.notifyPaused(limiter.scope, reply[1]);
+      for (let i = 0; i < callers.length; i += 2) callers[i]!(reply[1] as never);
+    } else {
+      const error = new CircuitOpenError(limiter.scope, limiter.circuitRefused(reply[1]));
+      for (let i = 1; i < callers.length; i += 2) callers[i]!(error as never);
+    }
+  }
+
+  private fallBack(batch: Batch, now: number): void {
+    this.finish(batch);
+    const { limiter, callers } = batch;
+    limiter.importFailed(batch.imports !== null);
+    for (let i = 0; i < callers.length; i += 2) callers[i]!(limiter.fallbackAcquire(now) as never);
+  }
+
+  private refund(limiter: RedisLimiter, admitted: number, reply: Reply): void {
+    const slot = reply[5] ?? -1;
+    const probe = reply[4] ?? 0;
+    // With the bucket alone, tokens counted twice err on the safe side: nothing to give back.
+    if (slot < 0 && probe !== 1) return;
+    // EVAL, not EVALSHA: a rare command that must reach Redis before the ones sent after it.
+    this.store.client.eval(REFUND_SCRIPT, 1, limiter.key, slot, admitted, limiter.args[5]!, reply[6] ?? 0, probe).catch(() => {});
+  }
+
+  private finish(batch: Batch): void {
+    batch.done = true;
+    if (--this.outstanding === 0) {
+      // Nothing in flight: drop the bookkeeping and the deadline timer.
+      this.pending = [];
+      this.pendingHead = 0;
+      if (this.deadlineTimer !== undefined) clearTimeout(this.deadlineTimer);
+      this.deadlineTimer = undefined;
+    }
+  }
+
+  private armDeadline(at: number): void {
+    this.deadlineTimer = setTimeout(() => this.expire(), Math.max(0, at - Date.now()));
+  }
+
+  private expire(): void {
+    this.deadlineTimer = undefined;
+    const now = Date.now();
+    while (this.pendingHead < this.pending.length) {
+      const batch = this.pending[this.pendingHead]!;
+      if (batch.done) {
+        this.pendingHead++;
+        continue;
+      }
+      if (batch.deadline > now) {
+        this.armDeadline(batch.deadline);
+        break;
+      }
+      this.pendingHead++;
+      this.fallBack(batch, now);
+      this.store.degrade(`no answer within ${this.store.timeoutMs} ms`);
+    }
+    if (this.pendingHead > 1024 && this.pendingHead * 2 > this.pending.length) {
+      this.pending = this.pending.slice(this.pendingHead);
+      this.pendingHead = 0;
+    }
+  }
+}
+
+function isNoScript(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOSCRIPT');
+}
