@@ -10,7 +10,6 @@ export type { ServiceName, ThrottleConfig, ThrottleConfigKey } from './config/in
 export {
   ThrottleManager,
   throttleManager,
-  getClassification,
   type ThrottleManagerOptions,
   type ExecuteOptions,
   type ConfigureOptions,
@@ -18,6 +17,7 @@ export {
   type ErrorHandler,
 } from './manager/throttle-manager.js';
 
+export { getClassification } from './manager/recorded-failures.js';
 export { throttled, type ThrottledOptions } from './decorators/throttled.js';
 export { unifiedErrorHandling, type UnifiedErrorHandlingOptions } from './decorators/unified-error-handling.js';
 export { getDecoratedMethods } from './decorators/metadata.js';

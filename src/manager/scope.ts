@@ -62,7 +62,7 @@ export class Scope implements AdmissionGate {
 
   /** `service` or `service:platform`. Built when needed (errors, events, reports), not kept per scope. */
   get key(): string {
-    return this.platform === undefined ? this.service : `${this.service}:${this.platform}`;
+    return scopeKey(this.service, this.platform);
   }
 
   /** Whether the circuit lets a call through now (see {@link Circuit.allow}). */
@@ -187,4 +187,8 @@ export class Scope implements AdmissionGate {
   unclaimed(): void {
     this.active--;
   }
+}
+
+export function scopeKey(service: string, platform: string | undefined): string {
+  return platform === undefined ? service : `${service}:${platform}`;
 }

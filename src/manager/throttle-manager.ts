@@ -4,16 +4,12 @@ import { ErrorClassifier, type RegisterPatternOptions } from '../classify/classi
 import { ErrorHistory, type ErrorStatistics } from '../classify/history.js';
 import { redactUrl, summarizeError } from '../classify/redact.js';
 import { countsAgainstProvider, ErrorCategory, type ErrorClassification, type ErrorPattern } from '../classify/types.js';
-import { envFieldName, readEnvOverrides } from '../config/env.js';
-import { presetFor } from '../config/presets.js';
 import type { ServiceName, ThrottleConfig } from '../config/types.js';
-import { mergeConfig } from '../config/validate.js';
 import {
   CallCancelledError,
   CircuitOpenError,
   ConfigError,
   isCallTimeoutError,
-  isConfigError,
   PlatformSuspendedError,
   type RateLimitedError,
 } from '../errors/errors.js';
@@ -23,9 +19,11 @@ import { buildStatusReport, type StatusReport } from '../status/report.js';
 import { MemoryStore } from '../stores/memory-store.js';
 import type { SharedStateListener, ThrottleStore } from '../stores/types.js';
 import { AttemptTimeouts } from './attempt-timeouts.js';
-import { nextSequence, runCall, type CallHost } from './call.js';
-import { Scope, type ScopeListener, type Suspension } from './scope.js';
+import { runCall, type CallHost } from './call.js';
+import { markRecorded, recordedByOtherLayer, type FailureLayer } from './recorded-failures.js';
+import { Scope, scopeKey, type ScopeListener, type Suspension } from './scope.js';
 import { ScopeRegistry } from './scope-registry.js';
+import { checkName, ServiceConfigs } from './service-configs.js';
 
 export interface ThrottleManagerOptions {
   /** Where limiter state lives. @default a new MemoryStore */
@@ -63,24 +61,6 @@ export type ErrorHandler = (error: unknown, classification: ErrorClassification,
 
 let singleton: ThrottleManager | undefined;
 
-/** The classification floodgate recorded for an error that went through a scope, if any. */
-export function getClassification(error: unknown): ErrorClassification | undefined {
-  return typeof error === 'object' && error !== null ? recorded.get(error) : undefined;
-}
-/** The classification of every error recorded (for getClassification). */
-const recorded = new WeakMap<object, ErrorClassification>();
-
-/**
- * Which layer recorded an error last, and when. Stacked decorators see the same failure
- * twice (the inner layer first); the outer one skips a failure the other layer recorded
- * after the outer one started. An error object thrown again later (a client that reuses
- * its error, `mockRejectedValue(error)`) is a new failure and is counted again.
- */
-const marks = new WeakMap<object, { readonly layer: FailureLayer; readonly seq: number }>();
-
-/** @internal */
-export type FailureLayer = 'throttled' | 'unified';
-
 /**
  * The traffic controller: every call to an outside API goes through one of its scopes.
  * Use the process-wide {@link throttleManager}, or `new ThrottleManager()` for an
@@ -88,8 +68,7 @@ export type FailureLayer = 'throttled' | 'unified';
  */
 export class ThrottleManager extends EventEmitter<FloodgateEvents> implements CallHost, ScopeListener {
   private readonly scopes = new ScopeRegistry();
-  private readonly serviceConfigs = new Map<string, ThrottleConfig>();
-  private readonly platformOverrides = new Map<string, Partial<ThrottleConfig>>();
+  private readonly configs: ServiceConfigs;
   private readonly classifier = new ErrorClassifier();
   private readonly history: ErrorHistory;
   private readonly handlers: { category?: ErrorCategory; service?: string; handler: ErrorHandler }[] = [];
@@ -105,9 +84,7 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
     this.store = options.store ?? new MemoryStore();
     this.maxScopes = positiveInteger('maxScopes', options.maxScopes ?? 10_000);
     this.history = new ErrorHistory({ capacity: options.historySize ?? 1_000 });
-    for (const [service, overrides] of readEnvOverrides(options.env ?? process.env)) {
-      this.serviceConfigs.set(service, withEnvNames(service, () => mergeConfig(presetFor(service), service, overrides)));
-    }
+    this.configs = new ServiceConfigs(options.env ?? process.env);
     // Last, once nothing above can throw: a constructor that failed must not stay subscribed.
     this.detachStore = this.store.shared?.attach(this.storeListener); // fleet mode
   }
@@ -125,26 +102,15 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
    * changes nothing.
    */
   configure(service: ServiceName, partial: Partial<ThrottleConfig>, options: ConfigureOptions = {}): ThrottleConfig {
-    checkName('service', service);
     if (options.platform !== undefined) {
-      checkName('platform', options.platform);
-      const key = scopeKey(service, options.platform);
-      const override = { ...this.platformOverrides.get(key), ...partial };
-      const resolved = mergeConfig(this.serviceConfig(service), service, override);
-      this.platformOverrides.set(key, override);
+      const resolved = this.configs.configurePlatform(service, options.platform, partial);
       this.scopes.get(service, options.platform)?.reconfigure(resolved, Date.now());
       return resolved;
     }
-    const resolved = mergeConfig(this.serviceConfig(service), service, partial);
-    // Every platform override must still hold on the new base before anything changes.
-    const platformConfigs = new Map<string, ThrottleConfig>();
-    for (const [key, override] of this.platformOverrides) {
-      if (key.startsWith(`${service}:`)) platformConfigs.set(key, mergeConfig(resolved, service, override));
-    }
-    this.serviceConfigs.set(service, resolved);
+    const { resolved, platforms } = this.configs.configureService(service, partial);
     const now = Date.now();
     for (const scope of this.scopes.values()) {
-      if (scope.service === service) scope.reconfigure(platformConfigs.get(scope.key) ?? resolved, now);
+      if (scope.service === service) scope.reconfigure(platforms.get(scope.key) ?? resolved, now);
     }
     return resolved;
   }
@@ -152,7 +118,7 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
   /** The configuration in force for a service (or one of its platforms). */
   getConfig(service: ServiceName, options: ConfigureOptions = {}): ThrottleConfig {
     checkName('service', service);
-    return this.resolveConfig(service, options.platform);
+    return this.configs.resolve(service, options.platform);
   }
 
   /** Switches to another store (e.g. Redis) for scopes created from now on. */
@@ -284,17 +250,11 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
 
   /** @internal */
   recordFailure(scope: Scope, endpoint: string | undefined, error: unknown, since = 0, layer: FailureLayer = 'throttled'): ErrorClassification {
-    const isObject = typeof error === 'object' && error !== null;
-    if (isObject) {
-      // The other (inner) layer recorded this very failure during our attempt: count it once.
-      const mark = marks.get(error);
-      if (mark !== undefined && mark.layer !== layer && mark.seq >= since) return recorded.get(error)!;
-    }
+    // The other (inner) layer recorded this very failure during our attempt: count it once.
+    const known = recordedByOtherLayer(error, since, layer);
+    if (known !== undefined) return known;
     const classification = this.classifier.classify(error, scope.service);
-    if (isObject) {
-      recorded.set(error, classification);
-      marks.set(error, { layer, seq: nextSequence() });
-    }
+    markRecorded(error, classification, layer);
     // Floodgate's own refusals are outcomes of the limits, not news about the provider.
     if (isFloodgateError(error) && !isCallTimeoutError(error)) return classification;
     const now = Date.now();
@@ -403,19 +363,9 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
     if (platform !== undefined) checkName('platform', platform);
     if (this.scopes.size >= this.maxScopes) this.evictIdle();
     const now = Date.now();
-    const scope = new Scope(service, platform, this.resolveConfig(service, platform), this.store, this, now);
+    const scope = new Scope(service, platform, this.configs.resolve(service, platform), this.store, this, now);
     this.scopes.add(scope);
     return scope;
-  }
-
-  private serviceConfig(service: string): ThrottleConfig {
-    return this.serviceConfigs.get(service) ?? presetFor(service);
-  }
-
-  private resolveConfig(service: string, platform: string | undefined): ThrottleConfig {
-    const base = this.serviceConfig(service);
-    const override = platform === undefined ? undefined : this.platformOverrides.get(scopeKey(service, platform));
-    return override === undefined ? base : mergeConfig(base, service, override);
   }
 
   /** Forgets the least recently used tenth of the scopes whose state is back to fresh. */
@@ -471,10 +421,6 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
 /** The process-wide manager that the decorators use unless given another. */
 export const throttleManager: ThrottleManager = ThrottleManager.getInstance();
 
-export function scopeKey(service: string, platform: string | undefined): string {
-  return platform === undefined ? service : `${service}:${platform}`;
-}
-
 function ref(scope: Scope): ScopeRef {
   return scope.platform === undefined
     ? { scope: scope.key, service: scope.service }
@@ -484,22 +430,6 @@ function ref(scope: Scope): ScopeRef {
 /** A provider's Retry-After on a rate limit or an overload applies to everyone in the scope. */
 function pausesScope(classification: ErrorClassification): boolean {
   return classification.category === ErrorCategory.RATE_LIMIT || classification.category === ErrorCategory.SERVER;
-}
-
-function checkName(field: string, value: unknown): void {
-  if (typeof value !== 'string' || value.trim() === '') throw new ConfigError(field, value, 'must be a non-empty string');
-  // `service:platform` is the scope key: a colon in a service name would make keys ambiguous.
-  if (field === 'service' && value.includes(':')) throw new ConfigError(field, value, 'must not contain ":" (it separates service and platform in scope keys)');
-}
-
-/** A rule broken by environment values (e.g. a cap below the burst) names the variable, not the field. */
-function withEnvNames<T>(service: string, build: () => T): T {
-  try {
-    return build();
-  } catch (error) {
-    if (!isConfigError(error)) throw error;
-    throw new ConfigError(`FLOODGATE_${service.toUpperCase()}_${envFieldName(error.field)}`, error.value, error.rule);
-  }
 }
 
 function positiveInteger(field: string, value: number): number {

@@ -1,0 +1,34 @@
+import type { ErrorClassification } from '../classify/types.js';
+import { nextSequence } from './call.js';
+
+/** The decorator layers that record failures. @internal */
+export type FailureLayer = 'throttled' | 'unified';
+
+/** The classification of every error recorded (for getClassification). */
+const recorded = new WeakMap<object, ErrorClassification>();
+
+/**
+ * Which layer recorded an error last, and when. Stacked decorators see the same failure
+ * twice (the inner layer first); the outer one skips a failure the other layer recorded
+ * after the outer one started. An error object thrown again later (a client that reuses
+ * its error, `mockRejectedValue(error)`) is a new failure and is counted again.
+ */
+const marks = new WeakMap<object, { readonly layer: FailureLayer; readonly seq: number }>();
+
+/** The classification floodgate recorded for an error that went through a scope, if any. */
+export function getClassification(error: unknown): ErrorClassification | undefined {
+  return typeof error === 'object' && error !== null ? recorded.get(error) : undefined;
+}
+
+/** The other layer's classification when it recorded this very failure since `since` (then count it once). */
+export function recordedByOtherLayer(error: unknown, since: number, layer: FailureLayer): ErrorClassification | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const mark = marks.get(error);
+  return mark !== undefined && mark.layer !== layer && mark.seq >= since ? recorded.get(error) : undefined;
+}
+
+export function markRecorded(error: unknown, classification: ErrorClassification, layer: FailureLayer): void {
+  if (typeof error !== 'object' || error === null) return;
+  recorded.set(error, classification);
+  marks.set(error, { layer, seq: nextSequence() });
+}
