@@ -241,8 +241,6 @@ classification();
 const mem = await memory();
 const fid = await fidelity();
 log('Fleet mode (Redis)…');
-print('## Fleet mode: admissions through Redis');
-print();
 print((await runRedisBench({ quick })).markdown);
 print();
 targets({ seq, flight, mem, fid });
