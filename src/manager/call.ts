@@ -145,7 +145,7 @@ async function prepareRetry(
   if (!classification.retryable || retry > scope.config.retryAttempts) return false;
   const delayMs = retryDelay(retry, scope.config, classification.backoffMultiplier, classification.retryAfterMs);
   if (delayMs < 0) return false;
-  scope.retries++;
+  scope.record().retries++;
   host.onRetry(scope, endpoint, retry, delayMs, classification, error);
   // Through the scope, not a bare timer: close(), reset() and a suspension end the wait too.
   // A zero delay (backoffBaseMs: 0) must not become a 1 ms timer.

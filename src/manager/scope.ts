@@ -13,6 +13,24 @@ export interface Suspension {
   readonly timer: ReturnType<typeof setTimeout>;
 }
 
+/**
+ * What stays zero or empty while a scope is healthy: failures, refusals, retries, a provider's
+ * pause, a suspension. Kept apart so that each of the many healthy scopes (one per user, say)
+ * holds a single null instead of six fields.
+ */
+export class Incidents {
+  /** The provider asked for quiet (Retry-After): nothing is admitted before this time. */
+  pausedUntil = 0;
+  suspension: Suspension | null = null;
+  /** Failed attempts (classified provider errors). */
+  failures = 0;
+  /** Calls refused for lack of capacity. */
+  rateLimited = 0;
+  /** Calls refused by an open circuit or a suspension. */
+  rejected = 0;
+  retries = 0;
+}
+
 /** Told when a scope refuses a caller for lack of capacity. */
 export interface ScopeListener extends CircuitListener {
   onRateLimited(scope: Scope, error: RateLimitedError): void;
@@ -32,17 +50,10 @@ export class Scope implements AdmissionGate {
 
   /** Calls in flight (admitted, not yet settled). */
   active = 0;
-  /** The provider asked for quiet (Retry-After): nothing is admitted before this time. */
-  pausedUntil = 0;
-  /** Set while the scope is suspended (rare, so one field rather than three per scope). */
-  suspension: Suspension | null = null;
-
   requests = 0;
   successes = 0;
-  failures = 0;
-  rateLimited = 0;
-  rejected = 0;
-  retries = 0;
+  /** Created at the first incident: a healthy scope carries one null here (see {@link Incidents}). */
+  incidents: Incidents | null = null;
   /** Compact time (see compactTime) of the last call, for evicting the least recently used. */
   lastUsed: number;
 
@@ -58,6 +69,20 @@ export class Scope implements AdmissionGate {
     this.lastUsed = compactTime(now);
     // Fleet mode (`shareCircuit`): another process may open this circuit before any failure here.
     if (this.limiter.sharesCircuit === true) this.fleetCircuit();
+  }
+
+  /** The scope's incident record, created at the first incident. */
+  record(): Incidents {
+    return (this.incidents ??= new Incidents());
+  }
+
+  get suspension(): Suspension | null {
+    return this.incidents === null ? null : this.incidents.suspension;
+  }
+
+  /** Nothing is admitted before this time (a provider's Retry-After); 0 when not paused. */
+  get pausedUntil(): number {
+    return this.incidents === null ? 0 : this.incidents.pausedUntil;
   }
 
   /** `service` or `service:platform`. Built when needed (errors, events, reports), not kept per scope. */
@@ -169,7 +194,7 @@ export class Scope implements AdmissionGate {
     // The limiter's estimate cannot see the concurrency limit: with every slot busy it is 0,
     // which would tell the caller to come straight back. Hint the time a call takes instead.
     const error = new RateLimitedError(this.key, waitMs > 0 ? waitMs : this.slotWaitHint(), paused ? 'paused' : reason);
-    this.rateLimited++;
+    this.record().rateLimited++;
     this.listener.onRateLimited(this, error);
     return error;
   }

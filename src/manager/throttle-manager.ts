@@ -243,7 +243,7 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
   ensureOpen(scope: Scope, now: number): void {
     if (scope.suspension !== null) this.refuseIfSuspended(scope, scope.suspension, now);
     if (!scope.circuitAllows(now)) {
-      scope.rejected++;
+      scope.record().rejected++;
       throw new CircuitOpenError(scope.key, scope.circuit!.retryAt);
     }
   }
@@ -258,7 +258,7 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
     // Floodgate's own refusals are outcomes of the limits, not news about the provider.
     if (isFloodgateError(error) && !isCallTimeoutError(error)) return classification;
     const now = Date.now();
-    scope.failures++;
+    scope.record().failures++;
     if (countsAgainstProvider(classification)) scope.circuitFailure(now);
     else scope.circuit?.success();
     const summary = this.publishFailure(scope, endpoint, error, classification, now);
@@ -285,7 +285,7 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
     } else if (classification.retryAfterMs !== undefined && pausesScope(classification)) {
       const until = now + classification.retryAfterMs;
       if (until > scope.pausedUntil) {
-        scope.pausedUntil = until;
+        scope.record().pausedUntil = until;
         this.store.shared?.publishPause(scope.key, classification.retryAfterMs); // fleet mode
         this.emit('paused', { ...ref(scope), until, classification });
       }
@@ -341,7 +341,7 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
     onPaused: (key, remainingMs) => {
       const scope = this.scopes.getByKey(key);
       const until = Date.now() + remainingMs;
-      if (scope !== undefined && until > scope.pausedUntil) scope.pausedUntil = until;
+      if (scope !== undefined && until > scope.pausedUntil) scope.record().pausedUntil = until;
     },
     onCircuitOpened: (key, remainingMs) => {
       this.scopes.getByKey(key)?.fleetCircuit().forceOpen(Date.now() + remainingMs);
@@ -378,7 +378,7 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
 
   private refuseIfSuspended(scope: Scope, suspension: Suspension, now: number): void {
     if (now >= suspension.until) return this.liftSuspension(scope, 'expired');
-    scope.rejected++;
+    scope.record().rejected++;
     throw new PlatformSuspendedError(scope.key, suspension.until, suspension.reason);
   }
 
@@ -390,7 +390,7 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
     if (current !== null) clearTimeout(current.timer);
     const timer = setTimeout(() => this.expireSuspension(scope, Date.now()), Math.min(until - Date.now(), 2_147_483_647));
     timer.unref?.();
-    scope.suspension = { until, reason, timer };
+    scope.record().suspension = { until, reason, timer };
     scope.queue?.cancelAll(new PlatformSuspendedError(scope.key, until, reason));
     this.emit('suspended', { ...ref(scope), until, reason });
   }
@@ -402,8 +402,10 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
   /** `publish`: false when the resume came from the shared store (fleet mode); an expiry is never published. */
   private liftSuspension(scope: Scope, cause: 'manual' | 'expired', publish = true): void {
     if (publish && cause === 'manual') this.store.shared?.publishResume(scope.key);
-    if (scope.suspension !== null) clearTimeout(scope.suspension.timer);
-    scope.suspension = null;
+    if (scope.incidents?.suspension != null) {
+      clearTimeout(scope.incidents.suspension.timer);
+      scope.incidents.suspension = null;
+    }
     this.emit('resumed', { ...ref(scope), cause });
   }
 

@@ -79,7 +79,7 @@ export function buildStatusReport(scopes: Iterable<Scope>, store: string, now: n
 }
 
 function scopeStatus(scope: Scope, now: number): ScopeStatus {
-  const { config, circuit } = scope;
+  const { config, circuit, incidents } = scope;
   const snapshot = scope.limiter.snapshot(now);
   const suspension = scope.suspension !== null && scope.suspension.until > now ? scope.suspension : null;
   const paused = scope.pausedUntil > now;
@@ -115,10 +115,10 @@ function scopeStatus(scope: Scope, now: number): ScopeStatus {
     counters: {
       requests: scope.requests,
       successes: scope.successes,
-      failures: scope.failures,
-      rateLimited: scope.rateLimited,
-      rejected: scope.rejected,
-      retries: scope.retries,
+      failures: incidents?.failures ?? 0,
+      rateLimited: incidents?.rateLimited ?? 0,
+      rejected: incidents?.rejected ?? 0,
+      retries: incidents?.retries ?? 0,
     },
     latency: scope.latency?.figures() ?? NO_LATENCY,
   };
