@@ -1,4 +1,5 @@
 import type { CircuitStateName } from '../breaker/circuit.js';
+import type { ErrorSummary } from '../classify/redact.js';
 import type { ErrorClassification } from '../classify/types.js';
 
 /** Where an event happened. `platform` and `endpoint` are present when the call named them. */
@@ -9,13 +10,8 @@ export interface ScopeRef {
   readonly platform?: string;
 }
 
-/** A failed call's error, with secrets redacted. */
-export interface ErrorSummary {
-  readonly name: string;
-  readonly message: string;
-  readonly code?: string;
-  readonly statusCode?: number;
-}
+/** A failed call's error, with secrets redacted (what `summarizeError` returns). */
+export type { ErrorSummary };
 
 export interface RetryEvent extends ScopeRef {
   readonly endpoint?: string;

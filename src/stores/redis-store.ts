@@ -49,9 +49,9 @@ export interface RedisStoreOptions {
 /**
  * Limits, suspensions, provider pauses (and with `shareCircuit`, circuits) shared by every
  * process that uses the same Redis and prefix. One admission is one round trip (a Lua script
- * run with EVALSHA, on the server's clock; see {@link RedisAdmissions}). When Redis cannot
+ * run with EVALSHA, on the server's clock; see `RedisAdmissions`). When Redis cannot
  * answer within `timeoutMs`, admissions fall back to `fallback` until Redis answers again.
- * What one process decides for the fleet travels through {@link RedisChannel}.
+ * What one process decides for the fleet travels through `RedisChannel`.
  */
 export class RedisStore implements ThrottleStore {
   readonly name = 'redis';
