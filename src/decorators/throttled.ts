@@ -1,5 +1,5 @@
 import type { ServiceName } from '../config/types.js';
-import { ConfigError } from '../errors/errors.js';
+import { checkName } from '../manager/service-configs.js';
 import { recorder } from './metadata.js';
 import { methodDecorator, type AsyncMethodDecorator } from './method-decorator.js';
 import { describePlatform, managerOf, platformOf, type DecoratorOptions } from './options.js';
@@ -17,7 +17,7 @@ export type ThrottledOptions<Args extends unknown[] = any[]> = DecoratorOptions<
  * }
  */
 export function throttled(service: ServiceName, options: ThrottledOptions = {}): AsyncMethodDecorator {
-  if (typeof service !== 'string' || service === '') throw new ConfigError('service', service, 'must be a non-empty string');
+  checkName('service', service);
   const { endpoint, platform } = options;
   return methodDecorator(
     (original) =>

@@ -1,6 +1,6 @@
 import type { ErrorClassification } from '../classify/types.js';
 import type { ServiceName } from '../config/types.js';
-import { ConfigError } from '../errors/errors.js';
+import { checkName } from '../manager/service-configs.js';
 import { nextSequence } from '../manager/call.js';
 import { recorder } from './metadata.js';
 import { methodDecorator, type AsyncMethodDecorator } from './method-decorator.js';
@@ -21,7 +21,7 @@ export interface UnifiedErrorHandlingOptions<Args extends unknown[] = any[]> ext
  * scope is suspended. Rethrows the original error unless a `fallback` is given.
  */
 export function unifiedErrorHandling(service: ServiceName, options: UnifiedErrorHandlingOptions = {}): AsyncMethodDecorator {
-  if (typeof service !== 'string' || service === '') throw new ConfigError('service', service, 'must be a non-empty string');
+  checkName('service', service);
   const { endpoint, platform, fallback } = options;
   return methodDecorator(
     (original) =>

@@ -68,7 +68,7 @@ export class Scope implements AdmissionGate {
     this.limiter = store.createLimiter(this.key, config, now);
     this.lastUsed = compactTime(now);
     // Fleet mode (`shareCircuit`): another process may open this circuit before any failure here.
-    if (this.limiter.sharesCircuit === true) this.fleetCircuit();
+    if (this.limiter.sharesCircuit === true) this.ensureCircuit();
   }
 
   /** The scope's incident record, created at the first incident. */
@@ -85,6 +85,13 @@ export class Scope implements AdmissionGate {
     return this.incidents === null ? 0 : this.incidents.pausedUntil;
   }
 
+  /** Holds admissions until `until` (a provider's Retry-After); false when an equal or later pause is already on. */
+  pauseUntil(until: number): boolean {
+    if (until <= this.pausedUntil) return false;
+    this.record().pausedUntil = until;
+    return true;
+  }
+
   /** `service` or `service:platform`. Built when needed (errors, events, reports), not kept per scope. */
   get key(): string {
     return scopeKey(this.service, this.platform);
@@ -97,11 +104,11 @@ export class Scope implements AdmissionGate {
 
   /** A failure that counts against the provider. */
   circuitFailure(now: number): void {
-    (this.circuit ?? this.fleetCircuit()).failure(now);
+    this.ensureCircuit().failure(now);
   }
 
   /** The circuit, created now if need be (and linked to a store that shares circuits). */
-  fleetCircuit(): Circuit {
+  ensureCircuit(): Circuit {
     if (this.circuit !== null) return this.circuit;
     const { circuitBreakerThreshold, circuitBreakerResetMs } = this.config;
     const circuit = Circuit.consecutive(this, this.listener, circuitBreakerThreshold, circuitBreakerResetMs);

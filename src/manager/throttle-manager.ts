@@ -133,25 +133,31 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
 
   /** Runs `fn` through the service's scope: suspension, circuit, limits, retries. */
   execute<T>(service: ServiceName, fn: (signal: AbortSignal | undefined) => Promise<T> | T, options?: ExecuteOptions): Promise<T> {
-    const platform = options?.platform;
-    let scope: Scope;
-    try {
-      scope = this.scopeFor(service, platform);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return runCall(this, scope, options?.endpoint, options?.signal, fn as never, undefined, undefined) as Promise<T>;
+    return this.run(service, options?.platform, options?.endpoint, options?.signal, fn as never, undefined, undefined) as Promise<T>;
   }
 
   /** @internal The decorators' entry: `method` applied to `thisArg` with `args`. */
   invokeMethod(service: string, platform: string | undefined, endpoint: string | undefined, method: (...args: unknown[]) => unknown, thisArg: unknown, args: ArrayLike<unknown>): Promise<unknown> {
+    return this.run(service, platform, endpoint, undefined, method, thisArg, args);
+  }
+
+  /** Both entries: a bad service or platform name rejects the call rather than throwing. */
+  private run(
+    service: string,
+    platform: string | undefined,
+    endpoint: string | undefined,
+    signal: AbortSignal | undefined,
+    fn: (...args: unknown[]) => unknown,
+    thisArg: unknown,
+    args: ArrayLike<unknown> | undefined,
+  ): Promise<unknown> {
     let scope: Scope;
     try {
       scope = this.scopeFor(service, platform);
     } catch (error) {
       return Promise.reject(error);
     }
-    return runCall(this, scope, endpoint, undefined, method, thisArg, args);
+    return runCall(this, scope, endpoint, signal, fn, thisArg, args);
   }
 
   /** @internal `@unifiedErrorHandling`'s entry: refuses at once while the scope is suspended. */
@@ -284,8 +290,7 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
       this.suspendScope(scope, now + scope.config.banSuspensionMs, `ban detected (${classification.pattern}): ${summary.message}`);
     } else if (classification.retryAfterMs !== undefined && pausesScope(classification)) {
       const until = now + classification.retryAfterMs;
-      if (until > scope.pausedUntil) {
-        scope.record().pausedUntil = until;
+      if (scope.pauseUntil(until)) {
         this.store.shared?.publishPause(scope.key, classification.retryAfterMs); // fleet mode
         this.emit('paused', { ...ref(scope), until, classification });
       }
@@ -339,12 +344,10 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
       if (scope?.suspension != null) this.liftSuspension(scope, 'manual', false);
     },
     onPaused: (key, remainingMs) => {
-      const scope = this.scopes.getByKey(key);
-      const until = Date.now() + remainingMs;
-      if (scope !== undefined && until > scope.pausedUntil) scope.record().pausedUntil = until;
+      this.scopes.getByKey(key)?.pauseUntil(Date.now() + remainingMs);
     },
     onCircuitOpened: (key, remainingMs) => {
-      this.scopes.getByKey(key)?.fleetCircuit().forceOpen(Date.now() + remainingMs);
+      this.scopes.getByKey(key)?.ensureCircuit().forceOpen(Date.now() + remainingMs);
     },
     onCircuitClosed: (key) => {
       this.scopes.getByKey(key)?.circuit?.forceClose();
