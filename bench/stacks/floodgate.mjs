@@ -74,11 +74,14 @@ export const floodgateStacked = {
   },
 };
 
-/** Diagnostic only (not a target row): the same `@throttled` method with the per-attempt timeout off. */
-export const floodgateThrottledNoTimeout = {
-  name: 'diagnostic: `@throttled`, `timeoutMs: 0`',
+/**
+ * Diagnostic only (not a target row): the same `@throttled` method with an attempt timeout set
+ * (off by default), to show what opting into one costs.
+ */
+export const floodgateThrottledTimed = {
+  name: 'diagnostic: `@throttled`, `timeoutMs: 30000`',
   group: 'diagnostic',
   create(target, { failing = false } = {}) {
-    return floodgateThrottled.create(target, { settings: { ...settingsFor(failing), timeoutMs: 0 } });
+    return floodgateThrottled.create(target, { settings: { ...settingsFor(failing), timeoutMs: 30_000 } });
   },
 };

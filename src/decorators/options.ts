@@ -30,3 +30,36 @@ export function describePlatform(option: DecoratorOptions['platform']): { platfo
   if (option === undefined) return {};
   return { platform: typeof option === 'function' ? 'dynamic' : option };
 }
+
+export type AnyMethod = (this: unknown, ...args: unknown[]) => unknown;
+
+/** Where a decorator sends its calls: two decorators with equal targets serve the same scope and endpoint. */
+export interface DecoratorTarget {
+  readonly service: string;
+  readonly platform: DecoratorOptions['platform'];
+  readonly endpoint: string | undefined;
+  readonly manager: DecoratorOptions['manager'];
+}
+
+/** What a floodgate decorator remembers on the method it returns, so that another one stacked on it can fold into it. */
+export interface WrapperInfo extends DecoratorTarget {
+  readonly decorator: 'throttled' | 'unifiedErrorHandling';
+  /** The method it wraps. */
+  readonly original: AnyMethod;
+  readonly hasFallback: boolean;
+}
+
+const WRAPPER = Symbol('floodgate.wrapper');
+
+export function markWrapper(method: AnyMethod, info: WrapperInfo): AnyMethod {
+  Object.defineProperty(method, WRAPPER, { value: info });
+  return method;
+}
+
+export function wrapperInfo(method: AnyMethod): WrapperInfo | undefined {
+  return (method as { [WRAPPER]?: WrapperInfo })[WRAPPER];
+}
+
+export function sameTarget(a: DecoratorTarget, b: DecoratorTarget): boolean {
+  return a.service === b.service && a.platform === b.platform && a.endpoint === b.endpoint && a.manager === b.manager;
+}

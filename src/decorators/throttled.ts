@@ -1,8 +1,20 @@
 import type { ServiceName } from '../config/types.js';
+import type { Scope } from '../manager/scope.js';
 import { checkName } from '../manager/service-configs.js';
+import type { ThrottleManager } from '../manager/throttle-manager.js';
 import { recorder } from './metadata.js';
 import { methodDecorator, type AsyncMethodDecorator } from './method-decorator.js';
-import { describePlatform, managerOf, platformOf, type DecoratorOptions } from './options.js';
+import {
+  describePlatform,
+  managerOf,
+  markWrapper,
+  platformOf,
+  sameTarget,
+  wrapperInfo,
+  type AnyMethod,
+  type DecoratorOptions,
+  type DecoratorTarget,
+} from './options.js';
 
 export type ThrottledOptions<Args extends unknown[] = any[]> = DecoratorOptions<Args>;
 
@@ -18,21 +30,48 @@ export type ThrottledOptions<Args extends unknown[] = any[]> = DecoratorOptions<
  */
 export function throttled(service: ServiceName, options: ThrottledOptions = {}): AsyncMethodDecorator {
   checkName('service', service);
-  const { endpoint, platform } = options;
+  const target: DecoratorTarget = { service, platform: options.platform, endpoint: options.endpoint, manager: options.manager };
   return methodDecorator(
-    (original) =>
-      function throttledMethod(this: unknown, ...args: unknown[]): Promise<unknown> {
-        const manager = managerOf(options.manager);
-        if (typeof platform !== 'function') return manager.invokeMethod(service, platform, endpoint, original, this, args);
-        let chosen: string | undefined;
-        try {
-          chosen = platformOf(platform, args);
-        } catch (error) {
-          return Promise.reject(error);
-        }
-        return manager.invokeMethod(service, chosen, endpoint, original, this, args);
-      },
-    (method) => ({ method, decorator: 'throttled', service, ...(endpoint === undefined ? {} : { endpoint }), ...describePlatform(platform) }),
+    (method) => {
+      // An @unifiedErrorHandling below with the same target and no fallback does nothing this
+      // call path does not (refuse a suspended scope, classify and record each failure once).
+      const inner = wrapperInfo(method);
+      const original = inner?.decorator === 'unifiedErrorHandling' && !inner.hasFallback && sameTarget(inner, target) ? inner.original : method;
+      return markWrapper(throttledMethod(target, original), { ...target, decorator: 'throttled', original, hasFallback: false });
+    },
+    (method) => ({ method, decorator: 'throttled', service, ...(target.endpoint === undefined ? {} : { endpoint: target.endpoint }), ...describePlatform(target.platform) }),
     recorder,
   );
+}
+
+function throttledMethod({ service, platform, endpoint, manager: managerOption }: DecoratorTarget, original: AnyMethod): AnyMethod {
+  if (typeof platform === 'function') {
+    return function throttledMethod(this: unknown, ...args: unknown[]): Promise<unknown> {
+      const manager = managerOf(managerOption);
+      let scope: Scope;
+      try {
+        scope = manager.scopeOf(service, platformOf(platform, args));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return manager.invokeMethod(scope, endpoint, original, this, args);
+    };
+  }
+  // A fixed scope: looked up once per manager, again only after the manager forgot a scope.
+  let cachedManager: ThrottleManager | undefined;
+  let cachedScope: Scope | undefined;
+  let cachedGeneration = -1;
+  return function throttledMethod(this: unknown, ...args: unknown[]): Promise<unknown> {
+    const manager = managerOf(managerOption);
+    if (manager !== cachedManager || manager.scopeGeneration !== cachedGeneration) {
+      try {
+        cachedScope = manager.scopeOf(service, platform);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      cachedManager = manager;
+      cachedGeneration = manager.scopeGeneration;
+    }
+    return manager.invokeMethod(cachedScope!, endpoint, original, this, args);
+  };
 }

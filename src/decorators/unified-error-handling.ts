@@ -1,10 +1,20 @@
 import type { ErrorClassification } from '../classify/types.js';
 import type { ServiceName } from '../config/types.js';
-import { checkName } from '../manager/service-configs.js';
 import { nextSequence } from '../manager/call.js';
+import { checkName } from '../manager/service-configs.js';
 import { recorder } from './metadata.js';
 import { methodDecorator, type AsyncMethodDecorator } from './method-decorator.js';
-import { describePlatform, managerOf, platformOf, type DecoratorOptions } from './options.js';
+import {
+  describePlatform,
+  managerOf,
+  markWrapper,
+  platformOf,
+  sameTarget,
+  wrapperInfo,
+  type AnyMethod,
+  type DecoratorOptions,
+  type DecoratorTarget,
+} from './options.js';
 
 export interface UnifiedErrorHandlingOptions<Args extends unknown[] = any[]> extends DecoratorOptions<Args> {
   /**
@@ -22,24 +32,34 @@ export interface UnifiedErrorHandlingOptions<Args extends unknown[] = any[]> ext
  */
 export function unifiedErrorHandling(service: ServiceName, options: UnifiedErrorHandlingOptions = {}): AsyncMethodDecorator {
   checkName('service', service);
-  const { endpoint, platform, fallback } = options;
+  const { fallback } = options;
+  const target: DecoratorTarget = { service, platform: options.platform, endpoint: options.endpoint, manager: options.manager };
   return methodDecorator(
-    (original) =>
-      async function unifiedMethod(this: unknown, ...args: unknown[]): Promise<unknown> {
-        const manager = managerOf(options.manager);
-        const since = nextSequence();
-        let chosen: string | undefined;
-        try {
-          chosen = platformOf(platform, args);
-          manager.checkSuspension(service, chosen);
-          return await original.apply(this, args);
-        } catch (error) {
-          const classification = manager.handleFailure(service, chosen, endpoint, error, since);
-          if (fallback === undefined) throw error;
-          return fallback(error, classification);
-        }
-      },
-    (method) => ({ method, decorator: 'unifiedErrorHandling', service, ...(endpoint === undefined ? {} : { endpoint }), ...describePlatform(platform) }),
+    (method) => {
+      // Over @throttled with the same target and no fallback, this layer would only repeat
+      // what the throttled call path does: the method stays as @throttled made it.
+      const inner = wrapperInfo(method);
+      if (fallback === undefined && inner?.decorator === 'throttled' && sameTarget(inner, target)) return method;
+      return markWrapper(unifiedMethod(target, fallback, method), { ...target, decorator: 'unifiedErrorHandling', original: method, hasFallback: fallback !== undefined });
+    },
+    (method) => ({ method, decorator: 'unifiedErrorHandling', service, ...(target.endpoint === undefined ? {} : { endpoint: target.endpoint }), ...describePlatform(target.platform) }),
     recorder,
   );
+}
+
+function unifiedMethod({ service, platform, endpoint, manager: managerOption }: DecoratorTarget, fallback: UnifiedErrorHandlingOptions['fallback'], original: AnyMethod): AnyMethod {
+  return async function unifiedMethod(this: unknown, ...args: unknown[]): Promise<unknown> {
+    const manager = managerOf(managerOption);
+    const since = nextSequence();
+    let chosen: string | undefined;
+    try {
+      chosen = platformOf(platform, args);
+      manager.checkSuspension(service, chosen);
+      return await original.apply(this, args);
+    } catch (error) {
+      const classification = manager.handleFailure(service, chosen, endpoint, error, since);
+      if (fallback === undefined) throw error;
+      return fallback(error, classification);
+    }
+  };
 }

@@ -1,14 +1,15 @@
 import { CallTimeoutError } from '../errors/errors.js';
 
-/** An attempt running under a deadline: a node of the scope's list, oldest deadline first. */
-interface Watched {
-  readonly deadline: number;
+/** An attempt running under a deadline. The list is intrusive: watching an attempt allocates nothing here. */
+export interface DeadlineNode {
+  deadline: number;
+  prev: DeadlineNode | null;
+  next: DeadlineNode | null;
+  linked: boolean;
   /** Its key is only built if the attempt times out or is cancelled. */
   readonly scope: { readonly key: string };
-  readonly reject: (error: unknown) => void;
-  prev: Watched | null;
-  next: Watched | null;
-  linked: boolean;
+  /** Called once the node is unlinked: the attempt ran out of time, or the manager was closed or reset. */
+  abandon(error: unknown): void;
 }
 
 /** setTimeout takes at most a signed 32-bit delay; longer deadlines re-arm on wake-up. */
@@ -23,63 +24,51 @@ const MAX_TIMER_MS = 2_147_483_647;
  * timer keeps the process alive only while some attempt is watched, and no scope holds one.
  */
 export class AttemptTimeouts {
-  private head: Watched | null = null;
-  private tail: Watched | null = null;
+  private head: DeadlineNode | null = null;
+  private tail: DeadlineNode | null = null;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private timerAt = Infinity;
 
   constructor(private readonly timeoutMs: number) {}
 
-  /** Settles like `result`, or rejects with CallTimeoutError once `timeoutMs` has passed since `start`. */
-  watch<T>(result: PromiseLike<T>, start: number, scope: { readonly key: string }): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const node: Watched = { deadline: start + this.timeoutMs, scope, reject, prev: null, next: null, linked: true };
-      this.insert(node);
-      result.then(
-        (value) => {
-          this.unlink(node);
-          resolve(value);
-        },
-        (error: unknown) => {
-          this.unlink(node);
-          reject(error);
-        },
-      );
-    });
-  }
-
-  /** Rejects every watched attempt (on close or reset) and drops the timer. */
-  cancelAll(error: (scopeKey: string) => unknown): void {
-    for (let node = this.head; node !== null; node = this.head) {
-      this.unlink(node);
-      node.reject(error(node.scope.key));
-    }
-    this.disarm();
-  }
-
-  private insert(node: Watched): void {
+  /** Watches an attempt that started at `start`: it is abandoned with CallTimeoutError unless removed before its deadline. */
+  add(node: DeadlineNode, start: number): void {
+    const deadline = start + this.timeoutMs;
+    node.deadline = deadline;
+    node.linked = true;
     const wasEmpty = this.head === null;
     let after = this.tail;
-    while (after !== null && after.deadline > node.deadline) after = after.prev;
+    while (after !== null && after.deadline > deadline) after = after.prev;
     node.prev = after;
     node.next = after === null ? this.head : after.next;
     if (node.next === null) this.tail = node;
     else node.next.prev = node;
     if (after === null) this.head = node;
     else after.next = node;
-    if (this.timer === undefined || node.deadline < this.timerAt) this.arm(node.deadline);
+    if (this.timer === undefined || deadline < this.timerAt) this.arm(deadline);
     else if (wasEmpty) this.timer.ref();
   }
 
-  private unlink(node: Watched): void {
+  /** The attempt settled in time (a node no longer linked is left alone). */
+  remove(node: DeadlineNode): void {
     if (!node.linked) return;
     node.linked = false;
     if (node.prev === null) this.head = node.next;
     else node.prev.next = node.next;
     if (node.next === null) this.tail = node.prev;
     else node.next.prev = node.prev;
+    node.prev = node.next = null;
     // Nothing watched: the armed timer must not hold the process open.
     if (this.head === null) this.timer?.unref();
+  }
+
+  /** Abandons every watched attempt (on close or reset) and drops the timer. */
+  cancelAll(error: (scopeKey: string) => unknown): void {
+    this.disarm();
+    for (let node = this.head; node !== null; node = this.head) {
+      this.remove(node);
+      node.abandon(error(node.scope.key));
+    }
   }
 
   private expire(): void {
@@ -88,8 +77,8 @@ export class AttemptTimeouts {
     const now = Date.now();
     while (this.head !== null && this.head.deadline <= now) {
       const node = this.head;
-      this.unlink(node);
-      node.reject(new CallTimeoutError(node.scope.key, this.timeoutMs));
+      this.remove(node);
+      node.abandon(new CallTimeoutError(node.scope.key, this.timeoutMs));
     }
     if (this.head !== null) this.arm(this.head.deadline);
   }

@@ -2,6 +2,7 @@ import pRetry from 'p-retry';
 import type { ErrorClassification } from '../classify/types.js';
 import { compactTime } from '../limiter/compact-time.js';
 import { retryDelay } from '../retry/backoff.js';
+import type { AttemptTimeouts, DeadlineNode } from './attempt-timeouts.js';
 import type { Scope } from './scope.js';
 
 /** What the call path needs from its manager. */
@@ -13,8 +14,8 @@ export interface CallHost {
    * `since`: the {@link nextSequence} taken when the failed attempt started.
    */
   recordFailure(scope: Scope, endpoint: string | undefined, error: unknown, since: number): ErrorClassification;
-  /** Settles like `result`, or rejects with CallTimeoutError once `timeoutMs` has passed since `start`. */
-  watchTimeout<T>(result: PromiseLike<T>, timeoutMs: number, start: number, scope: Scope): Promise<T>;
+  /** The deadline list of attempts under this `timeoutMs` (one per distinct value, for the whole manager). */
+  attemptTimeouts(timeoutMs: number): AttemptTimeouts;
   onRetry(scope: Scope, endpoint: string | undefined, retry: number, delayMs: number, classification: ErrorClassification, error: unknown): void;
 }
 
@@ -34,10 +35,11 @@ export function nextSequence(): number {
 type Target = (...args: unknown[]) => unknown;
 
 /**
- * One call through a scope. The first attempt runs inline with no allocation beyond the
- * async frame; only after a failure does the retry machinery (p-retry) come in.
+ * One call through a scope: suspension, circuit and admission, then the attempt; retries
+ * (p-retry) only after a failure. An admitted call that succeeds costs one object, its
+ * promise and two callbacks; under a `timeoutMs`, one more object and promise per attempt.
  */
-export async function runCall(
+export function runCall(
   host: CallHost,
   scope: Scope,
   endpoint: string | undefined,
@@ -49,28 +51,172 @@ export async function runCall(
   scope.requests++;
   const now = Date.now();
   scope.lastUsed = compactTime(now);
-  host.ensureOpen(scope, now);
-  const admitted = scope.admitNow(now);
-  if (admitted !== 0) await admitSlowly(scope, admitted, signal);
-
-  const start = admitted === 0 ? now : Date.now();
-  const since = nextSequence();
-  let value: unknown;
+  let admitted: number | Promise<number>;
   try {
-    value = await invoke(host, scope, fn, thisArg, args, signal, start);
+    host.ensureOpen(scope, now);
+    admitted = scope.admitNow(now);
   } catch (error) {
-    scope.release();
-    return retryAfterFailure(host, scope, endpoint, signal, fn, thisArg, args, error, since);
+    return Promise.reject(error);
   }
-  succeeded(scope, start);
-  return value;
+  const call = new Call(host, scope, endpoint, signal, fn, thisArg, args);
+  return admitted === 0 ? call.attempt(now) : call.admitThenAttempt(admitted);
 }
 
-function succeeded(scope: Scope, start: number): void {
-  scope.release();
-  scope.successes++;
-  scope.recordLatency(Date.now() - start);
-  scope.circuit?.success();
+/** The executor of the promises a timed attempt settles itself: no closure per promise. */
+let capturedResolve: (value: unknown) => void = noop;
+let capturedReject: (error: unknown) => void = noop;
+function capture(resolve: (value: unknown) => void, reject: (error: unknown) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+function noop(): void {}
+
+/** An attempt under a `timeoutMs`: its node in the manager's deadline list, and the resolvers of its promise. */
+class TimedAttempt implements DeadlineNode {
+  deadline = 0;
+  prev: DeadlineNode | null = null;
+  next: DeadlineNode | null = null;
+  linked = false;
+
+  constructor(
+    private readonly call: Call,
+    readonly resolve: (value: unknown) => void,
+    readonly reject: (error: unknown) => void,
+  ) {}
+
+  get scope(): Scope {
+    return this.call.scope;
+  }
+
+  abandon(error: unknown): void {
+    this.call.settleTimed(this, error);
+  }
+}
+
+class Call {
+  /** When the current attempt started, and its place in the order of events (see nextSequence). */
+  private start = 0;
+  private since = 0;
+  /** Inside p-retry: a failed attempt rejects with AttemptFailure instead of starting the retries. */
+  private retrying = false;
+
+  constructor(
+    private readonly host: CallHost,
+    readonly scope: Scope,
+    private readonly endpoint: string | undefined,
+    private readonly signal: AbortSignal | undefined,
+    private readonly fn: Target,
+    private readonly thisArg: unknown,
+    private readonly args: ArrayLike<unknown> | undefined,
+  ) {}
+
+  /**
+   * Runs an admitted attempt. Its promise resolves with the value; a failure starts the
+   * retries (first attempt) or rejects with AttemptFailure (inside p-retry).
+   */
+  attempt(start: number): Promise<unknown> {
+    this.start = start;
+    this.since = nextSequence();
+    let result: unknown;
+    try {
+      result = this.args === undefined ? this.fn(this.signal) : this.fn.apply(this.thisArg, this.args as unknown[]);
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    if (!isThenable(result)) return Promise.resolve(this.succeeded(result));
+    // A foreign thenable is adopted first: its then() may throw or call back twice.
+    const settles = result instanceof Promise ? result : Promise.resolve(result);
+    const timeoutMs = this.scope.config.timeoutMs;
+    if (timeoutMs === 0 || timeoutMs === Infinity) {
+      return settles.then(
+        (value) => this.succeeded(value),
+        (error: unknown) => this.failed(error),
+      );
+    }
+    // Under a deadline the promise must settle at the deadline too, so it is one of ours.
+    const promise = new Promise(capture);
+    const timed = new TimedAttempt(this, capturedResolve, capturedReject);
+    const timeouts = this.host.attemptTimeouts(timeoutMs);
+    timeouts.add(timed, start);
+    settles.then(
+      (value) => {
+        if (!timed.linked) return; // abandoned already: a late answer changes nothing
+        timeouts.remove(timed);
+        timed.resolve(this.succeeded(value));
+      },
+      (error: unknown) => {
+        if (!timed.linked) return;
+        timeouts.remove(timed);
+        timed.abandon(error);
+      },
+    );
+    return promise;
+  }
+
+  /** A timed attempt's failure, or its end without an answer in time: as for any failure. */
+  settleTimed(timed: TimedAttempt, error: unknown): void {
+    try {
+      timed.resolve(this.failed(error));
+    } catch (failure) {
+      timed.reject(failure);
+    }
+  }
+
+  /** Waits for admission (queue, store or provider pause) before the attempt. */
+  async admitThenAttempt(first: number | Promise<number>): Promise<unknown> {
+    await admitSlowly(this.scope, first, this.signal);
+    return this.attempt(Date.now());
+  }
+
+  private succeeded(value: unknown): unknown {
+    this.scope.succeeded(this.start);
+    return value;
+  }
+
+  private failed(error: unknown): unknown {
+    this.scope.release();
+    const classification = this.host.recordFailure(this.scope, this.endpoint, error, this.since);
+    if (this.retrying) throw new AttemptFailure(error, classification);
+    return this.retryAfterFailure(error, classification);
+  }
+
+  private async retryAfterFailure(error: unknown, classification: ErrorClassification): Promise<unknown> {
+    if (!(await this.prepareRetry(1, classification, error))) throw error;
+    this.retrying = true;
+    try {
+      return await pRetry(() => this.retryAttempt(), {
+        retries: this.scope.config.retryAttempts - 1,
+        minTimeout: 0,
+        factor: 1,
+        shouldRetry: ({ error: failure, attemptNumber }) =>
+          failure instanceof AttemptFailure && this.prepareRetry(attemptNumber + 1, failure.classification, failure.original),
+      });
+    } catch (failure) {
+      throw failure instanceof AttemptFailure ? failure.original : failure;
+    }
+  }
+
+  /** Decides whether retry number `retry` happens, and waits its delay when it does. */
+  private async prepareRetry(retry: number, classification: ErrorClassification, error: unknown): Promise<boolean> {
+    const scope = this.scope;
+    if (!classification.retryable || retry > scope.config.retryAttempts) return false;
+    const delayMs = retryDelay(retry, scope.config, classification.backoffMultiplier, classification.retryAfterMs);
+    if (delayMs < 0) return false;
+    scope.record().retries++;
+    this.host.onRetry(scope, this.endpoint, retry, delayMs, classification, error);
+    // Through the scope, not a bare timer: close(), reset() and a suspension end the wait too.
+    // A zero delay (backoffBaseMs: 0) must not become a 1 ms timer.
+    if (delayMs > 0) await scope.sleepBeforeRetry(delayMs, this.signal);
+    return true;
+  }
+
+  /** A retry attempt: the same checks and admission as the first. */
+  private retryAttempt(): Promise<unknown> {
+    const now = Date.now();
+    this.host.ensureOpen(this.scope, now);
+    const admitted = this.scope.admitNow(now);
+    return admitted === 0 ? this.attempt(now) : this.admitThenAttempt(admitted);
+  }
 }
 
 async function admitSlowly(scope: Scope, first: number | Promise<number>, signal: AbortSignal | undefined): Promise<void> {
@@ -82,13 +228,6 @@ async function admitSlowly(scope: Scope, first: number | Promise<number>, signal
     scope.circuit?.abandonProbe(Date.now());
     throw error;
   }
-}
-
-function invoke(host: CallHost, scope: Scope, fn: Target, thisArg: unknown, args: ArrayLike<unknown> | undefined, signal: AbortSignal | undefined, start: number): unknown {
-  const result = args === undefined ? fn(signal) : fn.apply(thisArg, args as unknown[]);
-  const timeoutMs = scope.config.timeoutMs;
-  if (timeoutMs === 0 || timeoutMs === Infinity || !isThenable(result)) return result;
-  return host.watchTimeout(result, timeoutMs, start, scope);
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -103,79 +242,4 @@ class AttemptFailure extends Error {
   ) {
     super('attempt failed');
   }
-}
-
-async function retryAfterFailure(
-  host: CallHost,
-  scope: Scope,
-  endpoint: string | undefined,
-  signal: AbortSignal | undefined,
-  fn: Target,
-  thisArg: unknown,
-  args: ArrayLike<unknown> | undefined,
-  error: unknown,
-  since: number,
-): Promise<unknown> {
-  const classification = host.recordFailure(scope, endpoint, error, since);
-  if (!(await prepareRetry(host, scope, endpoint, signal, 1, classification, error))) throw error;
-  try {
-    return await pRetry(() => attempt(host, scope, endpoint, signal, fn, thisArg, args), {
-      retries: scope.config.retryAttempts - 1,
-      minTimeout: 0,
-      factor: 1,
-      shouldRetry: ({ error: failure, attemptNumber }) =>
-        failure instanceof AttemptFailure &&
-        prepareRetry(host, scope, endpoint, signal, attemptNumber + 1, failure.classification, failure.original),
-    });
-  } catch (failure) {
-    throw failure instanceof AttemptFailure ? failure.original : failure;
-  }
-}
-
-/** Decides whether retry number `retry` happens, and waits its delay when it does. */
-async function prepareRetry(
-  host: CallHost,
-  scope: Scope,
-  endpoint: string | undefined,
-  signal: AbortSignal | undefined,
-  retry: number,
-  classification: ErrorClassification,
-  error: unknown,
-): Promise<boolean> {
-  if (!classification.retryable || retry > scope.config.retryAttempts) return false;
-  const delayMs = retryDelay(retry, scope.config, classification.backoffMultiplier, classification.retryAfterMs);
-  if (delayMs < 0) return false;
-  scope.record().retries++;
-  host.onRetry(scope, endpoint, retry, delayMs, classification, error);
-  // Through the scope, not a bare timer: close(), reset() and a suspension end the wait too.
-  // A zero delay (backoffBaseMs: 0) must not become a 1 ms timer.
-  if (delayMs > 0) await scope.sleepBeforeRetry(delayMs, signal);
-  return true;
-}
-
-/** A retry attempt: the same checks and admission as the first. */
-async function attempt(
-  host: CallHost,
-  scope: Scope,
-  endpoint: string | undefined,
-  signal: AbortSignal | undefined,
-  fn: Target,
-  thisArg: unknown,
-  args: ArrayLike<unknown> | undefined,
-): Promise<unknown> {
-  const now = Date.now();
-  host.ensureOpen(scope, now);
-  const admitted = scope.admitNow(now);
-  if (admitted !== 0) await admitSlowly(scope, admitted, signal);
-  const start = Date.now();
-  const since = nextSequence();
-  let value: unknown;
-  try {
-    value = await invoke(host, scope, fn, thisArg, args, signal, start);
-  } catch (error) {
-    scope.release();
-    throw new AttemptFailure(error, host.recordFailure(scope, endpoint, error, since));
-  }
-  succeeded(scope, start);
-  return value;
 }

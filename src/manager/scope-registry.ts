@@ -13,9 +13,15 @@ interface ServiceScopes {
 export class ScopeRegistry {
   private readonly services = new Map<string, ServiceScopes>();
   private count = 0;
+  /** Changes whenever a scope is forgotten, so that a cached Scope can tell it may be stale. */
+  private drops = 0;
 
   get size(): number {
     return this.count;
+  }
+
+  get generation(): number {
+    return this.drops;
   }
 
   get(service: string, platform: string | undefined): Scope | undefined {
@@ -44,6 +50,7 @@ export class ScopeRegistry {
   }
 
   delete(scope: Scope): void {
+    this.drops++;
     const scopes = this.services.get(scope.service);
     if (scopes === undefined) return;
     if (scope.platform === undefined) {
@@ -65,6 +72,7 @@ export class ScopeRegistry {
   }
 
   clear(): void {
+    this.drops++;
     this.services.clear();
     this.count = 0;
   }

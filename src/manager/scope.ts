@@ -141,8 +141,13 @@ export class Scope implements AdmissionGate {
     if (this.queue !== null && this.queue.size > 0) this.queue.drain();
   }
 
-  recordLatency(ms: number): void {
-    (this.latency ??= new LatencyHistogram()).record(ms);
+  /** A successful attempt that started at `start`: counted, and timed when the latency sample wants it. */
+  succeeded(start: number): void {
+    this.release();
+    const latency = (this.latency ??= new LatencyHistogram());
+    this.successes++;
+    if (latency.wantsSample()) latency.record(Date.now() - start);
+    this.circuit?.success();
   }
 
   reconfigure(config: ThrottleConfig, now: number): void {

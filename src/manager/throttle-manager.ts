@@ -133,31 +133,32 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
 
   /** Runs `fn` through the service's scope: suspension, circuit, limits, retries. */
   execute<T>(service: ServiceName, fn: (signal: AbortSignal | undefined) => Promise<T> | T, options?: ExecuteOptions): Promise<T> {
-    return this.run(service, options?.platform, options?.endpoint, options?.signal, fn as never, undefined, undefined) as Promise<T>;
-  }
-
-  /** @internal The decorators' entry: `method` applied to `thisArg` with `args`. */
-  invokeMethod(service: string, platform: string | undefined, endpoint: string | undefined, method: (...args: unknown[]) => unknown, thisArg: unknown, args: ArrayLike<unknown>): Promise<unknown> {
-    return this.run(service, platform, endpoint, undefined, method, thisArg, args);
-  }
-
-  /** Both entries: a bad service or platform name rejects the call rather than throwing. */
-  private run(
-    service: string,
-    platform: string | undefined,
-    endpoint: string | undefined,
-    signal: AbortSignal | undefined,
-    fn: (...args: unknown[]) => unknown,
-    thisArg: unknown,
-    args: ArrayLike<unknown> | undefined,
-  ): Promise<unknown> {
     let scope: Scope;
     try {
-      scope = this.scopeFor(service, platform);
+      scope = this.scopeFor(service, options?.platform);
     } catch (error) {
+      // A bad service or platform name rejects the call rather than throwing.
       return Promise.reject(error);
     }
-    return runCall(this, scope, endpoint, signal, fn, thisArg, args);
+    return runCall(this, scope, options?.endpoint, options?.signal, fn as never, undefined, undefined) as Promise<T>;
+  }
+
+  /**
+   * @internal The decorators' scope lookup: the scope of `service` (and `platform`), created if
+   * need be. Valid while {@link scopeGeneration} stays the same; throws ConfigError for a bad name.
+   */
+  scopeOf(service: string, platform: string | undefined): Scope {
+    return this.scopeFor(service, platform);
+  }
+
+  /** @internal Changes whenever a scope is forgotten (eviction, reset, close, a new store). */
+  get scopeGeneration(): number {
+    return this.scopes.generation;
+  }
+
+  /** @internal The decorators' entry: `method` applied to `thisArg` with `args`, through `scope`. */
+  invokeMethod(scope: Scope, endpoint: string | undefined, method: (...args: unknown[]) => unknown, thisArg: unknown, args: ArrayLike<unknown>): Promise<unknown> {
+    return runCall(this, scope, endpoint, undefined, method, thisArg, args);
   }
 
   /** @internal `@unifiedErrorHandling`'s entry: refuses at once while the scope is suspended. */
@@ -310,10 +311,10 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
   }
 
   /** @internal */
-  watchTimeout<T>(result: PromiseLike<T>, timeoutMs: number, start: number, scope: Scope): Promise<T> {
+  attemptTimeouts(timeoutMs: number): AttemptTimeouts {
     let timeouts = this.timeouts.get(timeoutMs);
     if (timeouts === undefined) this.timeouts.set(timeoutMs, (timeouts = new AttemptTimeouts(timeoutMs)));
-    return timeouts.watch(result, start, scope);
+    return timeouts;
   }
 
   /** @internal */

@@ -8,6 +8,14 @@
  */
 const BUCKETS = 24;
 
+/**
+ * Reading the clock costs about as much as the rest of a successful call, so once a scope has
+ * this many samples only one success in {@link SAMPLE_EVERY}, drawn at random, is timed: the
+ * figures of a busy scope come from a sample, those of a quiet one from every call.
+ */
+export const TIMED_IN_FULL = 128;
+export const SAMPLE_EVERY = 8;
+
 export interface LatencyFigures {
   readonly count: number;
   readonly meanMs: number;
@@ -23,6 +31,14 @@ export class LatencyHistogram {
   private count = 0;
   private sum = 0;
   private max = 0;
+
+  /**
+   * Whether to time the next success (see {@link TIMED_IN_FULL}). Drawn at random, not every
+   * eighth: a fixed stride could fall in step with a pattern of the provider's.
+   */
+  wantsSample(): boolean {
+    return this.count < TIMED_IN_FULL || Math.random() * SAMPLE_EVERY < 1;
+  }
 
   record(ms: number): void {
     const value = ms > 0 ? ms : 0;

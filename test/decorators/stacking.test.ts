@@ -4,6 +4,7 @@ import {
   ServiceType,
   ThrottleManager,
   getClassification,
+  getDecoratedMethods,
   isPlatformSuspendedError,
   throttled,
   unifiedErrorHandling,
@@ -27,6 +28,12 @@ afterEach(async () => {
 });
 
 const opts = { endpoint: 'complete', manager: () => manager };
+/**
+ * The same target through other option values (another manager function): the two layers cannot
+ * tell they serve one scope, so each runs in full. With `opts` on both, `@throttled` folds the
+ * other layer into its own call path; both ways must behave alike.
+ */
+const apart = { endpoint: 'complete', manager: () => manager };
 
 /** The provider behind both stacks: fails with a fresh error per attempt while `failing`. */
 class Provider {
@@ -60,12 +67,36 @@ class UnifiedOutside {
   }
 }
 
+class ThrottledOutsideApart {
+  provider = new Provider();
+  @throttled(SVC, opts)
+  @unifiedErrorHandling(SVC, apart)
+  async complete(status: number): Promise<string> {
+    return this.provider.call(status);
+  }
+}
+
+class UnifiedOutsideApart {
+  provider = new Provider();
+  @unifiedErrorHandling(SVC, apart)
+  @throttled(SVC, opts)
+  async complete(status: number): Promise<string> {
+    return this.provider.call(status);
+  }
+}
+
 const orders = [
   ['@throttled over @unifiedErrorHandling', () => new ThrottledOutside()],
   ['@unifiedErrorHandling over @throttled', () => new UnifiedOutside()],
+  ['@throttled over @unifiedErrorHandling, options apart', () => new ThrottledOutsideApart()],
+  ['@unifiedErrorHandling over @throttled, options apart', () => new UnifiedOutsideApart()],
 ] as const;
 
 describe.each(orders)('%s', (_, make) => {
+  it('lists both decorators for discovery', () => {
+    expect(getDecoratedMethods(make()).map((info) => info.decorator).sort()).toEqual(['throttled', 'unifiedErrorHandling']);
+  });
+
   it('counts each failed attempt once and rethrows the original error', async () => {
     const service = make();
     const call = track(service.complete(503));

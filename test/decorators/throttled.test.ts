@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ServiceType, ThrottleManager, getDecoratedMethods, isConfigError, throttleManager, throttled, unifiedErrorHandling } from 'floodgate';
+import { MemoryStore, ServiceType, ThrottleManager, getDecoratedMethods, isConfigError, isPlatformSuspendedError, throttleManager, throttled, unifiedErrorHandling } from 'floodgate';
 import { SVC, roomy } from '../helpers.js';
 
 let manager: ThrottleManager;
@@ -87,6 +87,36 @@ describe('@throttled', () => {
     expect(scopes(manager)[SVC]!.counters.requests).toBe(1);
     expect(scopes(throttleManager)[SVC]).toBeUndefined();
     await other.close();
+  });
+
+  it('follows its scope through reset(), eviction and a new store', async () => {
+    const client = new Client('e');
+    await client.greet('a', 1);
+    manager.reset();
+    await client.greet('b', 1);
+    expect(scopes()[SVC]!.counters.requests).toBe(1);
+    manager.suspend(SVC, { durationMs: 60_000, reason: 'maintenance' });
+    await expect(client.greet('c', 1)).rejects.toSatisfy(isPlatformSuspendedError);
+    manager.useStore(new MemoryStore());
+    await expect(client.greet('d', 1)).resolves.toBe('d e');
+    expect(scopes()[SVC]!.counters).toMatchObject({ requests: 1, successes: 1 });
+
+    // Evicted (idle, past maxScopes) and created again: the method's calls reach the new scope.
+    const small = new ThrottleManager({ env: {}, maxScopes: 2 });
+    roomy(small);
+    class Evicted {
+      @throttled(SVC, { manager: small })
+      async run(): Promise<string> {
+        return 'ran';
+      }
+    }
+    const evicted = new Evicted();
+    await evicted.run();
+    for (const platform of ['p1', 'p2', 'p3']) await small.execute(SVC, () => 1, { platform });
+    expect(small.getStatusReport().scopes[SVC]).toBeUndefined();
+    await evicted.run();
+    expect(small.getStatusReport().scopes[SVC]!.counters.requests).toBe(1);
+    await small.close();
   });
 
   it('uses the process-wide throttleManager by default', async () => {

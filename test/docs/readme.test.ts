@@ -25,6 +25,7 @@ describe('README', () => {
   it('shows the preset values the code uses', () => {
     const columns = [ServiceType.LLM_API, ServiceType.SOCIAL_MEDIA, ServiceType.EXCHANGE_API, ServiceType.WEB_SCRAPER, ServiceType.INTERNAL_API];
     const parse = (cell: string): number => {
+      if (cell === 'off') return 0;
       const match = /^([\d.,]+)\s*(ms|s|min|h)?$/.exec(cell);
       if (!match) throw new Error(`unreadable preset cell ${cell}`);
       const value = Number(match[1]!.replace(/,/g, ''));

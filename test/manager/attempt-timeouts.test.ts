@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { isCallCancelledError, isCallTimeoutError, ThrottleManager } from 'floodgate';
+import { isCallCancelledError, isCallTimeoutError, ServiceType, ThrottleManager } from 'floodgate';
+import { delay } from '../helpers.js';
 
 const SVC = 'timeouts_svc';
 let manager: ThrottleManager;
@@ -77,6 +78,46 @@ describe('attempt timeouts', () => {
     await manager.close();
     expect(isCallCancelledError(await call)).toBe(true);
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('ignores an answer that comes after the timeout: counted once, its slot freed once', async () => {
+    manager.configure(SVC, { maxConcurrent: 2 });
+    let answer!: (value: string) => void;
+    const late = manager.execute(SVC, () => new Promise<string>((resolve) => (answer = resolve))).catch((error: unknown) => error);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(isCallTimeoutError(await late)).toBe(true);
+    answer('too late');
+    await vi.advanceTimersByTimeAsync(0);
+    const scope = manager.getStatusReport().scopes[SVC]!;
+    expect(scope.inFlight).toBe(0);
+    expect(scope.counters).toMatchObject({ successes: 0, failures: 1 });
+    // Both slots are there for the next calls: the late answer did not free one more.
+    const hung = [manager.execute(SVC, hang).catch(() => 'timed out'), manager.execute(SVC, hang).catch(() => 'timed out')];
+    expect(manager.getStatusReport().scopes[SVC]!.inFlight).toBe(2);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(await Promise.all(hung)).toEqual(['timed out', 'timed out']);
+  });
+
+  it('ignores a late answer to a timed-out attempt while its retry runs', async () => {
+    manager.configure(SVC, { retryAttempts: 1, backoffBaseMs: 0 });
+    const answers: ((value: string) => void)[] = [];
+    const call = manager.execute(SVC, () => new Promise<string>((resolve) => answers.push(resolve)));
+    await vi.advanceTimersByTimeAsync(1_000); // the first attempt times out; the retry starts
+    expect(answers).toHaveLength(2);
+    answers[0]!('first, too late');
+    await vi.advanceTimersByTimeAsync(10);
+    answers[1]!('second');
+    expect(await call).toBe('second');
+    expect(manager.getStatusReport().scopes[SVC]!.counters).toMatchObject({ successes: 1, failures: 1, retries: 1 });
+  });
+
+  it('no preset sets a timeout: a slow call under the defaults runs as long as it takes, with no timer', async () => {
+    for (const service of [...Object.values(ServiceType), 'custom_default']) expect(manager.getConfig(service).timeoutMs).toBe(0);
+    manager.configure('custom_default', { requestsPerSecond: Infinity, requestsPerMinute: Infinity });
+    const slow = manager.execute('custom_default', () => delay(10 * 60_000).then(() => 'done'));
+    expect(vi.getTimerCount()).toBe(1); // the provider's own
+    await vi.advanceTimersByTimeAsync(10 * 60_000);
+    expect(await slow).toBe('done');
   });
 
   it('timeoutMs 0 runs attempts without any timer', async () => {

@@ -95,6 +95,28 @@ describe('getStatusReport()', () => {
     expect(latency.p95Ms).toBeLessThanOrEqual(1_000);
   });
 
+  it('times every success of a quiet scope, then a random sample of one in eight', async () => {
+    roomy(manager);
+    const call = async (ms: number): Promise<void> => {
+      const done = manager.execute(SVC, () => delay(ms));
+      await vi.advanceTimersByTimeAsync(ms);
+      await done;
+    };
+    for (let i = 0; i < 128; i++) await call(10);
+    expect(manager.getStatusReport().scopes[SVC]!.latency).toMatchObject({ count: 128, meanMs: 10, maxMs: 10 });
+    // 800 more: every one counted as a success, about 100 of them timed. Every eighth is slow:
+    // a random sample sees the mix (mean 22.5 ms) where a fixed stride could see only one kind.
+    for (let i = 0; i < 800; i++) await call(i % 8 === 7 ? 40 : 20);
+    const scope = manager.getStatusReport().scopes[SVC]!;
+    expect(scope.counters.successes).toBe(928);
+    const sampled = scope.latency.count - 128;
+    expect(sampled).toBeGreaterThan(50);
+    expect(sampled).toBeLessThan(150);
+    const sampledMean = (scope.latency.meanMs * scope.latency.count - 128 * 10) / sampled;
+    expect(sampledMean).toBeGreaterThan(20);
+    expect(sampledMean).toBeLessThan(30);
+  });
+
   it('keeps percentiles within a factor of two of the true value', () => {
     for (const value of [0.5, 3, 10, 100, 750, 5_000, 60_000]) {
       const histogram = new LatencyHistogram();
