@@ -52,10 +52,28 @@ const SENSITIVE_HEADERS: ReadonlySet<string> = new Set([
 ]);
 const SENSITIVE_HEADER_WORDS = /token|secret|passw|api-?key|signature|session|credential|auth|cookie/i;
 
+/**
+ * Texts found to hold nothing to redact. Providers repeat their messages ("read ECONNRESET",
+ * "HTTP 503"), and a dozen RegExp passes cost more than the rest of recording a failure. Only
+ * clean texts are kept, so no secret is held here; short ones only, and at most CLEAN_MAX.
+ */
+const CLEAN = new Set<string>();
+const CLEAN_MAX = 512;
+const CLEAN_MAX_LENGTH = 256;
+
 /** Replaces API keys, tokens, credentials and secret parameters in free text with `[REDACTED]`. */
 export function redactText(text: string): string {
   if (typeof text !== 'string') return '';
-  if (text === '') return text;
+  if (text === '' || CLEAN.has(text)) return text;
+  const redacted = redactAll(text);
+  if (redacted === text && text.length <= CLEAN_MAX_LENGTH) {
+    if (CLEAN.size >= CLEAN_MAX) CLEAN.clear();
+    CLEAN.add(text);
+  }
+  return redacted;
+}
+
+function redactAll(text: string): string {
   try {
     let s = text;
     s = s.replace(JSON_SECRET, `"$1"$2"${REDACTED}"`);

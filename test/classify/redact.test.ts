@@ -11,6 +11,15 @@ const AWS = `AKIA${'IOSFODNN7EXAMPLE'}`;
 const HEX = 'deadbeefcafebabe0123456789abcdef';
 
 describe('redactText', () => {
+  it('redacts a secret however often it was seen, and however many clean texts came before', () => {
+    const secret = `GET /v1/items?token=${HEX} failed`;
+    for (let i = 0; i < 3; i++) expect(redactText(secret)).not.toContain(HEX);
+    for (let i = 0; i < 2_000; i++) expect(redactText(`HTTP 503 #${i}`)).toBe(`HTTP 503 #${i}`);
+    expect(redactText('read ECONNRESET')).toBe('read ECONNRESET');
+    expect(redactText(secret)).not.toContain(HEX);
+    expect(redactText(`${'x'.repeat(300)} token=${HEX}`)).not.toContain(HEX);
+  });
+
   it.each([
     ['an OpenAI key', `Incorrect API key provided: ${OPENAI_KEY}.`, OPENAI_KEY],
     ['an Anthropic key', `key ${ANTHROPIC_KEY} rejected`, ANTHROPIC_KEY],
