@@ -22,8 +22,8 @@ export interface Batch {
 /** EVALSHA/EVAL taking the whole command as one array (ioredis flattens it): no per-call argument list. */
 type Send = (args: readonly (string | number)[]) => Promise<unknown>;
 
-/** See ADMIT_SCRIPT: admitted or code, tokens or ttl, remaining or reason, nextMs, probe, slot, stamp, waitMs. */
-type Reply = [code: number, figure: number, remaining: number | string, nextMs?: number, probe?: number, slot?: number, stamp?: number, waitMs?: number];
+/** See ADMIT_SCRIPT: admitted or code, tokens or ttl, remaining or reason, waitMs, slot, stamp, probe. */
+type Reply = [code: number, figure: number, remaining: number | string, waitMs?: number, slot?: number, stamp?: number, probe?: number];
 
 /** Callers per script run at most: keeps the script's argument lists small. */
 const MAX_BATCH = 256;
@@ -40,6 +40,12 @@ export class RedisAdmissions {
   private pending: Batch[] = [];
   private pendingHead = 0;
   private outstanding = 0;
+  /**
+   * Armed for the oldest deadline in flight. It is not cleared when everything is answered
+   * (a timer per sequential admission costs more than the round trip's own work): it is
+   * unref'd then, and when it fires with nothing in flight it just ends. Deadlines are sent
+   * in order and all `timeoutMs` long, so it never fires later than the oldest one in flight.
+   */
   private deadlineTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly store: RedisStore) {}
@@ -81,8 +87,10 @@ export class RedisAdmissions {
     const { limiter } = batch;
     if (limiter.batch === batch) limiter.batch = null;
     this.pending.push(batch);
-    this.outstanding++;
-    if (this.deadlineTimer === undefined) this.armDeadline(batch.deadline);
+    if (this.outstanding++ === 0) {
+      if (this.deadlineTimer === undefined) this.armDeadline(batch.deadline);
+      else this.deadlineTimer.ref();
+    }
     this.send(batch);
   }
 
@@ -92,7 +100,8 @@ export class RedisAdmissions {
     const client = store.client;
     store.roundTrips++;
     const args = limiter.args;
-    args[COUNT_ARG] = String(batch.callers.length / 2);
+    const count = batch.callers.length / 2;
+    args[COUNT_ARG] = count === 1 ? '1' : String(count);
     let reply: Promise<unknown>;
     if (imports === null && !batch.retried) {
       // ioredis copies the arguments at once, so the array can be reused.
@@ -134,12 +143,12 @@ export class RedisAdmissions {
     this.store.answered += count;
     if (batch.imports !== null) limiter.importDone();
     if (code >= 0) {
-      const waitMs = reply[7] ?? 0;
-      limiter.record(code < count ? waitMs : (reply[3] ?? 0), reply[1], reply[2] as number);
+      const waitMs = reply[3] ?? 0;
+      limiter.record(waitMs, reply[1], reply[2] as number);
       let i = 0;
       for (; i < code; i++) callers[2 * i]!(0 as never);
       if (i === count) return;
-      if (reply[4] === 1) {
+      if (reply[6] === 1) {
         // The one admitted call is the fleet's probe; the others wait for it like everyone else.
         limiter.probeGranted();
         const error = new CircuitOpenError(limiter.scope, limiter.circuitRefused(limiter.probeLockMs));
@@ -171,22 +180,21 @@ export class RedisAdmissions {
   }
 
   private refund(limiter: RedisLimiter, admitted: number, reply: Reply): void {
-    const slot = reply[5] ?? -1;
-    const probe = reply[4] ?? 0;
+    const slot = reply[4] ?? -1;
+    const probe = reply[6] ?? 0;
     // With the bucket alone, tokens counted twice err on the safe side: nothing to give back.
     if (slot < 0 && probe !== 1) return;
     // EVAL, not EVALSHA: a rare command that must reach Redis before the ones sent after it.
-    this.store.client.eval(REFUND_SCRIPT, 1, limiter.key, slot, admitted, limiter.args[5]!, reply[6] ?? 0, probe).catch(() => {});
+    this.store.client.eval(REFUND_SCRIPT, 1, limiter.key, slot, admitted, limiter.args[5]!, reply[5] ?? 0, probe).catch(() => {});
   }
 
   private finish(batch: Batch): void {
     batch.done = true;
     if (--this.outstanding === 0) {
-      // Nothing in flight: drop the bookkeeping and the deadline timer.
-      this.pending = [];
+      // Nothing in flight: drop the bookkeeping; the deadline timer no longer keeps the process alive.
+      this.pending.length = 0;
       this.pendingHead = 0;
-      if (this.deadlineTimer !== undefined) clearTimeout(this.deadlineTimer);
-      this.deadlineTimer = undefined;
+      this.deadlineTimer?.unref();
     }
   }
 

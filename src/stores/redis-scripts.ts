@@ -5,6 +5,9 @@
  *
  * The scope's hash holds everything an admission needs, so that one HMGET reads it and one
  * HSET writes it back (server ms throughout):
+ *   x        present once a suspension, pause or shared circuit has been written: only then
+ *            does an admission read the next six (one HMGET more); the first admission that
+ *            finds none of them in force removes it
  *   su / s   suspended until / reason          pu   paused until (a provider's Retry-After)
  *   co       circuit open fleet-wide until     cp   the half-open probe is taken until
  *   ce       the circuit record is kept until (then the fleet forgets it)
@@ -30,56 +33,70 @@ local now = t[1] * 1000 + t[2] / 1000`;
  * of a scope that arise in the same tick together (`count`): the first `admitted` of them
  * start, in order, and the others wait; so a burst costs one trip and one script run, not one
  * each. Redis calls per run: TIME, HMGET, HSET while the ring has unused slots; one HMGET more
- * (the slots to reuse) once it has none. Every field written costs a little inside Redis (a
- * number formatted, an object made): a run writes the starts, the ring's next slot and the
- * bucket, and the fields that seldom change (f, rl, e) only when they do.
+ * (the slots to reuse) once it has none, and one more while `x` is set. Every field read or
+ * written costs a little inside Redis (a string made, a number formatted with sprintf): a run
+ * reads seven fields, writes the starts, the ring's next slot and the bucket, passes strings
+ * it already has as they are (the slot's name, the stamp once formatted), and writes the
+ * fields that seldom change (f, rl, e) only when they do.
  *
  * KEYS: 1 the scope's hash. ARGV: 1 tokens per second (-1: unlimited), 2 burst, 3 ring length
  * L (0: the cap does not bind), 4 window ms, 5 probe lock ms (0: the circuit is not shared),
  * 6 count, 7.. ages (ms) of starts admitted by a process's fallback while Redis was
  * unreachable, so that the shared window counts them too.
  *
- * Replies: `{admitted, tokens, remaining, nextMs, probe, slot, stamp, waitMs}`: `admitted`
- * (0..count) started, each stored at `stamp` in the ring from `slot` on (for
- * {@link REFUND_SCRIPT}; slot -1: no ring); the others wait `waitMs`; nothing more is admitted
- * before `nextMs` (when all were admitted) or `waitMs`; `remaining`: at least this many more
- * fit in the window (-1: the cap does not bind); `probe` 1: the one admitted call is the
- * fleet's half-open probe. `{-1, ttlMs, reason}` suspended; `{-2, ttlMs}` paused; `{-3,
- * ttlMs}` circuit open.
+ * Replies: `{admitted, tokens, remaining, waitMs, slot, stamp, probe}`: `admitted` (0..count)
+ * started, each stored at `stamp` in the ring from `slot` on (for {@link REFUND_SCRIPT}; slot
+ * -1: no ring); nothing more is admitted before `waitMs` (so the others, if any, wait that
+ * long); `remaining`: at least this many more fit in the window (-1: the cap does not bind);
+ * `probe` 1: the one admitted call is the fleet's half-open probe. `{-1, ttlMs, reason}`
+ * suspended; `{-2, ttlMs}` paused; `{-3, ttlMs}` circuit open.
  */
 export const ADMIT_SCRIPT = `
 ${NOW}
 local key = KEYS[1]
-local x = redis.call('HMGET', key, 'su', 's', 'pu', 'co', 'cp', 'tk', 'ta', 'h', 'f', 'e', 'ce', 'rl')
-if x[1] and x[1] - now > 0 then return {-1, math.ceil(x[1] - now), x[2] or ''} end
-if x[3] and x[3] - now > 0 then return {-2, math.ceil(x[3] - now)} end
+local x = redis.call('HMGET', key, 'tk', 'ta', 'h', 'f', 'e', 'rl', 'x')
 local count = ARGV[6] + 0
 local probe = 0
-if x[4] and ARGV[5] ~= '0' then
-  if x[4] - now > 0 then return {-3, math.ceil(x[4] - now)} end
-  if x[5] and x[5] - now > 0 then return {-3, math.ceil(x[5] - now)} end
-  -- The first admission after the opening is the fleet's one probe.
-  probe = 1
-  count = 1
+local ce = false
+if x[7] then
+  -- A suspension, pause or circuit record may apply: rare, so read only then.
+  local y = redis.call('HMGET', key, 'su', 's', 'pu', 'co', 'cp', 'ce')
+  if y[1] and y[1] - now > 0 then return {-1, math.ceil(y[1] - now), y[2] or ''} end
+  if y[3] and y[3] - now > 0 then return {-2, math.ceil(y[3] - now)} end
+  if y[4] then
+    if ARGV[5] ~= '0' then
+      if y[4] - now > 0 then return {-3, math.ceil(y[4] - now)} end
+      if y[5] and y[5] - now > 0 then return {-3, math.ceil(y[5] - now)} end
+      -- The first admission after the opening is the fleet's one probe.
+      probe = 1
+      count = 1
+    end
+    ce = y[6]
+  else
+    -- Nothing left that can refuse: the admissions after this one need not look.
+    redis.call('HDEL', key, 'x', 'su', 's', 'pu')
+  end
 end
 local rate = ARGV[1] + 0
 local burst = ARGV[2] + 0
 local limit = ARGV[3] + 0
 local win = ARGV[4] + 0
-local tk = x[6]
-local ta = x[7]
+local tk = x[1]
+local ta = x[2]
 local h = 0
+-- The slot the first start takes, as a field name: the stored string while the ring is unchanged.
+local hs = x[3] or '0'
 local full = false
-local rare = not x[12]
+local rare = not x[6]
 if limit > 0 then
-  if x[8] then h = x[8] + 0 end
-  full = x[9] == '1'
-  if #ARGV > 6 or (x[12] and x[12] ~= ARGV[3]) then
+  if x[3] then h = x[3] + 0 end
+  full = x[4] == '1'
+  if #ARGV > 6 or (x[6] and x[6] ~= ARGV[3]) then
     -- Rare: fallback starts to import, or the cap changed. Rebuild the ring in time order
     -- from the starts still inside the window, keeping the newest L.
     rare = true
     local starts = {}
-    local old = tonumber(x[12]) or 0
+    local old = tonumber(x[6]) or 0
     for first = 0, old - 1, 1000 do
       local fields = {}
       for i = first, math.min(first + 999, old - 1) do fields[#fields + 1] = i end
@@ -116,6 +133,7 @@ if limit > 0 then
       redis.call('HSET', key, unpack(kv))
     end
     h = n % limit
+    hs = h
     full = n == limit
   end
 end
@@ -124,7 +142,7 @@ if rate <= 0 and limit == 0 then
     redis.call('HSET', key, 'cp', now + ARGV[5], 'ce', now + 2 * ARGV[5])
     redis.call('PEXPIRE', key, math.ceil(2 * ARGV[5]))
   end
-  return {count, burst, -1, 0, probe, -1, 0, 0}
+  return {count, burst, -1, 0, -1, 0, probe}
 end
 local tokens = burst
 if rate > 0 and tk then
@@ -180,7 +198,7 @@ if admitted == 0 then
     remaining = limit - h
     if full then remaining = 0 end
   end
-  return {0, tokens, remaining, 0, 0, -1, 0, math.ceil(wait)}
+  return {0, tokens, remaining, math.ceil(wait), -1, 0, 0}
 end
 local nextMs = 0
 if rate > 0 then
@@ -195,7 +213,7 @@ if rate > 0 then
   local refill = (burst - tokens) * 1000 / rate
   if refill > keep then keep = refill end
 end
-local e = tonumber(x[10]) or 0
+local e = tonumber(x[5]) or 0
 local refresh = e < now + keep
 if refresh then
   e = math.ceil(now + 2 * keep + 1)
@@ -220,10 +238,12 @@ if limit > 0 then
     end
   end
   if admitted == 1 then
+    -- Strings as they are: Redis formats every number it is given (with sprintf).
+    local at = tostring(stamp)
     if rate > 0 then
-      redis.call('HSET', key, slot, stamp, 'h', h, 'tk', tokens, 'ta', stamp)
+      redis.call('HSET', key, hs, at, 'h', h, 'tk', tokens, 'ta', at)
     else
-      redis.call('HSET', key, slot, stamp, 'h', h)
+      redis.call('HSET', key, hs, at, 'h', h)
     end
   else
     local kv = {'h', h, 'tk', tokens, 'ta', stamp}
@@ -247,12 +267,13 @@ if probe == 1 then
   redis.call('HSET', key, 'cp', cp, 'ce', cp + ARGV[5])
   refresh = true
   if cp + ARGV[5] > last then last = cp + ARGV[5] end
-elseif x[11] and x[11] - last > 0 then
-  last = x[11] + 0
+elseif ce and ce - last > 0 then
+  last = ce + 0
 end
 if refresh then redis.call('PEXPIRE', key, math.ceil(last - now)) end
 -- Redis truncates numbers in replies to integers: no math.floor needed.
-return {admitted, tokens, remaining, nextMs, probe, slot, stamp, math.ceil(wait)}
+if admitted < count then nextMs = math.ceil(wait) end
+return {admitted, tokens, remaining, nextMs, slot, stamp, probe}
 `;
 
 export const ADMIT_SHA = createHash('sha1').update(ADMIT_SCRIPT).digest('hex');
@@ -297,7 +318,7 @@ if su - now >= ms then
   ms = su - now
   reason = redis.call('HGET', KEYS[1], 's') or reason
 else
-  redis.call('HSET', KEYS[1], 'su', now + ms, 's', reason)
+  redis.call('HSET', KEYS[1], 'su', now + ms, 's', reason, 'x', 1)
 end
 ${EXPIRE_STATE}
 redis.call('PUBLISH', ARGV[3], cjson.encode({t = 's', o = ARGV[4], k = ARGV[5], ms = ms, r = reason}))
@@ -318,7 +339,7 @@ export const PAUSE_SCRIPT = `
 ${NOW}
 local ms = tonumber(ARGV[1])
 local pu = tonumber(redis.call('HGET', KEYS[1], 'pu') or '0')
-if now + ms > pu then redis.call('HSET', KEYS[1], 'pu', now + ms) end
+if now + ms > pu then redis.call('HSET', KEYS[1], 'pu', now + ms, 'x', 1) end
 ${EXPIRE_STATE}
 redis.call('PUBLISH', ARGV[2], cjson.encode({t = 'p', o = ARGV[3], k = ARGV[4], ms = ms}))
 return 1
@@ -336,7 +357,7 @@ ${NOW}
 local ms = tonumber(ARGV[1])
 local co = tonumber(redis.call('HGET', KEYS[1], 'co') or '0')
 if now + ms > co then co = now + ms end
-redis.call('HSET', KEYS[1], 'co', co, 'ce', co + ms)
+redis.call('HSET', KEYS[1], 'co', co, 'ce', co + ms, 'x', 1)
 redis.call('HDEL', KEYS[1], 'cp')
 ${EXPIRE_STATE}
 redis.call('PUBLISH', ARGV[2], cjson.encode({t = 'o', o = ARGV[3], k = ARGV[4], ms = co - now}))

@@ -238,6 +238,32 @@ describe('RedisStore: shared suspension and pause', () => {
     await until(async () => (await burst(fresh.manager, 1)).started === 1, 2_000, 'the resume');
   });
 
+  it('the suspension fields are read only while one may apply: the marker goes once it is over, and a new suspension sets it again', async () => {
+    const prefix = newPrefix();
+    // No subscriptions: b learns of a's suspensions from its admissions alone.
+    const a = member(prefix, {}, { subscribe: false });
+    const b = member(prefix, {}, { subscribe: false });
+    const admin = server.client();
+    const key = `${prefix}{${SVC}}`;
+    expect((await burst(b.manager, 1)).started).toBe(1);
+    expect(await admin.hexists(key, 'x')).toBe(0);
+    a.manager.suspend(SVC, { durationMs: 150, reason: 'short' });
+    await until(async () => (await admin.hget(key, 'x')) !== null, 2_000, 'the suspension in Redis');
+    const refused = await b.manager.execute(SVC, async () => 'ran').catch((e: unknown) => e);
+    expect(isPlatformSuspendedError(refused)).toBe(true);
+    await sleep(200);
+    // Over: the first admission after it starts, and clears the marker and the stale fields.
+    expect((await burst(b.manager, 1)).started).toBe(1);
+    expect(await admin.hmget(key, 'x', 'su', 's', 'pu')).toEqual([null, null, null, null]);
+    expect((await burst(b.manager, 1)).started).toBe(1);
+    a.manager.suspend(SVC, { durationMs: 60_000, reason: 'again' });
+    await until(async () => (await admin.hget(key, 'x')) !== null, 2_000, 'the second suspension in Redis');
+    const again = await b.manager.execute(SVC, async () => 'ran').catch((e: unknown) => e);
+    expect(isPlatformSuspendedError(again)).toBe(true);
+    expect((again as { reason: string }).reason).toBe('again');
+    admin.disconnect();
+  });
+
   it("a provider's Retry-After pauses the scope in every process", async () => {
     const prefix = newPrefix();
     const [a, b] = [member(prefix, { maxWaitMs: 0 }), member(prefix, { maxWaitMs: 0 })];
@@ -384,6 +410,37 @@ describe('RedisStore: Redis down is not an outage', () => {
     // Shared again, and the shared window counts the fallback's starts: 2 + 50 of 100 taken.
     // (The admissions Redis ran after their deadline were given back.)
     expect((await burst(m.manager, 60)).started).toBe(48);
+  });
+
+  it('one deadline timer for the admissions in flight: kept between them, it holds the process only while one is in flight', async () => {
+    const m = member(newPrefix(), {}, { timeoutMs: 100 });
+    const limiter = m.store.createLimiter('direct', { requestsPerSecond: Infinity, burst: 100, requestsPerMinute: 100 }, Date.now());
+    const timer = (): ReturnType<typeof setTimeout> | undefined => (m.store.admissions as unknown as { deadlineTimer?: ReturnType<typeof setTimeout> }).deadlineTimer;
+    const admit = async (): Promise<ReturnType<typeof setTimeout> | undefined> => {
+      const answer = limiter.tryAcquire(Date.now());
+      await new Promise<void>((resolve) => queueMicrotask(resolve)); // sent now
+      const armed = timer();
+      expect(armed?.hasRef()).toBe(true);
+      expect(await answer).toBe(0);
+      expect(timer()?.hasRef() ?? false).toBe(false);
+      return armed;
+    };
+    const first = await admit();
+    // The same timer serves the next admission: no timer armed and cleared per call.
+    expect(await admit()).toBe(first);
+    // Past its deadline with nothing in flight, it ends by itself.
+    await sleep(150);
+    expect(timer()).toBeUndefined();
+    await admit();
+    // Redis stops answering: the deadline still answers by the fallback.
+    const admin = server.client();
+    await admin.client('PAUSE', 300, 'ALL');
+    const t0 = Date.now();
+    expect(await limiter.tryAcquire(Date.now())).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(250);
+    expect(m.store.health().status).toBe('degraded');
+    admin.disconnect();
+    await until(() => m.store.health().status === 'ok', 5_000, 'recovery');
   });
 
   it("fallback 'deny' fails closed while Redis is down, and admits again once it is back", async () => {
