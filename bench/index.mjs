@@ -22,7 +22,7 @@ const outIndex = args.indexOf('--out');
 const outFile = outIndex >= 0 ? args[outIndex + 1] : undefined;
 
 const SETTINGS = quick
-  ? { rounds: 5, roundMs: 20, warmupMs: 40, scopes: 20_000, opossumScopes: 2_000, idleMs: 500, realTimeMs: 3_000, minutes: 5 }
+  ? { rounds: 5, roundMs: 20, warmupMs: 40, scopes: 100_000, opossumScopes: 2_000, idleMs: 500, realTimeMs: 3_000, minutes: 5 }
   : { rounds: 15, roundMs: 80, warmupMs: 200, scopes: 100_000, opossumScopes: 10_000, idleMs: 2_000, realTimeMs: 5_000, minutes: 5 };
 
 const SUCCESS_STACKS = [bare, handwritten, floodgateExecute, floodgateThrottled, floodgateStacked, floodgateThrottledTimed, cockatiel, rateLimiterFlexible, opossum, pThrottleStack, bottleneck];
@@ -200,7 +200,7 @@ async function fidelity() {
   return rows;
 }
 
-function targets({ seq, flight, mem, fid }) {
+function targets({ seq, flight, mem, fid, fleet }) {
   const get = (results, name) => results.find((r) => r.name === name).nsPerOp;
   const rows = [];
   const check = (what, ok, detail) => rows.push([what, ok ? 'met' : '**missed**', detail]);
@@ -227,6 +227,16 @@ function targets({ seq, flight, mem, fid }) {
     check(`fidelity ${r.name}: 0 windows over`, r.over1s + r.over60s === 0, `${r.over1s + r.over60s}`);
     check(`fidelity ${r.name}: ≥ 99 % of ideal`, r.ratio >= 0.99, `${(r.ratio * 100).toFixed(1)} %`);
   }
+  if (fleet.skipped === null) {
+    const row = (name) => fleet.rows.find((r) => r.name.startsWith(name));
+    const rlf = row('rate-limiter-flexible');
+    for (const ours of [row('floodgate RedisStore admission'), row('floodgate execute()')]) {
+      for (const [mode, key] of [['sequential', 'sequentialOpsPerSec'], [`${fleet.inFlight} in flight`, 'inflightOpsPerSec']]) {
+        check(`fleet, ${mode}: ${ours.name} ≥ rate-limiter-flexible's admissions/s`, ours[key] >= rlf[key],
+          `${(ours[key] / rlf[key]).toFixed(2)}× (${Math.round(ours[key]).toLocaleString('en-US')}/s vs ${Math.round(rlf[key]).toLocaleString('en-US')}/s)`);
+      }
+    }
+  }
   print('## Targets');
   print();
   print(table(['target', 'result', 'measured'], rows));
@@ -242,8 +252,9 @@ classification();
 const mem = await memory();
 const fid = await fidelity();
 log('Fleet mode (Redis)…');
-print((await runRedisBench({ quick })).markdown);
+const fleet = await runRedisBench({ quick });
+print(fleet.markdown);
 print();
-targets({ seq, flight, mem, fid });
+targets({ seq, flight, mem, fid, fleet });
 print(`_Run took ${((Date.now() - started) / 1000).toFixed(0)} s._`);
 if (outFile) writeFileSync(outFile, `${out.join('\n')}\n`);

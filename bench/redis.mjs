@@ -169,7 +169,7 @@ export async function runRedisBench({ quick = false } = {}) {
       '',
     ].join('\n');
     await manager.close();
-    return { skipped: null, rows, storeTripsPerAdmission: storeTrips, markdown };
+    return { skipped: null, rows, inFlight: IN_FLIGHT, storeTripsPerAdmission: storeTrips, markdown };
   } finally {
     for (const c of clients) c.disconnect();
     await server.stop();
