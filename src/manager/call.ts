@@ -124,8 +124,9 @@ class Call {
     } catch (error) {
       result = Promise.reject(error);
     }
-    if (!isThenable(result)) return Promise.resolve(this.succeeded(result));
-    // A foreign thenable is adopted first: its then() may throw or call back twice.
+    // A plain value, or a foreign thenable (whose then() may throw or call back twice), is
+    // adopted first: the bookkeeping then always runs in a callback, where a throwing event
+    // listener rejects the call instead of escaping from execute() or the method.
     const settles = result instanceof Promise ? result : Promise.resolve(result);
     const timeoutMs = this.scope.config.timeoutMs;
     if (timeoutMs === 0 || timeoutMs === Infinity) {
@@ -143,7 +144,12 @@ class Call {
       (value) => {
         if (!timed.linked) return; // abandoned already: a late answer changes nothing
         timeouts.remove(timed);
-        timed.resolve(this.succeeded(value));
+        try {
+          timed.resolve(this.succeeded(value));
+        } catch (error) {
+          // A listener of the circuit's change threw: the caller still gets an answer.
+          timed.reject(error);
+        }
       },
       (error: unknown) => {
         if (!timed.linked) return;
@@ -236,10 +242,6 @@ async function admitSlowly(scope: Scope, first: number | Promise<number>, signal
     scope.circuit?.abandonProbe(Date.now());
     throw error;
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
 }
 
 /** Carries an attempt's failure through p-retry, which would rewrap non-Errors and refuse to retry TypeErrors. */

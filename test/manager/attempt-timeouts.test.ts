@@ -120,6 +120,18 @@ describe('attempt timeouts', () => {
     expect(await slow).toBe('done');
   });
 
+  it('settles the call when an event listener throws while a timed attempt succeeds', async () => {
+    manager.configure(SVC, { circuitBreakerThreshold: 1, circuitBreakerResetMs: 100 });
+    await manager.execute(SVC, () => Promise.reject(new Error('provider down'))).catch(() => undefined);
+    await vi.advanceTimersByTimeAsync(100);
+    manager.on('circuitStateChange', ({ to }) => {
+      if (to === 'closed') throw new Error('listener bug');
+    });
+    // The half-open probe succeeds and closes the circuit; the listener's error reaches the caller.
+    await expect(manager.execute(SVC, async () => 'ok')).rejects.toThrow('listener bug');
+    expect(manager.getStatusReport().scopes[SVC]!.inFlight).toBe(0);
+  });
+
   it('timeoutMs 0 runs attempts without any timer', async () => {
     manager.configure(SVC, { timeoutMs: 0 });
     const call = manager.execute(SVC, hang);

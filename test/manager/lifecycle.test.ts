@@ -36,6 +36,18 @@ describe('execute()', () => {
     expect(await manager.execute(SVC, async (signal) => signal, { signal: controller.signal })).toBe(controller.signal);
   });
 
+  it('rejects (never throws) when an event listener throws as a synchronous function succeeds', async () => {
+    roomy(manager, { circuitBreakerThreshold: 1, circuitBreakerResetMs: 100 });
+    await manager.execute(SVC, () => Promise.reject(networkError())).catch(() => undefined);
+    await vi.advanceTimersByTimeAsync(100);
+    manager.on('circuitStateChange', ({ to }) => {
+      if (to === 'closed') throw new Error('listener bug');
+    });
+    let call: Promise<number> | undefined;
+    expect(() => (call = manager.execute(SVC, () => 42))).not.toThrow();
+    await expect(call).rejects.toThrow('listener bug');
+  });
+
   it('rejects (never throws) for an invalid service or platform', async () => {
     expect(() => manager.execute('', () => 1).catch(() => 'caught')).not.toThrow();
     await expect(manager.execute('', () => 1)).rejects.toSatisfy(isConfigError);
