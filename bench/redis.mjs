@@ -10,6 +10,8 @@ import { RedisStore, ThrottleManager } from '../dist/index.js';
 import { compare, formatNs, table } from './harness.mjs';
 
 const IN_FLIGHT = 64;
+/** A few callers at once: where same-tick batching starts to pay. */
+const FEW_IN_FLIGHT = 4;
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -128,6 +130,7 @@ export async function runRedisBench({ quick = false } = {}) {
     ];
 
     const sequential = await compare(cases, { mode: 'sequential', ...settings });
+    const few = await compare(cases, { mode: 'inflight', inFlight: FEW_IN_FLIGHT, ...settings, minOps: FEW_IN_FLIGHT });
     const inflight = await compare(cases, { mode: 'inflight', inFlight: IN_FLIGHT, ...settings, minOps: IN_FLIGHT });
     const costs = [];
     for (const c of cases) costs.push(await serverCostPerOp(admin, c.call, quick ? 500 : 2_000));
@@ -138,6 +141,7 @@ export async function runRedisBench({ quick = false } = {}) {
       group: c.group,
       sequentialNs: sequential[i].nsPerOp,
       sequentialOpsPerSec: 1e9 / sequential[i].nsPerOp,
+      fewOpsPerSec: 1e9 / few[i].nsPerOp,
       inflightNs: inflight[i].nsPerOp,
       inflightOpsPerSec: 1e9 / inflight[i].nsPerOp,
       commandsPerOp: costs[i].commands,
@@ -148,17 +152,18 @@ export async function runRedisBench({ quick = false } = {}) {
       `## Fleet mode: admissions through Redis`,
       '',
       `One private redis-server on 127.0.0.1 (no persistence), one ioredis connection per row, same run. ` +
-        `"In flight" keeps ${IN_FLIGHT} admissions outstanding. floodgate's admission checks the scope's suspension and ` +
+        `"In flight" keeps ${FEW_IN_FLIGHT} or ${IN_FLIGHT} admissions outstanding. floodgate's admission checks the scope's suspension and ` +
         `provider pause, shared circuit, a strict rolling window and a token bucket in one script; rate-limiter-flexible's checks one ` +
         `fixed window. floodgate sends the admissions of a scope asked for in the same tick as one script run, so in flight ` +
         `${IN_FLIGHT} admissions cost one round trip; sequentially each costs its own. Redis commands and µs inside Redis are per ` +
         `sequential call (one round trip each).`,
       '',
       table(
-        ['case', 'sequential', `${IN_FLIGHT} in flight`, 'Redis commands per call', 'µs inside Redis per call'],
+        ['case', 'sequential', `${FEW_IN_FLIGHT} in flight`, `${IN_FLIGHT} in flight`, 'Redis commands per call', 'µs inside Redis per call'],
         rows.map((r) => [
           r.name,
           `${fmtOps(r.sequentialOpsPerSec)} (${formatNs(r.sequentialNs)})`,
+          fmtOps(r.fewOpsPerSec),
           `${fmtOps(r.inflightOpsPerSec)} (${formatNs(r.inflightNs)})`,
           r.commandsPerOp.toFixed(2),
           r.serverUsPerOp.toFixed(2),
