@@ -33,7 +33,13 @@ export interface ThrottleConfig {
   readonly backoffBaseMs: number;
   /** Longest retry delay; a provider's Retry-After beyond it ends the retries (>= backoffBaseMs). */
   readonly backoffMaxMs: number;
-  /** Longest a single attempt may run; 0 means no timeout (>= 0, or Infinity). */
+  /**
+   * Longest a single attempt may run, then CallTimeoutError (>= 0, or Infinity; 0 and Infinity
+   * mean no timeout). Floodgate cannot stop the provider's work: a timed-out attempt may still
+   * run there while its slot is freed and a retry starts. Set it only when the client you call
+   * has no timeout of its own.
+   * @default 0 in every preset
+   */
   readonly timeoutMs: number;
   /** Longest a call waits for admission before it rejects with RateLimitedError (>= 0, or Infinity). */
   readonly maxWaitMs: number;
