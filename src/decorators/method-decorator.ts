@@ -21,7 +21,7 @@ export interface DecoratedMethodInfo {
   readonly platform?: string;
 }
 
-type AnyMethod = (this: unknown, ...args: unknown[]) => unknown;
+export type AnyMethod = (this: unknown, ...args: unknown[]) => unknown;
 
 /**
  * Builds a dual-mode decorator from `wrap(original, name)`, which returns the

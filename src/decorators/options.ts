@@ -1,5 +1,6 @@
 import { ConfigError } from '../errors/errors.js';
 import { ThrottleManager } from '../manager/throttle-manager.js';
+import type { AnyMethod } from './method-decorator.js';
 
 /** Options shared by both decorators. */
 export interface DecoratorOptions<Args extends unknown[] = any[]> {
@@ -30,8 +31,6 @@ export function describePlatform(option: DecoratorOptions['platform']): { platfo
   if (option === undefined) return {};
   return { platform: typeof option === 'function' ? 'dynamic' : option };
 }
-
-export type AnyMethod = (this: unknown, ...args: unknown[]) => unknown;
 
 /** Where a decorator sends its calls: two decorators with equal targets serve the same scope and endpoint. */
 export interface DecoratorTarget {

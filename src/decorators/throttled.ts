@@ -3,7 +3,7 @@ import type { Scope } from '../manager/scope.js';
 import { checkName } from '../manager/service-configs.js';
 import type { ThrottleManager } from '../manager/throttle-manager.js';
 import { recorder } from './metadata.js';
-import { methodDecorator, type AsyncMethodDecorator } from './method-decorator.js';
+import { methodDecorator, type AnyMethod, type AsyncMethodDecorator } from './method-decorator.js';
 import {
   describePlatform,
   managerOf,
@@ -11,7 +11,6 @@ import {
   platformOf,
   sameTarget,
   wrapperInfo,
-  type AnyMethod,
   type DecoratorOptions,
   type DecoratorTarget,
 } from './options.js';
