@@ -1,6 +1,6 @@
 import { ConfigError } from '../errors/errors.js';
 import { ThrottleManager } from '../manager/throttle-manager.js';
-import type { AnyMethod } from './method-decorator.js';
+import type { AnyMethod, DecoratedMethodInfo } from './method-decorator.js';
 
 /** Options shared by both decorators. */
 export interface DecoratorOptions<Args extends unknown[] = any[]> {
@@ -27,7 +27,7 @@ export function platformOf(option: DecoratorOptions['platform'], args: unknown[]
   return platform;
 }
 
-export function describePlatform(option: DecoratorOptions['platform']): { platform?: string } {
+function describePlatform(option: DecoratorOptions['platform']): { platform?: string } {
   if (option === undefined) return {};
   return { platform: typeof option === 'function' ? 'dynamic' : option };
 }
@@ -38,6 +38,15 @@ export interface DecoratorTarget {
   readonly platform: DecoratorOptions['platform'];
   readonly endpoint: string | undefined;
   readonly manager: DecoratorOptions['manager'];
+}
+
+export function targetOf(service: string, options: DecoratorOptions): DecoratorTarget {
+  return { service, platform: options.platform, endpoint: options.endpoint, manager: options.manager };
+}
+
+/** The discovery record of a method decorated with `target` (see getDecoratedMethods). */
+export function describeTarget(method: string | symbol, decorator: DecoratedMethodInfo['decorator'], target: DecoratorTarget): DecoratedMethodInfo {
+  return { method, decorator, service: target.service, ...(target.endpoint === undefined ? {} : { endpoint: target.endpoint }), ...describePlatform(target.platform) };
 }
 
 /** What a floodgate decorator remembers on the method it returns, so that another one stacked on it can fold into it. */

@@ -5,11 +5,12 @@ import type { ThrottleManager } from '../manager/throttle-manager.js';
 import { recorder } from './metadata.js';
 import { methodDecorator, type AnyMethod, type AsyncMethodDecorator } from './method-decorator.js';
 import {
-  describePlatform,
+  describeTarget,
   managerOf,
   markWrapper,
   platformOf,
   sameTarget,
+  targetOf,
   wrapperInfo,
   type DecoratorOptions,
   type DecoratorTarget,
@@ -29,7 +30,7 @@ export type ThrottledOptions<Args extends unknown[] = any[]> = DecoratorOptions<
  */
 export function throttled(service: ServiceName, options: ThrottledOptions = {}): AsyncMethodDecorator {
   checkName('service', service);
-  const target: DecoratorTarget = { service, platform: options.platform, endpoint: options.endpoint, manager: options.manager };
+  const target = targetOf(service, options);
   return methodDecorator(
     (method) => {
       // An @unifiedErrorHandling below with the same target and no fallback does nothing this
@@ -38,7 +39,7 @@ export function throttled(service: ServiceName, options: ThrottledOptions = {}):
       const original = inner?.decorator === 'unifiedErrorHandling' && !inner.hasFallback && sameTarget(inner, target) ? inner.original : method;
       return markWrapper(throttledMethod(target, original), { ...target, decorator: 'throttled', original, hasFallback: false });
     },
-    (method) => ({ method, decorator: 'throttled', service, ...(target.endpoint === undefined ? {} : { endpoint: target.endpoint }), ...describePlatform(target.platform) }),
+    (method) => describeTarget(method, 'throttled', target),
     recorder,
   );
 }

@@ -5,11 +5,12 @@ import { checkName } from '../manager/service-configs.js';
 import { recorder } from './metadata.js';
 import { methodDecorator, type AnyMethod, type AsyncMethodDecorator } from './method-decorator.js';
 import {
-  describePlatform,
+  describeTarget,
   managerOf,
   markWrapper,
   platformOf,
   sameTarget,
+  targetOf,
   wrapperInfo,
   type DecoratorOptions,
   type DecoratorTarget,
@@ -32,7 +33,7 @@ export interface UnifiedErrorHandlingOptions<Args extends unknown[] = any[]> ext
 export function unifiedErrorHandling(service: ServiceName, options: UnifiedErrorHandlingOptions = {}): AsyncMethodDecorator {
   checkName('service', service);
   const { fallback } = options;
-  const target: DecoratorTarget = { service, platform: options.platform, endpoint: options.endpoint, manager: options.manager };
+  const target = targetOf(service, options);
   return methodDecorator(
     (method) => {
       // Over @throttled with the same target and no fallback, this layer would only repeat
@@ -41,7 +42,7 @@ export function unifiedErrorHandling(service: ServiceName, options: UnifiedError
       if (fallback === undefined && inner?.decorator === 'throttled' && sameTarget(inner, target)) return method;
       return markWrapper(unifiedMethod(target, fallback, method), { ...target, decorator: 'unifiedErrorHandling', original: method, hasFallback: fallback !== undefined });
     },
-    (method) => ({ method, decorator: 'unifiedErrorHandling', service, ...(target.endpoint === undefined ? {} : { endpoint: target.endpoint }), ...describePlatform(target.platform) }),
+    (method) => describeTarget(method, 'unifiedErrorHandling', target),
     recorder,
   );
 }

@@ -135,20 +135,12 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
   execute<T>(service: ServiceName, fn: (signal: AbortSignal | undefined) => Promise<T> | T, options?: ExecuteOptions): Promise<T> {
     let scope: Scope;
     try {
-      scope = this.scopeFor(service, options?.platform);
+      scope = this.scopeOf(service, options?.platform);
     } catch (error) {
       // A bad service or platform name rejects the call rather than throwing.
       return Promise.reject(error);
     }
     return runCall(this, scope, options?.endpoint, options?.signal, fn as never, undefined, undefined) as Promise<T>;
-  }
-
-  /**
-   * @internal The decorators' scope lookup: the scope of `service` (and `platform`), created if
-   * need be. Valid while {@link scopeGeneration} stays the same; throws ConfigError for a bad name.
-   */
-  scopeOf(service: string, platform: string | undefined): Scope {
-    return this.scopeFor(service, platform);
   }
 
   /** @internal Changes whenever a scope is forgotten (eviction, reset, close, a new store). */
@@ -171,7 +163,7 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
   handleFailure(service: string, platform: string | undefined, endpoint: string | undefined, error: unknown, since = 0): ErrorClassification {
     let scope: Scope;
     try {
-      scope = this.scopeFor(service, platform);
+      scope = this.scopeOf(service, platform);
     } catch {
       return this.classifier.classify(error, service);
     }
@@ -182,7 +174,7 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
 
   /** Refuses every call of the scope with PlatformSuspendedError until resumed or expired. */
   suspend(service: ServiceName, options: SuspendOptions): void {
-    const scope = this.scopeFor(service, options.platform);
+    const scope = this.scopeOf(service, options.platform);
     const durationMs = options.durationMs ?? scope.config.banSuspensionMs;
     if (!(durationMs > 0) || !Number.isFinite(durationMs)) throw new ConfigError('durationMs', durationMs, 'must be a finite number > 0');
     if (typeof options.reason !== 'string' || options.reason === '') throw new ConfigError('reason', options.reason, 'must be a non-empty string');
@@ -360,7 +352,11 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
 
   // Internals
 
-  private scopeFor(service: string, platform: string | undefined): Scope {
+  /**
+   * @internal The scope of `service` (and `platform`), created if need be; throws ConfigError
+   * for a bad name. The decorators cache it while {@link scopeGeneration} stays the same.
+   */
+  scopeOf(service: string, platform: string | undefined): Scope {
     const existing = this.scopes.get(service, platform);
     if (existing !== undefined) return existing;
     checkName('service', service);
