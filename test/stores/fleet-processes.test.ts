@@ -102,12 +102,15 @@ describe('a fleet of worker processes', () => {
   it('a ban seen by one worker stops the others, and the suspension outlives every process', async () => {
     const prefix = newPrefix();
     const config = { requestsPerSecond: Infinity, burst: 10_000, requestsPerMinute: 10_000, maxWaitMs: 0, banSuspensionMs: 60_000 };
+    // One start for all: a worker still booting when the first one is banned would never run before it.
+    const startAt = Date.now() + 4_000;
     const reports = await Promise.all(
       [0, 1, 2, 3].map((index) =>
-        runWorker({ prefix, index, config, platform: 'reddit', runMs: 1_500, loops: 1, pauseMs: 10, ...(index === 0 ? { banAt: 20 } : {}) }),
+        runWorker({ prefix, index, config, platform: 'reddit', startAt, runMs: 1_500, loops: 1, pauseMs: 10, ...(index === 0 ? { banAt: 20 } : {}) }),
       ),
     );
     for (const r of reports) {
+      expect(r.late, `worker ${r.index} was ready before the start`).toBe(false);
       expect(r.settled).toBe(r.issued);
       expect(r.unhandled).toEqual([]);
     }
