@@ -40,6 +40,8 @@ export class Circuit {
   private openedAt = 0;
   /** Fleet mode only; read on transitions, never on a call's way through. */
   private sink: CircuitSink | null = null;
+  /** Times this circuit has closed: lets the fleet tell an answer given before the latest closing. */
+  private closingCount = 0;
 
   constructor(
     private readonly owner: unknown,
@@ -64,6 +66,11 @@ export class Circuit {
   /** When an open circuit lets its probe through (epoch ms). */
   get retryAt(): number {
     return this.openedAt + this.resetMs;
+  }
+
+  /** How many times this circuit has closed (by a probe here or by the fleet's word). */
+  get closings(): number {
+    return this.closingCount;
   }
 
   /** Consecutive counted failures so far (for the report). */
@@ -157,7 +164,10 @@ export class Circuit {
     const from = this.state;
     if (from === to) return;
     this.state = to;
-    if (to === CircuitState.Closed) this.breaker.state = 0;
+    if (to === CircuitState.Closed) {
+      this.breaker.state = 0;
+      this.closingCount++;
+    }
     this.listener.onCircuitChange(this.owner, STATE_NAMES[from], STATE_NAMES[to]);
   }
 }

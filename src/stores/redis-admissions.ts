@@ -17,6 +17,8 @@ export interface Batch {
   done: boolean;
   /** Already re-sent with EVAL after NOSCRIPT. */
   retried: boolean;
+  /** The circuit's closings when the batch was asked for: a refusal from before a later closing is stale. */
+  readonly closings: number;
 }
 
 /** EVALSHA/EVAL taking the whole command as one array (ioredis flattens it): no per-call argument list. */
@@ -64,7 +66,7 @@ export class RedisAdmissions {
     return new Promise<number>((resolve, reject) => {
       let batch = limiter.batch;
       if (batch === null || batch.callers.length >= 2 * MAX_BATCH) {
-        batch = { limiter, deadline: Date.now() + store.timeoutMs, callers: [], imports: null, done: false, retried: false };
+        batch = { limiter, deadline: Date.now() + store.timeoutMs, callers: [], imports: null, done: false, retried: false, closings: limiter.circuitClosings };
         limiter.batch = batch;
         const sending = batch;
         queueMicrotask(() => this.flush(sending));
@@ -151,7 +153,7 @@ export class RedisAdmissions {
       if (reply[6] === 1) {
         // The one admitted call is the fleet's probe; the others wait for it like everyone else.
         limiter.probeGranted();
-        const error = new CircuitOpenError(limiter.scope, limiter.circuitRefused(limiter.probeLockMs));
+        const error = new CircuitOpenError(limiter.scope, limiter.circuitRefused(limiter.probeLockMs, batch.closings));
         for (; i < count; i++) callers[2 * i + 1]!(error as never);
         return;
       }
@@ -167,7 +169,7 @@ export class RedisAdmissions {
       this.store.channel.notifyPaused(limiter.scope, reply[1]);
       for (let i = 0; i < callers.length; i += 2) callers[i]!(reply[1] as never);
     } else {
-      const error = new CircuitOpenError(limiter.scope, limiter.circuitRefused(reply[1]));
+      const error = new CircuitOpenError(limiter.scope, limiter.circuitRefused(reply[1], batch.closings));
       for (let i = 1; i < callers.length; i += 2) callers[i]!(error as never);
     }
   }

@@ -118,12 +118,22 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink {
     this.store.channel.publishCircuitClose(this.scope);
   }
 
-  /** @internal Redis refused this admission for the shared circuit; returns until when (epoch ms). */
-  circuitRefused(remainingMs: number): number {
+  /** @internal The circuit's closings so far (see Circuit.closings), noted when an admission is asked for. */
+  get circuitClosings(): number {
+    return this.circuit === null ? 0 : this.circuit.closings;
+  }
+
+  /**
+   * @internal Redis refused this admission for the shared circuit; returns until when (epoch ms).
+   * `closingsWhenAsked`: {@link circuitClosings} when the admission was asked for.
+   */
+  circuitRefused(remainingMs: number, closingsWhenAsked: number): number {
     const until = Date.now() + remainingMs;
     const circuit = this.circuit;
     // While this process holds the probe, the refusal is its own lock's: the probe decides.
-    if (circuit !== null && !(this.probeHeld && circuit.stateName === 'half_open')) circuit.forceOpen(until);
+    // A refusal from before the fleet's latest closing is stale (the reply can arrive after the
+    // closing's message): it still refuses its callers, but must not open the circuit again.
+    if (circuit !== null && circuit.closings === closingsWhenAsked && !(this.probeHeld && circuit.stateName === 'half_open')) circuit.forceOpen(until);
     return until;
   }
 
