@@ -70,8 +70,11 @@ describe('a fleet of worker processes', () => {
   it('four workers sharing rpm 120 start exactly 120 calls in one 60 s window between them', async () => {
     const prefix = newPrefix();
     const config = { requestsPerSecond: Infinity, burst: 120, requestsPerMinute: 120, maxWaitMs: 0 };
-    // Each worker tries ~300 calls in 1.5 s: far more than the shared cap.
-    const reports = await Promise.all([0, 1, 2, 3].map((index) => runWorker({ prefix, index, config, runMs: 1_500, loops: 4, pauseMs: 20 })));
+    // Each worker tries ~300 calls in 1.5 s: far more than the shared cap. They start together,
+    // so that a worker still booting does not find the cap already spent by the first one.
+    const startAt = Date.now() + 4_000;
+    const reports = await Promise.all([0, 1, 2, 3].map((index) => runWorker({ prefix, index, config, startAt, runMs: 1_500, loops: 4, pauseMs: 20 })));
+    for (const r of reports) expect(r.late, `worker ${r.index} was ready before the start`).toBe(false);
     expectClean(reports);
     const starts = allStarts(reports);
     // The whole run lies inside one 60 s window: the cap is exact, not approximate.
