@@ -31,6 +31,8 @@ type Reply = [code: number, figure: number, remaining: number | string, waitMs?:
 const MAX_BATCH = 256;
 /** Where the count goes in a limiter's prebuilt EVALSHA arguments. */
 export const COUNT_ARG = 8;
+/** Where the two ring slots the limiter expects to be next go (ADMIT_SCRIPT's ARGV 7 and 8). */
+export const HINT_ARG = 9;
 
 /**
  * The admissions of one {@link RedisStore} in flight. A connection answers in order, so one
@@ -147,6 +149,7 @@ export class RedisAdmissions {
     if (code >= 0) {
       const waitMs = reply[3] ?? 0;
       limiter.record(waitMs, reply[1], reply[2] as number);
+      if (code > 0) limiter.expectSlot(reply[4]! + code);
       let i = 0;
       for (; i < code; i++) callers[2 * i]!(0 as never);
       if (i === count) return;

@@ -1,6 +1,6 @@
 import type { Circuit, CircuitSink } from '../breaker/circuit.js';
 import { capBinds, LocalLimiter } from './memory-store.js';
-import type { Batch } from './redis-admissions.js';
+import { type Batch, HINT_ARG } from './redis-admissions.js';
 import { ADMIT_SHA } from './redis-scripts.js';
 import type { RedisFallback, RedisStore } from './redis-store.js';
 import type { LimiterLimits, LimiterSnapshot, ScopeLimiter } from './types.js';
@@ -14,7 +14,8 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink {
   readonly key: string;
   /**
    * The EVALSHA command as sent (sha, 1, key, rate, burst, ring length, window, probe lock,
-   * count), built when the limits change rather than per call. See ADMIT_SCRIPT.
+   * count, the two ring slots expected next), built when the limits change rather than per
+   * call. See ADMIT_SCRIPT.
    */
   args: string[] = [];
   /** @internal Admissions asked for in this tick, not sent yet. */
@@ -25,6 +26,8 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink {
   private probeHeld = false;
 
   private limits: LimiterLimits;
+  /** The strict window's ring length in Redis (its cap); 0 when the cap does not bind. */
+  private ringLength = 0;
   private local: LocalLimiter | null = null;
   /** Starts admitted by the local fallback (epoch ms), to import into the shared window. */
   private fallbackStarts: number[] = [];
@@ -162,6 +165,19 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink {
     this.blockedUntil = wait > 0 ? now + wait : 0;
   }
 
+  /**
+   * @internal Redis admitted starts up to ring slot `next - 1`: the next admission tells the
+   * script which two slots it expects to reuse, so that they are read with the state (when
+   * another process started in between, the script sees the hint is stale and reads them itself).
+   */
+  expectSlot(next: number): void {
+    const length = this.ringLength;
+    if (length === 0) return;
+    const args = this.args;
+    args[HINT_ARG] = String(next % length);
+    args[HINT_ARG + 1] = String((next + 1) % length);
+  }
+
   /** @internal The answer while Redis cannot give one. */
   fallbackAcquire(now: number): number {
     const fallback = this.store.fallback;
@@ -206,16 +222,19 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink {
   }
 
   private setArgs(limits: LimiterLimits): void {
+    this.ringLength = capBinds(limits) ? limits.requestsPerMinute : 0;
     this.args = [
       ADMIT_SHA,
       '1',
       this.key,
       limits.requestsPerSecond === Infinity ? '-1' : String(limits.requestsPerSecond),
       String(limits.burst),
-      capBinds(limits) ? String(limits.requestsPerMinute) : '0',
+      String(this.ringLength),
       String(this.store.windowMs),
       String(this.probeLockMs),
       '1',
+      '0',
+      this.ringLength > 1 ? '1' : '0',
     ];
   }
 }

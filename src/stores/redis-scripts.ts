@@ -3,22 +3,25 @@
  * (`TIME`), so hosts whose clocks disagree still share one timeline, and touches one key per
  * scope (a hash, under the scope's hash tag), so it runs on Redis Cluster too.
  *
- * The scope's hash holds everything an admission needs, so that one HMGET reads it and one
- * HSET writes it back (server ms throughout):
+ * The scope's hash holds everything an admission needs (server ms throughout):
+ *   H        the admission state, packed (see {@link HEADER}): the token bucket (tokens left
+ *            after the last start, and when that was; 0: no bucket state yet), when the key may
+ *            expire as far as the bucket and window are concerned, the ring's next slot, its
+ *            length L (the cap it was built for), and 1 once every slot has been filled
+ *   0..L-1   the strict window as a ring of the last L starts (L = the per-window cap)
  *   x        present once a suspension, pause or shared circuit has been written: only then
- *            does an admission read the next six (one HMGET more); the first admission that
- *            finds none of them in force removes it
+ *            does an admission read the next six; the first admission that finds none of them
+ *            in force removes it
  *   su / s   suspended until / reason          pu   paused until (a provider's Retry-After)
  *   co       circuit open fleet-wide until     cp   the half-open probe is taken until
  *   ce       the circuit record is kept until (then the fleet forgets it)
- *   tk / ta  the token bucket: tokens left after the last start, and when it started
- *   0..L-1   the strict window as a ring of the last L starts (L = the per-window cap)
- *   h / f    the ring's next slot, and 1 once every slot is filled (until then h counts them)
- *   rl       the ring's length L (the cap it was built for)
- *   e        when the key may expire as far as the bucket and the window are concerned
- * The ring keeps the exact guarantee with two slot reads: a start may only overwrite a slot
- * whose start has left the window, so at most L starts are ever inside it; the slot it
- * overwrites is the oldest of the last L, i.e. the one that decides.
+ * The ring keeps the exact guarantee: a start may only overwrite a slot whose start has left
+ * the window, so at most L starts are ever inside it; the slot it overwrites is the oldest of
+ * the last L, i.e. the one that decides.
+ *
+ * Why packed: inside Redis every field read or written, and every number Redis formats for
+ * a script, costs time; one binary field read and written whole is about half of the time
+ * the same state took as six fields.
  */
 
 import { createHash } from 'node:crypto';
@@ -27,22 +30,24 @@ import { createHash } from 'node:crypto';
 const NOW = `local t = redis.call('TIME')
 local now = t[1] * 1000 + t[2] / 1000`;
 
+/** `struct` layout of the `H` field: tokens, bucket time, expiry, next slot, ring length, full. */
+const HEADER = `'<dddddB'`;
+
 /**
  * Admissions of one scope, one round trip: suspension, pause, shared circuit, then the strict
  * window and the token bucket, checked and taken atomically. A process sends the admissions
  * of a scope that arise in the same tick together (`count`): the first `admitted` of them
  * start, in order, and the others wait; so a burst costs one trip and one script run, not one
- * each. Redis calls per run: TIME, HMGET, HSET while the ring has unused slots; one HMGET more
- * (the slots to reuse) once it has none, and one more while `x` is set. Every field read or
- * written costs a little inside Redis (a string made, a number formatted with sprintf): a run
- * reads seven fields, writes the starts, the ring's next slot and the bucket, passes strings
- * it already has as they are (the slot's name, the stamp once formatted), and writes the
- * fields that seldom change (f, rl, e) only when they do.
+ * each. Redis calls per run: TIME, one HMGET (the state, the marker, and the two ring slots
+ * the process expects to be next), one HSET (the state and the slots taken); one HMGET more
+ * when the expected slots were not the next ones (another process started in between) and
+ * one more while `x` is set.
  *
  * KEYS: 1 the scope's hash. ARGV: 1 tokens per second (-1: unlimited), 2 burst, 3 ring length
  * L (0: the cap does not bind), 4 window ms, 5 probe lock ms (0: the circuit is not shared),
- * 6 count, 7.. ages (ms) of starts admitted by a process's fallback while Redis was
- * unreachable, so that the shared window counts them too.
+ * 6 count, 7 and 8 the ring slots this process expects to be the next two (a hint, checked),
+ * 9.. ages (ms) of starts admitted by a process's fallback while Redis was unreachable, so
+ * that the shared window counts them too.
  *
  * Replies: `{admitted, tokens, remaining, waitMs, slot, stamp, probe}`: `admitted` (0..count)
  * started, each stored at `stamp` in the ring from `slot` on (for {@link REFUND_SCRIPT}; slot
@@ -54,11 +59,11 @@ local now = t[1] * 1000 + t[2] / 1000`;
 export const ADMIT_SCRIPT = `
 ${NOW}
 local key = KEYS[1]
-local x = redis.call('HMGET', key, 'tk', 'ta', 'h', 'f', 'e', 'rl', 'x')
+local x = redis.call('HMGET', key, 'H', 'x', ARGV[7], ARGV[8])
 local count = ARGV[6] + 0
 local probe = 0
 local ce = false
-if x[7] then
+if x[2] then
   -- A suspension, pause or circuit record may apply: rare, so read only then.
   local y = redis.call('HMGET', key, 'su', 's', 'pu', 'co', 'cp', 'ce')
   if y[1] and y[1] - now > 0 then return {-1, math.ceil(y[1] - now), y[2] or ''} end
@@ -81,61 +86,57 @@ local rate = ARGV[1] + 0
 local burst = ARGV[2] + 0
 local limit = ARGV[3] + 0
 local win = ARGV[4] + 0
-local tk = x[1]
-local ta = x[2]
-local h = 0
--- The slot the first start takes, as a field name: the stored string while the ring is unchanged.
-local hs = x[3] or '0'
-local full = false
-local rare = not x[6]
-if limit > 0 then
-  if x[3] then h = x[3] + 0 end
-  full = x[4] == '1'
-  if #ARGV > 6 or (x[6] and x[6] ~= ARGV[3]) then
-    -- Rare: fallback starts to import, or the cap changed. Rebuild the ring in time order
-    -- from the starts still inside the window, keeping the newest L.
-    rare = true
-    local starts = {}
-    local old = tonumber(x[6]) or 0
-    for first = 0, old - 1, 1000 do
-      local fields = {}
-      for i = first, math.min(first + 999, old - 1) do fields[#fields + 1] = i end
-      local values = redis.call('HMGET', key, unpack(fields))
-      for i = 1, #values do
-        local at = tonumber(values[i])
-        if at and at > now - win then starts[#starts + 1] = at end
-      end
-      redis.call('HDEL', key, unpack(fields))
+local tk, ta, e, h, rl, full = burst, 0, 0, 0, limit, 0
+local old = 0
+if x[1] then
+  tk, ta, e, h, rl, full = struct.unpack(${HEADER}, x[1])
+  old = rl
+end
+-- x[3] and x[4] are the next two slots' starts while the process's hint is right.
+local hinted = limit > 0 and h == tonumber(ARGV[7])
+if limit > 0 and (#ARGV > 8 or rl ~= limit) then
+  -- Rare: fallback starts to import, or the cap changed. Rebuild the ring in time order
+  -- from the starts still inside the window, keeping the newest L.
+  hinted = false
+  local starts = {}
+  for first = 0, old - 1, 1000 do
+    local fields = {}
+    for i = first, math.min(first + 999, old - 1) do fields[#fields + 1] = i end
+    local values = redis.call('HMGET', key, unpack(fields))
+    for i = 1, #values do
+      local at = tonumber(values[i])
+      if at and at > now - win then starts[#starts + 1] = at end
     end
-    local newest = 0
-    for i = 7, #ARGV do
-      local at = math.ceil(now - ARGV[i])
-      if at > now - win then
-        starts[#starts + 1] = at
-        if at > newest then newest = at end
-      end
-    end
-    -- Fallback starts carry no bucket state: none left then, which only errs on the safe side.
-    if newest > 0 and (not ta or newest > ta + 0) then
-      tk = 0
-      ta = newest
-    end
-    table.sort(starts)
-    local skip = 0
-    if #starts > limit then skip = #starts - limit end
-    local n = #starts - skip
-    for first = 1, n, 500 do
-      local kv = {}
-      for i = first, math.min(first + 499, n) do
-        kv[#kv + 1] = i - 1
-        kv[#kv + 1] = starts[skip + i]
-      end
-      redis.call('HSET', key, unpack(kv))
-    end
-    h = n % limit
-    hs = h
-    full = n == limit
+    redis.call('HDEL', key, unpack(fields))
   end
+  local newest = 0
+  for i = 9, #ARGV do
+    local at = math.ceil(now - ARGV[i])
+    if at > now - win then
+      starts[#starts + 1] = at
+      if at > newest then newest = at end
+    end
+  end
+  -- Fallback starts carry no bucket state: none left then, which only errs on the safe side.
+  if newest > ta then
+    tk = 0
+    ta = newest
+  end
+  table.sort(starts)
+  local skip = 0
+  if #starts > limit then skip = #starts - limit end
+  local n = #starts - skip
+  for first = 1, n, 500 do
+    local kv = {}
+    for i = first, math.min(first + 499, n) do
+      kv[#kv + 1] = i - 1
+      kv[#kv + 1] = starts[skip + i]
+    end
+    redis.call('HSET', key, unpack(kv))
+  end
+  h = n % limit
+  if n == limit then full = 1 else full = 0 end
+  rl = limit
 end
 if rate <= 0 and limit == 0 then
   if probe == 1 then
@@ -145,7 +146,7 @@ if rate <= 0 and limit == 0 then
   return {count, burst, -1, 0, -1, 0, probe}
 end
 local tokens = burst
-if rate > 0 and tk then
+if rate > 0 and ta > 0 then
   local elapsed = now - ta
   if elapsed < 0 then elapsed = 0 end
   tokens = tk + elapsed * rate / 1000
@@ -159,14 +160,14 @@ local after = false
 if limit > 0 and admitted > 0 then
   if admitted > limit then admitted = limit end
   local unused = 0
-  if not full then unused = limit - h end
+  if full == 0 then unused = limit - h end
   if admitted > unused then
     -- Slots to reuse: each must hold a start that has left the window. Read them and the next.
     local want = admitted + 1
     if want > limit then want = limit end
     local slots
-    if want == 2 then
-      slots = redis.call('HMGET', key, h, (h + 1) % limit)
+    if hinted and want <= 2 then
+      slots = {x[3], x[4]}
     else
       local fields = {}
       for i = 0, want - 1 do fields[i + 1] = (h + i) % limit end
@@ -196,14 +197,18 @@ local remaining = -1
 if admitted == 0 then
   if limit > 0 then
     remaining = limit - h
-    if full then remaining = 0 end
+    if full == 1 then remaining = 0 end
   end
   return {0, tokens, remaining, math.ceil(wait), -1, 0, 0}
 end
 local nextMs = 0
 if rate > 0 then
   tokens = tokens - admitted
+  ta = stamp
   if tokens < 1 then nextMs = (1 - tokens) * 1000 / rate end
+else
+  tokens = burst
+  ta = 0
 end
 -- The key lives as long as the window needs its starts and the bucket until it is full again,
 -- refreshed once per such period rather than per call.
@@ -213,23 +218,16 @@ if rate > 0 then
   local refill = (burst - tokens) * 1000 / rate
   if refill > keep then keep = refill end
 end
-local e = tonumber(x[5]) or 0
 local refresh = e < now + keep
-if refresh then
-  e = math.ceil(now + 2 * keep + 1)
-  rare = true
-end
+if refresh then e = math.ceil(now + 2 * keep + 1) end
 local slot = -1
 if limit > 0 then
   slot = h
   h = (h + admitted) % limit
-  if not full and slot + admitted >= limit then
-    full = true
-    rare = true
-  end
+  if slot + admitted >= limit then full = 1 end
   remaining = 0
-  if not full then remaining = limit - h end
-  if full and admitted == count then
+  if full == 0 then remaining = limit - h end
+  if full == 1 and admitted == count then
     -- No unused slot left: the next start waits for the slot it would reuse to leave the window.
     if not after then after = redis.call('HGET', key, h) end
     if after then
@@ -237,29 +235,22 @@ if limit > 0 then
       if w > nextMs then nextMs = w end
     end
   end
-  if admitted == 1 then
-    -- Strings as they are: Redis formats every number it is given (with sprintf).
-    local at = tostring(stamp)
-    if rate > 0 then
-      redis.call('HSET', key, hs, at, 'h', h, 'tk', tokens, 'ta', at)
-    else
-      redis.call('HSET', key, hs, at, 'h', h)
-    end
-  else
-    local kv = {'h', h, 'tk', tokens, 'ta', stamp}
-    for i = 0, admitted - 1 do
-      kv[#kv + 1] = (slot + i) % limit
-      kv[#kv + 1] = stamp
-    end
-    redis.call('HSET', key, unpack(kv))
-  end
-else
-  redis.call('HSET', key, 'tk', tokens, 'ta', stamp)
 end
-if rare then
-  local f = '0'
-  if full then f = '1' end
-  redis.call('HSET', key, 'f', f, 'rl', ARGV[3], 'e', e)
+local state = struct.pack(${HEADER}, tokens, ta, e, h, rl, full)
+if slot < 0 then
+  redis.call('HSET', key, 'H', state)
+elseif admitted == 1 then
+  -- The slot's name as the process sent it, when it is: Redis formats every number it is given.
+  local name = slot
+  if hinted then name = ARGV[7] end
+  redis.call('HSET', key, 'H', state, name, tostring(stamp))
+else
+  local kv = {'H', state}
+  for i = 0, admitted - 1 do
+    kv[#kv + 1] = (slot + i) % limit
+    kv[#kv + 1] = stamp
+  end
+  redis.call('HSET', key, unpack(kv))
 end
 local last = e
 if probe == 1 then
@@ -297,11 +288,15 @@ return 1
 `;
 
 /** Keeps the hash exactly as long as the latest of its deadlines, or deletes it. */
-const EXPIRE_STATE = `local d = redis.call('HMGET', KEYS[1], 'su', 'pu', 'ce', 'cp', 'e')
+const EXPIRE_STATE = `local d = redis.call('HMGET', KEYS[1], 'su', 'pu', 'ce', 'cp', 'H')
 local last = 0
-for i = 1, 5 do
+for i = 1, 4 do
   local v = tonumber(d[i])
   if v and v > last then last = v end
+end
+if d[5] then
+  local _, _, e = struct.unpack(${HEADER}, d[5])
+  if e > last then last = e end
 end
 if last > now then redis.call('PEXPIRE', KEYS[1], math.ceil(last - now)) else redis.call('DEL', KEYS[1]) end`;
 

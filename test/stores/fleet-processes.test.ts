@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sleep, startRedis, type RedisServer } from './redis-server.js';
+import { ringStarts, sleep, startRedis, type RedisServer } from './redis-server.js';
 import type { WorkerReport, WorkerSpec } from './worker.js';
 
 const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
@@ -196,12 +196,8 @@ describe('a fleet of worker processes', () => {
     const running = Promise.all([0, 1].map((index) => runWorker({ prefix, index, config, store, runMs: 6_000, loops: 1, pauseMs: 20 })));
     // Kill Redis once the two have taken half the shared window.
     const admin = server.client();
-    // The scope's hash: its ring of the window holds `h` starts until full (`f`), then `rl`.
     const scopeKey = `${prefix}{fleet_worker}`;
-    const startsIn = async (client: typeof admin): Promise<number> => {
-      const [h, f, rl] = await client.hmget(scopeKey, 'h', 'f', 'rl');
-      return f === '1' ? Number(rl) : Number(h ?? 0);
-    };
+    const startsIn = (client: typeof admin): Promise<number> => ringStarts(client, scopeKey);
     for (let waited = 0; (await startsIn(admin)) < 30; waited += 10) {
       if (waited > 15_000) throw new Error('the workers never started');
       await sleep(10);

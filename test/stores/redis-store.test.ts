@@ -138,6 +138,30 @@ describe('RedisStore: shared limits', () => {
     for (let i = 5; i < starts.length; i++) expect(starts[i]! - starts[i - 5]!).toBeGreaterThanOrEqual(300 - 20);
   });
 
+  it('the ring slot a process expects to reuse is read with the state; when another process took it, the script reads the right one', async () => {
+    const prefix = newPrefix();
+    const admin = server.client();
+    // Time scaled down: a 200 ms window holding 4 starts, two processes taking turns.
+    const [a, b] = [member(prefix, { burst: 4, requestsPerMinute: 4 }, { windowMs: 200 }), member(prefix, { burst: 4, requestsPerMinute: 4 }, { windowMs: 200 })];
+    const one = async (m: Member): Promise<boolean> => (await burst(m.manager, 1)).started === 1;
+    const turns = async (): Promise<boolean[]> => [await one(a), await one(b), await one(a), await one(b), await one(a)];
+    // Each turn finds the slot its process expected taken by the other: still exactly 4.
+    expect(await turns()).toEqual([true, true, true, true, false]);
+    await sleep(220);
+    expect(await turns()).toEqual([true, true, true, true, false]);
+    await sleep(220);
+    // Alone, a process's hint is right: one HMGET per admission (state, marker and the slots).
+    await one(a); // its hint is stale once (b took the slot after a's last start)
+    await admin.config('RESETSTAT');
+    expect([await one(a), await one(a), await one(a)]).toEqual([true, true, true]);
+    const stats = await admin.info('commandstats');
+    const calls = (name: string): number => Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+    expect(calls('evalsha')).toBe(3);
+    expect(calls('hmget')).toBe(3);
+    expect(await one(b)).toBe(false);
+    admin.disconnect();
+  });
+
   it('one round trip per admission, and the report shows the fleet-wide figures and the store health', async () => {
     const prefix = newPrefix();
     const one = member(prefix, { burst: 5, requestsPerMinute: 5 });
