@@ -106,6 +106,7 @@ export async function runRedisBench({ quick = false } = {}) {
     const pingClient = client();
     const rlfClient = client();
     const fgClient = client();
+    const exactClient = client();
     const admin = client();
 
     // Limits that never refuse, with both of floodgate's windows binding (so both are checked
@@ -114,10 +115,17 @@ export async function runRedisBench({ quick = false } = {}) {
     // window (a cap of 1e8 would let the ring of starts grow by one field per admission). The
     // scope's key expires between rounds (the window is short), so most admissions here find
     // unused slots in the ring; reusing a slot costs one HMGET more.
-    const store = new RedisStore({ client: fgClient, prefix: 'bench:fg:', windowMs: 100, subscribe: false });
+    const store = new RedisStore({ client: fgClient, prefix: 'bench:fg:', windowMs: 100 });
     const limits = { requestsPerSecond: 1e7, burst: 1e5, requestsPerMinute: 1e5 };
     const limiter = store.createLimiter('bench', limits, Date.now());
     const manager = new ThrottleManager({ store, env: {} });
+    // The same admission without credits: every admission (or every tick's batch) a round trip.
+    const exactStore = new RedisStore({ client: exactClient, prefix: 'bench:fg0:', windowMs: 100, maxCredits: 0, subscribe: false });
+    const exactLimiter = exactStore.createLimiter('bench', limits, Date.now());
+    // Credits are asked for only while the subscription is up (a ban elsewhere must reach us).
+    for (const until = Date.now() + 5_000; !store.channel.listening; await new Promise((r) => setTimeout(r, 5))) {
+      if (Date.now() > until) throw new Error('the RedisStore subscription did not come up');
+    }
     manager.configure('bench', { ...limits, maxConcurrent: Infinity, retryAttempts: 0, timeoutMs: 0, maxWaitMs: Infinity, maxQueue: Infinity });
     const noop = async () => undefined;
     const rlf = new RateLimiterRedis({ storeClient: rlfClient, keyPrefix: 'bench:rlf', points: 1e9, duration: 60 });
@@ -127,6 +135,7 @@ export async function runRedisBench({ quick = false } = {}) {
       { name: 'rate-limiter-flexible RateLimiterRedis.consume', group: 'peer', call: () => rlf.consume('bench') },
       { name: 'floodgate RedisStore admission (tryAcquire)', group: 'floodgate', call: () => limiter.tryAcquire(Date.now()) },
       { name: 'floodgate execute() through RedisStore', group: 'floodgate', call: () => manager.execute('bench', noop) },
+      { name: 'diagnostic: RedisStore admission with maxCredits: 0', group: 'diagnostic', call: () => exactLimiter.tryAcquire(Date.now()) },
     ];
 
     const sequential = await compare(cases, { mode: 'sequential', ...settings });
@@ -134,7 +143,8 @@ export async function runRedisBench({ quick = false } = {}) {
     const inflight = await compare(cases, { mode: 'inflight', inFlight: IN_FLIGHT, ...settings, minOps: IN_FLIGHT });
     const costs = [];
     for (const c of cases) costs.push(await serverCostPerOp(admin, c.call, quick ? 500 : 2_000));
-    const storeTrips = store.roundTrips / Math.max(1, store.answered);
+    // Admissions per round trip: answered by Redis, plus those made with credits it granted.
+    const storeTrips = store.roundTrips / Math.max(1, store.answered + store.creditsUsed);
 
     const rows = cases.map((c, i) => ({
       name: c.name,
@@ -170,7 +180,7 @@ export async function runRedisBench({ quick = false } = {}) {
         ]),
       ),
       '',
-      `floodgate round trips per admission over the whole run (EVALSHA, plus EVAL after NOSCRIPT; one trip serves the admissions of a tick): ${storeTrips.toFixed(3)}.`,
+      `floodgate round trips per admission over the whole run (EVALSHA, plus EVAL after NOSCRIPT; one trip serves the admissions of a tick, and brings credits while the limits have room): ${storeTrips.toFixed(3)}.`,
       '',
     ].join('\n');
     await manager.close();

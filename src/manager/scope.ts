@@ -69,6 +69,7 @@ export class Scope implements AdmissionGate {
     this.lastUsed = compactTime(now);
     // Fleet mode (`shareCircuit`): another process may open this circuit before any failure here.
     if (this.limiter.sharesCircuit === true) this.ensureCircuit();
+    this.limiter.wakeWith?.(() => this.queue?.drain());
   }
 
   /** The scope's incident record, created at the first incident. */

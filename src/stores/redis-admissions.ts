@@ -19,6 +19,8 @@ export interface Batch {
   retried: boolean;
   /** The circuit's closings when the batch was asked for: a refusal from before a later closing is stale. */
   readonly closings: number;
+  /** `performance.now()` when first sent: credits it brings are usable until then + `creditMs`. */
+  sentAt: number;
 }
 
 /** EVALSHA/EVAL taking the whole command as one array (ioredis flattens it): no per-call argument list. */
@@ -33,6 +35,8 @@ const MAX_BATCH = 256;
 export const COUNT_ARG = 8;
 /** Where the two ring slots the limiter expects to be next go (ADMIT_SCRIPT's ARGV 7 and 8). */
 export const HINT_ARG = 9;
+/** Where the credits asked for go (ARGV 9), then the credits' lease (ARGV 10). */
+export const CREDITS_ARG = 11;
 
 /**
  * The admissions of one {@link RedisStore} in flight. A connection answers in order, so one
@@ -68,7 +72,7 @@ export class RedisAdmissions {
     return new Promise<number>((resolve, reject) => {
       let batch = limiter.batch;
       if (batch === null || batch.callers.length >= 2 * MAX_BATCH) {
-        batch = { limiter, deadline: Date.now() + store.timeoutMs, callers: [], imports: null, done: false, retried: false, closings: limiter.circuitClosings };
+        batch = { limiter, deadline: Date.now() + store.timeoutMs, callers: [], imports: null, done: false, retried: false, closings: limiter.circuitClosings, sentAt: 0 };
         limiter.batch = batch;
         const sending = batch;
         queueMicrotask(() => this.flush(sending));
@@ -106,6 +110,11 @@ export class RedisAdmissions {
     const args = limiter.args;
     const count = batch.callers.length / 2;
     args[COUNT_ARG] = count === 1 ? '1' : String(count);
+    if (!batch.retried) {
+      batch.sentAt = performance.now();
+      args[CREDITS_ARG] = limiter.creditsToAsk(count);
+      limiter.inFlight++;
+    }
     let reply: Promise<unknown>;
     if (imports === null && !batch.retried) {
       // ioredis copies the arguments at once, so the array can be reused.
@@ -150,8 +159,11 @@ export class RedisAdmissions {
       const waitMs = reply[3] ?? 0;
       limiter.record(waitMs, reply[1], reply[2] as number);
       if (code > 0) limiter.expectSlot(reply[4]! + code);
+      // Starts beyond the callers are credits: this process may use them without asking.
+      if (code > count) limiter.addCredits(code - count, batch.sentAt, reply[4]! < 0 ? -1 : reply[4]! + code, reply[5]!);
+      const admitted = code > count ? count : code;
       let i = 0;
-      for (; i < code; i++) callers[2 * i]!(0 as never);
+      for (; i < admitted; i++) callers[2 * i]!(0 as never);
       if (i === count) return;
       if (reply[6] === 1) {
         // The one admitted call is the fleet's probe; the others wait for it like everyone else.
@@ -185,16 +197,23 @@ export class RedisAdmissions {
   }
 
   private refund(limiter: RedisLimiter, admitted: number, reply: Reply): void {
-    const slot = reply[4] ?? -1;
-    const probe = reply[6] ?? 0;
-    // With the bucket alone, tokens counted twice err on the safe side: nothing to give back.
+    this.giveBack(limiter, reply[4] ?? -1, admitted, reply[5] ?? 0, reply[6] ?? 0, '0');
+  }
+
+  /**
+   * Gives back `count` starts from ring slot `slot` on, stamped `stamp`, that nobody made (see
+   * REFUND_SCRIPT), and the fleet's probe when `probe` is 1. `step`: the bucket's ms per start
+   * to give back, '0' to keep its tokens.
+   */
+  giveBack(limiter: RedisLimiter, slot: number, count: number, stamp: number, probe: number, step: string): void {
     if (slot < 0 && probe !== 1) return;
     // EVAL, not EVALSHA: a rare command that must reach Redis before the ones sent after it.
-    this.store.client.eval(REFUND_SCRIPT, 1, limiter.key, slot, admitted, limiter.args[5]!, reply[5] ?? 0, probe).catch(() => {});
+    this.store.client.eval(REFUND_SCRIPT, 1, limiter.key, slot, count, limiter.args[5]!, stamp, probe, step).catch(() => {});
   }
 
   private finish(batch: Batch): void {
     batch.done = true;
+    batch.limiter.inFlight--;
     if (--this.outstanding === 0) {
       // Nothing in flight: drop the bookkeeping; the deadline timer no longer keeps the process alive.
       this.pending.length = 0;

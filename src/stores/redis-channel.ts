@@ -30,6 +30,8 @@ export class RedisChannel implements SharedState {
   private readonly listeners = new Set<SharedStateListener>();
   private readonly channel: string;
   private subscriber: Redis | Cluster | undefined;
+  /** The subscription has been confirmed once (ioredis renews it by itself on reconnecting). */
+  private subscribed = false;
   /** Suspensions and resumes made while Redis was down, sent when it answers again. */
   private readonly unsent = new Map<string, Publication>();
   private closed = false;
@@ -39,6 +41,11 @@ export class RedisChannel implements SharedState {
     private readonly subscribeEnabled: boolean,
   ) {
     this.channel = `${store.prefix}events`;
+  }
+
+  /** @internal Messages from other processes reach this one now (see RedisStoreOptions.maxCredits). */
+  get listening(): boolean {
+    return this.subscribed && this.subscriber?.status === 'ready';
   }
 
   attach(listener: SharedStateListener): () => void {
@@ -169,9 +176,14 @@ export class RedisChannel implements SharedState {
     subscriber.on('message', (channel: string, text: string) => {
       if (channel === this.channel) this.receive(text);
     });
-    subscriber.subscribe(this.channel).catch(() => {
-      // Reconnecting re-subscribes by itself; admissions still see the shared state.
-    });
+    subscriber.subscribe(this.channel).then(
+      () => {
+        this.subscribed = true;
+      },
+      () => {
+        // Reconnecting re-subscribes by itself; admissions still see the shared state.
+      },
+    );
   }
 
   private receive(text: string): void {

@@ -30,8 +30,8 @@ import { createHash } from 'node:crypto';
 const NOW = `local t = redis.call('TIME')
 local now = t[1] * 1000 + t[2] / 1000`;
 
-/** `struct` layout of the `H` field: tokens, bucket time, expiry, next slot, ring length, full. */
-const HEADER = `'<dddddB'`;
+/** `struct` layout of the `H` field: the bucket's tat, expiry, next slot, ring length, full. */
+const HEADER = `'<ddddB'`;
 
 /**
  * Admissions of one scope, one round trip: suspension, pause, shared circuit, then the strict
@@ -86,18 +86,30 @@ local rate = ARGV[1] + 0
 local burst = ARGV[2] + 0
 local limit = ARGV[3] + 0
 local win = ARGV[4] + 0
-local tk, ta, e, h, rl, full = burst, 0, 0, 0, limit, 0
+local lease = ARGV[10] + 0
+local credits = ARGV[9] + 0
+if x[2] or probe == 1 then credits = 0 end
+-- The bucket as GCRA: a start at time t fits while tat - t <= tau; each start moves tat on by one
+-- step (tat: the "theoretical arrival time"; 0: no state yet, a full bucket).
+local tat, e, h, rl, full = 0, 0, 0, limit, 0
 local old = 0
 if x[1] then
-  tk, ta, e, h, rl, full = struct.unpack(${HEADER}, x[1])
+  tat, e, h, rl, full = struct.unpack(${HEADER}, x[1])
   old = rl
 end
+local step, tau = 0, 0
+if rate > 0 then
+  step = 1000 / rate
+  tau = (burst - 1) * step
+end
+if tat < now then tat = now end
 -- x[3] and x[4] are the next two slots' starts while the process's hint is right.
 local hinted = limit > 0 and h == tonumber(ARGV[7])
-if limit > 0 and (#ARGV > 8 or rl ~= limit) then
+if limit > 0 and (#ARGV > 10 or rl ~= limit) then
   -- Rare: fallback starts to import, or the cap changed. Rebuild the ring in time order
   -- from the starts still inside the window, keeping the newest L.
   hinted = false
+  credits = 0
   local starts = {}
   for first = 0, old - 1, 1000 do
     local fields = {}
@@ -110,18 +122,15 @@ if limit > 0 and (#ARGV > 8 or rl ~= limit) then
     redis.call('HDEL', key, unpack(fields))
   end
   local newest = 0
-  for i = 9, #ARGV do
+  for i = 11, #ARGV do
     local at = math.ceil(now - ARGV[i])
     if at > now - win then
       starts[#starts + 1] = at
       if at > newest then newest = at end
     end
   end
-  -- Fallback starts carry no bucket state: none left then, which only errs on the safe side.
-  if newest > ta then
-    tk = 0
-    ta = newest
-  end
+  -- Fallback starts carry no bucket state: an empty bucket at the newest, which errs on the safe side.
+  if newest > 0 and newest + burst * step > tat then tat = newest + burst * step end
   table.sort(starts)
   local skip = 0
   if #starts > limit then skip = #starts - limit end
@@ -145,53 +154,88 @@ if rate <= 0 and limit == 0 then
   end
   return {count, burst, -1, 0, -1, 0, probe}
 end
-local tokens = burst
-if rate > 0 and ta > 0 then
-  local elapsed = now - ta
-  if elapsed < 0 then elapsed = 0 end
-  tokens = tk + elapsed * rate / 1000
-  if tokens > burst then tokens = burst end
-end
--- How many the bucket lets start now, then how many unused or expired ring slots follow h.
+-- How many the bucket lets start now.
 local admitted = count
-if rate > 0 and tokens < admitted then admitted = math.floor(tokens) end
--- The slot the next start would reuse, once read: it decides how long the next one waits.
+if rate > 0 then
+  local fit = math.floor((now + tau - tat) / step + 1e-9) + 1
+  if fit < admitted then admitted = fit end
+  if admitted < 0 then admitted = 0 end
+end
+-- Credits (starts a process may make without asking, until now + lease) are granted only when
+-- every start asked for fits, and at most a quarter of the room left. They are recorded as if they
+-- started at the latest moment they may (in the ring and the bucket), and counted as if they
+-- started now when checked: so however early or late they are used, both limits hold exactly.
+local bucketRoom = credits
+if credits > 0 and admitted == count and rate > 0 then
+  local latest = tat + admitted * step
+  if latest < now + lease then latest = now + lease end
+  bucketRoom = math.floor(((now + tau - latest) / step + 1e-9 + 1) / 4)
+end
+-- How many ring slots are free (unused, or holding a start that has left the window) from h on.
+local taken = admitted
 local after = false
+local slots = false
+local read = 0
 if limit > 0 and admitted > 0 then
   if admitted > limit then admitted = limit end
   local unused = 0
   if full == 0 then unused = limit - h end
-  if admitted > unused then
-    -- Slots to reuse: each must hold a start that has left the window. Read them and the next.
-    local want = admitted + 1
-    if want > limit then want = limit end
-    local slots
-    if hinted and want <= 2 then
+  local look = admitted
+  if admitted == count and credits > 0 then look = admitted + 4 * credits end
+  if look > limit then look = limit end
+  local free = unused
+  if free > look then free = look end
+  if look > unused then
+    -- Slots to reuse: read them, and the one after (it decides how long the next start waits).
+    read = look + 1
+    if read > limit then read = limit end
+    if hinted and read <= 2 then
       slots = {x[3], x[4]}
     else
       local fields = {}
-      for i = 0, want - 1 do fields[i + 1] = (h + i) % limit end
+      for i = 0, read - 1 do fields[i + 1] = (h + i) % limit end
       slots = redis.call('HMGET', key, unpack(fields))
     end
-    local free = unused
-    while free < admitted and (not slots[free + 1] or slots[free + 1] + win <= now) do free = free + 1 end
-    admitted = free
-    if free < want then after = slots[free + 1] or false end
+    while free < look and (not slots[free + 1] or slots[free + 1] + win <= now) do free = free + 1 end
+  end
+  if free < admitted then admitted = free end
+  taken = admitted
+  if admitted == count and credits > 0 then
+    local room = math.floor((free - admitted) / 4)
+    if room < bucketRoom then bucketRoom = room end
   end
 end
--- Whole ms, rounded up: a start is never remembered earlier than it happened. It also dates
--- the bucket (a hair late, which only errs on the safe side).
+local granted = 0
+if admitted == count and credits > 0 and bucketRoom > 0 then
+  granted = credits
+  if bucketRoom < granted then granted = bucketRoom end
+end
+taken = admitted + granted
+if slots and taken < read then after = slots[taken + 1] or false end
+-- Whole ms, rounded up: a start is never remembered earlier than it happened. With credits,
+-- every start of this run is remembered at the end of their lease.
 local stamp = math.ceil(now)
+if granted > 0 then stamp = math.ceil(now + lease) end
 -- Every slot taken by this run: the next start waits for this run's starts to leave the window.
-if limit > 0 and admitted == limit then after = stamp end
-local wait = 0
+if limit > 0 and taken == limit then after = stamp end
+if rate > 0 then
+  tat = tat + admitted * step
+  if granted > 0 then
+    if tat < now + lease then tat = now + lease end
+    tat = tat + granted * step
+  end
+end
+-- When the bucket lets the next start in.
+local nextMs = 0
+if rate > 0 and tat - tau > now then nextMs = tat - tau - now end
+local tokens = burst
+if rate > 0 then tokens = burst - (tat - now) / step end
 if admitted < count then
-  if rate > 0 and tokens - admitted < 1 then wait = (1 - tokens + admitted) * 1000 / rate end
   if after then
     local w = after + win - now
-    if w > wait then wait = w end
+    if w > nextMs then nextMs = w end
   end
-  if wait <= 0 then wait = 1 end
+  if nextMs <= 0 then nextMs = 1 end
 end
 local remaining = -1
 if admitted == 0 then
@@ -199,32 +243,20 @@ if admitted == 0 then
     remaining = limit - h
     if full == 1 then remaining = 0 end
   end
-  return {0, tokens, remaining, math.ceil(wait), -1, 0, 0}
-end
-local nextMs = 0
-if rate > 0 then
-  tokens = tokens - admitted
-  ta = stamp
-  if tokens < 1 then nextMs = (1 - tokens) * 1000 / rate end
-else
-  tokens = burst
-  ta = 0
+  return {0, tokens, remaining, math.ceil(nextMs), -1, 0, 0}
 end
 -- The key lives as long as the window needs its starts and the bucket until it is full again,
 -- refreshed once per such period rather than per call.
 local keep = 0
-if limit > 0 then keep = win end
-if rate > 0 then
-  local refill = (burst - tokens) * 1000 / rate
-  if refill > keep then keep = refill end
-end
+if limit > 0 then keep = win + lease end
+if rate > 0 and tat - now > keep then keep = tat - now end
 local refresh = e < now + keep
 if refresh then e = math.ceil(now + 2 * keep + 1) end
 local slot = -1
 if limit > 0 then
   slot = h
-  h = (h + admitted) % limit
-  if slot + admitted >= limit then full = 1 end
+  h = (h + taken) % limit
+  if slot + taken >= limit then full = 1 end
   remaining = 0
   if full == 0 then remaining = limit - h end
   if full == 1 and admitted == count then
@@ -236,19 +268,21 @@ if limit > 0 then
     end
   end
 end
-local state = struct.pack(${HEADER}, tokens, ta, e, h, rl, full)
+if rate <= 0 then tat = 0 end
+local state = struct.pack(${HEADER}, tat, e, h, rl, full)
 if slot < 0 then
   redis.call('HSET', key, 'H', state)
-elseif admitted == 1 then
+elseif taken == 1 then
   -- The slot's name as the process sent it, when it is: Redis formats every number it is given.
   local name = slot
   if hinted then name = ARGV[7] end
   redis.call('HSET', key, 'H', state, name, tostring(stamp))
 else
   local kv = {'H', state}
-  for i = 0, admitted - 1 do
+  local at = tostring(stamp)
+  for i = 0, taken - 1 do
     kv[#kv + 1] = (slot + i) % limit
-    kv[#kv + 1] = stamp
+    kv[#kv + 1] = at
   end
   redis.call('HSET', key, unpack(kv))
 end
@@ -263,27 +297,45 @@ elseif ce and ce - last > 0 then
 end
 if refresh then redis.call('PEXPIRE', key, math.ceil(last - now)) end
 -- Redis truncates numbers in replies to integers: no math.floor needed.
-if admitted < count then nextMs = math.ceil(wait) end
-return {admitted, tokens, remaining, nextMs, slot, stamp, probe}
+return {taken, tokens, remaining, math.ceil(nextMs), slot, stamp, probe}
 `;
 
 export const ADMIT_SHA = createHash('sha1').update(ADMIT_SCRIPT).digest('hex');
 
 /**
- * Gives back admissions whose answer came after their callers' deadline (the callers were
- * answered by the fallback): their ring slots are marked free (a start at time 0 has left
- * every window), and a fleet probe they took is released. The bucket keeps its tokens:
- * counted twice, they only err on the safe side. KEYS: 1 the scope's hash. ARGV: 1 first slot
- * (-1: none), 2 how many, 3 ring length, 4 stamp, 5 1 when it took the probe.
+ * Gives back starts nobody made: admissions whose answer came after their callers' deadline
+ * (the callers were answered by the fallback), and credits that lapsed unused. Their ring
+ * slots are marked free (a start at time 0 has left every window); when no start was taken
+ * after them, the ring's next slot moves back to the first of them, so they are the next to
+ * be used, and the bucket gets `step` ms back per start. A fleet probe they took is released.
+ * KEYS: 1 the scope's hash. ARGV: 1 first slot (-1: none), 2 how many, 3 ring length,
+ * 4 stamp, 5 1 when it took the probe, 6 the bucket's ms per start (0: keep the tokens:
+ * counted twice, they only err on the safe side).
  */
 export const REFUND_SCRIPT = `
+local key = KEYS[1]
 if ARGV[1] ~= '-1' then
-  for i = 0, ARGV[2] - 1 do
-    local slot = (ARGV[1] + i) % ARGV[3]
-    if redis.call('HGET', KEYS[1], slot) == ARGV[4] then redis.call('HSET', KEYS[1], slot, 0) end
+  local first = ARGV[1] + 0
+  local n = ARGV[2] + 0
+  local length = ARGV[3] + 0
+  local freed = 0
+  for i = 0, n - 1 do
+    local slot = (first + i) % length
+    if redis.call('HGET', key, slot) == ARGV[4] then
+      redis.call('HSET', key, slot, 0)
+      freed = freed + 1
+    end
+  end
+  local state = redis.call('HGET', key, 'H')
+  if freed == n and state then
+    local tat, e, h, rl, full = struct.unpack(${HEADER}, state)
+    if rl == length and h == (first + n) % length then
+      tat = tat - n * ARGV[6]
+      redis.call('HSET', key, 'H', struct.pack(${HEADER}, tat, e, first, rl, full))
+    end
   end
 end
-if ARGV[5] == '1' then redis.call('HDEL', KEYS[1], 'cp') end
+if ARGV[5] == '1' then redis.call('HDEL', key, 'cp') end
 return 1
 `;
 
@@ -295,7 +347,7 @@ for i = 1, 4 do
   if v and v > last then last = v end
 end
 if d[5] then
-  local _, _, e = struct.unpack(${HEADER}, d[5])
+  local _, e = struct.unpack(${HEADER}, d[5])
   if e > last then last = e end
 end
 if last > now then redis.call('PEXPIRE', KEYS[1], math.ceil(last - now)) else redis.call('DEL', KEYS[1]) end`;

@@ -32,6 +32,11 @@ export interface ScopeLimiter {
   readonly sharesCircuit?: boolean;
   /** Fleet mode: the scope's circuit, given once when it is created. Absent on the memory store. */
   linkCircuit?(circuit: Circuit): void;
+  /**
+   * Fleet mode: a function that lets the scope's waiters try again, given once when the scope
+   * is created; the limiter calls it when it gains capacity without being asked (credits).
+   */
+  wakeWith?(wake: () => void): void;
 }
 
 /** Where limiter state lives: process memory by default, Redis for a fleet. */

@@ -123,12 +123,12 @@ export async function until(check: () => boolean | Promise<boolean>, timeoutMs =
 
 /**
  * How many starts the strict window's ring of a scope's hash holds (see ADMIT_SCRIPT: the
- * packed `H` field, `<dddddB`: tokens, bucket time, expiry, next slot, ring length, full).
+ * packed `H` field, `<ddddB`: the bucket's tat, expiry, next slot, ring length, full).
  */
 export async function ringStarts(client: Redis, scopeKey: string): Promise<number> {
   const header = await client.hgetBuffer(scopeKey, 'H');
   if (header === null) return 0;
-  const next = header.readDoubleLE(24);
-  const length = header.readDoubleLE(32);
-  return header.readUInt8(40) === 1 ? length : next;
+  const next = header.readDoubleLE(16);
+  const length = header.readDoubleLE(24);
+  return header.readUInt8(32) === 1 ? length : next;
 }

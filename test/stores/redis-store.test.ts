@@ -15,7 +15,7 @@ import {
   type StoreHealthEvent,
   type ThrottleConfig,
 } from 'floodgate';
-import { sleep, startRedis, until, type RedisServer } from './redis-server.js';
+import { ringStarts, sleep, startRedis, until, type RedisServer } from './redis-server.js';
 
 const SVC = 'fleet_svc';
 let server: RedisServer;
@@ -141,8 +141,10 @@ describe('RedisStore: shared limits', () => {
   it('the ring slot a process expects to reuse is read with the state; when another process took it, the script reads the right one', async () => {
     const prefix = newPrefix();
     const admin = server.client();
-    // Time scaled down: a 200 ms window holding 4 starts, two processes taking turns.
-    const [a, b] = [member(prefix, { burst: 4, requestsPerMinute: 4 }, { windowMs: 200 }), member(prefix, { burst: 4, requestsPerMinute: 4 }, { windowMs: 200 })];
+    // Time scaled down: a 200 ms window holding 4 starts, two processes taking turns (without
+    // credits: each admission is a round trip of its own).
+    const options = { windowMs: 200, maxCredits: 0 };
+    const [a, b] = [member(prefix, { burst: 4, requestsPerMinute: 4 }, options), member(prefix, { burst: 4, requestsPerMinute: 4 }, options)];
     const one = async (m: Member): Promise<boolean> => (await burst(m.manager, 1)).started === 1;
     const turns = async (): Promise<boolean[]> => [await one(a), await one(b), await one(a), await one(b), await one(a)];
     // Each turn finds the slot its process expected taken by the other: still exactly 4.
@@ -210,6 +212,155 @@ describe('RedisStore: shared limits', () => {
     expect((await keysOf(prefix)).length).toBeGreaterThan(0);
     await sleep(700);
     expect(await keysOf(prefix)).toEqual([]);
+  });
+});
+
+/**
+ * Calls one after another (each awaited) for `ms`; returns the start times of the admitted
+ * ones. With `restEvery`, rests `restMs` after that many calls (credits then wait to be used).
+ */
+async function hammer(
+  m: Member,
+  ms: number,
+  options: { platform?: string } = {},
+  { restEvery = Infinity, restMs = 0 } = {},
+): Promise<{ starts: number[]; refused: number; errors: unknown[] }> {
+  const starts: number[] = [];
+  const errors: unknown[] = [];
+  let refused = 0;
+  for (let n = 1, end = Date.now() + ms; Date.now() < end; n++) {
+    if (n % restEvery === 0) await sleep(restMs);
+    try {
+      await m.manager.execute(SVC, async () => void starts.push(performance.now()), options);
+    } catch (error) {
+      if (isRateLimitedError(error)) refused++;
+      else errors.push(error);
+    }
+  }
+  return { starts, refused, errors };
+}
+
+/** The most starts inside any span of `ms` (start times in ms). */
+function busiest(starts: readonly number[], ms: number): number {
+  const sorted = [...starts].sort((x, y) => x - y);
+  let most = 0;
+  for (let i = 0, j = 0; i < sorted.length; i++) {
+    while (sorted[i]! - sorted[j]! >= ms) j++;
+    most = Math.max(most, i - j + 1);
+  }
+  return most;
+}
+
+describe('RedisStore: credits', () => {
+  it('a process calling one call after another takes credits: a few round trips for many starts, and the cap stays exact', async () => {
+    const prefix = newPrefix();
+    const m = member(prefix, { burst: 300, requestsPerMinute: 300 }, { windowMs: 2_000 });
+    await until(() => m.store.channel.listening, 2_000, 'the subscription');
+    const { starts, refused, errors } = await hammer(m, 400);
+    expect(errors).toEqual([]);
+    // Within one window: exactly the cap started, the rest was refused.
+    expect(starts.length).toBe(300);
+    expect(refused).toBeGreaterThan(0);
+    expect(m.store.creditsUsed).toBeGreaterThan(150);
+    expect(m.store.roundTrips).toBeLessThan(300 - 150);
+  });
+
+  it('credits keep the token bucket exact however early or late they are used, with two processes', async () => {
+    const prefix = newPrefix();
+    // 500 per s, burst 50: the bucket binds all along (a 60 s cap of 10,000 does not).
+    const config = { requestsPerSecond: 500, burst: 50, requestsPerMinute: 10_000 };
+    const [a, b] = [member(prefix, config), member(prefix, config)];
+    await until(() => a.store.channel.listening && b.store.channel.listening, 2_000, 'the subscriptions');
+    const t0 = performance.now();
+    // a rests now and then, holding its credits; it uses them late in their lease, while b calls on.
+    const [ra, rb] = await Promise.all([hammer(a, 600, {}, { restEvery: 12, restMs: 12 }), hammer(b, 600)]);
+    const starts = [...ra.starts, ...rb.starts];
+    expect(a.store.creditsUsed + b.store.creditsUsed).toBeGreaterThan(0);
+    // No span holds more than burst + rate x span (start times are taken a little after the
+    // admission, so spans are checked 5 ms shorter than they are).
+    for (const span of [5, 20, 100, 300]) expect(busiest(starts, span - 5 > 0 ? span - 5 : 1), `${span} ms`).toBeLessThanOrEqual(50 + (500 * span) / 1000);
+    // And the bucket was used, not wasted: at least 80 % of what it allows over the run.
+    const ran = performance.now() - t0;
+    expect(starts.length).toBeGreaterThan(0.8 * (50 + (500 * ran) / 1000));
+  });
+
+  it('credits used late in their lease, together with a full burst from another process, stay within the burst', async () => {
+    const prefix = newPrefix();
+    const admin = server.client();
+    const config = { requestsPerSecond: 500, burst: 100, requestsPerMinute: 10_000 };
+    // Leases of 99 ms here (half the bucket's tolerance of 198 ms), so that a 70 ms rest lies well inside one.
+    const [a, b] = [member(prefix, config, { creditMs: 200 }), member(prefix, config, { creditMs: 200 })];
+    await until(() => a.store.channel.listening, 2_000, 'the subscription');
+    const key = `${prefix}{${SVC}}`;
+    const starts: number[] = [];
+    const call = (m: Member): Promise<void> => m.manager.execute(SVC, async () => void starts.push(performance.now())).catch(() => undefined);
+    // a calls fast until it holds credits, then rests.
+    for (let made = 1; made < 40; made++) {
+      await call(a);
+      if (a.store.creditsUsed > 0 && (await ringStarts(admin, key)) > starts.length) break;
+    }
+    const held = (await ringStarts(admin, key)) - starts.length;
+    expect(held).toBeGreaterThan(0);
+    await sleep(70);
+    // Had the credits been counted at their grant, the bucket would be full again by now: b's
+    // burst would take all 100 while a uses its credits.
+    const usedBefore = a.store.creditsUsed;
+    const from = performance.now();
+    const [burstOfB] = await Promise.all([burst(b.manager, 120), (async () => { for (let i = 0; i < held; i++) await call(a); })()]);
+    const span = performance.now() - from;
+    expect(a.store.creditsUsed - usedBefore).toBe(held);
+    expect(burstOfB.started).toBeGreaterThan(0);
+    expect(burstOfB.started + held).toBeLessThanOrEqual(Math.floor(100 + (500 * span) / 1000));
+    admin.disconnect();
+  });
+
+  it('a ban seen in another process stops a process that holds credits, at the message', async () => {
+    const prefix = newPrefix();
+    const [a, b] = [member(prefix, { burst: 100_000, requestsPerMinute: 100_000 }), member(prefix, { burst: 100_000, requestsPerMinute: 100_000 })];
+    await until(() => a.store.channel.listening, 2_000, 'the subscription');
+    let heardAt = Infinity;
+    a.manager.on('suspended', () => (heardAt = performance.now()));
+    const running = hammer(a, 400, { platform: 'reddit' });
+    await sleep(150);
+    const ban = Object.assign(new Error('403 Forbidden: account suspended'), { status: 403 });
+    await expect(b.manager.execute(SVC, () => Promise.reject(ban), { platform: 'reddit' })).rejects.toBe(ban);
+    const { starts, errors } = await running;
+    expect(heardAt).toBeLessThan(Infinity);
+    expect(a.store.creditsUsed).toBeGreaterThan(0);
+    // Not one start after a heard of the ban; every later call was refused as suspended.
+    expect(starts.filter((at) => at > heardAt)).toEqual([]);
+    expect(errors.length).toBeGreaterThan(0);
+    for (const error of errors) expect(isPlatformSuspendedError(error)).toBe(true);
+  });
+
+  it('credits left unused go back when they lapse: the window is not short of them', async () => {
+    const prefix = newPrefix();
+    const admin = server.client();
+    const [a, b] = [member(prefix, { burst: 100, requestsPerMinute: 100 }), member(prefix, { burst: 100, requestsPerMinute: 100 })];
+    await until(() => a.store.channel.listening, 2_000, 'the subscription');
+    // a calls fast enough to be granted credits, then stops while it still holds some.
+    let made = 0;
+    for (; made < 200; made++) {
+      await a.manager.execute(SVC, async () => undefined);
+      if (a.store.creditsUsed > 0 && (await ringStarts(admin, `${prefix}{${SVC}}`)) > made + 1) break;
+    }
+    made++;
+    expect(await ringStarts(admin, `${prefix}{${SVC}}`)).toBeGreaterThan(made);
+    // After the lease, the unused ones are returned by themselves: b gets all the rest.
+    await sleep(60);
+    expect(await ringStarts(admin, `${prefix}{${SVC}}`)).toBe(made);
+    expect((await burst(b.manager, 150)).started).toBe(100 - made);
+    admin.disconnect();
+  });
+
+  it('no credits without the subscription (a ban elsewhere could not reach the process), or with maxCredits: 0', async () => {
+    for (const options of [{ subscribe: false }, { maxCredits: 0 }]) {
+      const m = member(newPrefix(), { burst: 300, requestsPerMinute: 300 }, { windowMs: 2_000, ...options });
+      await sleep(50);
+      const { starts } = await hammer(m, 100);
+      expect(m.store.creditsUsed).toBe(0);
+      expect(m.store.roundTrips).toBe(starts.length);
+    }
   });
 });
 

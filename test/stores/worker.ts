@@ -11,7 +11,7 @@ export interface WorkerSpec {
   readonly prefix: string;
   readonly index: number;
   readonly config: Partial<ThrottleConfig>;
-  readonly store?: { readonly windowMs?: number; readonly timeoutMs?: number; readonly probeIntervalMs?: number; readonly share?: number; readonly shareCircuit?: boolean };
+  readonly store?: { readonly windowMs?: number; readonly timeoutMs?: number; readonly probeIntervalMs?: number; readonly share?: number; readonly shareCircuit?: boolean; readonly maxCredits?: number };
   /** Calls are started for this long (ms). */
   readonly runMs: number;
   /** Calls in flight at once (each loop starts its next call when its last one settled, after `pauseMs`). */
@@ -64,6 +64,7 @@ async function main(): Promise<void> {
     ...(spec.store?.probeIntervalMs === undefined ? {} : { probeIntervalMs: spec.store.probeIntervalMs }),
     ...(share === undefined ? {} : { fallback: { mode: 'local', share } }),
     ...(spec.store?.shareCircuit === undefined ? {} : { shareCircuit: spec.store.shareCircuit }),
+    ...(spec.store?.maxCredits === undefined ? {} : { maxCredits: spec.store.maxCredits }),
   });
   const manager = new ThrottleManager({ store, env: {} });
   manager.configure(SERVICE, { maxConcurrent: Infinity, retryAttempts: 0, timeoutMs: 0, circuitBreakerThreshold: 1_000, maxQueue: 10_000, ...spec.config });
