@@ -1,7 +1,8 @@
 import { CircuitOpenError, PlatformSuspendedError } from '../errors/errors.js';
 import { DISCONNECTED, describe } from './redis-channel.js';
 import type { RedisLimiter } from './redis-limiter.js';
-import { ADMIT_SCRIPT, REFUND_SCRIPT } from './redis-scripts.js';
+import { ADMIT_SCRIPT } from './redis-admit-script.js';
+import { REFUND_SCRIPT } from './redis-scripts.js';
 import type { RedisStore } from './redis-store.js';
 
 /**
@@ -112,7 +113,7 @@ export class RedisAdmissions {
     args[COUNT_ARG] = count === 1 ? '1' : String(count);
     if (!batch.retried) {
       batch.sentAt = performance.now();
-      args[CREDITS_ARG] = limiter.creditsToAsk(count);
+      args[CREDITS_ARG] = limiter.credits === null ? '0' : limiter.credits.toAsk(count, limiter.inFlight);
       limiter.inFlight++;
     }
     let reply: Promise<unknown>;
@@ -197,18 +198,18 @@ export class RedisAdmissions {
   }
 
   private refund(limiter: RedisLimiter, admitted: number, reply: Reply): void {
-    this.giveBack(limiter, reply[4] ?? -1, admitted, reply[5] ?? 0, reply[6] ?? 0, '0');
+    this.giveBack(limiter.key, limiter.args[5]!, reply[4] ?? -1, admitted, reply[5] ?? 0, reply[6] ?? 0, '0');
   }
 
   /**
-   * Gives back `count` starts from ring slot `slot` on, stamped `stamp`, that nobody made (see
+   * Gives back `count` starts of the scope at `key` from ring slot `slot` on, stamped `stamp`, that nobody made (see
    * REFUND_SCRIPT), and the fleet's probe when `probe` is 1. `step`: the bucket's ms per start
    * to give back, '0' to keep its tokens.
    */
-  giveBack(limiter: RedisLimiter, slot: number, count: number, stamp: number, probe: number, step: string): void {
+  giveBack(key: string, ringLength: string, slot: number, count: number, stamp: number, probe: number, step: string): void {
     if (slot < 0 && probe !== 1) return;
     // EVAL, not EVALSHA: a rare command that must reach Redis before the ones sent after it.
-    this.store.client.eval(REFUND_SCRIPT, 1, limiter.key, slot, count, limiter.args[5]!, stamp, probe, step).catch(() => {});
+    this.store.client.eval(REFUND_SCRIPT, 1, key, slot, count, ringLength, stamp, probe, step).catch(() => {});
   }
 
   private finish(batch: Batch): void {

@@ -1,7 +1,8 @@
 import type { Circuit, CircuitSink } from '../breaker/circuit.js';
 import { capBinds, LocalLimiter } from './memory-store.js';
 import { type Batch, HINT_ARG } from './redis-admissions.js';
-import { ADMIT_SHA } from './redis-scripts.js';
+import { Credits } from './redis-credits.js';
+import { ADMIT_SHA } from './redis-admit-script.js';
 import type { RedisFallback, RedisStore } from './redis-store.js';
 import type { LimiterLimits, LimiterSnapshot, ScopeLimiter } from './types.js';
 
@@ -28,31 +29,17 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink {
   private limits: LimiterLimits;
   /** The strict window's ring length in Redis (its cap); 0 when the cap does not bind. */
   private ringLength = 0;
-  /** How long this scope's credits stay usable (0: none are asked for); see setArgs. */
-  private leaseMs = 0;
-  /** The bucket's ms per start, as REFUND_SCRIPT takes it ('0': no bucket). */
-  private stepArg = '0';
-  private lapseTimer: ReturnType<typeof setTimeout> | undefined;
+  /** @internal Starts granted ahead of need (null: this scope gets none); see setArgs. */
+  credits: Credits | null = null;
   private local: LocalLimiter | null = null;
   /** Starts admitted by the local fallback (epoch ms), to import into the shared window. */
   private fallbackStarts: number[] = [];
   private importing = false;
 
-  /** Starts Redis granted ahead of need (see ADMIT_SCRIPT), usable until `creditsUntil`. */
-  private credits = 0;
-  /** `performance.now()` ms: monotonic, so a wall-clock step cannot stretch a lease. */
-  private creditsUntil = 0;
-  /** The ring slot after the credits' (-1: no ring), and their stamp: to give unused ones back. */
-  private creditsEnd = -1;
-  private creditsStamp = 0;
-  // Admissions asked for in the current and the previous lease-long period: the demand that
-  // credits are asked for (a process that asks seldom asks for none, so none go unused).
-  private periodStart = -Infinity;
   /** @internal Batches of this scope sent and not answered yet. */
   inFlight = 0;
+  /** Lets the scope's waiters try again (see ScopeLimiter.wakeWith). */
   private wake: (() => void) | null = null;
-  private asksNow = 0;
-  private asksBefore = 0;
 
   // The last answer from Redis.
   private answeredAt = 0;
@@ -75,17 +62,9 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink {
 
   tryAcquire(now: number): number | Promise<number> {
     const store = this.store;
-    if (this.leaseMs > 0) {
-      const at = performance.now();
-      this.countAsk(at);
-      if (this.credits > 0) {
-        if (at < this.creditsUntil) {
-          this.credits--;
-          store.creditsUsed++;
-          return 0;
-        }
-        this.dropCredits();
-      }
+    if (this.credits !== null && this.credits.take(performance.now())) {
+      store.creditsUsed++;
+      return 0;
     }
     // The last answer named a time before which nothing can be admitted anywhere in the
     // fleet (others only take capacity): say so without a trip. The fallback honours it too.
@@ -115,7 +94,6 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink {
 
   reconfigure(limits: LimiterLimits, now: number): void {
     this.limits = limits;
-    this.dropCredits();
     this.setArgs(limits);
     this.blockedUntil = 0;
     this.local?.reconfigure(shareOf(limits, this.store.fallback), now);
@@ -212,69 +190,15 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink {
     args[HINT_ARG + 1] = String((next + 1) % length);
   }
 
-  /**
-   * @internal The credits to ask for with an admission of `count`: none unless this scope
-   * asked for at least {@link CREDIT_DEMAND} admissions here in the last lease-long period
-   * before these (credits a process does not use in time hold their place in the window), then
-   * about half as many; none without the subscription (a ban elsewhere must reach this process
-   * before it uses them).
-   */
-  creditsToAsk(count: number): string {
-    const store = this.store;
-    const max = store.maxCredits;
-    const asked = this.asksBefore + this.asksNow - count;
-    // One grant at a time: a second would find the first's callers still on their way.
-    if (this.leaseMs === 0 || asked < CREDIT_DEMAND || this.credits > 0 || this.inFlight > 0 || !store.channel.listening) return '0';
-    const wanted = asked >> 1;
-    return store.creditArgs[wanted >= max ? max : wanted]!;
-  }
-
-  /**
-   * @internal Redis granted `n` credits with the admission sent at `sentAt`: they are the
-   * last starts before ring slot `end`, all stamped `stamp`.
-   */
+  /** @internal Redis granted `n` credits with the admission sent at `sentAt` (see Credits.grant). */
   addCredits(n: number, sentAt: number, end: number, stamp: number): void {
-    this.dropCredits();
-    this.credits = n;
-    this.creditsUntil = sentAt + this.leaseMs;
-    this.creditsEnd = end;
-    this.creditsStamp = stamp;
-    this.watchLapse();
+    this.credits?.grant(n, sentAt, end, stamp);
     // Callers already waiting in line take them first (after the callers of this answer).
-    const wake = this.wake;
-    if (wake !== null) queueMicrotask(wake);
+    if (this.wake !== null) queueMicrotask(this.wake);
   }
 
   wakeWith(wake: () => void): void {
     this.wake = wake;
-  }
-
-  /**
-   * Credits left unused (lapsed, or the limits changed) go back to the fleet: their slots in
-   * the window would otherwise stay taken until they left it. They are the last starts of
-   * their grant, so when nobody started after them their slots are the next to be reused.
-   */
-  private dropCredits(): void {
-    const unused = this.credits;
-    if (unused === 0) return;
-    this.credits = 0;
-    if (!this.store.isHealthy) return;
-    const length = this.ringLength;
-    const first = this.creditsEnd < 0 ? -1 : (((this.creditsEnd - unused) % length) + length) % length;
-    this.store.admissions.giveBack(this, first, unused, this.creditsStamp, 0, this.stepArg);
-  }
-
-  /** Credits lapse unused when the process stops asking: give them back then, not at the next ask. */
-  private watchLapse(): void {
-    if (this.lapseTimer !== undefined) return;
-    const timer = setTimeout(() => {
-      this.lapseTimer = undefined;
-      if (this.credits === 0) return;
-      if (performance.now() >= this.creditsUntil) this.dropCredits();
-      else this.watchLapse();
-    }, this.leaseMs + 1);
-    timer.unref();
-    this.lapseTimer = timer;
   }
 
   /** @internal The answer while Redis cannot give one. */
@@ -315,17 +239,6 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink {
     if (imports) this.importing = false;
   }
 
-  private countAsk(at: number): void {
-    const lease = this.leaseMs;
-    const since = at - this.periodStart;
-    if (since >= lease) {
-      this.asksBefore = since < 2 * lease ? this.asksNow : 0;
-      this.asksNow = 0;
-      this.periodStart = at;
-    }
-    this.asksNow++;
-  }
-
   private fallbackWait(position: number, now: number): number {
     if (this.store.fallback.mode === 'deny') return 0;
     return this.local === null ? 0 : this.local.estimateWait(position, now);
@@ -337,29 +250,28 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink {
     // bucket's burst tolerance leaves room for the starts after them (see ADMIT_SCRIPT).
     const rate = limits.requestsPerSecond;
     const tolerance = rate === Infinity ? Infinity : ((limits.burst - 1) * 1000) / rate;
-    const lease = Math.min(this.store.creditMs, tolerance / 2);
-    this.stepArg = rate === Infinity ? '0' : String(1000 / rate);
-    this.leaseMs = lease >= 1 && this.store.maxCredits > 0 ? Math.floor(lease) : 0;
+    const lease = Math.floor(Math.min(this.store.creditMs, tolerance / 2));
+    const ring = String(this.ringLength);
+    // Credits granted under the old settings go back (in the window they count as any start).
+    this.credits?.drop();
+    this.credits = lease >= 1 && this.store.maxCredits > 0 ? new Credits(this.store, this.key, lease, ring, rate === Infinity ? '0' : String(1000 / rate)) : null;
     this.args = [
       ADMIT_SHA,
       '1',
       this.key,
       limits.requestsPerSecond === Infinity ? '-1' : String(limits.requestsPerSecond),
       String(limits.burst),
-      String(this.ringLength),
+      ring,
       String(this.store.windowMs),
       String(this.probeLockMs),
       '1',
       '0',
       this.ringLength > 1 ? '1' : '0',
       '0',
-      String(this.leaseMs),
+      String(this.credits?.leaseMs ?? 0),
     ];
   }
 }
-
-/** Admissions per lease-long period below which a scope asks for no credits: it would not use them in time. */
-const CREDIT_DEMAND = 8;
 
 /** The limits a process keeps for itself while Redis is down. */
 function shareOf(limits: LimiterLimits, fallback: RedisFallback): LimiterLimits {

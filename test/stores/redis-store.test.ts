@@ -644,5 +644,9 @@ describe('RedisStore: Redis down is not an outage', () => {
     expect(() => new RedisStore({ client, fallback: { mode: 'local', share: 0 } })).toThrow(/share/);
     expect(() => new RedisStore({ client, timeoutMs: -1 })).toThrow(/timeoutMs/);
     expect(() => new RedisStore({} as RedisStoreOptions)).toThrow(/client/);
+    expect(() => new RedisStore({ client, maxCredits: 1.5 })).toThrow('RedisStore: maxCredits must be an integer from 0 to 256, got 1.5');
+    expect(() => new RedisStore({ client, maxCredits: -1 })).toThrow(/maxCredits.*got -1/);
+    expect(() => new RedisStore({ client, creditMs: 0 })).toThrow('RedisStore: creditMs must be a finite number > 0, got 0');
+    client.disconnect();
   });
 });

@@ -1,0 +1,279 @@
+import { createHash } from 'node:crypto';
+import { HEADER, NOW } from './redis-scripts.js';
+
+/**
+ * Admissions of one scope, one round trip: suspension, pause, shared circuit, then the strict
+ * window and the token bucket, checked and taken atomically. A process sends the admissions
+ * of a scope that arise in the same tick together (`count`): the first `admitted` of them
+ * start, in order, and the others wait; so a burst costs one trip and one script run, not one
+ * each. Redis calls per run: TIME, one HMGET (the state, the marker, and the two ring slots
+ * the process expects to be next), one HSET (the state and the slots taken); one HMGET more
+ * when the expected slots were not the next ones (another process started in between) and
+ * one more while `x` is set.
+ *
+ * Credits: the process may ask for up to `credits` starts beyond `count`, to make without
+ * asking until `lease` ms from now (see RedisStoreOptions.maxCredits). They are granted only
+ * when all `count` fit, at most a quarter of the room left in the window and in the bucket.
+ * Each is checked as if made now and recorded as if made at the end of its lease: its ring
+ * stamp is now + lease, and the bucket's tat moves on from no earlier than now + lease. Used
+ * at any moment in between, it is covered on both sides: at most L starts in any window, and
+ * the bucket's bound for every span.
+ *
+ * KEYS: 1 the scope's hash. ARGV: 1 tokens per second (-1: unlimited), 2 burst, 3 ring length
+ * L (0: the cap does not bind), 4 window ms, 5 probe lock ms (0: the circuit is not shared),
+ * 6 count, 7 and 8 the ring slots this process expects to be the next two (a hint, checked),
+ * 9 credits asked for, 10 their lease ms, 11.. ages (ms) of starts admitted by a process's
+ * fallback while Redis was unreachable, so that the shared window counts them too.
+ *
+ * Replies: `{admitted, tokens, remaining, waitMs, slot, stamp, probe}`: `admitted` (0..count,
+ * or more: the credits granted beyond count) started, each stored at `stamp` in the ring from
+ * `slot` on (for REFUND_SCRIPT; slot -1: no ring); nothing more is admitted before `waitMs` (so
+ * the others, if any, wait that long); `remaining`: at least this many more fit in the window (-1: the cap does not bind);
+ * `probe` 1: the one admitted call is the fleet's half-open probe. `{-1, ttlMs, reason}`
+ * suspended; `{-2, ttlMs}` paused; `{-3, ttlMs}` circuit open.
+ */
+export const ADMIT_SCRIPT = `
+${NOW}
+local key = KEYS[1]
+local x = redis.call('HMGET', key, 'H', 'x', ARGV[7], ARGV[8])
+local count = ARGV[6] + 0
+local probe = 0
+local ce = false
+if x[2] then
+  -- A suspension, pause or circuit record may apply: rare, so read only then.
+  local y = redis.call('HMGET', key, 'su', 's', 'pu', 'co', 'cp', 'ce')
+  if y[1] and y[1] - now > 0 then return {-1, math.ceil(y[1] - now), y[2] or ''} end
+  if y[3] and y[3] - now > 0 then return {-2, math.ceil(y[3] - now)} end
+  if y[4] then
+    if ARGV[5] ~= '0' then
+      if y[4] - now > 0 then return {-3, math.ceil(y[4] - now)} end
+      if y[5] and y[5] - now > 0 then return {-3, math.ceil(y[5] - now)} end
+      -- The first admission after the opening is the fleet's one probe.
+      probe = 1
+      count = 1
+    end
+    ce = y[6]
+  else
+    -- Nothing left that can refuse: the admissions after this one need not look.
+    redis.call('HDEL', key, 'x', 'su', 's', 'pu')
+  end
+end
+local rate = ARGV[1] + 0
+local burst = ARGV[2] + 0
+local limit = ARGV[3] + 0
+local win = ARGV[4] + 0
+local lease = ARGV[10] + 0
+local credits = ARGV[9] + 0
+if x[2] or probe == 1 then credits = 0 end
+-- The bucket as GCRA: a start at time t fits while tat - t <= tau; each start moves tat on by one
+-- step (tat: the "theoretical arrival time"; 0: no state yet, a full bucket).
+local tat, e, h, rl, full = 0, 0, 0, limit, 0
+local old = 0
+if x[1] then
+  tat, e, h, rl, full = struct.unpack(${HEADER}, x[1])
+  old = rl
+end
+local step, tau = 0, 0
+if rate > 0 then
+  step = 1000 / rate
+  tau = (burst - 1) * step
+end
+if tat < now then tat = now end
+-- x[3] and x[4] are the next two slots' starts while the process's hint is right.
+local hinted = limit > 0 and h == tonumber(ARGV[7])
+if limit > 0 and (#ARGV > 10 or rl ~= limit) then
+  -- Rare: fallback starts to import, or the cap changed. Rebuild the ring in time order
+  -- from the starts still inside the window, keeping the newest L.
+  hinted = false
+  credits = 0
+  local starts = {}
+  for first = 0, old - 1, 1000 do
+    local fields = {}
+    for i = first, math.min(first + 999, old - 1) do fields[#fields + 1] = i end
+    local values = redis.call('HMGET', key, unpack(fields))
+    for i = 1, #values do
+      local at = tonumber(values[i])
+      if at and at > now - win then starts[#starts + 1] = at end
+    end
+    redis.call('HDEL', key, unpack(fields))
+  end
+  local newest = 0
+  for i = 11, #ARGV do
+    local at = math.ceil(now - ARGV[i])
+    if at > now - win then
+      starts[#starts + 1] = at
+      if at > newest then newest = at end
+    end
+  end
+  -- Fallback starts carry no bucket state: an empty bucket at the newest, which errs on the safe side.
+  if newest > 0 and newest + burst * step > tat then tat = newest + burst * step end
+  table.sort(starts)
+  local skip = 0
+  if #starts > limit then skip = #starts - limit end
+  local n = #starts - skip
+  for first = 1, n, 500 do
+    local kv = {}
+    for i = first, math.min(first + 499, n) do
+      kv[#kv + 1] = i - 1
+      kv[#kv + 1] = starts[skip + i]
+    end
+    redis.call('HSET', key, unpack(kv))
+  end
+  h = n % limit
+  if n == limit then full = 1 else full = 0 end
+  rl = limit
+end
+if rate <= 0 and limit == 0 then
+  if probe == 1 then
+    redis.call('HSET', key, 'cp', now + ARGV[5], 'ce', now + 2 * ARGV[5])
+    redis.call('PEXPIRE', key, math.ceil(2 * ARGV[5]))
+  end
+  return {count, burst, -1, 0, -1, 0, probe}
+end
+-- How many the bucket lets start now.
+local admitted = count
+if rate > 0 then
+  local fit = math.floor((now + tau - tat) / step + 1e-9) + 1
+  if fit < admitted then admitted = fit end
+  if admitted < 0 then admitted = 0 end
+end
+-- Credits (starts a process may make without asking, until now + lease) are granted only when
+-- every start asked for fits, and at most a quarter of the room left. They are recorded as if they
+-- started at the latest moment they may (in the ring and the bucket), and counted as if they
+-- started now when checked: so however early or late they are used, both limits hold exactly.
+local bucketRoom = credits
+if credits > 0 and admitted == count and rate > 0 then
+  local latest = tat + admitted * step
+  if latest < now + lease then latest = now + lease end
+  bucketRoom = math.floor(((now + tau - latest) / step + 1e-9 + 1) / 4)
+end
+-- How many ring slots are free (unused, or holding a start that has left the window) from h on.
+local taken = admitted
+local after = false
+local slots = false
+local read = 0
+if limit > 0 and admitted > 0 then
+  if admitted > limit then admitted = limit end
+  local unused = 0
+  if full == 0 then unused = limit - h end
+  local look = admitted
+  if admitted == count and credits > 0 then look = admitted + 4 * credits end
+  if look > limit then look = limit end
+  local free = unused
+  if free > look then free = look end
+  if look > unused then
+    -- Slots to reuse: read them, and the one after (it decides how long the next start waits).
+    read = look + 1
+    if read > limit then read = limit end
+    if hinted and read <= 2 then
+      slots = {x[3], x[4]}
+    else
+      local fields = {}
+      for i = 0, read - 1 do fields[i + 1] = (h + i) % limit end
+      slots = redis.call('HMGET', key, unpack(fields))
+    end
+    while free < look and (not slots[free + 1] or slots[free + 1] + win <= now) do free = free + 1 end
+  end
+  if free < admitted then admitted = free end
+  taken = admitted
+  if admitted == count and credits > 0 then
+    local room = math.floor((free - admitted) / 4)
+    if room < bucketRoom then bucketRoom = room end
+  end
+end
+local granted = 0
+if admitted == count and credits > 0 and bucketRoom > 0 then
+  granted = credits
+  if bucketRoom < granted then granted = bucketRoom end
+end
+taken = admitted + granted
+if slots and taken < read then after = slots[taken + 1] or false end
+-- Whole ms, rounded up: a start is never remembered earlier than it happened. With credits,
+-- every start of this run is remembered at the end of their lease.
+local stamp = math.ceil(now)
+if granted > 0 then stamp = math.ceil(now + lease) end
+-- Every slot taken by this run: the next start waits for this run's starts to leave the window.
+if limit > 0 and taken == limit then after = stamp end
+if rate > 0 then
+  tat = tat + admitted * step
+  if granted > 0 then
+    if tat < now + lease then tat = now + lease end
+    tat = tat + granted * step
+  end
+end
+-- When the bucket lets the next start in.
+local nextMs = 0
+if rate > 0 and tat - tau > now then nextMs = tat - tau - now end
+local tokens = burst
+if rate > 0 then tokens = burst - (tat - now) / step end
+if admitted < count then
+  if after then
+    local w = after + win - now
+    if w > nextMs then nextMs = w end
+  end
+  if nextMs <= 0 then nextMs = 1 end
+end
+local remaining = -1
+if admitted == 0 then
+  if limit > 0 then
+    remaining = limit - h
+    if full == 1 then remaining = 0 end
+  end
+  return {0, tokens, remaining, math.ceil(nextMs), -1, 0, 0}
+end
+-- The key lives as long as the window needs its starts and the bucket until it is full again,
+-- refreshed once per such period rather than per call.
+local keep = 0
+if limit > 0 then keep = win + lease end
+if rate > 0 and tat - now > keep then keep = tat - now end
+local refresh = e < now + keep
+if refresh then e = math.ceil(now + 2 * keep + 1) end
+local slot = -1
+if limit > 0 then
+  slot = h
+  h = (h + taken) % limit
+  if slot + taken >= limit then full = 1 end
+  remaining = 0
+  if full == 0 then remaining = limit - h end
+  if full == 1 and admitted == count then
+    -- No unused slot left: the next start waits for the slot it would reuse to leave the window.
+    if not after then after = redis.call('HGET', key, h) end
+    if after then
+      local w = after + win - now
+      if w > nextMs then nextMs = w end
+    end
+  end
+end
+if rate <= 0 then tat = 0 end
+local state = struct.pack(${HEADER}, tat, e, h, rl, full)
+if slot < 0 then
+  redis.call('HSET', key, 'H', state)
+elseif taken == 1 then
+  -- The slot's name as the process sent it, when it is: Redis formats every number it is given.
+  local name = slot
+  if hinted then name = ARGV[7] end
+  redis.call('HSET', key, 'H', state, name, tostring(stamp))
+else
+  local kv = {'H', state}
+  local at = tostring(stamp)
+  for i = 0, taken - 1 do
+    kv[#kv + 1] = (slot + i) % limit
+    kv[#kv + 1] = at
+  end
+  redis.call('HSET', key, unpack(kv))
+end
+local last = e
+if probe == 1 then
+  local cp = now + ARGV[5]
+  redis.call('HSET', key, 'cp', cp, 'ce', cp + ARGV[5])
+  refresh = true
+  if cp + ARGV[5] > last then last = cp + ARGV[5] end
+elseif ce and ce - last > 0 then
+  last = ce + 0
+end
+if refresh then redis.call('PEXPIRE', key, math.ceil(last - now)) end
+-- Redis truncates numbers in replies to integers: no math.floor needed.
+return {taken, tokens, remaining, math.ceil(nextMs), slot, stamp, probe}
+`;
+
+export const ADMIT_SHA = createHash('sha1').update(ADMIT_SCRIPT).digest('hex');

@@ -1,0 +1,109 @@
+import type { RedisStore } from './redis-store.js';
+
+/** Admissions per lease below which a scope asks for no credits: it would not use them in time. */
+const CREDIT_DEMAND = 8;
+
+/**
+ * The credits of one scope in this process: starts Redis granted ahead of need (see
+ * ADMIT_SCRIPT and `RedisStoreOptions.maxCredits`), made without a round trip until their
+ * lease ends. Also the scope's recent demand, which decides how many to ask for. Times are
+ * `performance.now()` ms: monotonic, so a step of the wall clock cannot stretch a lease.
+ */
+export class Credits {
+  private left = 0;
+  private until = 0;
+  /** The ring slot after the granted starts (-1: no ring), and their stamp: to give unused ones back. */
+  private end = -1;
+  private stamp = 0;
+  private lapseTimer: ReturnType<typeof setTimeout> | undefined;
+  // Admissions asked for in the current and the previous lease-long period.
+  private periodStart = -Infinity;
+  private asksNow = 0;
+  private asksBefore = 0;
+
+  constructor(
+    private readonly store: RedisStore,
+    private readonly key: string,
+    /** How long a grant stays usable, ms (> 0). */
+    readonly leaseMs: number,
+    /** The scope's ring length and the bucket's ms per start, as REFUND_SCRIPT takes them. */
+    private readonly ringLength: string,
+    private readonly step: string,
+  ) {}
+
+  /** An admission is asked for at `at`: true when a credit covers it (taken). */
+  take(at: number): boolean {
+    this.countAsk(at);
+    if (this.left === 0) return false;
+    if (at < this.until) {
+      this.left--;
+      return true;
+    }
+    this.drop();
+    return false;
+  }
+
+  /**
+   * The credits argument of an admission of `count` (see ADMIT_SCRIPT): none unless the scope
+   * asked for at least {@link CREDIT_DEMAND} admissions in the last lease-long period before
+   * these, then about half as many; none while a grant is held or on its way (a second would
+   * find the first's callers still on theirs), and none without the subscription (a ban
+   * elsewhere must reach this process before it uses them).
+   */
+  toAsk(count: number, inFlight: number): string {
+    const store = this.store;
+    const asked = this.asksBefore + this.asksNow - count;
+    if (asked < CREDIT_DEMAND || this.left > 0 || inFlight > 0 || !store.channel.listening) return '0';
+    const wanted = asked >> 1;
+    return store.creditArgs[wanted >= store.maxCredits ? store.maxCredits : wanted]!;
+  }
+
+  /** Redis granted `n` with the admission sent at `sentAt`: the last starts before ring slot `end`, stamped `stamp`. */
+  grant(n: number, sentAt: number, end: number, stamp: number): void {
+    this.drop();
+    this.left = n;
+    this.until = sentAt + this.leaseMs;
+    this.end = end;
+    this.stamp = stamp;
+    this.watchLapse();
+  }
+
+  /**
+   * Credits left unused (lapsed, or the limits changed) go back to the fleet: their slots in
+   * the window would otherwise stay taken until they left it. They are the last starts of
+   * their grant, so when nobody started after them their slots are the next to be reused.
+   */
+  drop(): void {
+    const unused = this.left;
+    if (unused === 0) return;
+    this.left = 0;
+    if (!this.store.isHealthy) return;
+    const length = Number(this.ringLength);
+    const first = this.end < 0 ? -1 : (((this.end - unused) % length) + length) % length;
+    this.store.admissions.giveBack(this.key, this.ringLength, first, unused, this.stamp, 0, this.step);
+  }
+
+  /** A process that stops asking leaves its credits unused: give them back when they lapse, not at its next ask. */
+  private watchLapse(): void {
+    if (this.lapseTimer !== undefined) return;
+    const timer = setTimeout(() => {
+      this.lapseTimer = undefined;
+      if (this.left === 0) return;
+      if (performance.now() >= this.until) this.drop();
+      else this.watchLapse();
+    }, this.leaseMs + 1);
+    timer.unref();
+    this.lapseTimer = timer;
+  }
+
+  private countAsk(at: number): void {
+    const lease = this.leaseMs;
+    const since = at - this.periodStart;
+    if (since >= lease) {
+      this.asksBefore = since < 2 * lease ? this.asksNow : 0;
+      this.asksNow = 0;
+      this.periodStart = at;
+    }
+    this.asksNow++;
+  }
+}
