@@ -164,9 +164,10 @@ export async function runRedisBench({ quick = false } = {}) {
       `One private redis-server on 127.0.0.1 (no persistence), one ioredis connection per row, same run. ` +
         `"In flight" keeps ${FEW_IN_FLIGHT} or ${IN_FLIGHT} admissions outstanding. floodgate's admission checks the scope's suspension and ` +
         `provider pause, shared circuit, a strict rolling window and a token bucket in one script; rate-limiter-flexible's checks one ` +
-        `fixed window. floodgate sends the admissions of a scope asked for in the same tick as one script run, so in flight ` +
-        `${IN_FLIGHT} admissions cost one round trip; sequentially each costs its own. Redis commands and µs inside Redis are per ` +
-        `sequential call (one round trip each).`,
+        `fixed window. floodgate sends the admissions of a scope asked for in the same tick as one script run, and while the ` +
+        `limits have room a run grants credits (starts the process then makes without a round trip, within a lease; the ` +
+        `limits stay exact). The diagnostic row turns credits off (\`maxCredits: 0\`): each sequential admission is a round ` +
+        `trip of its own. Redis commands and µs inside Redis are per sequential call, averaged over the calls that made none.`,
       '',
       table(
         ['case', 'sequential', `${FEW_IN_FLIGHT} in flight`, `${IN_FLIGHT} in flight`, 'Redis commands per call', 'µs inside Redis per call'],

@@ -7,6 +7,7 @@ import {
   throttled,
   unifiedErrorHandling,
   type ErrorClassification,
+  type RedisStoreOptions,
   type RetryEvent,
   type StatusReport,
   type ThrottleConfig,
@@ -57,5 +58,15 @@ describe('public types', () => {
     expect(() => manager.configure(ServiceType.LLM_API, { requestsPerHour: 5 })).toThrow(/requestsPerHour/);
     // @ts-expect-error: configuration values are numbers
     expect(() => manager.configure(ServiceType.LLM_API, { burst: '5' })).toThrow(/burst/);
+  });
+
+  it('RedisStore options are one flat readonly type', () => {
+    expectTypeOf<RedisStoreOptions['maxCredits']>().toEqualTypeOf<number | undefined>();
+    expectTypeOf<RedisStoreOptions['creditMs']>().toEqualTypeOf<number | undefined>();
+    const tryToChange = (options: RedisStoreOptions): void => {
+      // @ts-expect-error: options are readonly
+      options.maxCredits = 4;
+    };
+    expectTypeOf(tryToChange).parameter(0).toEqualTypeOf<RedisStoreOptions>();
   });
 });
