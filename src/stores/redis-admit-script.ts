@@ -16,8 +16,16 @@ import { HEADER, NOW } from './redis-scripts.js';
  * when all `count` fit, at most a quarter of the room left in the window and in the bucket.
  * Each is checked as if made now and recorded as if made at the end of its lease: its ring
  * stamp is now + lease, and the bucket's tat moves on from no earlier than now + lease. Used
- * at any moment in between, it is covered on both sides: at most L starts in any window, and
- * the bucket's bound for every span.
+ * at any moment in between, it is covered on both sides. Why, in short (a start is checked at
+ * c, made at s, recorded at r, with c <= s <= r; runs are serial, so checks are in order):
+ * - Window: take L + 1 starts made within one window, q0 the first of them to be admitted and
+ *   q_L the last. The start admitted L admissions after q0 (q_L or one before it) reused q0's
+ *   slot, so it was checked no earlier than r(q0) + window >= s(q0) + window; q_L was checked no
+ *   earlier than that and made later still: not within one window with q0.
+ * - Bucket (GCRA, step = 1000 / rate, tau = (burst - 1) * step): for n starts made within a span
+ *   [a, b], tat rose by a step for each admitted from the first of them on, starting from at
+ *   least r + step >= a + step; the last was checked with tat <= c + tau <= b + tau. So
+ *   a + (n - 1) * step <= b + tau: n <= burst + rate * (b - a), the bucket's bound.
  *
  * KEYS: 1 the scope's hash. ARGV: 1 tokens per second (-1: unlimited), 2 burst, 3 ring length
  * L (0: the cap does not bind), 4 window ms, 5 probe lock ms (0: the circuit is not shared),
