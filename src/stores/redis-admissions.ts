@@ -20,7 +20,9 @@ export interface Batch {
   retried: boolean;
   /** The circuit's closings when the batch was asked for: a refusal from before a later closing is stale. */
   readonly closings: number;
-  /** `performance.now()` when first sent: credits it brings are usable until then + `creditMs`. */
+  /** The store's resumes when the batch was asked for: likewise for a suspension refusal. */
+  readonly resumes: number;
+  /** `performance.now()` when first sent: credits it brings are usable until then + the scope's lease. */
   sentAt: number;
 }
 
@@ -73,7 +75,7 @@ export class RedisAdmissions {
     return new Promise<number>((resolve, reject) => {
       let batch = limiter.batch;
       if (batch === null || batch.callers.length >= 2 * MAX_BATCH) {
-        batch = { limiter, deadline: Date.now() + store.timeoutMs, callers: [], imports: null, done: false, retried: false, closings: limiter.circuitClosings, sentAt: 0 };
+        batch = { limiter, deadline: Date.now() + store.timeoutMs, callers: [], imports: null, done: false, retried: false, closings: limiter.circuitClosings, resumes: store.channel.resumes, sentAt: 0 };
         limiter.batch = batch;
         const sending = batch;
         queueMicrotask(() => this.flush(sending));
@@ -178,7 +180,10 @@ export class RedisAdmissions {
       for (; i < count; i++) callers[2 * i]!((waitMs + 1 + Math.random() * Math.min(25, waitMs / 8)) as never);
     } else if (code === -1) {
       const reason = String(reply[2]);
-      this.store.channel.notifySuspended(limiter.scope, reply[1], reason);
+      // After a resume made or heard since the batch was asked for, the refusal may be from
+      // before it: it still refuses its callers, but must not suspend the scope here again.
+      const channel = this.store.channel;
+      if (batch.resumes === channel.resumes) channel.notifySuspended(limiter.scope, reply[1], reason);
       const error = new PlatformSuspendedError(limiter.scope, Date.now() + reply[1], reason);
       for (let i = 1; i < callers.length; i += 2) callers[i]!(error as never);
     } else if (code === -2) {
@@ -202,9 +207,9 @@ export class RedisAdmissions {
   }
 
   /**
-   * Gives back `count` starts of the scope at `key` from ring slot `slot` on, stamped `stamp`, that nobody made (see
-   * REFUND_SCRIPT), and the fleet's probe when `probe` is 1. `step`: the bucket's ms per start
-   * to give back, '0' to keep its tokens.
+   * Gives back `count` starts that nobody made, from ring slot `slot` on and stamped `stamp`, in
+   * the scope at `key` (see REFUND_SCRIPT), and the fleet's probe when `probe` is 1. `step`: the
+   * bucket's ms per start to give back, '0' to keep its tokens.
    */
   giveBack(key: string, ringLength: string, slot: number, count: number, stamp: number, probe: number, step: string): void {
     if (slot < 0 && probe !== 1) return;

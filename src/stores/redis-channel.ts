@@ -32,6 +32,11 @@ export class RedisChannel implements SharedState {
   private subscriber: Redis | Cluster | undefined;
   /** The subscription has been confirmed once (ioredis renews it by itself on reconnecting). */
   private subscribed = false;
+  /**
+   * @internal Resumes made here or heard of, any scope: a suspension refusal asked for before
+   * one may be stale (its reply can arrive after the resume's message).
+   */
+  resumes = 0;
   /** Suspensions and resumes made while Redis was down, sent when it answers again. */
   private readonly unsent = new Map<string, Publication>();
   private closed = false;
@@ -67,6 +72,7 @@ export class RedisChannel implements SharedState {
   }
 
   publishResume(scope: string): void {
+    this.resumes++;
     this.unsent.delete(scope);
     const { client, origin } = this.store;
     this.publish(scope, { kind: 'resume' }, () => client.eval(RESUME_SCRIPT, 1, this.store.key(scope), this.channel, origin, scope));
@@ -194,6 +200,7 @@ export class RedisChannel implements SharedState {
       return;
     }
     if (message.o === this.store.origin || typeof message.k !== 'string') return;
+    if (message.t === 'r') this.resumes++;
     for (const listener of this.listeners) {
       safely(() => {
         if (message.t === 's') listener.onSuspended(message.k, Number(message.ms), String(message.r ?? ''));

@@ -54,8 +54,9 @@ export interface RedisStoreOptions {
    */
   readonly maxCredits?: number;
   /**
-   * How long credits stay usable; unused ones lapse, and their slots in the window stay taken
-   * until they leave it. @default 20
+   * How long credits stay usable, at most (a scope's lease is at most half its bucket's burst
+   * tolerance, `(burst - 1) / requestsPerSecond`, so that the starts after a grant are not held
+   * back); those unused when it ends are given back to the fleet. @default 20
    */
   readonly creditMs?: number;
   /** @internal The length of the strict window; tests shorten it. @default 60000 */
