@@ -212,7 +212,7 @@ export class RedisAdmissions {
    * bucket's ms per start to give back, '0' to keep its tokens.
    */
   giveBack(key: string, ringLength: string, slot: number, count: number, stamp: number, probe: number, step: string): void {
-    if (slot < 0 && probe !== 1) return;
+    if (slot < 0 && probe !== 1 && step === '0') return;
     // EVAL, not EVALSHA: a rare command that must reach Redis before the ones sent after it.
     this.store.client.eval(REFUND_SCRIPT, 1, key, slot, count, ringLength, stamp, probe, step).catch(() => {});
   }

@@ -38,16 +38,18 @@ export const HEADER = `'<ddddB'`;
  * (the callers were answered by the fallback), and credits that lapsed unused. Their ring
  * slots are marked free (a start at time 0 has left every window); when no start was taken
  * after them, the ring's next slot moves back to the first of them, so they are the next to
- * be used, and the bucket gets `step` ms back per start. A fleet probe they took is released.
+ * be used. The bucket gets `step` ms of its tat back per start. A fleet probe they took is
+ * released.
  * KEYS: 1 the scope's hash. ARGV: 1 first slot (-1: none), 2 how many, 3 ring length,
  * 4 stamp, 5 1 when it took the probe, 6 the bucket's ms per start (0: keep the tokens:
  * counted twice, they only err on the safe side).
  */
 export const REFUND_SCRIPT = `
 local key = KEYS[1]
+local n = ARGV[2] + 0
+local rewind = false
 if ARGV[1] ~= '-1' then
   local first = ARGV[1] + 0
-  local n = ARGV[2] + 0
   local length = ARGV[3] + 0
   local freed = 0
   for i = 0, n - 1 do
@@ -57,13 +59,17 @@ if ARGV[1] ~= '-1' then
       freed = freed + 1
     end
   end
+  rewind = freed == n
+end
+if rewind or ARGV[6] ~= '0' then
   local state = redis.call('HGET', key, 'H')
-  if freed == n and state then
+  if state then
     local tat, e, h, rl, full = struct.unpack(${HEADER}, state)
-    if rl == length and h == (first + n) % length then
-      tat = tat - n * ARGV[6]
-      redis.call('HSET', key, 'H', struct.pack(${HEADER}, tat, e, first, rl, full))
-    end
+    -- The bucket's give-back is safe even when others started since: tat stays at least where
+    -- it would be had these never been granted.
+    tat = tat - n * ARGV[6]
+    if rewind and rl == ARGV[3] + 0 and h == (ARGV[1] + n) % rl then h = ARGV[1] + 0 end
+    redis.call('HSET', key, 'H', struct.pack(${HEADER}, tat, e, h, rl, full))
   end
 end
 if ARGV[5] == '1' then redis.call('HDEL', key, 'cp') end

@@ -353,6 +353,33 @@ describe('RedisStore: credits', () => {
     admin.disconnect();
   });
 
+  it('credits left unused go back to the bucket too, when the window does not bind', async () => {
+    const prefix = newPrefix();
+    const admin = server.client();
+    // One token a second, burst 100: no refill to speak of during the test; no 60 s cap.
+    const config = { requestsPerSecond: 1, burst: 100, requestsPerMinute: Infinity };
+    const [a, b] = [member(prefix, config), member(prefix, config)];
+    await until(() => a.store.channel.listening, 2_000, 'the subscription');
+    const key = `${prefix}{${SVC}}`;
+    /** Tokens the bucket has given out, from its packed state (`tat`, then the server's clock). */
+    const taken = async (): Promise<number> => {
+      const [state, [seconds, micros]] = await Promise.all([admin.hgetBuffer(key, 'H'), admin.time() as Promise<[number, number]>]);
+      const now = Number(seconds) * 1000 + Number(micros) / 1000;
+      return Math.round((state!.readDoubleLE(0) - now) / 1000);
+    };
+    let made = 0;
+    while (made < 40) {
+      await a.manager.execute(SVC, async () => undefined);
+      made++;
+      if (a.store.creditsUsed > 0 && (await taken()) > made) break;
+    }
+    expect(await taken()).toBeGreaterThan(made);
+    await sleep(60);
+    expect(await taken()).toBe(made);
+    expect((await burst(b.manager, 150)).started).toBe(100 - made);
+    admin.disconnect();
+  });
+
   it('no credits without the subscription (a ban elsewhere could not reach the process), or with maxCredits: 0', async () => {
     for (const options of [{ subscribe: false }, { maxCredits: 0 }]) {
       const m = member(newPrefix(), { burst: 300, requestsPerMinute: 300 }, { windowMs: 2_000, ...options });
