@@ -287,9 +287,9 @@ describe('RedisStore: credits', () => {
   it('credits used late in their lease, together with a full burst from another process, stay within the burst', async () => {
     const prefix = newPrefix();
     const admin = server.client();
-    const config = { requestsPerSecond: 500, burst: 100, requestsPerMinute: 10_000 };
-    // Leases of 99 ms here (half the bucket's tolerance of 198 ms), so that a 70 ms rest lies well inside one.
-    const [a, b] = [member(prefix, config, { creditMs: 200 }), member(prefix, config, { creditMs: 200 })];
+    const config = { requestsPerSecond: 250, burst: 100, requestsPerMinute: 10_000 };
+    // Leases of 198 ms here (half the bucket's tolerance of 396 ms), so that a 140 ms rest lies well inside one.
+    const [a, b] = [member(prefix, config, { creditMs: 400 }), member(prefix, config, { creditMs: 400 })];
     await until(() => a.store.channel.listening, 2_000, 'the subscription');
     const key = `${prefix}{${SVC}}`;
     const starts: number[] = [];
@@ -301,7 +301,7 @@ describe('RedisStore: credits', () => {
     }
     const held = (await ringStarts(admin, key)) - starts.length;
     expect(held).toBeGreaterThan(0);
-    await sleep(70);
+    await sleep(140);
     // Had the credits been counted at their grant, the bucket would be full again by now: b's
     // burst would take all 100 while a uses its credits.
     const usedBefore = a.store.creditsUsed;
@@ -310,7 +310,7 @@ describe('RedisStore: credits', () => {
     const span = performance.now() - from;
     expect(a.store.creditsUsed - usedBefore).toBe(held);
     expect(burstOfB.started).toBeGreaterThan(0);
-    expect(burstOfB.started + held).toBeLessThanOrEqual(Math.floor(100 + (500 * span) / 1000));
+    expect(burstOfB.started + held).toBeLessThanOrEqual(Math.floor(100 + (250 * span) / 1000));
     admin.disconnect();
   });
 
