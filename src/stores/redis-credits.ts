@@ -31,11 +31,14 @@ export class Credits {
     private readonly step: string,
   ) {}
 
-  /** An admission is asked for at `at`: true when a credit covers it (taken). */
+  /**
+   * An admission is asked for at `at`: true when a credit covers it (taken). Not while the
+   * subscription is down: a ban elsewhere could not stop the credits then.
+   */
   take(at: number): boolean {
     this.countAsk(at);
     if (this.left === 0) return false;
-    if (at < this.until) {
+    if (at < this.until && this.store.channel.listening) {
       this.left--;
       return true;
     }

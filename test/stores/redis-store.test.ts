@@ -380,6 +380,28 @@ describe('RedisStore: credits', () => {
     admin.disconnect();
   });
 
+  it('credits held stop when the subscription drops (a ban elsewhere could not reach the process)', async () => {
+    const prefix = newPrefix();
+    const admin = server.client();
+    const a = member(prefix, { burst: 100, requestsPerMinute: 100 }, { creditMs: 1_000 });
+    await until(() => a.store.channel.listening, 2_000, 'the subscription');
+    const key = `${prefix}{${SVC}}`;
+    let made = 0;
+    while (made < 40) {
+      await a.manager.execute(SVC, async () => undefined);
+      made++;
+      if (a.store.creditsUsed > 0 && (await ringStarts(admin, key)) > made) break;
+    }
+    expect(await ringStarts(admin, key)).toBeGreaterThan(made);
+    await admin.client('KILL', 'TYPE', 'pubsub');
+    await until(() => !a.store.channel.listening, 2_000, 'the subscription to drop');
+    const [trips, used] = [a.store.roundTrips, a.store.creditsUsed];
+    await a.manager.execute(SVC, async () => undefined);
+    expect(a.store.creditsUsed).toBe(used);
+    expect(a.store.roundTrips).toBeGreaterThan(trips);
+    admin.disconnect();
+  });
+
   it('no credits without the subscription (a ban elsewhere could not reach the process), or with maxCredits: 0', async () => {
     for (const options of [{ subscribe: false }, { maxCredits: 0 }]) {
       const m = member(newPrefix(), { burst: 300, requestsPerMinute: 300 }, { windowMs: 2_000, ...options });
