@@ -15,8 +15,8 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink {
   readonly key: string;
   /**
    * The EVALSHA command as sent (sha, 1, key, rate, burst, ring length, window, probe lock,
-   * count, the two ring slots expected next), built when the limits change rather than per
-   * call. See ADMIT_SCRIPT.
+   * count, the two ring slots expected next, credits asked for, their lease), built when the
+   * limits change rather than per call. See ADMIT_SCRIPT.
    */
   args: string[] = [];
   /** @internal Admissions asked for in this tick, not sent yet. */
