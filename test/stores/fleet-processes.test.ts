@@ -100,6 +100,8 @@ describe('a fleet of worker processes', () => {
     expect(busiestWindow(starts, 1_000 - 100)).toBeLessThanOrEqual(120);
     // Without the shared window the four would have started 4 x 120 at once.
     expect(busiestWindow(starts, 200)).toBeLessThanOrEqual(120);
+    // The workers called fast enough to be granted credits: the exact cap held with them.
+    expect(reports.reduce((n, r) => n + r.creditsUsed, 0)).toBeGreaterThan(0);
   }, 30_000);
 
   it('a ban seen by one worker stops the others, and the suspension outlives every process', async () => {

@@ -44,6 +44,8 @@ export interface WorkerReport {
   readonly otherErrors: readonly string[];
   readonly unhandled: readonly string[];
   readonly health: string;
+  /** Admissions made with credits (no round trip of their own). */
+  readonly creditsUsed: number;
 }
 
 const SERVICE = 'fleet_worker';
@@ -142,6 +144,7 @@ async function main(): Promise<void> {
     otherErrors,
     unhandled,
     health: store.health().status,
+    creditsUsed: store.creditsUsed,
   };
   await manager.close();
   client.disconnect();
