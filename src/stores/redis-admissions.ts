@@ -203,16 +203,16 @@ export class RedisAdmissions {
   }
 
   private refund(limiter: RedisLimiter, admitted: number, reply: Reply): void {
-    this.giveBack(limiter.key, limiter.args[5]!, reply[4] ?? -1, admitted, reply[5] ?? 0, reply[6] ?? 0, '0');
+    this.giveBack(limiter.key, limiter.args[5]!, reply[4] ?? -1, admitted, reply[5] ?? 0, reply[6] ?? 0, 0);
   }
 
   /**
    * Gives back `count` starts that nobody made, from ring slot `slot` on and stamped `stamp`, in
    * the scope at `key` (see REFUND_SCRIPT), and the fleet's probe when `probe` is 1. `step`: the
-   * bucket's ms per start to give back, '0' to keep its tokens.
+   * bucket's ms per start to give back, 0 to keep its tokens.
    */
-  giveBack(key: string, ringLength: string, slot: number, count: number, stamp: number, probe: number, step: string): void {
-    if (slot < 0 && probe !== 1 && step === '0') return;
+  giveBack(key: string, ringLength: number | string, slot: number, count: number, stamp: number, probe: number, step: number): void {
+    if (slot < 0 && probe !== 1 && step === 0) return;
     // EVAL, not EVALSHA: a rare command that must reach Redis before the ones sent after it.
     this.store.client.eval(REFUND_SCRIPT, 1, key, slot, count, ringLength, stamp, probe, step).catch(() => {});
   }

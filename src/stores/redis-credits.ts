@@ -26,9 +26,9 @@ export class Credits {
     private readonly key: string,
     /** How long a grant stays usable, ms (> 0). */
     readonly leaseMs: number,
-    /** The scope's ring length and the bucket's ms per start, as REFUND_SCRIPT takes them. */
-    private readonly ringLength: string,
-    private readonly step: string,
+    /** The scope's ring length (0: no ring) and the bucket's ms per start (0: no bucket). */
+    private readonly ringLength: number,
+    private readonly step: number,
   ) {}
 
   /**
@@ -81,7 +81,7 @@ export class Credits {
     if (unused === 0) return;
     this.left = 0;
     if (!this.store.isHealthy) return;
-    const length = Number(this.ringLength);
+    const length = this.ringLength;
     const first = this.end < 0 ? -1 : (((this.end - unused) % length) + length) % length;
     this.store.admissions.giveBack(this.key, this.ringLength, first, unused, this.stamp, 0, this.step);
   }

@@ -251,17 +251,16 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink {
     const rate = limits.requestsPerSecond;
     const tolerance = rate === Infinity ? Infinity : ((limits.burst - 1) * 1000) / rate;
     const lease = Math.floor(Math.min(this.store.creditMs, tolerance / 2));
-    const ring = String(this.ringLength);
     // Credits granted under the old settings go back (in the window they count as any start).
     this.credits?.drop();
-    this.credits = lease >= 1 && this.store.maxCredits > 0 ? new Credits(this.store, this.key, lease, ring, rate === Infinity ? '0' : String(1000 / rate)) : null;
+    this.credits = lease >= 1 && this.store.maxCredits > 0 ? new Credits(this.store, this.key, lease, this.ringLength, rate === Infinity ? 0 : 1000 / rate) : null;
     this.args = [
       ADMIT_SHA,
       '1',
       this.key,
       limits.requestsPerSecond === Infinity ? '-1' : String(limits.requestsPerSecond),
       String(limits.burst),
-      ring,
+      String(this.ringLength),
       String(this.store.windowMs),
       String(this.probeLockMs),
       '1',
