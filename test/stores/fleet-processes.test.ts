@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ringStarts, sleep, startRedis, type RedisServer } from './redis-server.js';
+import { busiestWindow, ringStarts, sleep, startRedis, type RedisServer } from './redis-server.js';
 import type { WorkerReport, WorkerSpec } from './worker.js';
 
 const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
@@ -43,16 +43,6 @@ function runWorker(spec: Omit<WorkerSpec, 'port'>): Promise<WorkerReport> {
       resolve(JSON.parse(line) as WorkerReport);
     });
   });
-}
-
-/** Most starts inside any window of `windowMs` (starts sorted ascending). */
-function busiestWindow(starts: readonly number[], windowMs: number): number {
-  let most = 0;
-  for (let i = 0, j = 0; i < starts.length; i++) {
-    while (starts[i]! - starts[j]! >= windowMs) j++;
-    most = Math.max(most, i - j + 1);
-  }
-  return most;
 }
 
 const allStarts = (reports: readonly WorkerReport[]): number[] => reports.flatMap((r) => r.starts.map((s) => s.at)).sort((a, b) => a - b);

@@ -132,3 +132,14 @@ export async function ringStarts(client: Redis, scopeKey: string): Promise<numbe
   const length = header.readDoubleLE(24);
   return header.readUInt8(32) === 1 ? length : next;
 }
+
+/** The most starts inside any span of `ms` (start times in ms, in any order). */
+export function busiestWindow(starts: readonly number[], ms: number): number {
+  const sorted = [...starts].sort((x, y) => x - y);
+  let most = 0;
+  for (let i = 0, j = 0; i < sorted.length; i++) {
+    while (sorted[i]! - sorted[j]! >= ms) j++;
+    most = Math.max(most, i - j + 1);
+  }
+  return most;
+}
