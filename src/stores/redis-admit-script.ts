@@ -156,7 +156,6 @@ if credits > 0 and admitted == count and rate > 0 then
   bucketRoom = math.floor(((now + tau - latest) / step + 1e-9 + 1) / 4)
 end
 -- How many ring slots are free (unused, or holding a start that has left the window) from h on.
-local taken = admitted
 local after = false
 local slots = false
 local read = 0
@@ -183,7 +182,6 @@ if limit > 0 and admitted > 0 then
     while free < look and (not slots[free + 1] or slots[free + 1] + win <= now) do free = free + 1 end
   end
   if free < admitted then admitted = free end
-  taken = admitted
   if admitted == count and credits > 0 then
     local room = math.floor((free - admitted) / 4)
     if room < bucketRoom then bucketRoom = room end
@@ -194,7 +192,7 @@ if admitted == count and credits > 0 and bucketRoom > 0 then
   granted = credits
   if bucketRoom < granted then granted = bucketRoom end
 end
-taken = admitted + granted
+local taken = admitted + granted
 if slots and taken < read then after = slots[taken + 1] or false end
 -- Whole ms, rounded up: a start is never remembered earlier than it happened. With credits,
 -- every start of this run is remembered at the end of their lease.
