@@ -14,6 +14,7 @@ export {
   type ExecuteOptions,
   type ConfigureOptions,
   type SuspendOptions,
+  type ResumeOptions,
   type ErrorHandler,
 } from './manager/throttle-manager.js';
 

@@ -110,3 +110,26 @@ export const isPlatformSuspendedError = guard<PlatformSuspendedError>(PlatformSu
 export const isCallTimeoutError = guard<CallTimeoutError>(CallTimeoutError.code);
 export const isConfigError = guard<ConfigError>(ConfigError.code);
 export const isCallCancelledError = guard<CallCancelledError>(CallCancelledError.code);
+
+/**
+ * When a call floodgate refused may be tried again, in ms from `now` (0: now), for any of its
+ * refusals: RateLimitedError (`retryAfterMs`), CircuitOpenError (`retryAt`: the probe's turn),
+ * PlatformSuspendedError (`suspendedUntil`). undefined for any other error (a provider's own
+ * error, a cancelled or timed-out call). Works across duplicate copies of the package; the HTTP
+ * edges turn it into a `Retry-After` header.
+ */
+export function retryAfterOf(error: unknown, now: number = Date.now()): number | undefined {
+  try {
+    if (isRateLimitedError(error)) return untilOrZero(error.retryAfterMs);
+    if (isCircuitOpenError(error)) return untilOrZero(error.retryAt - now);
+    if (isPlatformSuspendedError(error)) return untilOrZero(error.suspendedUntil - now);
+  } catch {
+    // A look-alike whose reads throw is not a refusal anyone can wait for.
+  }
+  return undefined;
+}
+
+function untilOrZero(ms: unknown): number | undefined {
+  if (typeof ms !== 'number' || Number.isNaN(ms)) return undefined;
+  return ms > 0 ? Math.ceil(ms) : 0;
+}

@@ -131,9 +131,14 @@ export class AdmissionQueue {
 
   /** Rejects every waiter, and every call sleeping before a retry (on close, reset or suspension). */
   cancelAll(error: unknown): void {
+    this.cancelWaiting(error);
+    if (this.sleepers !== null) for (const sleeper of [...this.sleepers]) sleeper.reject(error);
+  }
+
+  /** Rejects every caller waiting in line (a call sleeping before its retry is left to its retry's own checks). */
+  cancelWaiting(error: unknown): void {
     while (this.live > 0) this.settle(this.peek(), error);
     this.timer.disarm();
-    if (this.sleepers !== null) for (const sleeper of [...this.sleepers]) sleeper.reject(error);
   }
 
   /** A shared store answers asynchronously: keep the queue closed to others until it does. */

@@ -1,5 +1,7 @@
 import pRetry from 'p-retry';
 import type { ErrorClassification } from '../classify/types.js';
+import { brandOf } from '../errors/floodgate-error.js';
+import { CallCancelledError, CircuitOpenError, PlatformSuspendedError, RateLimitedError } from '../errors/errors.js';
 import { compactTime } from '../limiter/compact-time.js';
 import { retryDelay } from '../retry/backoff.js';
 import type { AttemptTimeouts, DeadlineNode } from './attempt-timeouts.js';
@@ -7,13 +9,12 @@ import type { Scope } from './scope.js';
 
 /** What the call path needs from its manager. */
 export interface CallHost {
-  /** Throws PlatformSuspendedError or CircuitOpenError when the scope refuses calls now. */
-  ensureOpen(scope: Scope, now: number): void;
   /**
-   * Classifies and records a failure once (however many layers see it) and returns the verdict.
-   * `since`: the {@link nextSequence} taken when the failed attempt started.
+   * Classifies and counts a failure once (however many layers see it), feeds it to the
+   * breaker, and returns the verdict. `sequence`: the {@link nextSequence} taken when the
+   * failed attempt started.
    */
-  recordFailure(scope: Scope, endpoint: string | undefined, error: unknown, since: number): ErrorClassification;
+  handleFailure(scope: Scope, endpoint: string | undefined, error: unknown, sequence: number): ErrorClassification;
   /** The deadline list of attempts under this `timeoutMs` (one per distinct value, for the whole manager). */
   attemptTimeouts(timeoutMs: number): AttemptTimeouts;
   onRetry(scope: Scope, endpoint: string | undefined, retry: number, delayMs: number, classification: ErrorClassification, error: unknown): void;
@@ -55,7 +56,30 @@ export function runCall(
   try {
     return call.begin(now);
   } catch (error) {
+    countEnd(scope, error);
     return Promise.reject(error);
+  }
+}
+
+/**
+ * Counts how a call that did not succeed ended, once per call (successes are counted by the
+ * scope): with `successes`, these add up to `requests` once nothing waits or runs.
+ */
+function countEnd(scope: Scope, error: unknown): void {
+  const incidents = scope.incidents();
+  switch (brandOf(error)) {
+    case RateLimitedError.code:
+      incidents.rateLimited++;
+      break;
+    case CircuitOpenError.code:
+    case PlatformSuspendedError.code:
+      incidents.rejected++;
+      break;
+    case CallCancelledError.code:
+      incidents.cancelled++;
+      break;
+    default:
+      incidents.failed++;
   }
 }
 
@@ -94,7 +118,7 @@ class TimedAttempt implements DeadlineNode {
 class Call {
   /** When the current attempt started, and its place in the order of events (see nextSequence). */
   private start = 0;
-  private since = 0;
+  private sequence = 0;
   /** Inside p-retry: a failed attempt rejects with AttemptFailure instead of starting the retries. */
   private retrying = false;
 
@@ -113,9 +137,12 @@ class Call {
    * the scope refuses calls now, else runs it once admitted (at once, or after waiting).
    */
   begin(now: number): Promise<unknown> {
-    this.host.ensureOpen(this.scope, now);
-    const admitted = this.scope.admitNow(now);
-    return admitted === 0 ? this.attempt(now) : this.admitThenAttempt(admitted);
+    const scope = this.scope;
+    scope.throwIfRefusing(now);
+    const admitted = scope.admitNow(now);
+    if (admitted === 0) return this.attempt(now);
+    // The probe of a half-open circuit may have to wait in line; it stays the probe.
+    return this.admitThenAttempt(admitted, scope.circuit !== null && scope.circuit.stateName === 'half_open');
   }
 
   /**
@@ -124,7 +151,7 @@ class Call {
    */
   private attempt(start: number): Promise<unknown> {
     this.start = start;
-    this.since = nextSequence();
+    this.sequence = nextSequence();
     let result: unknown;
     try {
       result = this.args === undefined ? this.fn(this.signal) : this.fn.apply(this.thisArg, this.args as unknown[]);
@@ -176,10 +203,35 @@ class Call {
     }
   }
 
-  /** Waits for admission (queue, store or provider pause) before the attempt. */
-  private async admitThenAttempt(first: number | Promise<number>): Promise<unknown> {
-    await admitSlowly(this.scope, first, this.signal);
-    return this.attempt(Date.now());
+  /**
+   * Waits for admission (queue, store or provider pause) before the attempt, then checks the
+   * scope again: a circuit that opened or a suspension that began meanwhile refuses it (the
+   * queue refuses its waiters then, but a caller admitted in that same instant is only told here).
+   * `probe`: this call is the half-open circuit's probe; if it never starts, another may probe.
+   */
+  private async admitThenAttempt(first: number | Promise<number>, probe: boolean): Promise<unknown> {
+    const scope = this.scope;
+    try {
+      if (typeof first !== 'number' && (await first) === 0) {
+        // admitted by a shared store
+      } else {
+        await scope.waitForAdmission(Date.now(), this.signal);
+      }
+      const now = Date.now();
+      try {
+        if (probe && scope.circuit !== null && scope.circuit.stateName === 'half_open') scope.throwIfSuspended(now);
+        else scope.throwIfRefusing(now);
+      } catch (error) {
+        scope.release();
+        throw error;
+      }
+      return this.attempt(now);
+    } catch (error) {
+      if (probe) scope.circuit?.abandonProbe(Date.now());
+      // Inside p-retry the retry loop counts how the call ends.
+      if (!this.retrying) countEnd(scope, error);
+      throw error;
+    }
   }
 
   private succeeded(value: unknown): unknown {
@@ -189,9 +241,12 @@ class Call {
 
   private failed(error: unknown): unknown {
     this.scope.release();
-    const classification = this.host.recordFailure(this.scope, this.endpoint, error, this.since);
+    const classification = this.host.handleFailure(this.scope, this.endpoint, error, this.sequence);
     if (this.retrying) throw new AttemptFailure(error, classification);
-    return this.retryAfterFailure(error, classification);
+    return this.retryAfterFailure(error, classification).catch((final: unknown) => {
+      countEnd(this.scope, final);
+      throw final;
+    });
   }
 
   private async retryAfterFailure(error: unknown, classification: ErrorClassification): Promise<unknown> {
@@ -223,23 +278,12 @@ class Call {
     if (!classification.retryable || retry > scope.config.retryAttempts) return false;
     const delayMs = retryDelay(retry, scope.config, classification.backoffMultiplier, classification.retryAfterMs);
     if (delayMs < 0) return false;
-    scope.record().retries++;
+    scope.incidents().retries++;
     this.host.onRetry(scope, this.endpoint, retry, delayMs, classification, error);
     // Through the scope, not a bare timer: close(), reset() and a suspension end the wait too.
     // A zero delay (backoffBaseMs: 0) must not become a 1 ms timer.
     if (delayMs > 0) await scope.sleepBeforeRetry(delayMs, this.signal);
     return true;
-  }
-}
-
-async function admitSlowly(scope: Scope, first: number | Promise<number>, signal: AbortSignal | undefined): Promise<void> {
-  try {
-    if (typeof first !== 'number' && (await first) === 0) return;
-    await scope.waitForAdmission(Date.now(), signal);
-  } catch (error) {
-    // This call was the half-open probe (nobody else passes a half-open circuit): let another probe.
-    scope.circuit?.abandonProbe(Date.now());
-    throw error;
   }
 }
 

@@ -7,6 +7,7 @@ import {
   FloodgateError,
   PlatformSuspendedError,
   RateLimitedError,
+  retryAfterOf,
   isCallCancelledError,
   isCallTimeoutError,
   isCircuitOpenError,
@@ -97,5 +98,22 @@ describe('error details and messages', () => {
   it('keeps the cause of a cancellation', () => {
     const reason = new Error('user left');
     expect(new CallCancelledError('svc', 'aborted', reason).cause).toBe(reason);
+  });
+});
+
+describe('retryAfterOf', () => {
+  it('gives the wait of each refusal in ms from now, and undefined for anything else', () => {
+    const now = 1_000_000;
+    expect(retryAfterOf(new RateLimitedError('svc', 1_234.2, 'max_wait'), now)).toBe(1_235);
+    expect(retryAfterOf(new CircuitOpenError('svc', now + 5_000), now)).toBe(5_000);
+    expect(retryAfterOf(new PlatformSuspendedError('svc', now + 60_000, 'ban'), now)).toBe(60_000);
+    // A moment already past: try now.
+    expect(retryAfterOf(new CircuitOpenError('svc', now - 10), now)).toBe(0);
+    expect(retryAfterOf(new CallCancelledError('svc', 'aborted'), now)).toBeUndefined();
+    expect(retryAfterOf(new Error('provider'), now)).toBeUndefined();
+    expect(retryAfterOf(null)).toBeUndefined();
+    // A look-alike whose reads throw does not make the caller throw.
+    const hostile = new Proxy(new CircuitOpenError('svc', now), { get: (target, key) => (key === 'retryAt' ? (() => { throw new Error('trap'); })() : Reflect.get(target, key)) });
+    expect(retryAfterOf(hostile, now)).toBeUndefined();
   });
 });
