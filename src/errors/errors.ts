@@ -1,6 +1,9 @@
 import { brandOf, FloodgateError } from './floodgate-error.js';
 
-/** A call could not be admitted by the scope's limits in time (or the queue was full). */
+/** Refusals skip stack capture: see FloodgateError. */
+const NO_STACK = Object.freeze({ captureStack: false });
+
+/** A call could not be admitted by the scope's limits in time (or the queue was full). Carries no stack frames (see FloodgateError). */
 export class RateLimitedError extends FloodgateError {
   static readonly code = 'EFLOODGATE_RATE_LIMITED';
   /** How long to wait before a new call in this scope is likely to be admitted. */
@@ -12,14 +15,14 @@ export class RateLimitedError extends FloodgateError {
 
   constructor(scope: string, retryAfterMs: number, reason: RateLimitedError['reason']) {
     const wait = Math.max(0, Math.ceil(retryAfterMs));
-    super(RateLimitedError.code, `Rate limited in scope "${scope}" (${reason}); retry after ${wait} ms`);
+    super(RateLimitedError.code, `Rate limited in scope "${scope}" (${reason}); retry after ${wait} ms`, NO_STACK);
     this.scope = scope;
     this.retryAfterMs = wait;
     this.reason = reason;
   }
 }
 
-/** The scope's circuit is open (or half-open with its probe in flight): the call was not made. */
+/** The scope's circuit is open (or half-open with its probe in flight): the call was not made. Carries no stack frames. */
 export class CircuitOpenError extends FloodgateError {
   static readonly code = 'EFLOODGATE_CIRCUIT_OPEN';
   readonly scope: string;
@@ -27,13 +30,13 @@ export class CircuitOpenError extends FloodgateError {
   readonly retryAt: number;
 
   constructor(scope: string, retryAt: number, cause?: unknown) {
-    super(CircuitOpenError.code, `Circuit open for scope "${scope}"; calls are refused until ${new Date(retryAt).toISOString()}`, { cause });
+    super(CircuitOpenError.code, `Circuit open for scope "${scope}"; calls are refused until ${new Date(retryAt).toISOString()}`, cause === undefined ? NO_STACK : { cause, captureStack: false });
     this.scope = scope;
     this.retryAt = retryAt;
   }
 }
 
-/** The scope is suspended (a ban was detected, or `suspend()` was called): the call was not made. */
+/** The scope is suspended (a ban was detected, or `suspend()` was called): the call was not made. Carries no stack frames. */
 export class PlatformSuspendedError extends FloodgateError {
   static readonly code = 'EFLOODGATE_SUSPENDED';
   readonly scope: string;
@@ -42,7 +45,7 @@ export class PlatformSuspendedError extends FloodgateError {
   readonly reason: string;
 
   constructor(scope: string, suspendedUntil: number, reason: string) {
-    super(PlatformSuspendedError.code, `Scope "${scope}" is suspended until ${new Date(suspendedUntil).toISOString()}: ${reason}`);
+    super(PlatformSuspendedError.code, `Scope "${scope}" is suspended until ${new Date(suspendedUntil).toISOString()}: ${reason}`, NO_STACK);
     this.scope = scope;
     this.suspendedUntil = suspendedUntil;
     this.reason = reason;

@@ -51,10 +51,8 @@ export class AdmissionQueue {
    * optimistic estimate of this caller's turn lies beyond `maxWaitMs`.
    */
   enqueue(now: number, maxWaitMs: number, maxQueue: number, signal: AbortSignal | undefined): Promise<void> {
-    if (signal?.aborted) return Promise.reject(this.gate.aborted(signal.reason));
-    if (this.live >= maxQueue) return Promise.reject(this.gate.refuse(this.gate.estimateWait(this.live, now), 'queue_full'));
-    const estimate = this.gate.estimateWait(this.live, now);
-    if (estimate > maxWaitMs) return Promise.reject(this.gate.refuse(estimate, 'max_wait'));
+    const refusal = this.refusal(now, maxWaitMs, maxQueue, signal);
+    if (refusal !== null) return Promise.reject(refusal);
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = { resolve, reject, deadline: now + maxWaitMs, signal, onAbort: undefined, settled: false };
       if (signal !== undefined) {
@@ -65,6 +63,17 @@ export class AdmissionQueue {
       this.live++;
       this.drain();
     });
+  }
+
+  /**
+   * The error that refuses a new caller at once, or null when it may wait: an aborted signal,
+   * a full queue, or a turn that even the most optimistic estimate puts beyond `maxWaitMs`.
+   */
+  refusal(now: number, maxWaitMs: number, maxQueue: number, signal: AbortSignal | undefined): Error | null {
+    if (signal?.aborted) return this.gate.aborted(signal.reason);
+    if (this.live >= maxQueue) return this.gate.refuse(this.gate.estimateWait(this.live, now), 'queue_full');
+    const estimate = this.gate.estimateWait(this.live, now);
+    return estimate > maxWaitMs ? this.gate.refuse(estimate, 'max_wait') : null;
   }
 
   /** Admits every head that can go now; call when capacity may have freed up. */

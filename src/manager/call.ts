@@ -52,9 +52,10 @@ export function runCall(
   scope.requests++;
   const now = Date.now();
   scope.lastUsed = compactTime(now);
-  const call = new Call(host, scope, endpoint, signal, fn, thisArg, args);
   try {
-    return call.begin(now);
+    // Refused before anything is allocated for the call: a refusal must stay cheap.
+    scope.throwIfRefusing(now);
+    return new Call(host, scope, endpoint, signal, fn, thisArg, args).admitThenRun(now);
   } catch (error) {
     countEnd(scope, error);
     return Promise.reject(error);
@@ -133,16 +134,31 @@ class Call {
   ) {}
 
   /**
-   * Starts an attempt, first or retry: throws PlatformSuspendedError or CircuitOpenError when
-   * the scope refuses calls now, else runs it once admitted (at once, or after waiting).
+   * Starts a retry: throws PlatformSuspendedError or CircuitOpenError when the scope refuses
+   * calls now, else runs it once admitted (at once, or after waiting).
    */
   begin(now: number): Promise<unknown> {
+    this.scope.throwIfRefusing(now);
+    return this.admitThenRun(now);
+  }
+
+  /** The attempt, at once when the scope admits it now, else after waiting for admission. */
+  admitThenRun(now: number): Promise<unknown> {
     const scope = this.scope;
-    scope.throwIfRefusing(now);
     const admitted = scope.admitNow(now);
     if (admitted === 0) return this.attempt(now);
     // The probe of a half-open circuit may have to wait in line; it stays the probe.
-    return this.admitThenAttempt(admitted, scope.circuit !== null && scope.circuit.stateName === 'half_open');
+    const probe = scope.circuit !== null && scope.circuit.stateName === 'half_open';
+    if (typeof admitted === 'number') {
+      // A caller refused at once (queue full, a wait beyond maxWaitMs) is told synchronously.
+      try {
+        scope.throwIfCannotWait(now, this.signal);
+      } catch (error) {
+        if (probe) scope.circuit!.abandonProbe(now);
+        throw error;
+      }
+    }
+    return this.admitThenAttempt(admitted, probe);
   }
 
   /**

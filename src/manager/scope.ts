@@ -203,6 +203,12 @@ export class Scope implements AdmissionGate, CircuitListener {
     return this.tryAdmit(now);
   }
 
+  /** Throws the refusal of a caller that may not wait in line now (see {@link AdmissionQueue.refusal}). */
+  throwIfCannotWait(now: number, signal: AbortSignal | undefined): void {
+    const refusal = (this.queue ??= new AdmissionQueue(this)).refusal(now, this.config.maxWaitMs, this.config.maxQueue, signal);
+    if (refusal !== null) throw refusal;
+  }
+
   /** Waits in line for admission (FIFO), within `maxWaitMs` and `maxQueue`. */
   waitForAdmission(now: number, signal: AbortSignal | undefined): Promise<void> {
     this.queue ??= new AdmissionQueue(this);

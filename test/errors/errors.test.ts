@@ -117,3 +117,18 @@ describe('retryAfterOf', () => {
     expect(retryAfterOf(hostile, now)).toBeUndefined();
   });
 });
+
+describe('refusals are cheap to build', () => {
+  it('RateLimitedError, CircuitOpenError and PlatformSuspendedError carry no stack frames; others keep theirs', () => {
+    const frames = (error: Error): number => (error.stack ?? '').split('\n').filter((line) => line.trimStart().startsWith('at ')).length;
+    const refusals = [new RateLimitedError('svc', 10, 'queue_full'), new CircuitOpenError('svc', 0), new CircuitOpenError('svc', 0, new Error('why')), new PlatformSuspendedError('svc', 0, 'ban')];
+    for (const refusal of refusals) {
+      expect(frames(refusal), refusal.name).toBe(0);
+      expect(refusal.stack).toBe(`${refusal.name}: ${refusal.message}`);
+    }
+    expect(frames(new CallTimeoutError('svc', 5))).toBeGreaterThan(0);
+    expect(frames(new ConfigError('burst', 0, 'rule'))).toBeGreaterThan(0);
+    // The limit is restored for everyone else.
+    expect(frames(new Error('after'))).toBeGreaterThan(0);
+  });
+});
