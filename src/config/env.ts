@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors/errors.js';
-import type { ThrottleConfig, ThrottleConfigKey } from './types.js';
+import type { NumericConfigKey, ThrottleConfig } from './types.js';
 import { checkField, CONFIG_KEYS } from './validate.js';
 
 const PREFIX = 'FLOODGATE_';
@@ -32,7 +32,7 @@ export function readEnvOverrides(env: Readonly<Record<string, string | undefined
   return overrides;
 }
 
-function matchField(name: string): [string, ThrottleConfigKey] | undefined {
+function matchField(name: string): [string, NumericConfigKey] | undefined {
   for (const [suffix, key] of FIELD_BY_SUFFIX) {
     if (!name.endsWith(suffix)) continue;
     const service = name.slice(PREFIX.length, name.length - suffix.length);

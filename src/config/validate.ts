@@ -1,5 +1,6 @@
+import { checkBreaker } from '../breaker/breakers.js';
 import { ConfigError } from '../errors/errors.js';
-import type { ThrottleConfig, ThrottleConfigKey } from './types.js';
+import type { NumericConfigKey, ThrottleConfig } from './types.js';
 
 interface FieldRule {
   readonly integer: boolean;
@@ -16,7 +17,7 @@ const rule = (min: number, minInclusive: boolean, integer: boolean, infinite: bo
   infinite,
 });
 
-export const FIELD_RULES: Readonly<Record<ThrottleConfigKey, FieldRule>> = {
+export const FIELD_RULES: Readonly<Record<NumericConfigKey, FieldRule>> = {
   requestsPerSecond: rule(0, false, false, true),
   burst: rule(1, true, true, false),
   requestsPerMinute: rule(1, true, true, true),
@@ -30,9 +31,10 @@ export const FIELD_RULES: Readonly<Record<ThrottleConfigKey, FieldRule>> = {
   maxWaitMs: rule(0, true, false, true),
   maxQueue: rule(0, true, true, true),
   banSuspensionMs: rule(0, false, false, false),
+  maxRetryAfterMs: rule(0, false, false, true),
 };
 
-export const CONFIG_KEYS = Object.keys(FIELD_RULES) as ThrottleConfigKey[];
+export const CONFIG_KEYS = Object.keys(FIELD_RULES) as NumericConfigKey[];
 
 export function describeRule(r: FieldRule): string {
   const bound = `${r.minInclusive ? '>=' : '>'} ${r.min}`;
@@ -40,7 +42,7 @@ export function describeRule(r: FieldRule): string {
 }
 
 /** Checks one value against its field's rule; `label` is what the error names (field or variable). */
-export function checkField(key: ThrottleConfigKey, value: unknown, label: string = key): number {
+export function checkField(key: NumericConfigKey, value: unknown, label: string = key): number {
   const r = FIELD_RULES[key];
   const ok =
     typeof value === 'number' &&
@@ -60,11 +62,15 @@ export function validatePartial(service: string, partial: unknown): Partial<Thro
     throw new ConfigError(`configure(${JSON.stringify(service)})`, partial, 'must be an object of ThrottleConfig fields');
   }
   for (const [key, value] of Object.entries(partial)) {
+    if (key === 'breaker') {
+      if (value !== undefined) checkBreaker(value);
+      continue;
+    }
     if (!(key in FIELD_RULES)) {
-      throw new ConfigError(key, value, `is not a ThrottleConfig field; known fields: ${CONFIG_KEYS.join(', ')}`);
+      throw new ConfigError(key, value, `is not a ThrottleConfig field; known fields: ${[...CONFIG_KEYS, 'breaker'].join(', ')}`);
     }
     if (value === undefined) continue;
-    checkField(key as ThrottleConfigKey, value);
+    checkField(key as NumericConfigKey, value);
   }
   return partial as Partial<ThrottleConfig>;
 }
@@ -86,7 +92,7 @@ export function validateWhole(config: ThrottleConfig): ThrottleConfig {
 
 export function mergeConfig(base: ThrottleConfig, service: string, partial: unknown): ThrottleConfig {
   const checked = validatePartial(service, partial);
-  const merged: Record<string, number> = { ...base };
+  const merged: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(checked)) if (value !== undefined) merged[key] = value;
   return Object.freeze(validateWhole(merged as unknown as ThrottleConfig));
 }

@@ -98,7 +98,11 @@ function formatValue(value: unknown): string {
   try {
     return JSON.stringify(value) ?? String(value);
   } catch {
-    return Object.prototype.toString.call(value);
+    try {
+      return Object.prototype.toString.call(value);
+    } catch {
+      return '[a value that cannot be read]'; // a proxy whose every read throws
+    }
   }
 }
 

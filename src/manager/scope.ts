@@ -1,3 +1,4 @@
+import { countsEveryCall } from '../breaker/breakers.js';
 import { Circuit, type CircuitListener, type CircuitStateName } from '../breaker/circuit.js';
 import type { ThrottleConfig } from '../config/types.js';
 import { CallCancelledError, CircuitOpenError, PlatformSuspendedError, RateLimitedError } from '../errors/errors.js';
@@ -80,7 +81,8 @@ export class Scope implements AdmissionGate, CircuitListener {
     this.limiter = store.createLimiter(this.key, config, now);
     this.lastUsed = compactTime(now);
     // Fleet mode (`shareCircuit`): another process may open this circuit before any failure here.
-    if (this.limiter.sharesCircuit === true) this.ensureCircuit();
+    // A failure-rate breaker counts every call from the first.
+    if (this.limiter.sharesCircuit === true || countsEveryCall(config.breaker)) this.ensureCircuit();
     this.limiter.wakeWith?.(() => this.queue?.drain());
   }
 
@@ -190,8 +192,7 @@ export class Scope implements AdmissionGate, CircuitListener {
   /** The circuit, created now if need be (and linked to a store that shares circuits). */
   ensureCircuit(): Circuit {
     if (this.circuit !== null) return this.circuit;
-    const { circuitBreakerThreshold, circuitBreakerResetMs } = this.config;
-    const circuit = Circuit.consecutive(this, this, circuitBreakerThreshold, circuitBreakerResetMs);
+    const circuit = new Circuit(this, this, this.config);
     this.circuit = circuit;
     this.limiter.linkCircuit?.(circuit);
     return circuit;
@@ -239,7 +240,8 @@ export class Scope implements AdmissionGate, CircuitListener {
   reconfigure(config: ThrottleConfig, now: number): void {
     this.config = config;
     // The circuit first: a store sharing circuits reads its reset period with the limits.
-    this.circuit?.reconfigure(config.circuitBreakerThreshold, config.circuitBreakerResetMs);
+    if (this.circuit !== null) this.circuit.reconfigure(config);
+    else if (countsEveryCall(config.breaker)) this.ensureCircuit();
     this.limiter.reconfigure(config, now);
     this.queue?.drain();
   }
@@ -251,7 +253,7 @@ export class Scope implements AdmissionGate, CircuitListener {
       (this.queue === null || (this.queue.size === 0 && this.queue.holding === 0)) &&
       (this.suspension === null || this.suspension.until <= now) &&
       this.pausedUntil <= now &&
-      (this.circuit === null || this.circuit.isIdle()) &&
+      (this.circuit === null || this.circuit.isIdle(now)) &&
       this.limiter.isIdle(now)
     );
   }

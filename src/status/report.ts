@@ -1,3 +1,4 @@
+import { breakerFigures, newBreaker, type BreakerFigures } from '../breaker/breakers.js';
 import type { CircuitStateName } from '../breaker/circuit.js';
 import type { Scope } from '../manager/scope.js';
 import type { StoreHealth } from '../stores/types.js';
@@ -38,6 +39,8 @@ export interface ScopeStatus {
     readonly consecutiveFailures: number;
     /** When an open circuit lets a probe through (epoch ms); null unless open. */
     readonly retryAt: number | null;
+    /** What opens it (`breaker`, or `circuitBreakerThreshold` consecutive failures), with its failure rate where it has one. */
+    readonly breaker: BreakerFigures;
   };
   readonly limits: {
     /** Tokens in the per-second bucket now, out of `burst`. */
@@ -71,7 +74,6 @@ export interface StatusReport {
   readonly totals: ScopeCounters;
 }
 
-const CLOSED_CIRCUIT: ScopeStatus['circuit'] = Object.freeze({ state: 'closed', consecutiveFailures: 0, retryAt: null });
 const NO_LATENCY: LatencyFigures = Object.freeze({ count: 0, meanMs: 0, maxMs: 0, p50Ms: 0, p95Ms: 0 });
 
 const LOCAL_HEALTH: StoreHealth = { status: 'ok', mode: 'local', since: null, lastError: null };
@@ -108,8 +110,13 @@ function scopeStatus(scope: Scope, now: number): ScopeStatus {
     state,
     circuit:
       circuit === null
-        ? CLOSED_CIRCUIT
-        : { state: circuit.stateName, consecutiveFailures: circuit.failures, retryAt: circuit.stateName === 'open' ? circuit.retryAt : null },
+        ? { state: 'closed', consecutiveFailures: 0, retryAt: null, breaker: breakerFigures(newBreaker(config.breaker, config.circuitBreakerThreshold), now) }
+        : {
+            state: circuit.stateName,
+            consecutiveFailures: circuit.failures,
+            retryAt: circuit.stateName === 'open' ? circuit.retryAt : null,
+            breaker: circuit.breakerFigures(now),
+          },
     limits: {
       tokens: snapshot.tokens,
       burst: config.burst,

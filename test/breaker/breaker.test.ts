@@ -3,6 +3,7 @@ import { ThrottleManager, isCircuitOpenError, type CircuitOpenError, type Circui
 import { SVC, deferred, flush, httpError, roomy, track } from '../helpers.js';
 
 const RESET_MS = 10_000;
+const CONSECUTIVE_3 = { kind: 'consecutive', threshold: 3, failureRate: null, calls: null };
 
 let manager: ThrottleManager;
 let changes: [string, string][];
@@ -36,7 +37,7 @@ describe('circuit breaker', () => {
     expect(scope().circuit).toMatchObject({ state: 'closed', consecutiveFailures: 2 });
     fail(503);
     await flush();
-    expect(scope().circuit).toEqual({ state: 'open', consecutiveFailures: 3, retryAt: Date.now() + RESET_MS });
+    expect(scope().circuit).toEqual({ state: 'open', consecutiveFailures: 3, retryAt: Date.now() + RESET_MS, breaker: CONSECUTIVE_3 });
     expect(scope().state).toBe('circuit_open');
     expect(changes).toEqual([['closed', 'open']]);
   });
@@ -115,7 +116,7 @@ describe('circuit breaker', () => {
     const probe = succeed();
     await flush();
     expect(probe.value).toBe('ok');
-    expect(scope().circuit).toEqual({ state: 'closed', consecutiveFailures: 0, retryAt: null });
+    expect(scope().circuit).toEqual({ state: 'closed', consecutiveFailures: 0, retryAt: null, breaker: CONSECUTIVE_3 });
     const after = await Promise.all([1, 2, 3].map((v) => manager.execute(SVC, () => v)));
     expect(after).toEqual([1, 2, 3]);
     expect(changes).toEqual([
