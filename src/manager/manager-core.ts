@@ -174,7 +174,8 @@ export class ManagerCore implements CallHost {
     if (classification.isBan) {
       scope.suspend(now + scope.config.banSuspensionMs, `ban detected (${classification.pattern}): ${summary.message}`, false);
     } else if (classification.retryAfterMs !== undefined && pausesScope(classification)) {
-      const pauseMs = classification.retryAfterMs;
+      // A provider may ask for centuries (`retry-after: 999999999999`): its word is capped.
+      const pauseMs = Math.min(classification.retryAfterMs, scope.config.maxRetryAfterMs);
       const until = now + pauseMs;
       if (scope.pauseUntil(until)) {
         this.store.shared?.publishPause(scope.key, pauseMs); // fleet mode
