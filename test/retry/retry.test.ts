@@ -203,3 +203,34 @@ describe('a provider pause has a ceiling and can be lifted (maxRetryAfterMs, res
     expect(manager.getStatusReport().scopes[SVC]).toMatchObject({ state: 'ok', pausedUntil: null });
   });
 });
+
+describe('p-retry runs the retry loop', () => {
+  it('stops retrying once the caller aborts, even with no backoff to wait (its signal)', async () => {
+    roomy(manager, { retryAttempts: 3, backoffBaseMs: 0, backoffMaxMs: 0 });
+    const aborter = new AbortController();
+    let attempts = 0;
+    const error = await manager
+      .execute(
+        SVC,
+        () => {
+          attempts++;
+          if (attempts === 2) aborter.abort();
+          return Promise.reject(networkError());
+        },
+        { signal: aborter.signal },
+      )
+      .catch((caught: unknown) => caught);
+    expect(attempts).toBe(2);
+    expect(isCallCancelledError(error)).toBe(true);
+    expect(manager.getStatusReport().scopes[SVC]!.counters).toMatchObject({ requests: 1, cancelled: 1, failed: 0, failures: 2, retries: 1 });
+  });
+
+  it('counts attempts: retryAttempts retries at most, each announced once', async () => {
+    roomy(manager, { retryAttempts: 3, backoffBaseMs: 0, backoffMaxMs: 0 });
+    const provider = flaky(() => networkError());
+    const error = await manager.execute(SVC, provider.fn).catch((caught: unknown) => caught);
+    expect(provider.starts).toHaveLength(4);
+    expect(retries.map((r) => r.retry)).toEqual([1, 2, 3]);
+    expect(error).toBe(provider.thrown[3]);
+  });
+});
