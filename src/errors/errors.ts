@@ -30,7 +30,7 @@ export class CircuitOpenError extends FloodgateError {
   readonly retryAt: number;
 
   constructor(scope: string, retryAt: number, cause?: unknown) {
-    super(CircuitOpenError.code, `Circuit open for scope "${scope}"; calls are refused until ${new Date(retryAt).toISOString()}`, cause === undefined ? NO_STACK : { cause, captureStack: false });
+    super(CircuitOpenError.code, undefined, cause === undefined ? NO_STACK : { cause, captureStack: false });
     this.scope = scope;
     this.retryAt = retryAt;
   }
@@ -45,12 +45,16 @@ export class PlatformSuspendedError extends FloodgateError {
   readonly reason: string;
 
   constructor(scope: string, suspendedUntil: number, reason: string) {
-    super(PlatformSuspendedError.code, `Scope "${scope}" is suspended until ${new Date(suspendedUntil).toISOString()}: ${reason}`, NO_STACK);
+    super(PlatformSuspendedError.code, undefined, NO_STACK);
     this.scope = scope;
     this.suspendedUntil = suspendedUntil;
     this.reason = reason;
   }
 }
+
+// A refusal's message is written when first read: formatting its date costs as much as the rest of a refusal.
+lazyMessage(CircuitOpenError, (e) => `Circuit open for scope "${e.scope}"; calls are refused until ${isoTime(e.retryAt)}`);
+lazyMessage(PlatformSuspendedError, (e) => `Scope "${e.scope}" is suspended until ${isoTime(e.suspendedUntil)}: ${e.reason}`);
 
 /** An attempt ran longer than the scope's `timeoutMs`. */
 export class CallTimeoutError extends FloodgateError {
@@ -90,6 +94,33 @@ export class CallCancelledError extends FloodgateError {
     super(CallCancelledError.code, `Call in scope "${scope}" cancelled: ${why}`, { cause });
     this.scope = scope;
   }
+}
+
+/**
+ * Gives `Class` a `message` built by `build` when first read (then kept), which code may still
+ * assign as usual. `stack`'s first line reads it too: V8 writes the stack when first read.
+ */
+function lazyMessage<T extends Error>(Class: abstract new (...args: never[]) => T, build: (error: T) => string): void {
+  Object.defineProperty(Class.prototype, 'message', {
+    configurable: true,
+    get(this: T): string {
+      const message = build(this);
+      ownMessage(this, message);
+      return message;
+    },
+    set(this: T, value: unknown) {
+      ownMessage(this, value);
+    },
+  });
+}
+
+function ownMessage(error: Error, value: unknown): void {
+  Object.defineProperty(error, 'message', { value, writable: true, configurable: true, enumerable: false });
+}
+
+function isoTime(epochMs: number): string {
+  const date = new Date(epochMs);
+  return Number.isNaN(date.getTime()) ? String(epochMs) : date.toISOString();
 }
 
 function formatValue(value: unknown): string {

@@ -16,7 +16,8 @@ export class FloodgateError extends Error {
    * what a refusal costs (see docs/benchmarks.md, "Refusal path"). `stack` is then the
    * `Name: message` line alone.
    */
-  constructor(code: string, message: string, options?: { readonly cause?: unknown; readonly captureStack?: boolean }) {
+  /** `message` undefined: the subclass builds it when first read (see errors.ts, lazyMessage). */
+  constructor(code: string, message: string | undefined, options?: { readonly cause?: unknown; readonly captureStack?: boolean }) {
     if (options?.captureStack === false) {
       const limit = Error.stackTraceLimit;
       Error.stackTraceLimit = 0;

@@ -274,10 +274,7 @@ class Call {
     this.scope.release();
     const classification = this.host.handleFailure(this.scope, this.endpoint, error, this.sequence);
     if (this.retrying) throw new AttemptFailure(error, classification);
-    return this.retryAfterFailure(error, classification).catch((final: unknown) => {
-      countEnd(this.scope, final);
-      throw final;
-    });
+    return this.retryAfterFailure(error, classification);
   }
 
   /**
@@ -286,9 +283,9 @@ class Call {
    * whether each failure is worth another attempt. Each attempt is admitted like any call.
    */
   private async retryAfterFailure(error: unknown, classification: ErrorClassification): Promise<unknown> {
-    if (!this.planRetry(1, classification, error)) throw error;
-    this.retrying = true;
     try {
+      if (!this.planRetry(1, classification, error)) throw error;
+      this.retrying = true;
       return await pRetry(() => this.retryAttempt(), {
         ...P_RETRY_DEFAULTS,
         retries: this.scope.config.retryAttempts - 1,
@@ -300,11 +297,18 @@ class Call {
           failure instanceof AttemptFailure && this.planRetry(attemptNumber + 1, failure.classification, failure.original),
       });
     } catch (failure) {
-      if (failure instanceof AttemptFailure) throw failure.original;
-      // p-retry stopped on the caller's signal: the same error as an abort anywhere else.
-      if (this.signal !== undefined && this.signal.aborted && failure === this.signal.reason) throw this.aborted(failure);
-      throw failure;
+      const final = this.finalError(failure);
+      countEnd(this.scope, final);
+      throw final;
     }
+  }
+
+  /** What the caller gets when the retries end with `failure`. */
+  private finalError(failure: unknown): unknown {
+    if (failure instanceof AttemptFailure) return failure.original;
+    // p-retry stopped on the caller's signal: the same error as an abort anywhere else.
+    if (this.signal !== undefined && this.signal.aborted && failure === this.signal.reason) return this.aborted(failure);
+    return failure;
   }
 
   /** One retry: its planned wait (through the scope), then admission and the attempt. */

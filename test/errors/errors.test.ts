@@ -132,3 +132,15 @@ describe('refusals are cheap to build', () => {
     expect(frames(new Error('after'))).toBeGreaterThan(0);
   });
 });
+
+describe('a refusal message written when first read', () => {
+  it('reads, prints and can be replaced like any message', () => {
+    const error = new CircuitOpenError('svc', Date.UTC(2030, 0, 1));
+    expect(error.message).toBe('Circuit open for scope "svc"; calls are refused until 2030-01-01T00:00:00.000Z');
+    expect(String(new PlatformSuspendedError('svc:reddit', Date.UTC(2030, 0, 1), 'ban'))).toBe('PlatformSuspendedError: Scope "svc:reddit" is suspended until 2030-01-01T00:00:00.000Z: ban');
+    error.message = 'wrapped: ' + error.message;
+    expect(error.message).toMatch(/^wrapped: Circuit open/);
+    // An impossible time does not make building the message throw.
+    expect(new CircuitOpenError('svc', Infinity).message).toContain('until Infinity');
+  });
+});
