@@ -152,7 +152,7 @@ class Call {
    * Starts a retry: throws PlatformSuspendedError or CircuitOpenError when the scope refuses
    * calls now, else runs it once admitted (at once, or after waiting).
    */
-  begin(now: number): Promise<unknown> {
+  beginRetry(now: number): Promise<unknown> {
     this.scope.throwIfRefusing(now);
     return this.admitThenRun(now);
   }
@@ -314,13 +314,13 @@ class Call {
   /** One retry: its planned wait (through the scope), then admission and the attempt. */
   private retryAttempt(): Promise<unknown> {
     // A zero delay (backoffBaseMs: 0) must not become a 1 ms timer.
-    return this.nextDelayMs > 0 ? this.sleepThenBegin(this.nextDelayMs) : this.begin(Date.now());
+    return this.nextDelayMs > 0 ? this.sleepThenBegin(this.nextDelayMs) : this.beginRetry(Date.now());
   }
 
   private async sleepThenBegin(delayMs: number): Promise<unknown> {
     // Through the scope, not a bare timer: close(), reset() and a suspension end the wait too.
     await this.scope.sleepBeforeRetry(delayMs, this.signal);
-    return this.begin(Date.now());
+    return this.beginRetry(Date.now());
   }
 
   private aborted(reason: unknown): CallCancelledError {

@@ -161,11 +161,20 @@ export class ManagerCore implements CallHost {
   /** Stores the failure (redacted) in the history and emits `errorClassified` (and `banDetected`). */
   private publishFailure(scope: Scope, endpoint: string | undefined, error: unknown, classification: ErrorClassification, now: number): ErrorSummary {
     // The history redacts message, code and endpoint; events reuse what it stored.
-    const entry = this.history.record({ time: now, scope: scope.key, service: scope.service, ...(endpoint === undefined ? {} : { endpoint }), classification, error });
+    const record: { time: number; scope: string; service: string; endpoint?: string; classification: ErrorClassification; error: unknown } = { time: now, scope: scope.key, service: scope.service, classification, error };
+    if (endpoint !== undefined) record.endpoint = endpoint;
+    const entry = this.history.record(record);
     const summary: ErrorSummary = entry.statusCode === undefined ? entry.error : { ...entry.error, statusCode: entry.statusCode };
-    const at = entry.endpoint === undefined ? scopeRef(scope) : { ...scopeRef(scope), endpoint: entry.endpoint };
-    this.emitter.emit('errorClassified', { ...at, classification, error: summary });
-    if (classification.isBan) this.emitter.emit('banDetected', { ...at, classification, error: summary, suspendedUntil: now + scope.config.banSuspensionMs });
+    const emitter = this.emitter;
+    // Event objects only for listeners: the failure path pays for what someone reads.
+    const classified = emitter.listenerCount('errorClassified') > 0;
+    const ban = classification.isBan && emitter.listenerCount('banDetected') > 0;
+    if (classified || ban) {
+      const at: { scope: string; service: string; platform?: string; endpoint?: string } = scopeRef(scope);
+      if (entry.endpoint !== undefined) at.endpoint = entry.endpoint;
+      if (classified) emitter.emit('errorClassified', { ...at, classification, error: summary });
+      if (ban) emitter.emit('banDetected', { ...at, classification, error: summary, suspendedUntil: now + scope.config.banSuspensionMs });
+    }
     return summary;
   }
 

@@ -166,7 +166,7 @@ export class Scope implements AdmissionGate, CircuitListener {
     this.suspension?.timer.disarm();
   }
 
-  /** The circuit changed; an opened one refuses the callers waiting in line at once (see README, "Circuit breaker"). */
+  /** The circuit changed; an opened one refuses the callers waiting in line at once (README: "The circuit and its breaker"). */
   onCircuitChange(owner: unknown, from: CircuitStateName, to: CircuitStateName): void {
     if (to === 'open' && this.queue !== null && this.queue.size > 0) {
       this.queue.cancelWaiting(new CircuitOpenError(this.key, this.circuit!.retryAt));
@@ -177,11 +177,6 @@ export class Scope implements AdmissionGate, CircuitListener {
   /** `service` or `service:platform`. Built when needed (errors, events, reports), not kept per scope. */
   get key(): string {
     return scopeKey(this.service, this.platform);
-  }
-
-  /** Whether the circuit lets a call through now (see {@link Circuit.allow}). */
-  circuitAllows(now: number): boolean {
-    return this.circuit === null || this.circuit.allow(now);
   }
 
   /** A failure that counts against the provider. */
