@@ -1,6 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ConsecutiveBreaker, CountBreaker, SamplingBreaker } from 'cockatiel';
-import { ThrottleManager, isCircuitOpenError, isConfigError } from 'floodgate';
+import { ConsecutiveBreaker, CountBreaker, SamplingBreaker, ThrottleManager, isCircuitOpenError, isConfigError } from 'floodgate';
 import { Circuit, type CircuitSink } from '../../src/breaker/circuit.js';
 import { SVC, httpError, roomy } from '../helpers.js';
 
