@@ -6,6 +6,7 @@ import {
   ThrottleManager,
   isCircuitOpenError,
   retryAfterOf,
+  SamplingBreaker,
   throttled,
   unifiedErrorHandling,
   type ErrorClassification,
@@ -60,6 +61,15 @@ describe('public types', () => {
     expect(() => manager.configure(ServiceType.LLM_API, { requestsPerHour: 5 })).toThrow(/requestsPerHour/);
     // @ts-expect-error: configuration values are numbers
     expect(() => manager.configure(ServiceType.LLM_API, { burst: '5' })).toThrow(/burst/);
+  });
+
+  it('breaker takes cockatiel breakers or the declarative form, checked at compile time', () => {
+    const typed = new ThrottleManager({ env: {} });
+    typed.configure('typed_breaker', { breaker: new SamplingBreaker({ threshold: 0.2, duration: 30_000, minimumRps: 5 }) });
+    typed.configure('typed_breaker', { breaker: { kind: 'count', threshold: 0.5, size: 20 } });
+    // @ts-expect-error: a sampling breaker needs its window
+    expect(() => typed.configure('typed_breaker', { breaker: { kind: 'sampling', threshold: 0.2 } })).toThrow(/durationMs/);
+    expectTypeOf<ThrottleConfig['maxRetryAfterMs']>().toEqualTypeOf<number>();
   });
 
   it('RedisStore options are one flat readonly type', () => {
