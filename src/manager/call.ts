@@ -243,11 +243,8 @@ class Call {
   private async admitThenAttempt(first: number | Promise<number>, probe: boolean): Promise<unknown> {
     const scope = this.scope;
     try {
-      if (typeof first !== 'number' && (await first) === 0) {
-        // admitted by a shared store
-      } else {
-        await scope.waitForAdmission(Date.now(), this.signal);
-      }
+      const admittedByStore = typeof first !== 'number' && (await first) === 0;
+      if (!admittedByStore) await scope.waitForAdmission(Date.now(), this.signal);
       const now = Date.now();
       try {
         if (probe && scope.circuit !== null && scope.circuit.stateName === 'half_open') scope.throwIfSuspended(now);

@@ -16,16 +16,10 @@ import { ScopeEvents, scopeRef } from './scope-events.js';
 import { ScopeRegistry } from './scope-registry.js';
 import { checkName, ServiceConfigs } from './service-configs.js';
 import { storeListener } from './store-listener.js';
+import type { ThrottleManagerOptions } from './throttle-manager.js';
 
 /** What `ThrottleManager.onError` registers. */
 export type ErrorHandler = (error: unknown, classification: ErrorClassification, where: ScopeRef) => void;
-
-export interface CoreOptions {
-  readonly store?: ThrottleStore | undefined;
-  readonly env?: Readonly<Record<string, string | undefined>> | undefined;
-  readonly historySize?: number | undefined;
-  readonly maxScopes?: number | undefined;
-}
 
 /**
  * Everything behind a {@link ThrottleManager} that users do not call: the scopes, the call
@@ -48,7 +42,7 @@ export class ManagerCore implements CallHost {
 
   constructor(
     private readonly emitter: EventEmitter<FloodgateEvents>,
-    options: CoreOptions,
+    options: ThrottleManagerOptions,
   ) {
     this.store = options.store ?? new MemoryStore();
     this.maxScopes = positiveInteger('maxScopes', options.maxScopes ?? 10_000);
