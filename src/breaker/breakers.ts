@@ -98,6 +98,12 @@ export function breakerFigures(breaker: IBreaker, now: number): BreakerFigures {
   return { kind: 'custom', threshold: null, failureRate: null, calls: null };
 }
 
+/** The figures of a breaker that has seen no call yet (a scope without a circuit), without building one in the common case. */
+export function unusedBreakerFigures(option: BreakerOption | undefined, threshold: number): BreakerFigures {
+  if (option === undefined) return { kind: 'consecutive', threshold, failureRate: null, calls: null };
+  return breakerFigures(newBreaker(option, threshold), 0);
+}
+
 /** No failure in the breaker's memory: forgetting it changes nothing a fresh one would decide. */
 export function breakerIsIdle(breaker: IBreaker, now: number): boolean {
   if (breaker instanceof ConsecutiveBreaker) return breaker.state === 0;

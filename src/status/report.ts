@@ -1,4 +1,4 @@
-import { breakerFigures, newBreaker, type BreakerFigures } from '../breaker/breakers.js';
+import { unusedBreakerFigures, type BreakerFigures } from '../breaker/breakers.js';
 import type { CircuitStateName } from '../breaker/circuit.js';
 import type { Scope } from '../manager/scope.js';
 import type { StoreHealth } from '../stores/types.js';
@@ -110,7 +110,7 @@ function scopeStatus(scope: Scope, now: number): ScopeStatus {
     state,
     circuit:
       circuit === null
-        ? { state: 'closed', consecutiveFailures: 0, retryAt: null, breaker: breakerFigures(newBreaker(config.breaker, config.circuitBreakerThreshold), now) }
+        ? { state: 'closed', consecutiveFailures: 0, retryAt: null, breaker: unusedBreakerFigures(config.breaker, config.circuitBreakerThreshold) }
         : {
             state: circuit.stateName,
             consecutiveFailures: circuit.failures,
