@@ -32,10 +32,15 @@ export interface LedgerStats {
   readonly tornRepaired: number;
 }
 
-/** Why a batch was not (cleanly) written. */
+/**
+ * Why a batch was not (cleanly) written. `lock`: the lock could not be taken in `lockWaitMs`;
+ * `write`: the file could not be opened, read or written; `lock_compromised`: the lock was
+ * broken by another process while held (proper-lockfile found it removed or re-stamped): a batch
+ * not yet written is given up, one already written is in the file but may not chain cleanly.
+ */
 export interface LedgerFailure {
   readonly kind: 'lock' | 'write' | 'lock_compromised';
-  /** Records lost (0 for `lock_compromised` found after the batch was written). */
+  /** Records in the batch concerned. */
   readonly records: number;
   readonly code: string | undefined;
   readonly message: string;
@@ -190,7 +195,9 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     let release: () => Promise<void>;
     // proper-lockfile's default handler throws from a timer, which would crash the process.
     const onCompromised = (error: Error): void => {
-      if (held) compromised = error;
+      if (!held) return;
+      compromised = error;
+      this.report('lock_compromised', batch.length, error);
     };
     try {
       // Only a held lock is waited for; any other error (no such directory, no permission)
@@ -211,7 +218,8 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     try {
       await this.appendLocked(batch, () => compromised);
     } catch (error) {
-      this.fail(compromised ? 'lock_compromised' : 'write', batch.length, compromised ?? error);
+      if (compromised) this.counters.failedRecords += batch.length; // reported by onCompromised
+      else this.fail('write', batch.length, error);
     } finally {
       held = false;
       await release().catch(() => undefined); // ERELEASED after a compromise: nothing to undo.
@@ -248,15 +256,12 @@ export class Ledger extends EventEmitter<LedgerEvents> {
       this.counters.appended += batch.length;
       this.counters.batches++;
       this.emit('written', { records: batch.length, firstSeq: head.seq + 1, lastSeq: last.seq });
-      // Taken over after the write: the records are in the file, but may not chain cleanly.
-      const lateLoss = compromisedBy();
-      if (lateLoss) this.report('lock_compromised', 0, lateLoss);
     } finally {
       await file.close();
     }
   }
 
-  private fail(kind: LedgerFailure['kind'], records: number, error: unknown): void {
+  private fail(kind: 'lock' | 'write', records: number, error: unknown): void {
     if (kind === 'lock') this.counters.lockFailures++;
     else this.counters.writeFailures++;
     this.counters.failedRecords += records;
