@@ -185,6 +185,29 @@ describe('after a crash mid-write', () => {
     expect(JSON.parse(readLines(path)[0]!)).toMatchObject({ seq: 1, prev: GENESIS_PREV });
     expect(await verifyLedger(path)).toMatchObject({ ok: true, records: 1 });
   });
+  it('a complete line that is not a record is left in place: appends chain onto the record before it', async () => {
+    const path = await ledgerOf(3);
+    appendFileSync(path, 'edited by hand\n');
+    const ledger = createLedger({ path });
+    ledger.record(entry(4));
+    await ledger.close();
+    const lines = readLines(path);
+    expect(lines[3]).toBe('edited by hand');
+    expect(JSON.parse(lines[4]!)).toMatchObject({ seq: 4, prev: JSON.parse(lines[2]!).hash });
+    expect(await verifyLedger(path)).toMatchObject({ ok: false, reason: 'malformed', firstBadSeq: 4, records: 3 });
+  });
+
+  it('a file that is not a ledger is not appended to: the batch fails, counted', async () => {
+    const path = join(tempDir(), 'notes.txt');
+    const text = 'not a ledger line\n'.repeat(70_000); // > 1 MiB without a record
+    writeFileSync(path, text);
+    const ledger = createLedger({ path });
+    const failure = next(ledger, 'failure');
+    ledger.record(entry(1));
+    await ledger.close();
+    expect(await failure).toMatchObject({ kind: 'write', records: 1, code: 'ELEDGER_TAIL' });
+    expect(readFileSync(path, 'utf8')).toBe(text);
+  });
 });
 
 describe('batching and the queue', () => {

@@ -4,7 +4,7 @@
  * before the test has heard all four. A second barrier halfway (every process has written its
  * first half) makes sure that each process also appends onto records the others wrote.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import type { LedgerWorkerMessage, LedgerWorkerSpec } from './ledger-worker.js';
 import { readLines, tempDir } from './helpers.js';
 
 const WORKER = fileURLToPath(new URL('./ledger-worker.ts', import.meta.url));
+const EXIT_FLUSHES = fileURLToPath(new URL('./exit-flushes.ts', import.meta.url));
 const PROCESSES = 4;
 const PER_PROCESS = 1_500; // even: two halves
 
@@ -68,5 +69,12 @@ describe('several processes appending to one ledger', () => {
     } finally {
       for (const w of workers) if (w.child.exitCode === null) w.child.kill('SIGKILL');
     }
+  }, 60_000);
+
+  it('a process that ends by itself (no close) writes its queued records first', async () => {
+    const path = join(tempDir(), 'exit.jsonl');
+    const child = spawnSync(process.execPath, ['--import', 'tsx', EXIT_FLUSHES], { env: { ...process.env, LEDGER_PATH: path }, encoding: 'utf8', timeout: 30_000 });
+    expect(child.status, child.stderr).toBe(0);
+    expect(await verifyLedger(path)).toMatchObject({ ok: true, records: 3 });
   }, 60_000);
 });
