@@ -24,7 +24,11 @@ export interface LedgerOptions {
   readonly maxBatch?: number;
   /** Most records waiting to be written; past it new records are dropped and counted. @default 10000 */
   readonly maxQueue?: number;
-  /** How long a write waits for the lock before its batch is given up (counted). @default 5000 */
+  /**
+   * How long a write waits for the lock before its batch is given up (counted). Longer than
+   * `lockStaleMs` by default, so that a lock left by a killed process is broken, not waited out.
+   * @default 15000
+   */
   readonly lockWaitMs?: number;
   /**
    * A lock not refreshed for this long is taken to be left by a dead process and is broken
@@ -78,7 +82,7 @@ export function resolveLedgerOptions(options: LedgerOptions): ResolvedLedgerOpti
     flushIntervalMs: count('flushIntervalMs', options.flushIntervalMs, 100, 0, false),
     maxBatch: count('maxBatch', options.maxBatch, 1000, 1, true),
     maxQueue: count('maxQueue', options.maxQueue, 10_000, 1, true),
-    lockWaitMs: count('lockWaitMs', options.lockWaitMs, 5_000, 0, false),
+    lockWaitMs: count('lockWaitMs', options.lockWaitMs, 15_000, 0, false),
     lockStaleMs: count('lockStaleMs', options.lockStaleMs, 10_000, 2_000, false),
     fsync: options.fsync ?? false,
   };

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, appendFileSync, truncateSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import fsPromises from 'node:fs/promises';
 import { join } from 'node:path';
 import canonicalize from 'canonicalize';
@@ -295,6 +295,18 @@ describe('failures never reach the caller', () => {
     ledger.record(entry(3));
     await ledger.close();
     expect(ledger.stats()).toMatchObject({ appended: 1, lockFailures: 1 });
+  });
+
+  it('a lock left by a killed process (not refreshed for lockStaleMs) is broken, and the batch written', async () => {
+    const path = join(tempDir(), 'l.jsonl');
+    mkdirSync(`${path}.lock`);
+    const longAgo = new Date(Date.now() - 60_000);
+    utimesSync(`${path}.lock`, longAgo, longAgo);
+    const ledger = createLedger({ path, lockStaleMs: 10_000, lockWaitMs: 0 });
+    ledger.record(entry(1));
+    await ledger.close();
+    expect(ledger.stats()).toMatchObject({ appended: 1, lockFailures: 0 });
+    expect(existsSync(`${path}.lock`)).toBe(false);
   });
 
   it('a lock lost while held (its directory removed) is reported, the batch given up, the process alive', async () => {
