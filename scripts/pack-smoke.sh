@@ -28,5 +28,15 @@ console.log('cjs ok');
 JS
 node check.mjs
 node --no-warnings check.cjs
+# The decision ledger and its CLI, as a user runs it (the package's "bin").
+cat > ledger.mjs <<'JS'
+import { createLedger } from 'floodgate';
+const ledger = createLedger({ path: 'decisions.jsonl' });
+ledger.record({ scope: 'demo', decision: 'suspend', reason: 'manual' });
+await ledger.close();
+JS
+node ledger.mjs
+npx --no-install floodgate verify-ledger decisions.jsonl | grep -q '"ok":true,"records":1'
+echo "ledger cli ok"
 test -f node_modules/floodgate/dist/index.d.ts
 echo "packed files: $(tar tzf "$tarball" | wc -l)"

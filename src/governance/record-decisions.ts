@@ -10,8 +10,8 @@ type Listener<E extends EventName> = (...args: FloodgateEvents[E]) => void;
 
 /** What `ledger.attach()` needs of a manager: a `ThrottleManager` is one. */
 export interface DecisionSource {
-  on<E extends EventName>(event: E, listener: Listener<E>): unknown;
-  off<E extends EventName>(event: E, listener: Listener<E>): unknown;
+  on<E extends EventName>(event: E, listener: (...args: FloodgateEvents[E]) => void): unknown;
+  off<E extends EventName>(event: E, listener: (...args: FloodgateEvents[E]) => void): unknown;
   /** Used for each record's `policyHash` when the ledger was given no `policyHash` option. */
   policyHash?(): string;
 }
