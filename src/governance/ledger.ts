@@ -1,7 +1,6 @@
 import fs from 'node:fs/promises';
 import { EventEmitter } from 'eventemitter3';
 import pRetry from 'p-retry';
-import lockfile from 'proper-lockfile';
 import { ConfigError } from '../errors/errors.js';
 import { readTail } from './ledger-file.js';
 import { resolveLedgerOptions, type LedgerOptions, type ResolvedLedgerOptions, type Sampling } from './ledger-options.js';
@@ -53,6 +52,14 @@ export interface LedgerEvents {
   /** A torn last line (a crash mid-write) was cut off before appending; its bytes went to `<path>.torn`. */
   repaired: [{ readonly offset: number; readonly bytes: number }];
 }
+
+/**
+ * proper-lockfile is loaded with the first batch, not with floodgate: on load it installs
+ * signal-exit's hooks (process.emit and signal listeners, to remove held locks at exit), which a
+ * program that never writes a ledger should not get.
+ */
+let lockfileModule: Promise<typeof import('proper-lockfile')> | undefined;
+const loadLockfile = () => (lockfileModule ??= import('proper-lockfile').then((module) => module.default));
 
 /** What kind of decision an entry is: `state` changes are always recorded, the others sampled. */
 export type DecisionKind = 'state' | 'refusal' | 'retry';
@@ -200,6 +207,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
       this.report('lock_compromised', batch.length, error);
     };
     try {
+      const lockfile = await loadLockfile();
       // Only a held lock is waited for; any other error (no such directory, no permission)
       // gives the batch up at once.
       release = await pRetry(() => lockfile.lock(path, { realpath: false, stale: lockStaleMs, retries: 0, onCompromised }), {

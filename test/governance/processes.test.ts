@@ -77,4 +77,19 @@ describe('several processes appending to one ledger', () => {
     expect(child.status, child.stderr).toBe(0);
     expect(await verifyLedger(path)).toMatchObject({ ok: true, records: 3 });
   }, 60_000);
+
+  it("importing floodgate installs no exit hooks; proper-lockfile's (signal-exit) come with the first batch", () => {
+    const index = fileURLToPath(new URL('../../src/index.ts', import.meta.url));
+    const script = `
+      const emit = process.emit;
+      const { createLedger } = await import(${JSON.stringify(index)});
+      const untouched = process.emit === emit;
+      const ledger = createLedger({ path: ${JSON.stringify(join(tempDir(), 'hooks.jsonl'))} });
+      ledger.record({ scope: 's', decision: 'd', reason: 'r' });
+      await ledger.close();
+      console.log(JSON.stringify({ untouched, hookedAfterWrite: process.emit !== emit }));`;
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+    expect(child.status, child.stderr).toBe(0);
+    expect(JSON.parse(child.stdout)).toEqual({ untouched: true, hookedAfterWrite: true });
+  }, 60_000);
 });
