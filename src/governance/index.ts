@@ -1,4 +1,4 @@
-export { createLedger, Ledger, type LedgerStats, type LedgerFailure, type LedgerEvents, type DecisionKind } from './ledger.js';
+export { createLedger, type Ledger, type LedgerStats, type LedgerFailure, type LedgerEvents, type DecisionKind } from './ledger.js';
 export type { LedgerOptions, Sampling } from './ledger-options.js';
 export { GENESIS_PREV, type DecisionEntry, type LedgerRecord, type LedgerValue } from './ledger-record.js';
 export { RECORDED_EVENTS, type DecisionSource } from './record-decisions.js';

@@ -110,7 +110,11 @@ export class Ledger extends EventEmitter<LedgerEvents> {
    * or the ledger is closed. Throws {@link ConfigError} only for an entry that is not a flat
    * object of JSON values with string `scope`, `decision` and `reason`.
    */
-  record(entry: DecisionEntry, kind: DecisionKind = 'state', policyHash: (() => string) | undefined = this.options.policyHash): boolean {
+  record(entry: DecisionEntry, kind: DecisionKind = 'state'): boolean {
+    return this.enqueue(entry, kind, this.options.policyHash);
+  }
+
+  private enqueue(entry: DecisionEntry, kind: DecisionKind, policyHash: (() => string) | undefined): boolean {
     const fields = copyEntry(entry);
     if (kind !== 'state' && !this.sampled(kind)) {
       this.counters.sampledOut++;
@@ -135,7 +139,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     const policyHash = this.options.policyHash ?? (typeof manager.policyHash === 'function' ? () => manager.policyHash!() : undefined);
     const detach = attachDecisions(
       manager,
-      (entry, kind) => this.record(entry, kind, policyHash),
+      (entry, kind) => this.enqueue(entry, kind, policyHash),
       () => this.counters.dropped++,
     );
     const detachOnce = (): void => {
