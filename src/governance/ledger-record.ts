@@ -36,6 +36,15 @@ export interface LedgerRecord {
 /** The `prev` of a ledger's first record: 64 zeros. */
 export const GENESIS_PREV = '0'.repeat(64);
 
+/** A line longer than this is not a record (verification calls it malformed); it bounds memory. */
+export const MAX_LINE_BYTES = 1024 * 1024;
+
+/**
+ * Most characters an entry's keys and strings may hold together: at worst 6 bytes each once
+ * JSON-escaped (`\u0001`), so that every record's line stays under {@link MAX_LINE_BYTES}.
+ */
+export const MAX_ENTRY_CHARS = 128 * 1024;
+
 /** Fields the ledger sets itself; an entry may not carry them. */
 export const RESERVED_FIELDS: ReadonlySet<string> = new Set(['seq', 'ts', 'prev', 'hash', 'policyHash']);
 

@@ -4,7 +4,7 @@ import pRetry from 'p-retry';
 import { ConfigError } from '../errors/errors.js';
 import { readTail } from './ledger-file.js';
 import { resolveLedgerOptions, type LedgerOptions, type ResolvedLedgerOptions, type Sampling } from './ledger-options.js';
-import { RESERVED_FIELDS, sealRecord, type DecisionEntry, type LedgerValue } from './ledger-record.js';
+import { MAX_ENTRY_CHARS, RESERVED_FIELDS, sealRecord, type DecisionEntry, type LedgerValue } from './ledger-record.js';
 import { attachDecisions, type DecisionSource } from './record-decisions.js';
 
 /** Counters since the ledger was created. */
@@ -107,15 +107,15 @@ export class Ledger extends EventEmitter<LedgerEvents> {
 
   /**
    * Queues one decision. Returns true when queued, false when sampled out, dropped (queue full)
-   * or the ledger is closed. Throws {@link ConfigError} only for an entry that is not a flat
-   * object of JSON values with string `scope`, `decision` and `reason`.
+   * or the ledger is closed. Throws {@link ConfigError} only for an entry it would queue that is
+   * not a flat object of JSON values with string `scope`, `decision` and `reason`.
    */
   record(entry: DecisionEntry, kind: DecisionKind = 'state'): boolean {
     return this.enqueue(entry, kind, this.options.policyHash);
   }
 
   private enqueue(entry: DecisionEntry, kind: DecisionKind, policyHash: (() => string) | undefined): boolean {
-    const fields = copyEntry(entry);
+    // Cheap refusals first: in a storm of sampled-out refusals nothing is copied.
     if (kind !== 'state' && !this.sampled(kind)) {
       this.counters.sampledOut++;
       return false;
@@ -124,7 +124,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
       this.counters.dropped++;
       return false;
     }
-    this.queue.push({ ts: Date.now(), policyHash: readPolicyHash(policyHash), fields });
+    this.queue.push({ ts: Date.now(), policyHash: readPolicyHash(policyHash), fields: copyEntry(entry) });
     if (this.queue.length >= this.options.maxBatch) void this.startWriting();
     else this.armTimer();
     return true;
@@ -314,6 +314,7 @@ function copyEntry(entry: DecisionEntry): DecisionEntry {
   } catch {
     throw new ConfigError('ledger.record: entry', '[unreadable]', 'must be a plain object');
   }
+  let chars = 0;
   for (const key of keys) {
     let value: unknown;
     try {
@@ -323,6 +324,8 @@ function copyEntry(entry: DecisionEntry): DecisionEntry {
     }
     if (value === undefined) continue;
     if (RESERVED_FIELDS.has(key)) throw new ConfigError(`ledger.record: entry.${key}`, value, 'is set by the ledger');
+    chars += key.length + (typeof value === 'string' ? value.length : 0);
+    if (chars > MAX_ENTRY_CHARS) throw new ConfigError(`ledger.record: entry.${key}`, `${chars} characters so far`, `an entry's keys and strings must total at most ${MAX_ENTRY_CHARS} characters`);
     if (typeof value === 'string') copy[key] = toWellFormed(value);
     else if (value === null || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) copy[key] = value;
     else throw new ConfigError(`ledger.record: entry.${key}`, value, 'must be a string, a finite number, a boolean or null');

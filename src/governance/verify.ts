@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { GENESIS_HEAD, hashMatches, parseRecord, type ChainHead } from './ledger-record.js';
+import { GENESIS_HEAD, hashMatches, MAX_LINE_BYTES, parseRecord, type ChainHead } from './ledger-record.js';
 
 /** Why a ledger failed verification. */
 export type LedgerFault =
@@ -25,8 +25,6 @@ export interface LedgerVerification {
   readonly lastHash: string | null;
 }
 
-/** A line longer than this is malformed (no record comes near it); it bounds the memory used. */
-const MAX_LINE_BYTES = 1024 * 1024;
 const NEWLINE = 0x0a;
 
 /**

@@ -58,6 +58,7 @@ describe('ledger records', () => {
       [{ scope: 'a', decision: 'b', reason: 'c', seq: 9 }, 'entry.seq'],
       [{ scope: 'a', decision: 'b', reason: 'c', n: Number.NaN }, 'entry.n'],
       [{ scope: 'a', decision: 'b', reason: 'c', nested: { x: 1 } }, 'entry.nested'],
+      [{ scope: 'a', decision: 'b', reason: 'c', detail: 'x'.repeat(200_000) }, 'entry.detail'],
       [Object.defineProperty({ scope: 'a', decision: 'b' }, 'reason', { enumerable: true, get: () => { throw new Error('hostile'); } }), 'entry.reason'],
     ] as const;
     for (const [value, field] of bad) {
