@@ -51,6 +51,15 @@ describe('ledger records', () => {
     expect((await verifyLedger(path)).ok).toBe(true);
   });
 
+  it('two ledger objects of one process on one file share the lock and the chain', async () => {
+    const path = join(tempDir(), 'l.jsonl');
+    const [a, b] = [createLedger({ path, maxBatch: 10 }), createLedger({ path, maxBatch: 10 })];
+    for (let n = 1; n <= 100; n++) (n % 2 === 0 ? a : b).record(entry(n));
+    await Promise.all([a.close(), b.close()]);
+    expect(a.stats().appended + b.stats().appended).toBe(100);
+    expect(await verifyLedger(path)).toMatchObject({ ok: true, records: 100 });
+  });
+
   it('refuses an entry that is not a flat record, naming the field', () => {
     const ledger = createLedger({ path: join(tempDir(), 'l.jsonl') });
     const bad = [
@@ -142,6 +151,22 @@ describe('verifyLedger finds each kind of damage at the right seq', () => {
     const lastLine = readLines(path)[9]!;
     truncateSync(path, size - Math.floor(lastLine.length / 2));
     expect(await verifyLedger(path)).toEqual({ ok: false, reason: 'torn', firstBadSeq: 10, records: 9, lastHash: JSON.parse(readLines(path)[8]!).hash });
+  });
+
+  it('a record split across the reader’s 256 KiB chunks is checked like any other', async () => {
+    const path = await ledgerOf(4_000);
+    expect(await verifyLedger(path)).toMatchObject({ ok: true, records: 4_000 });
+    const bytes = readFileSync(path);
+    // The first chunk boundary that falls inside a line, before its last digits (`"n":123}`).
+    const split = [1, 2, 3, 4]
+      .map((k) => k * 256 * 1024)
+      .map((boundary) => ({ boundary, start: bytes.lastIndexOf('\n', boundary - 1) + 1, end: bytes.indexOf('\n', boundary) }))
+      .find(({ boundary, start, end }) => start < boundary && end - 2 >= boundary)!;
+    expect(split).toBeDefined();
+    const seq = (JSON.parse(bytes.toString('utf8', split.start, split.end)) as { seq: number }).seq;
+    bytes[split.end - 2]! ^= 0x01; // a digit of `n`, in the second chunk: still a digit
+    writeFileSync(path, bytes);
+    expect(await verifyLedger(path)).toMatchObject({ ok: false, reason: 'hash_mismatch', firstBadSeq: seq, records: seq - 1 });
   });
 
   it('an empty file is an intact empty ledger; a missing one rejects', async () => {
