@@ -263,11 +263,11 @@ export class Ledger extends EventEmitter<LedgerEvents> {
       if (this.options.fsync) await file.datasync();
       if (torn) {
         this.counters.tornRepaired++;
-        this.emit('repaired', { offset: torn.offset, bytes: size - torn.offset });
+        this.notify('repaired', { offset: torn.offset, bytes: size - torn.offset });
       }
       this.counters.appended += batch.length;
       this.counters.batches++;
-      this.emit('written', { records: batch.length, firstSeq: head.seq + 1, lastSeq: last.seq });
+      this.notify('written', { records: batch.length, firstSeq: head.seq + 1, lastSeq: last.seq });
     } finally {
       await file.close();
     }
@@ -283,7 +283,19 @@ export class Ledger extends EventEmitter<LedgerEvents> {
   private report(kind: LedgerFailure['kind'], records: number, error: unknown): void {
     if (kind === 'lock_compromised') this.counters.lockCompromised++;
     const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
-    this.emit('failure', { kind, records, code: typeof code === 'string' ? code : undefined, message: typeof message === 'string' ? message : String(error) });
+    this.notify('failure', { kind, records, code: typeof code === 'string' ? code : undefined, message: typeof message === 'string' ? message : String(error) });
+  }
+
+  /**
+   * Emits from a batch in the background (or proper-lockfile's timer): a listener that throws
+   * there has no caller to reach and would crash the process, so its error is ignored.
+   */
+  private notify<E extends keyof LedgerEvents>(event: E, ...payload: LedgerEvents[E]): void {
+    try {
+      (this.emit as (event: E, ...args: LedgerEvents[E]) => boolean)(event, ...payload);
+    } catch {
+      // the listener's own failure; the ledger's state is already counted
+    }
   }
 }
 

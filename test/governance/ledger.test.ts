@@ -335,6 +335,16 @@ describe('failures never reach the caller', () => {
     expect(existsSync(`${path}.lock`)).toBe(false);
   });
 
+  it('a listener that throws changes nothing: the batch counts as written, flush and close settle', async () => {
+    const path = join(tempDir(), 'l.jsonl');
+    const ledger = createLedger({ path });
+    for (const event of ['written', 'failure', 'repaired'] as const) ledger.on(event, () => { throw new Error(`listener of ${event}`); });
+    ledger.record(entry(1));
+    await expect(ledger.flush()).resolves.toBeUndefined();
+    expect(ledger.stats()).toMatchObject({ appended: 1, writeFailures: 0, failedRecords: 0 });
+    await expect(ledger.close()).resolves.toBeUndefined();
+  });
+
   it('a lock lost while held (its directory removed) is reported, the batch given up, the process alive', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
     const path = join(tempDir(), 'l.jsonl');
