@@ -8,7 +8,8 @@ export interface LedgerOptions {
   readonly path: string;
   /**
    * The hash of the policy in force, put in every record (called once per record; keep it
-   * cheap). Without it, `attach(manager)` uses `manager.policyHash()` when the manager has one,
+   * cheap). A call that throws or returns anything but a string of at most 256 characters
+   * gives `policyHash: null`. Without it, `attach(manager)` uses `manager.policyHash()` when the manager has one,
    * and records carry `policyHash: null` otherwise.
    */
   readonly policyHash?: () => string;

@@ -304,11 +304,12 @@ export function createLedger(options: LedgerOptions): Ledger {
   return new Ledger(options);
 }
 
+/** The policy hash for a record: null when there is none, or it throws, or is not a short string. */
 function readPolicyHash(policyHash: (() => string) | undefined): string | null {
   if (policyHash === undefined) return null;
   try {
     const hash = policyHash();
-    return typeof hash === 'string' ? hash : null;
+    return typeof hash === 'string' && hash.length <= 256 ? toWellFormed(hash) : null;
   } catch {
     return null;
   }

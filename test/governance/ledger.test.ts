@@ -60,6 +60,16 @@ describe('ledger records', () => {
     expect(await verifyLedger(path)).toMatchObject({ ok: true, records: 100 });
   });
 
+  it('a policyHash function that throws or returns something odd gives policyHash null', async () => {
+    const path = join(tempDir(), 'l.jsonl');
+    const answers: (() => unknown)[] = [() => { throw new Error('no policy'); }, () => 42, () => 'x'.repeat(300), () => 'v2'];
+    let call = 0;
+    const ledger = createLedger({ path, policyHash: () => answers[call++]!() as string });
+    for (let n = 1; n <= 4; n++) ledger.record(entry(n));
+    await ledger.close();
+    expect(readLines(path).map((line) => JSON.parse(line).policyHash)).toEqual([null, null, null, 'v2']);
+  });
+
   it('refuses an entry that is not a flat record, naming the field', () => {
     const ledger = createLedger({ path: join(tempDir(), 'l.jsonl') });
     const bad = [
