@@ -28,5 +28,14 @@ console.log('cjs ok');
 JS
 node check.mjs
 node --no-warnings check.cjs
+# A malformed FLOODGATE_* variable never breaks the import; it surfaces at the singleton's first use.
+FLOODGATE_LLM_API_BURST=abc node --input-type=module -e "
+import { throttleManager, isConfigError } from 'floodgate';
+try { throttleManager.getConfig('llm_api'); throw new Error('no ConfigError'); }
+catch (error) { if (!isConfigError(error) || error.value !== 'abc') throw error; }
+console.log('lazy environment ok');"
 test -f node_modules/floodgate/dist/index.d.ts
-echo "packed files: $(tar tzf "$tarball" | wc -l)"
+tar tzf "$tarball" > packed.txt
+grep -qx 'package/LICENSE' packed.txt
+if grep -q '\.map$' packed.txt; then echo "source maps shipped without their sources" >&2; exit 1; fi
+echo "packed files: $(wc -l < packed.txt)"
