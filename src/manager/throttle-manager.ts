@@ -1,7 +1,7 @@
 import { EventEmitter } from 'eventemitter3';
 import type { CircuitStateName } from '../breaker/circuit.js';
 import { ErrorClassifier, type RegisterPatternOptions } from '../classify/classifier.js';
-import { ErrorHistory, type ErrorStatistics } from '../classify/history.js';
+import { ErrorHistory, type ErrorStatistics, type ErrorStatisticsOptions } from '../classify/history.js';
 import { redactText, redactUrl, summarizeError } from '../classify/redact.js';
 import { countsAgainstProvider, ErrorCategory, type ErrorClassification, type ErrorPattern } from '../classify/types.js';
 import type { ServiceName, ThrottleConfig } from '../config/types.js';
@@ -210,8 +210,8 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
     };
   }
 
-  getErrorStatistics(): ErrorStatistics {
-    return this.history.getStatistics();
+  getErrorStatistics(options?: ErrorStatisticsOptions): ErrorStatistics {
+    return this.history.getStatistics(options);
   }
 
   // Status and lifecycle

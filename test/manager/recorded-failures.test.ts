@@ -1,8 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
+  CallTimeoutError,
+  CircuitOpenError,
+  ConfigError,
   ErrorCategory,
+  ErrorSeverity,
+  PlatformSuspendedError,
+  RateLimitedError,
   ThrottleManager,
   getClassification,
+  isRateLimitedError,
   isCircuitOpenError,
   throttleManager,
   throttled,
@@ -169,5 +176,52 @@ describe('a throwable whose reads throw reaches the caller unchanged, counted, c
     expect(same((await outcome).error, thrown)).toBe(true);
     expect(attempts).toBe(3);
     expect(manager.getErrorStatistics().byCategory).toEqual({ [ErrorCategory.NETWORK]: 3 });
+  });
+});
+
+describe("getClassification() of floodgate's own errors", () => {
+  it('classifies the refusals floodgate throws, which no scope records', async () => {
+    roomy(manager, { maxQueue: 0, burst: 1, requestsPerSecond: 0.001, requestsPerMinute: 1 }, SVC);
+    await manager.execute(SVC, () => 'takes the only token');
+    const refused = (await rejectionOf(manager.execute(SVC, () => 'never'))).error;
+    expect(isRateLimitedError(refused)).toBe(true);
+    expect(getClassification(refused)).toMatchObject({ category: ErrorCategory.RATE_LIMIT, pattern: 'rate-limited-locally', isBan: false });
+    expect(getClassification(refused)?.retryAfterMs).toBeGreaterThan(0);
+    expect(manager.getErrorStatistics().total).toBe(0);
+  });
+
+  it.each([
+    ['RateLimitedError', ErrorCategory.RATE_LIMIT, () => new RateLimitedError('s', 1_500, 'max_wait')],
+    ['CircuitOpenError', ErrorCategory.SERVER, () => new CircuitOpenError('s', Date.now() + 1_000)],
+    ['PlatformSuspendedError', ErrorCategory.BAN, () => new PlatformSuspendedError('s', Date.now() + 1_000, 'banned')],
+    ['CallTimeoutError', ErrorCategory.TIMEOUT, () => new CallTimeoutError('s', 100)],
+    ['ConfigError', ErrorCategory.CLIENT, () => new ConfigError('burst', 0, 'must be >= 1')],
+  ] as const)('%s → %s, never a new ban', (_name, category, make) => {
+    const classification = getClassification(make());
+    expect(classification?.category).toBe(category);
+    expect(classification?.isBan).toBe(false);
+  });
+
+  it('a user pattern does not change it, and other errors that were never recorded stay undefined', () => {
+    manager.registerErrorPattern({ name: 'mine', category: ErrorCategory.BAN, severity: ErrorSeverity.CRITICAL, retryable: false, isBan: true, messages: ['Rate limited'] });
+    expect(getClassification(new RateLimitedError('s', 1, 'queue_full'))?.category).toBe(ErrorCategory.RATE_LIMIT);
+    expect(getClassification(new Error('never went through floodgate'))).toBeUndefined();
+    expect(getClassification('a string')).toBeUndefined();
+  });
+});
+
+describe('getErrorStatistics({ limit, offset }) through the manager', () => {
+  it('reads all 1,000 kept failures, not only the 100 newest', async () => {
+    roomy(manager, { circuitBreakerThreshold: 100_000 }, SVC);
+    for (let i = 0; i < 1_200; i++) await rejectionOf(manager.execute(SVC, () => Promise.reject(new Error(`failure ${i}`))));
+    const stats = manager.getErrorStatistics();
+    expect(stats.total).toBe(1_200);
+    expect(stats.kept).toBe(1_000);
+    expect(stats.recent).toHaveLength(100);
+    const all = manager.getErrorStatistics({ limit: Infinity }).recent;
+    expect(all).toHaveLength(1_000);
+    expect(all[0]!.error.message).toBe('failure 1199');
+    expect(all[999]!.error.message).toBe('failure 200');
+    expect(manager.getErrorStatistics({ limit: 2, offset: 998 }).recent.map((e) => e.error.message)).toEqual(['failure 201', 'failure 200']);
   });
 });
