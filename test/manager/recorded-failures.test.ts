@@ -225,3 +225,15 @@ describe('getErrorStatistics({ limit, offset }) through the manager', () => {
     expect(manager.getErrorStatistics({ limit: 2, offset: 998 }).recent.map((e) => e.error.message)).toEqual(['failure 201', 'failure 200']);
   });
 });
+
+describe('a hostile value returned (not thrown) by the provider', () => {
+  it.each(HOSTILE.filter(([what]) => what.includes('Proxy')))('%s: the call rejects as awaiting it would, and its slot is released', async (_what, make) => {
+    roomy(manager, { maxConcurrent: 1, maxWaitMs: 0 }, SVC);
+    const value = make();
+    const outcome = await rejectionOf(manager.execute(SVC, () => value as never)).catch(() => ({ error: 'resolved' }));
+    expect(outcome.error).toBeInstanceOf(Error);
+    // The only slot (maxConcurrent 1) is free again: the next call runs.
+    await expect(manager.execute(SVC, () => 'next')).resolves.toBe('next');
+    expect(manager.getStatusReport().scopes[SVC]!.inFlight).toBe(0);
+  });
+});

@@ -72,6 +72,7 @@ describe('public types', () => {
     };
     expectTypeOf(tryToChange).parameter(0).toEqualTypeOf<RedisStoreOptions>();
   });
+
   it('getErrorStatistics takes { limit, offset } and reports how many entries are kept', () => {
     expectTypeOf(manager.getErrorStatistics).parameter(0).toEqualTypeOf<ErrorStatisticsOptions | undefined>();
     expectTypeOf<ErrorStatisticsOptions>().toEqualTypeOf<{ readonly limit?: number; readonly offset?: number }>();
