@@ -6,10 +6,8 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-tarball="$(cd "$root" && npm pack --silent --pack-destination "$work" | tail -1)"
+tarball="$(bash "$root/scripts/pack-install.sh" "$work")"
 cd "$work"
-npm init -y >/dev/null
-npm install --no-audit --no-fund "./$tarball" >/dev/null 2>&1
 mkdir -p node_modules/@types
 ln -s "$root/node_modules/typescript" node_modules/typescript
 ln -s "$root/node_modules/@types/node" node_modules/@types/node

@@ -4,10 +4,8 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-tarball="$(cd "$root" && npm pack --silent --pack-destination "$work" | tail -1)"
+tarball="$(bash "$root/scripts/pack-install.sh" "$work")"
 cd "$work"
-npm init -y >/dev/null
-npm install --no-audit --no-fund "./$tarball" >/dev/null 2>&1
 cat > check.mjs <<'JS'
 import assert from 'node:assert/strict';
 import { throttleManager, ThrottleManager, ServiceType, SERVICE_PRESETS, isRateLimitedError } from 'floodgate';
