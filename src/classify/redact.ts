@@ -52,10 +52,12 @@ const TOKEN_SHAPES: readonly RegExp[] = [
 //    `'set-cookie': [ 'sid=...' ]`, a Map's `'authorization' => '...'`), JS and YAML literals;
 //  - one bare word after a colon: `api_key: X`, `token: X` (logs, YAML, prose);
 //  - one bare word after `=`: URLs, forms, `password=X` in prose.
-// The look-behind keeps `monkey=` from matching `key=`; `[REDACTED]` is never a bare word, and
-// as a bracketed value it is replaced by itself (idempotence).
+// A name is matched from the start of its word and may carry a prefix of up to six words
+// (`OPENAI_API_KEY`, `"db-password"`, `x-goog-api-key`), bounded so that no text makes the pass
+// quadratic; so `monkey=` never matches `key=`. `[REDACTED]` is never a bare word, and as a
+// bracketed value it is replaced by itself (idempotence).
 const NAMED_VALUE = new RegExp(
-  `(?<![A-Za-z0-9])(['"]?)(${NAMES})\\1(?:` +
+  `(?<![A-Za-z0-9_-])(['"]?)((?:[A-Za-z0-9]{1,32}[_-]){0,6}(?:${NAMES}))\\1(?:` +
     `(\\s*(?::|=>|=)\\s*)('(?:[^'\\\\\\r\\n]|\\\\.)*'|"(?:[^"\\\\\\r\\n]|\\\\.)*"|\\[[^\\]]*\\])` +
     `|([ \\t]*:[ \\t]*)(?![\\s'"\\[])[^\\s,;'"&)}\\]]+` +
     `|=[^&\\s"'#<>;,]+)`,
@@ -123,7 +125,7 @@ function redactAll(text: string): string {
 }
 
 /** Keeps the name, the separator and a quoted value's quotes: `'x-api-key': '[REDACTED]'`, `token: [REDACTED]`. */
-function namedValue(match: string, quote: string, name: string, separator: string | undefined, quoted: string | undefined, colon: string | undefined): string {
+function namedValue(_match: string, quote: string, name: string, separator: string | undefined, quoted: string | undefined, colon: string | undefined): string {
   const key = `${quote}${name}${quote}`;
   if (quoted !== undefined) {
     const q = quoted[0] === '[' ? '' : quoted[0];

@@ -44,6 +44,8 @@ const FORMS: readonly Form[] = [
   ['util.inspect of a Headers', inspect(new Headers({ 'x-api-key': word(25) })), word(25)],
   ['util.inspect of a Map', inspect(new Map([['authorization', `Token ${word(26)}`]])), word(26)],
   ['util.inspect of a request config', inspect({ config: { url: '/v1/x', headers: { 'X-Api-Key': word(27), Accept: 'application/json' } } }, { depth: 5 }), word(27)],
+  ['util.inspect of an environment', inspect({ NODE_ENV: 'production', OPENAI_API_KEY: word(45), DB_PASSWORD: word(45) }), word(45)],
+  ['a JSON key with a prefix', `{"openai_api_key": "${word(46)}", "x-goog-api-key": "${word(46)}"}`, word(46)],
   ['a Python repr', `{'api_key': '${word(28)}', 'q': 1}`, word(28)],
   ['a JS literal', `const apiKey = "${word(29)}";`, word(29)],
   // Colon forms (logs, YAML, prose)
