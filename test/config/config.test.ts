@@ -6,11 +6,10 @@ import {
   ThrottleManager,
   isConfigError,
   isRateLimitedError,
-  type ConfigError,
   type ThrottleConfig,
 } from 'floodgate';
 import { mergeConfig } from '../../src/config/index.js';
-import { SVC, roomy, track, flush } from '../helpers.js';
+import { SVC, configErrorOf, roomy, track, flush } from '../helpers.js';
 
 let manager: ThrottleManager;
 beforeEach(() => {
@@ -20,17 +19,6 @@ afterEach(async () => {
   await manager.close();
   vi.useRealTimers();
 });
-
-/** Runs `fn` and returns the ConfigError it throws (failing the test if it throws anything else or nothing). */
-function configErrorOf(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (error) {
-    expect(isConfigError(error), `threw a ConfigError, got ${String(error)}`).toBe(true);
-    return error as ConfigError;
-  }
-  throw new Error('expected a ConfigError, nothing was thrown');
-}
 
 describe('SERVICE_PRESETS', () => {
   it('keeps the seed values for LLM_API', () => {

@@ -4,7 +4,7 @@ import ts from 'typescript';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import * as floodgate from 'floodgate';
 import { ThrottleManager, getDecoratedMethods, isConfigError, throttled, unifiedErrorHandling, type ConfigError } from 'floodgate';
-import { ROOMY } from '../helpers.js';
+import { ROOMY, configErrorOf } from '../helpers.js';
 
 /**
  * Under experimentalDecorators any method type-checks, and a plain (non-async) one would
@@ -39,16 +39,6 @@ const DECORATORS = {
   '@throttled @unifiedErrorHandling': (): LegacyDecorator[] => [throttled(SVC, opts) as LegacyDecorator, unifiedErrorHandling(SVC, opts) as LegacyDecorator],
   '@unifiedErrorHandling @throttled': (): LegacyDecorator[] => [unifiedErrorHandling(SVC, opts) as LegacyDecorator, throttled(SVC, opts) as LegacyDecorator],
 };
-
-function configErrorOf(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (error) {
-    expect(isConfigError(error), `expected a ConfigError, got ${String(error)}`).toBe(true);
-    return error as ConfigError;
-  }
-  throw new Error('expected a ConfigError, nothing was thrown');
-}
 
 describe.each(Object.entries(DECORATORS))('%s on a legacy-decorated method', (label, make) => {
   // The decorator nearest the method runs first, and refuses it.
