@@ -31,7 +31,7 @@ export type { ErrorPattern, ErrorClassification, MessageMatcher } from './classi
 export type { RegisterPatternOptions } from './classify/classifier.js';
 export { DEFAULT_ERROR_PATTERNS, DEFAULT_CLASSIFICATION } from './classify/patterns.js';
 export { redactText, redactUrl, redactHeaders, summarizeError, REDACTED } from './classify/redact.js';
-export type { ErrorStatistics, ErrorHistoryEntry } from './classify/history.js';
+export type { ErrorStatistics, ErrorStatisticsOptions, ErrorHistoryEntry } from './classify/history.js';
 
 export type * from './events/events.js';
 export type { StatusReport, ScopeStatus, ScopeState, ScopeCounters } from './status/report.js';
