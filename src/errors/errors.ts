@@ -29,6 +29,11 @@ export class CircuitOpenError extends FloodgateError {
   /** When the circuit lets a probe call through (epoch ms). */
   readonly retryAt: number;
 
+  static {
+    // Written when first read: formatting the date costs as much as the rest of a refusal.
+    lazyMessage(this, (e) => `Circuit open for scope "${e.scope}"; calls are refused until ${isoTime(e.retryAt)}`);
+  }
+
   constructor(scope: string, retryAt: number, cause?: unknown) {
     super(CircuitOpenError.code, undefined, cause === undefined ? NO_STACK : { cause, captureStack: false });
     this.scope = scope;
@@ -44,6 +49,10 @@ export class PlatformSuspendedError extends FloodgateError {
   readonly suspendedUntil: number;
   readonly reason: string;
 
+  static {
+    lazyMessage(this, (e) => `Scope "${e.scope}" is suspended until ${isoTime(e.suspendedUntil)}: ${e.reason}`);
+  }
+
   constructor(scope: string, suspendedUntil: number, reason: string) {
     super(PlatformSuspendedError.code, undefined, NO_STACK);
     this.scope = scope;
@@ -51,10 +60,6 @@ export class PlatformSuspendedError extends FloodgateError {
     this.reason = reason;
   }
 }
-
-// A refusal's message is written when first read: formatting its date costs as much as the rest of a refusal.
-lazyMessage(CircuitOpenError, (e) => `Circuit open for scope "${e.scope}"; calls are refused until ${isoTime(e.retryAt)}`);
-lazyMessage(PlatformSuspendedError, (e) => `Scope "${e.scope}" is suspended until ${isoTime(e.suspendedUntil)}: ${e.reason}`);
 
 /** An attempt ran longer than the scope's `timeoutMs`. */
 export class CallTimeoutError extends FloodgateError {
@@ -129,11 +134,8 @@ function formatValue(value: unknown): string {
   try {
     return JSON.stringify(value) ?? String(value);
   } catch {
-    try {
-      return Object.prototype.toString.call(value);
-    } catch {
-      return '[a value that cannot be read]'; // a proxy whose every read throws
-    }
+    // A cycle, a throwing toJSON/getter, a Proxy: say what it is without reading it.
+    return typeof value === 'object' ? '[object]' : `[${typeof value}]`;
   }
 }
 

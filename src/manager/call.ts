@@ -137,6 +137,8 @@ class Call {
   private retrying = false;
   /** The wait before the next retry, planned when its failure was judged. */
   private nextDelayMs = 0;
+  /** The latest failed attempt inside p-retry, recognised by identity: a thrown value may be a hostile Proxy, never read. */
+  private lastFailure: AttemptFailure | null = null;
 
   constructor(
     private readonly host: CallHost,
@@ -183,16 +185,17 @@ class Call {
   private attempt(start: number): Promise<unknown> {
     this.start = start;
     this.sequence = nextSequence();
-    let result: unknown;
-    try {
-      result = this.args === undefined ? this.fn(this.signal) : this.fn.apply(this.thisArg, this.args as unknown[]);
-    } catch (error) {
-      result = Promise.reject(error);
-    }
     // A plain value, or a foreign thenable (whose then() may throw or call back twice), is
     // adopted first: the bookkeeping then always runs in a callback, where a throwing event
-    // listener rejects the call instead of escaping from execute() or the method.
-    const settles = result instanceof Promise ? result : Promise.resolve(result);
+    // listener rejects the call instead of escaping from execute() or the method. Adopting a
+    // hostile value (a revoked Proxy) throws: that is the attempt's failure, its slot released.
+    let settles: Promise<unknown>;
+    try {
+      const result = this.args === undefined ? this.fn(this.signal) : this.fn.apply(this.thisArg, this.args as unknown[]);
+      settles = result instanceof Promise ? result : Promise.resolve(result);
+    } catch (error) {
+      settles = Promise.reject(error);
+    }
     const timeoutMs = this.scope.config.timeoutMs;
     if (timeoutMs === 0 || timeoutMs === Infinity) {
       return settles.then(
@@ -270,7 +273,7 @@ class Call {
   private failed(error: unknown): unknown {
     this.scope.release();
     const classification = this.host.handleFailure(this.scope, this.endpoint, error, this.sequence);
-    if (this.retrying) throw new AttemptFailure(error, classification);
+    if (this.retrying) throw (this.lastFailure = new AttemptFailure(error, classification));
     return this.retryAfterFailure(error, classification);
   }
 
@@ -281,8 +284,16 @@ class Call {
    */
   private async retryAfterFailure(error: unknown, classification: ErrorClassification): Promise<unknown> {
     try {
-      if (!this.planRetry(1, classification, error)) throw error;
-      this.retrying = true;
+      if (!this.planRetry(1, classification, error)) {
+        countEnd(this.scope, error);
+        throw error;
+      }
+    } catch (aborted) {
+      if (aborted !== error) countEnd(this.scope, aborted);
+      throw aborted;
+    }
+    this.retrying = true;
+    try {
       return await pRetry(() => this.retryAttempt(), {
         ...P_RETRY_DEFAULTS,
         retries: this.scope.config.retryAttempts - 1,
@@ -290,8 +301,10 @@ class Call {
         // depends on each failure (multiplier, Retry-After) and is announced before the wait: it is planned here.
         minTimeout: 0,
         signal: this.signal,
-        shouldRetry: ({ error: failure, attemptNumber }) =>
-          failure instanceof AttemptFailure && this.planRetry(attemptNumber + 1, failure.classification, failure.original),
+        shouldRetry: ({ error: failure, attemptNumber }) => {
+          const last = this.lastFailure;
+          return last !== null && failure === last && this.planRetry(attemptNumber + 1, last.classification, last.original);
+        },
       });
     } catch (failure) {
       const final = this.finalError(failure);
@@ -302,7 +315,7 @@ class Call {
 
   /** What the caller gets when the retries end with `failure`. */
   private finalError(failure: unknown): unknown {
-    if (failure instanceof AttemptFailure) return failure.original;
+    if (failure === this.lastFailure && this.lastFailure !== null) return this.lastFailure.original;
     // p-retry stopped on the caller's signal: the same error as an abort anywhere else.
     if (this.signal !== undefined && this.signal.aborted && failure === this.signal.reason) return this.aborted(failure);
     return failure;
@@ -341,10 +354,16 @@ class Call {
 
 /** Carries an attempt's failure through p-retry, which would rewrap non-Errors and refuse to retry TypeErrors. */
 class AttemptFailure extends Error {
-  constructor(
-    readonly original: unknown,
-    readonly classification: ErrorClassification,
-  ) {
+  readonly original: unknown;
+  readonly classification: ErrorClassification;
+
+  constructor(original: unknown, classification: ErrorClassification) {
+    // Never shown to anyone: no stack to capture.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super('attempt failed');
+    Error.stackTraceLimit = limit;
+    this.original = original;
+    this.classification = classification;
   }
 }

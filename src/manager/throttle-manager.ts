@@ -1,6 +1,7 @@
 import { EventEmitter } from 'eventemitter3';
 import type { RegisterPatternOptions } from '../classify/classifier.js';
-import type { ErrorStatistics } from '../classify/history.js';
+import type { ErrorStatistics, ErrorStatisticsOptions } from '../classify/history.js';
+import { redactText } from '../classify/redact.js';
 import type { ErrorCategory, ErrorClassification, ErrorPattern } from '../classify/types.js';
 import type { ServiceName, ThrottleConfig } from '../config/types.js';
 import { ConfigError } from '../errors/errors.js';
@@ -132,7 +133,7 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> {
     const durationMs = options.durationMs ?? scope.config.banSuspensionMs;
     if (!(durationMs > 0) || !Number.isFinite(durationMs)) throw new ConfigError('durationMs', durationMs, 'must be a finite number > 0');
     if (typeof options.reason !== 'string' || options.reason === '') throw new ConfigError('reason', options.reason, 'must be a non-empty string');
-    scope.suspend(Date.now() + durationMs, options.reason, false);
+    scope.suspend(Date.now() + durationMs, redactText(options.reason), false); // a reason may quote a provider's message
   }
 
   /**
@@ -170,8 +171,8 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> {
     };
   }
 
-  getErrorStatistics(): ErrorStatistics {
-    return this.#core.history.getStatistics();
+  getErrorStatistics(options?: ErrorStatisticsOptions): ErrorStatistics {
+    return this.#core.history.getStatistics(options);
   }
 
   // Status and lifecycle

@@ -10,6 +10,9 @@ import {
   throttled,
   unifiedErrorHandling,
   type ErrorClassification,
+  type ErrorStatistics,
+  type ErrorStatisticsOptions,
+  getClassification,
   type RedisStoreOptions,
   type RetryEvent,
   type StatusReport,
@@ -104,5 +107,13 @@ describe('public types', () => {
     expect(retryAfterOf(refusal)).toBeLessThanOrEqual(30_000);
     expect(retryAfterOf(new Error('provider'))).toBeUndefined();
     await refusing.close();
+  });
+
+  it('getErrorStatistics takes { limit, offset } and reports how many entries are kept', () => {
+    expectTypeOf(manager.getErrorStatistics).parameter(0).toEqualTypeOf<ErrorStatisticsOptions | undefined>();
+    expectTypeOf<ErrorStatisticsOptions>().toEqualTypeOf<{ readonly limit?: number; readonly offset?: number }>();
+    expectTypeOf<ErrorStatistics['kept']>().toEqualTypeOf<number>();
+    expectTypeOf(getClassification).returns.toEqualTypeOf<ErrorClassification | undefined>();
+    expect(manager.getErrorStatistics({ limit: Infinity, offset: 0 }).kept).toBe(0);
   });
 });
