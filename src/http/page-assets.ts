@@ -1,0 +1,48 @@
+import { readFileSync } from 'node:fs';
+
+/**
+ * The status page's files, served from the package itself (no CDN, no build step): the build
+ * copies `src/http/page/` next to the compiled module, so the same relative URL works from the
+ * source (tests) and from `dist`.
+ */
+export interface PageAsset {
+  readonly type: string;
+  readonly body: Buffer;
+}
+
+const FILES: Readonly<Record<string, string>> = {
+  '/': 'index.html',
+  '/status-page.js': 'status-page.js',
+  '/status-page.css': 'status-page.css',
+  '/favicon.svg': 'favicon.svg',
+};
+
+const TYPES: Readonly<Record<string, string>> = {
+  html: 'text/html; charset=utf-8',
+  js: 'text/javascript; charset=utf-8',
+  css: 'text/css; charset=utf-8',
+  svg: 'image/svg+xml',
+};
+
+let loaded: ReadonlyMap<string, PageAsset> | undefined;
+
+/** The asset served at `path` (relative to the prefix), or undefined. Files are read once, on first use. */
+export function pageAsset(path: string): PageAsset | undefined {
+  loaded ??= loadAssets();
+  return loaded.get(path);
+}
+
+/** Every asset by its path, for the benchmark of the page's weight. */
+export function pageAssets(): ReadonlyMap<string, PageAsset> {
+  loaded ??= loadAssets();
+  return loaded;
+}
+
+function loadAssets(): ReadonlyMap<string, PageAsset> {
+  const assets = new Map<string, PageAsset>();
+  for (const [path, file] of Object.entries(FILES)) {
+    const body = readFileSync(new URL(`./page/${file}`, import.meta.url));
+    assets.set(path, { type: TYPES[file.slice(file.lastIndexOf('.') + 1)]!, body });
+  }
+  return assets;
+}
