@@ -26,10 +26,12 @@ export interface FastifyLikeReply {
   callNotFound(): void;
 }
 
+type Handler<Req> = (request: Req, reply: FastifyLikeReply) => Promise<unknown>;
+
 /** The part of a Fastify instance the plugin uses. */
 export interface FastifyLikeInstance<Req extends FastifyLikeRequest = FastifyLikeRequest> {
   readonly prefix: string;
-  all(path: string, handler: (request: Req, reply: FastifyLikeReply) => Promise<unknown>): unknown;
+  all(path: string, options: { onRequest: Handler<Req> }, handler: Handler<Req>): unknown;
 }
 
 /**
@@ -52,7 +54,7 @@ export async function statusPlugin<Req extends FastifyLikeRequest = FastifyLikeR
   const routes = createStatusRoutes<Req>(options ?? {}, 'statusPlugin options');
   const streams = createEventStreams(routes);
   const prefix = fastify.prefix;
-  const handler = async (request: Req, reply: FastifyLikeReply): Promise<unknown> => {
+  const handler: Handler<Req> = async (request, reply) => {
     const shownPath = pathOf(request.url);
     let sub = shownPath.slice(prefix.length);
     if (sub === '' && prefix === '') sub = '/';
@@ -66,6 +68,8 @@ export async function statusPlugin<Req extends FastifyLikeRequest = FastifyLikeR
     }
     return reply.code(answer.status).headers(answer.headers).send(request.method === 'HEAD' ? undefined : answer.body);
   };
-  fastify.all('/', handler);
-  fastify.all('/*', handler);
+  // Answered in onRequest, before Fastify reads a body: a mutation gets its 405 whatever it sends.
+  const answered = async (): Promise<void> => undefined;
+  fastify.all('/', { onRequest: handler }, answered);
+  fastify.all('/*', { onRequest: handler }, answered);
 }

@@ -26,16 +26,22 @@ const TYPES: Readonly<Record<string, string>> = {
 
 let loaded: ReadonlyMap<string, PageAsset> | undefined;
 
-/** The asset served at `path` (relative to the prefix), or undefined. Files are read once, on first use. */
-export function pageAsset(path: string): PageAsset | undefined {
+/**
+ * The asset served at `path` (relative to the prefix), or undefined. Files are read once, on first
+ * use. `events: false` serves the page with its event stream marked off, so it never asks for it.
+ */
+export function pageAsset(path: string, events = true): PageAsset | undefined {
   loaded ??= loadAssets();
-  return loaded.get(path);
+  return loaded.get(!events && path === '/' ? NO_EVENTS_PAGE : path);
 }
 
-/** Every asset by its path, for the benchmark of the page's weight. */
+const NO_EVENTS_PAGE = '/#no-events';
+const EVENTS_ON = '<meta name="floodgate-events" content="on">';
+
+/** Every file of the page by its path, for the benchmark of the page's weight. */
 export function pageAssets(): ReadonlyMap<string, PageAsset> {
   loaded ??= loadAssets();
-  return loaded;
+  return new Map([...loaded].filter(([path]) => path !== NO_EVENTS_PAGE));
 }
 
 function loadAssets(): ReadonlyMap<string, PageAsset> {
@@ -44,5 +50,7 @@ function loadAssets(): ReadonlyMap<string, PageAsset> {
     const body = readFileSync(new URL(`./page/${file}`, import.meta.url));
     assets.set(path, { type: TYPES[file.slice(file.lastIndexOf('.') + 1)]!, body });
   }
+  const page = assets.get('/')!;
+  assets.set(NO_EVENTS_PAGE, { ...page, body: Buffer.from(page.body.toString('utf8').replace(EVENTS_ON, EVENTS_ON.replace('"on"', '"off"'))) });
   return assets;
 }

@@ -133,7 +133,7 @@ export function createStatusRoutes<Req>(options: StatusRoutesOptions<Req>, where
           return { kind: 'body', status: 308, headers: { ...BASE_HEADERS, location: `${last === '' ? '.' : last}/`, 'cache-control': 'no-store' }, body: '' };
         }
         case 'asset': {
-          const asset = pageAsset(route.path)!;
+          const asset = pageAsset(route.path, eventsEnabled)!;
           return { kind: 'body', status: 200, headers: { ...ASSET_HEADERS, 'content-type': asset.type }, body: asset.body };
         }
         case 'status': {
