@@ -46,7 +46,7 @@ export function statusRouter<Req extends ExpressLikeRequest = ExpressLikeRequest
     let sub = path.slice(prefix.length);
     // Mounted with app.use('/x', ...), a request for `/x` reaches us as `/`: send it to `/x/`.
     if (sub === '/' && !shownPath.endsWith('/')) sub = '';
-    routes.respond(req.method ?? 'GET', sub, req, shownPath).then(
+    routes.respond({ method: req.method ?? 'GET', path: sub, shownPath, acceptEncoding: req.headers['accept-encoding'] }, req).then(
       (reply) => (reply === null ? next() : writeReply(req, res, reply, streams.open)),
       (error: unknown) => next(error),
     );

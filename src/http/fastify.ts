@@ -58,7 +58,7 @@ export async function statusPlugin<Req extends FastifyLikeRequest = FastifyLikeR
     const shownPath = pathOf(request.url);
     let sub = shownPath.slice(prefix.length);
     if (sub === '' && prefix === '') sub = '/';
-    const answer = await routes.respond(request.method, sub, request, shownPath);
+    const answer = await routes.respond({ method: request.method, path: sub, shownPath, acceptEncoding: request.raw.headers['accept-encoding'] }, request);
     if (answer === null) return reply.callNotFound();
     if (answer.kind === 'events') {
       // The stream outlives the handler: Fastify steps aside and the raw response is ours.

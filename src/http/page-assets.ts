@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { compress, type Encoding } from './compress.js';
 
 /**
  * The status page's files, served from the package itself (no CDN, no build step): the build
@@ -8,6 +9,21 @@ import { readFileSync } from 'node:fs';
 export interface PageAsset {
   readonly type: string;
   readonly body: Buffer;
+  /** The body in `encoding` (compressed once, then kept). */
+  encoded(encoding: Encoding | null): { readonly body: Buffer | string; readonly encoding: Encoding | null };
+}
+
+function asset(type: string, body: Buffer): PageAsset {
+  const variants = new Map<Encoding | null, ReturnType<PageAsset['encoded']>>();
+  return {
+    type,
+    body,
+    encoded(encoding) {
+      let variant = variants.get(encoding);
+      if (variant === undefined) variants.set(encoding, (variant = compress(body, encoding)));
+      return variant;
+    },
+  };
 }
 
 const FILES: Readonly<Record<string, string>> = {
@@ -48,9 +64,9 @@ function loadAssets(): ReadonlyMap<string, PageAsset> {
   const assets = new Map<string, PageAsset>();
   for (const [path, file] of Object.entries(FILES)) {
     const body = readFileSync(new URL(`./page/${file}`, import.meta.url));
-    assets.set(path, { type: TYPES[file.slice(file.lastIndexOf('.') + 1)]!, body });
+    assets.set(path, asset(TYPES[file.slice(file.lastIndexOf('.') + 1)]!, body));
   }
   const page = assets.get('/')!;
-  assets.set(NO_EVENTS_PAGE, { ...page, body: Buffer.from(page.body.toString('utf8').replace(EVENTS_ON, EVENTS_ON.replace('"on"', '"off"'))) });
+  assets.set(NO_EVENTS_PAGE, asset(page.type, Buffer.from(page.body.toString('utf8').replace(EVENTS_ON, EVENTS_ON.replace('"on"', '"off"')))));
   return assets;
 }

@@ -33,7 +33,8 @@ export function createStatusHandler(options: StatusHandlerOptions): StatusHandle
   return async (req, res) => {
     const path = pathOf(req.url ?? '/');
     if (!path.startsWith(prefix) || (path.length > prefix.length && path[prefix.length] !== '/')) return false;
-    const reply = await routes.respond(req.method ?? 'GET', path.slice(prefix.length), req, path);
+    const request = { method: req.method ?? 'GET', path: path.slice(prefix.length), shownPath: path, acceptEncoding: req.headers['accept-encoding'] };
+    const reply = await routes.respond(request, req);
     if (reply === null) return false;
     writeReply(req, res, reply, streams.open);
     return true;

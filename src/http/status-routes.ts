@@ -9,6 +9,7 @@ import { redactText } from '../classify/redact.js';
 import { ConfigError } from '../errors/errors.js';
 import { ThrottleManager } from '../manager/throttle-manager.js';
 import type { ScopeStatus, StatusReport } from '../status/report.js';
+import { compress, negotiate, type Encoding } from './compress.js';
 import { pageAsset } from './page-assets.js';
 
 /** Options shared by `createStatusHandler`, `statusRouter` and `statusPlugin`. */
@@ -69,16 +70,24 @@ export const EVENT_STREAM_HEADERS = {
 };
 
 const ALLOW = 'GET, HEAD';
+/** Hashed platforms kept (`platforms: 'hash'`); past it the map starts afresh. */
+const MAX_HASHED = 50_000;
+
+/** A request as the routes see it. */
+export interface StatusRequest {
+  readonly method: string;
+  /** The part of the path after the prefix, without the query; `''` for the prefix itself. */
+  readonly path: string;
+  /** The path the client asked for (for the redirect from `<prefix>` to `<prefix>/`). */
+  readonly shownPath: string;
+  readonly acceptEncoding: string | string[] | undefined;
+}
 
 export interface StatusRoutes<Req> {
   readonly manager: ThrottleManager;
   readonly eventsEnabled: boolean;
-  /**
-   * The reply for `method` on `path` (the part after the prefix, without the query; `''` for the
-   * prefix itself), or null when the path is none of the routes. `shownPath` is the path the
-   * client asked for (for the redirect from `<prefix>` to `<prefix>/`).
-   */
-  respond(method: string, path: string, req: Req, shownPath: string): Promise<StatusReply | null>;
+  /** The reply to `request`, or null when its path is none of the routes. `req` goes to `authorize`. */
+  respond(request: StatusRequest, req: Req): Promise<StatusReply | null>;
   /** A scope key or event scope as shown (platform hashed when asked for). */
   showScope(key: string, service: string | undefined, platform: string | null | undefined): string;
 }
@@ -95,7 +104,17 @@ export function createStatusRoutes<Req>(options: StatusRoutesOptions<Req>, where
   if (typeof eventsEnabled !== 'boolean') throw new ConfigError('events', eventsEnabled, 'must be a boolean');
 
   const hashKey = platforms === 'hash' ? randomBytes(32) : null;
-  const hashPlatform = (platform: string): string => `#${createHmac('sha256', hashKey!).update(platform).digest('hex').slice(0, 12)}`;
+  // Platforms repeat from one request to the next: each is hashed once (the map is bounded).
+  const hashed = new Map<string, string>();
+  const hashPlatform = (platform: string): string => {
+    let shown = hashed.get(platform);
+    if (shown === undefined) {
+      if (hashed.size >= MAX_HASHED) hashed.clear();
+      shown = `#${createHmac('sha256', hashKey!).update(platform).digest('hex').slice(0, 12)}`;
+      hashed.set(platform, shown);
+    }
+    return shown;
+  };
   const showScope = (key: string, service: string | undefined, platform: string | null | undefined): string =>
     hashKey === null || platform == null || service === undefined ? key : `${service}:${hashPlatform(platform)}`;
 
@@ -121,10 +140,10 @@ export function createStatusRoutes<Req>(options: StatusRoutesOptions<Req>, where
     manager,
     eventsEnabled,
     showScope,
-    async respond(method, path, req, shownPath) {
+    async respond({ method, path, shownPath, acceptEncoding }, req) {
       const route = matchRoute(path, eventsEnabled);
       if (route === null) return null;
-      if (!(await allowed(req))) return jsonReply(403, { error: 'forbidden' });
+      if (!(await allowed(req))) return jsonReply(403, { error: 'forbidden' }, null);
       if (method !== 'GET' && method !== 'HEAD') return { kind: 'body', status: 405, headers: { ...JSON_HEADERS, allow: ALLOW }, body: json({ error: 'method not allowed', allow: ALLOW }) };
       switch (route.name) {
         case 'redirect': {
@@ -134,22 +153,23 @@ export function createStatusRoutes<Req>(options: StatusRoutesOptions<Req>, where
         }
         case 'asset': {
           const asset = pageAsset(route.path, eventsEnabled)!;
-          return { kind: 'body', status: 200, headers: { ...ASSET_HEADERS, 'content-type': asset.type }, body: asset.body };
+          const { body, encoding } = asset.encoded(negotiate(acceptEncoding));
+          return { kind: 'body', status: 200, headers: withEncoding({ ...ASSET_HEADERS, 'content-type': asset.type }, encoding), body };
         }
         case 'status': {
           const report = manager.getStatusReport();
-          return jsonReply(200, { ...report, scopes: scopes(report) });
+          return jsonReply(200, { ...report, scopes: scopes(report) }, negotiate(acceptEncoding));
         }
         case 'metrics': {
           const report = manager.getStatusReport();
           const status = scopes(report)[route.scope];
-          if (status === undefined) return jsonReply(404, { error: 'unknown scope', scope: route.scope });
-          return jsonReply(200, { generatedAt: report.generatedAt, scope: route.scope, status });
+          if (status === undefined) return jsonReply(404, { error: 'unknown scope', scope: route.scope }, null);
+          return jsonReply(200, { generatedAt: report.generatedAt, scope: route.scope, status }, negotiate(acceptEncoding));
         }
         case 'events':
           return { kind: 'events', headers: EVENT_STREAM_HEADERS };
         case 'bad':
-          return jsonReply(400, { error: 'malformed scope (bad percent-encoding)' });
+          return jsonReply(400, { error: 'malformed scope (bad percent-encoding)' }, null);
       }
     },
   };
@@ -177,21 +197,33 @@ function matchRoute(path: string, eventsEnabled: boolean): Route | null {
 }
 
 /**
- * Every string in a served body passes through the redaction the manager uses for errors: the
- * manager redacts what it records, and this keeps a secret a caller put in a manual `suspend()`
- * reason, a store error or a field added later off the wire too. Object keys are not strings
- * passed to the replacer, so scope keys stay as shown (see the `platforms` option).
+ * Fields whose strings are names or enumerations, never free text: `service` and `platform` repeat
+ * the scope key (an object key, which the replacer never sees: see the `platforms` option), the
+ * rest are the report's own words. Skipping them keeps redaction off ~6 strings per scope.
+ */
+const NOT_FREE_TEXT: ReadonlySet<string> = new Set(['service', 'platform', 'state', 'mode', 'status', 'store', 'period', 'cause', 'from', 'to']);
+
+/**
+ * Every other string in a served body passes through the redaction the manager uses for errors:
+ * the manager redacts what it records, and this keeps a secret a caller put in a manual
+ * `suspend()` reason, a store error or a field added later off the wire too.
  */
 export function json(value: unknown): string {
   return JSON.stringify(value, redactStrings);
 }
 
-function redactStrings(_key: string, value: unknown): unknown {
-  return typeof value === 'string' ? redactText(value) : value;
+function redactStrings(key: string, value: unknown): unknown {
+  return typeof value === 'string' && !NOT_FREE_TEXT.has(key) ? redactText(value) : value;
 }
 
-function jsonReply(status: number, value: unknown): StatusReply {
-  return { kind: 'body', status, headers: JSON_HEADERS, body: json(value) };
+function jsonReply(status: number, value: unknown, encoding: Encoding | null): StatusReply {
+  const encoded = compress(json(value), encoding);
+  return { kind: 'body', status, headers: withEncoding(JSON_HEADERS, encoded.encoding), body: encoded.body };
+}
+
+/** `Vary` always (a cache must not give one client's encoding to another). */
+function withEncoding(headers: Readonly<Record<string, string>>, encoding: Encoding | null): Readonly<Record<string, string>> {
+  return encoding === null ? { ...headers, vary: 'accept-encoding' } : { ...headers, vary: 'accept-encoding', 'content-encoding': encoding };
 }
 
 /** `/a/b?x=1` → `/a/b`. */

@@ -1,3 +1,5 @@
+import http from 'node:http';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isConfigError, ThrottleManager } from 'floodgate';
 import { statusRouter } from 'floodgate/express';
@@ -9,6 +11,19 @@ const SECRET_KEY = 'sk-proj-Zx81Kq0aLmN3vB7cD9eF';
 const SECRET_REASON = `banned: upstream said "invalid api_key=hunter2hunter2" for ${SECRET_KEY} (Authorization: Bearer abcDEF123456789xyz)`;
 const SECRETS = [SECRET_KEY, 'hunter2hunter2', 'abcDEF123456789xyz'];
 const MUTATING = ['POST', 'PUT', 'PATCH', 'DELETE'];
+
+/** A GET with node's client, which (unlike fetch) sends exactly the Accept-Encoding given and decodes nothing. */
+function rawGet(url: URL, acceptEncoding: string | undefined): Promise<{ headers: http.IncomingHttpHeaders; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { headers: acceptEncoding === undefined ? {} : { 'accept-encoding': acceptEncoding } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
+      })
+      .on('error', reject);
+  });
+}
 
 describe.each(SERVER_KINDS)('status routes on %s', (kind) => {
   let manager: ThrottleManager;
@@ -94,6 +109,22 @@ describe.each(SERVER_KINDS)('status routes on %s', (kind) => {
     const response = await fetch(base, { redirect: 'manual' });
     expect(response.status).toBe(308);
     expect(new URL(response.headers.get('location')!, base).href).toBe(`${origin}${PREFIX}/`);
+  });
+
+  it('compresses for a client that accepts it (brotli first, gzip), and only then', async () => {
+    const { base } = await start();
+    for (let i = 0; i < 20; i++) await manager.execute(SVC, async () => 'ok', { platform: `user-${i}` });
+    const url = new URL(`${base}/status`);
+    for (const [accept, encoding] of [['gzip, deflate, br', 'br'], ['gzip', 'gzip'], [undefined, undefined]] as const) {
+      const { headers, body } = await rawGet(url, accept);
+      expect(headers['content-encoding'], String(accept)).toBe(encoding);
+      expect(headers.vary).toBe('accept-encoding');
+      const text = (encoding === 'br' ? brotliDecompressSync(body) : encoding === 'gzip' ? gunzipSync(body) : body).toString();
+      expect(Object.keys(JSON.parse(text).scopes)).toHaveLength(22);
+    }
+    const page = await rawGet(new URL(`${base}/status-page.js`), 'br');
+    expect(page.headers['content-encoding']).toBe('br');
+    expect(brotliDecompressSync(page.body).toString()).toContain('textContent');
   });
 
   it('HEAD answers like GET without a body', async () => {

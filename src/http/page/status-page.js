@@ -8,6 +8,7 @@
 const POLL_MS = 1000;
 const HISTORY = 180; // samples kept per scope (3 minutes at one a second)
 const SPARK_SAMPLES = 60;
+const MIN_SAMPLE_MS = 800;
 const MAX_EVENTS = 50;
 
 /** Outcomes charted, by counter. The first counter present wins (`failed`: calls; `failures`: attempts). */
@@ -213,8 +214,10 @@ const visibility = new IntersectionObserver((entries) => {
 function sample(row, counters, t) {
   const values = OUTCOMES.map((o) => counterOf(counters, o));
   const prev = row.prev;
+  // A refresh soon after the last one (an event arrived) would make a noisy rate: keep the older baseline.
+  if (prev !== null && t - prev.t < MIN_SAMPLE_MS) return;
   row.prev = { t, values };
-  if (prev === null || t <= prev.t) return;
+  if (prev === null) return;
   const dt = (t - prev.t) / 1000;
   // A counter that went down means the manager was reset: count nothing for that interval.
   const rates = values.map((v, i) => (isNum(v) && isNum(prev.values[i]) && v >= prev.values[i] ? (v - prev.values[i]) / dt : 0));
