@@ -26,12 +26,13 @@ export interface FastifyLikeReply {
   callNotFound(): void;
 }
 
-type Handler<Req> = (request: Req, reply: FastifyLikeReply) => Promise<unknown>;
+/** A route handler or hook, as the plugin registers them. */
+export type FastifyLikeHandler<Req> = (request: Req, reply: FastifyLikeReply) => Promise<unknown>;
 
 /** The part of a Fastify instance the plugin uses. */
 export interface FastifyLikeInstance<Req extends FastifyLikeRequest = FastifyLikeRequest> {
   readonly prefix: string;
-  all(path: string, options: { onRequest: Handler<Req> }, handler: Handler<Req>): unknown;
+  all(path: string, options: { onRequest: FastifyLikeHandler<Req> }, handler: FastifyLikeHandler<Req>): unknown;
 }
 
 /**
@@ -54,7 +55,7 @@ export async function statusPlugin<Req extends FastifyLikeRequest = FastifyLikeR
   const routes = createStatusRoutes<Req>(options ?? {}, 'statusPlugin options');
   const streams = createEventStreams(routes);
   const prefix = fastify.prefix;
-  const handler: Handler<Req> = async (request, reply) => {
+  const handler: FastifyLikeHandler<Req> = async (request, reply) => {
     const shownPath = pathOf(request.url);
     let sub = shownPath.slice(prefix.length);
     if (sub === '' && prefix === '') sub = '/';

@@ -2,6 +2,7 @@
  * The status page in a real browser: playwright-core driving Debian's chromium (`.ci/run` installs
  * it). Waits are on what the page shows, with generous timeouts, never on sleeps.
  */
+import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -17,6 +18,7 @@ const WAIT = { timeout: 10_000 };
 
 let browser: Browser;
 beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`No chromium at ${CHROMIUM}: apt-get install -y chromium (Debian), or set CHROMIUM_PATH`);
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
 }, 120_000);
 afterAll(async () => {
