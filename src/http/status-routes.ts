@@ -18,8 +18,9 @@ export interface StatusRoutesOptions<Req> {
   readonly manager?: ThrottleManager;
   /**
    * Who may read the routes and the page: called with the framework's request for every request
-   * to them; `false` (or a throw, or a rejection) answers `403`. Without it, anyone who reaches
-   * the server may read them: mount them on an internal port or put your authentication first.
+   * to them; anything but `true`, a throw or a rejection answers `403` (fail closed). Without it,
+   * anyone who reaches the server may read them: mount them on an internal port or put your
+   * authentication first.
    * @default everyone
    */
   readonly authorize?: (req: Req) => boolean | Promise<boolean>;

@@ -71,6 +71,11 @@ describe.each(SERVER_KINDS)('the status page served by %s', (kind) => {
       expect(await row(page, `${SVC}:flaky`).locator('td.circuit').textContent()).toMatch(/^open · probe in \d+m \d\ds$/);
       expect(await page.locator('#store-state').textContent()).toBe('memory · ok');
       expect(await page.locator('#scope-count').textContent()).toBe('3');
+      // Fields the report does not have are not shown.
+      expect(await page.locator('#card-guard').isHidden()).toBe(true);
+      expect(await page.locator('#card-cost').isHidden()).toBe(true);
+      expect(await page.locator('th.cost-col').isHidden()).toBe(true);
+      expect(await page.locator('.badge.observe:visible').count()).toBe(0);
       // Nothing on the page changes anything: no form, and the only buttons sort the table.
       expect(await page.locator('form').count()).toBe(0);
       expect(await page.locator('button').count()).toBe(await page.locator('th[data-sort] button').count());
@@ -153,6 +158,55 @@ describe('the status page, live', () => {
     }
   }, 30_000);
 
+  it('shows the guard, spend, observe mode, the policy hash and counters it does not know when the report has them', async () => {
+    await manager.execute(SVC, async () => 'ok', { platform: 'openai' });
+    // Report fields that other parts of floodgate add (or will): the page reads whatever is there.
+    const report = manager.getStatusReport.bind(manager);
+    const now = Date.now();
+    manager.getStatusReport = () => {
+      const real = report();
+      const scopes = Object.fromEntries(
+        Object.entries(real.scopes).map(([key, scope]) => [
+          key,
+          {
+            ...scope,
+            mode: 'observe',
+            costs: { usd: 1.5, inputTokens: 1_000, outputTokens: 200, models: {}, budget: { usd: 10, period: 'day', spentUsd: 1.5, leftUsd: 8.5, resetsAt: now + 3_600_000 } },
+            counters: { ...scope.counters, cancelled: 2, wouldRefuse: 7 },
+          },
+        ]),
+      );
+      return {
+        ...real,
+        scopes,
+        storeHealth: { status: 'degraded', mode: 'fallback_local', since: now, lastError: 'connect ECONNREFUSED 127.0.0.1:6379' },
+        guard: { state: 'degraded', until: now + 90_000 },
+        policyHash: 'ab12'.repeat(16),
+      } as unknown as ReturnType<typeof report>;
+    };
+    await start();
+    const { page, errors } = await open(`${base}/`);
+    try {
+      const openai = row(page, `${SVC}:openai`);
+      await openai.locator('.badge.observe').waitFor(WAIT);
+      expect(await page.locator('#guard-state').textContent()).toBe('degraded');
+      expect(await page.locator('#guard-detail').textContent()).toMatch(/^calls refused for 1m \d\ds$/);
+      expect(await page.locator('#store-state').textContent()).toBe('memory · degraded');
+      expect(await page.locator('#store-detail').textContent()).toContain('last error: connect ECONNREFUSED');
+      expect(await page.locator('#policy-hash').textContent()).toBe('ab12ab12ab12');
+      expect(await page.locator('#cost-total').textContent()).toBe('$1.50');
+      expect(await openai.locator('td.cost-col').textContent()).toBe('$1.50 · $8.50 left');
+      const counters = await openai.locator('td.counters').textContent();
+      expect(counters).toContain('cancelled\u00a02');
+      expect(counters).toContain('wouldRefuse\u00a07');
+      await page.locator('#state-filter').selectOption('observe');
+      expect(await page.locator('#rows tr:not([hidden])').count()).toBe(1);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  }, 30_000);
+
   it('sorts and filters scopes', async () => {
     for (const name of ['b', 'a', 'c']) await manager.execute(SVC, async () => 'ok', { platform: name });
     manager.suspend(SVC, { platform: 'c', reason: 'ban', durationMs: 60_000 });
@@ -198,7 +252,7 @@ describe('the status page, live', () => {
       const median = sorted[Math.floor(sorted.length / 2)]!;
       // The page keeps answering: a click sorts at once.
       await page.locator('th[data-sort="scope"] button').click();
-      expect(await page.locator('#rows tr:not([hidden]) td.scope').first().textContent()).toBe(`${SVC}:user-429`);
+      expect(await page.locator('#rows tr:not([hidden]) td.scope').allTextContents()).toEqual([429, 428, 427, 426, 425, 424, 423, 422, 421, 420, 42].map((i) => `${SVC}:user-${i}`));
       console.log(
         `[status page] 500 scopes: first render ${firstRenderMs.toFixed(0)} ms after navigation start; ` +
           `refresh render median ${median.toFixed(1)} ms, max ${sorted.at(-1)!.toFixed(1)} ms (${renders.length} renders, the first builds the rows); ` +

@@ -154,7 +154,7 @@ function makeRow(key) {
 
   const rateBox = el('div', 'rate');
   const spark = el('canvas', 'spark');
-  spark.width = 72;
+  spark.width = 60;
   spark.height = 22;
   const rateText = el('span', 'num-text');
   rateBox.append(spark, rateText);
@@ -325,8 +325,10 @@ function drawBars(canvas, samples, slots, axis) {
 // ---------------------------------------------------------------------------------------------
 // Sorting and filtering
 
+/** user-2 before user-10. */
+const names = new Intl.Collator('en', { numeric: true });
 const sorters = {
-  scope: (a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
+  scope: (a, b) => names.compare(a.key, b.key),
   state: (a, b) => (STATE_ORDER[a.status?.state] ?? 5) - (STATE_ORDER[b.status?.state] ?? 5),
   tokens: (a, b) => num(a.status?.limits?.tokens) - num(b.status?.limits?.tokens),
   minute: (a, b) => num(a.status?.limits?.minuteRemaining, Infinity) - num(b.status?.limits?.minuteRemaining, Infinity),
@@ -483,8 +485,7 @@ function renderSummary(report, stateCounts, totalRates, costUsd) {
 
   $('card-cost').hidden = costUsd === null;
   if (costUsd !== null) {
-    const t = obj(obj(report.costTotals) ?? obj(report.costs)?.totals);
-    setText($('cost-total'), fmtUsd(isNum(t?.usd) ? t.usd : costUsd));
+    setText($('cost-total'), fmtUsd(costUsd));
     setText($('cost-detail'), 'all scopes');
   }
   const policy = str(report.policyHash);
@@ -514,9 +515,17 @@ function renderDetails() {
   }
 }
 
+/** The chart's CSS width, from a ResizeObserver: reading clientWidth in render() would force a layout of the whole table. */
+let chartWidth = 0;
+new ResizeObserver((entries) => {
+  chartWidth = entries[entries.length - 1].contentRect.width;
+  drawChart();
+}).observe($('chart'));
+
 function drawChart() {
+  if (chartWidth === 0) return; // not laid out yet: the observer draws it
   const canvas = $('chart');
-  const width = Math.max(100, Math.round(canvas.clientWidth * devicePixelRatio));
+  const width = Math.max(100, Math.round(chartWidth * devicePixelRatio));
   const height = Math.round(160 * devicePixelRatio);
   if (canvas.width !== width) canvas.width = width;
   if (canvas.height !== height) canvas.height = height;
@@ -661,7 +670,6 @@ function setupControls() {
   document.addEventListener('keydown', (event) => {
     if (event.key === 'Escape' && selected !== null) select(null);
   });
-  window.addEventListener('resize', () => drawChart());
 }
 
 buildLegend();
