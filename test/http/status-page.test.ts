@@ -75,6 +75,7 @@ describe.each(SERVER_KINDS)('the status page served by %s', (kind) => {
       expect(await page.locator('#card-guard').isHidden()).toBe(true);
       expect(await page.locator('#card-cost').isHidden()).toBe(true);
       expect(await page.locator('th.cost-col').isHidden()).toBe(true);
+      expect(await page.locator('td.cost-col:visible').count()).toBe(0);
       expect(await page.locator('.badge.observe:visible').count()).toBe(0);
       // Nothing on the page changes anything: no form, and the only buttons sort the table.
       expect(await page.locator('form').count()).toBe(0);
@@ -196,6 +197,8 @@ describe('the status page, live', () => {
       expect(await page.locator('#policy-hash').textContent()).toBe('ab12ab12ab12');
       expect(await page.locator('#cost-total').textContent()).toBe('$1.50');
       expect(await openai.locator('td.cost-col').textContent()).toBe('$1.50 · $8.50 left');
+      expect(await openai.locator('td.cost-col').isVisible()).toBe(true);
+      expect(await page.locator('th.cost-col').isVisible()).toBe(true);
       const counters = await openai.locator('td.counters').textContent();
       expect(counters).toContain('cancelled\u00a02');
       expect(counters).toContain('wouldRefuse\u00a07');

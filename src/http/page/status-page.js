@@ -168,7 +168,6 @@ function makeRow(key) {
   const holdReason = el('span', 'reason');
   hold.append(holdWhat, holdReason);
   const cost = cell('num cost-col');
-  cost.hidden = !costShown;
   const counters = cell('counters');
 
   tr.addEventListener('click', () => select(selected === key ? null : key));
@@ -385,7 +384,6 @@ function applyFilter() {
 // ---------------------------------------------------------------------------------------------
 // The report
 
-let costShown = false;
 let renders = 0;
 
 function render(report) {
@@ -421,10 +419,8 @@ function render(report) {
     }
     stateCounts[str(s.state)] = (stateCounts[str(s.state)] ?? 0) + 1;
   }
-  if (anyCost !== costShown) {
-    costShown = anyCost;
-    for (const node of document.querySelectorAll('.cost-col')) node.hidden = !anyCost;
-  }
+  // The cost column (header and cells) shows through a class on the table, rows not yet attached included.
+  $('scopes').classList.toggle('with-cost', anyCost);
   for (const row of rows.values()) if (seen.has(row.key)) updateRow(row, scopes[row.key]);
   for (const [key, row] of rows) {
     if (seen.has(key)) continue;
