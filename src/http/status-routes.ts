@@ -96,7 +96,8 @@ export interface StatusRoutes<Req> {
 export function createStatusRoutes<Req>(options: StatusRoutesOptions<Req>, where: string): StatusRoutes<Req> {
   if (typeof options !== 'object' || options === null) throw new ConfigError(where, options, 'must be an options object');
   const manager = options.manager ?? ThrottleManager.getInstance();
-  if (!(manager instanceof ThrottleManager)) throw new ConfigError('manager', manager, 'must be a ThrottleManager');
+  // Structural, so a manager from another copy of the package works too.
+  if (typeof manager?.getStatusReport !== 'function' || typeof manager.on !== 'function') throw new ConfigError('manager', manager, 'must be a ThrottleManager');
   const { authorize } = options;
   if (authorize !== undefined && typeof authorize !== 'function') throw new ConfigError('authorize', authorize, 'must be a function (req) => boolean | Promise<boolean>');
   const platforms = options.platforms ?? 'show';

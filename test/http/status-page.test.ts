@@ -210,6 +210,25 @@ describe('the status page, live', () => {
     }
   }, 30_000);
 
+  it('drops the rows of scopes that leave the report (reset, eviction)', async () => {
+    await manager.execute(SVC, async () => 'ok', { platform: 'a' });
+    await manager.execute(SVC, async () => 'ok', { platform: 'b' });
+    await start();
+    const { page, errors } = await open(`${base}/`);
+    try {
+      await row(page, `${SVC}:b`).waitFor(WAIT);
+      manager.reset();
+      await page.locator('#no-scopes').waitFor({ state: 'visible', ...WAIT });
+      expect(await page.locator('#rows tr').count()).toBe(0);
+      await manager.execute(SVC, async () => 'ok', { platform: 'c' });
+      await row(page, `${SVC}:c`).waitFor(WAIT);
+      expect(await page.locator('#rows tr td.scope').allTextContents()).toEqual([`${SVC}:c`]);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  }, 30_000);
+
   it('sorts and filters scopes', async () => {
     for (const name of ['b', 'a', 'c']) await manager.execute(SVC, async () => 'ok', { platform: name });
     manager.suspend(SVC, { platform: 'c', reason: 'ban', durationMs: 60_000 });

@@ -427,7 +427,7 @@ function render(report) {
     visibility.unobserve(row.tr);
     row.tr.remove();
     rows.delete(key);
-    order = order.filter((k) => k !== key);
+    order = []; // applySort() puts the rest back in order
   }
   applySort();
   applyFilter();
@@ -472,7 +472,6 @@ function renderSummary(report, stateCounts, totalRates, costUsd) {
     .sort((a, b) => (STATE_ORDER[a[0]] ?? 5) - (STATE_ORDER[b[0]] ?? 5))
     .map(([state, n]) => `${n} ${STATE_LABELS[state] ?? state}`);
   setText($('state-counts'), counts.join(' · '));
-  setAttr($('card-store').parentElement, 'data-attention', String((stateCounts.suspended ?? 0) + (stateCounts.circuit_open ?? 0) > 0));
 
   const sum = totalRates.reduce((a, b) => a + b, 0);
   setText($('total-rate'), fmt(sum));
