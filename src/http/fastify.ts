@@ -4,15 +4,17 @@
  *
  * @packageDocumentation
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { createEventStreams } from './status-events.js';
 import { writeReply } from './status-handler.js';
 import { createStatusRoutes, pathOf, type StatusRoutesOptions } from './status-routes.js';
 
-/** The part of a Fastify request the plugin reads. */
+/** The part of a Fastify request the plugin reads (and `authorize` may). */
 export interface FastifyLikeRequest {
   readonly method: string;
   readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly ip: string;
   readonly raw: IncomingMessage;
 }
 
@@ -27,19 +29,20 @@ export interface FastifyLikeReply {
 }
 
 /** A route handler or hook, as the plugin registers them. */
-export type FastifyLikeHandler<Req> = (request: Req, reply: FastifyLikeReply) => Promise<unknown>;
+export type FastifyLikeHandler = (request: FastifyLikeRequest, reply: FastifyLikeReply) => Promise<unknown>;
 
 /** The part of a Fastify instance the plugin uses. */
-export interface FastifyLikeInstance<Req extends FastifyLikeRequest = FastifyLikeRequest> {
+export interface FastifyLikeInstance {
   readonly prefix: string;
-  all(path: string, options: { onRequest: FastifyLikeHandler<Req> }, handler: FastifyLikeHandler<Req>): unknown;
+  all(path: string, options: { onRequest: FastifyLikeHandler }, handler: FastifyLikeHandler): unknown;
 }
 
 /**
  * Options of {@link statusPlugin}. The routes' prefix is Fastify's own `prefix` option of
- * `register` (Fastify applies it to the plugin's routes).
+ * `register` (Fastify applies it to the plugin's routes). `authorize` receives Fastify's request,
+ * typed by the members it surely has (`headers`, `ip`, `raw`, ...).
  */
-export type StatusPluginOptions<Req extends FastifyLikeRequest = FastifyLikeRequest> = StatusRoutesOptions<Req>;
+export type StatusPluginOptions = StatusRoutesOptions<FastifyLikeRequest>;
 
 /**
  * The read-only status routes (`GET <prefix>/status`, `GET <prefix>/metrics/:scope`) and the
@@ -51,15 +54,15 @@ export type StatusPluginOptions<Req extends FastifyLikeRequest = FastifyLikeRequ
  *
  * `authorize` receives Fastify's request. Other methods on these paths answer 405.
  */
-export async function statusPlugin<Req extends FastifyLikeRequest = FastifyLikeRequest>(fastify: FastifyLikeInstance<Req>, options: StatusPluginOptions<Req>): Promise<void> {
-  const routes = createStatusRoutes<Req>(options ?? {}, 'statusPlugin options');
+export async function statusPlugin(fastify: FastifyLikeInstance, options: StatusPluginOptions): Promise<void> {
+  const routes = createStatusRoutes<FastifyLikeRequest>(options ?? {}, 'statusPlugin options');
   const streams = createEventStreams(routes);
   const prefix = fastify.prefix;
-  const handler: FastifyLikeHandler<Req> = async (request, reply) => {
+  const handler: FastifyLikeHandler = async (request, reply) => {
     const shownPath = pathOf(request.url);
     let sub = shownPath.slice(prefix.length);
     if (sub === '' && prefix === '') sub = '/';
-    const answer = await routes.respond({ method: request.method, path: sub, shownPath, acceptEncoding: request.raw.headers['accept-encoding'] }, request);
+    const answer = await routes.respond({ method: request.method, path: sub, shownPath, acceptEncoding: request.headers['accept-encoding'] }, request);
     if (answer === null) return reply.callNotFound();
     if (answer.kind === 'events') {
       // The stream outlives the handler: Fastify steps aside and the raw response is ours.
