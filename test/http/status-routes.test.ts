@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { isConfigError, ThrottleManager } from 'floodgate';
 import { statusRouter } from 'floodgate/express';
 import { createStatusHandler } from 'floodgate/http';
@@ -238,6 +238,56 @@ describe.each(SERVER_KINDS)('status routes on %s', (kind) => {
     const { base } = await start({ events: false });
     expect((await fetch(`${base}/events`)).status).toBe(404);
     expect((await fetch(`${base}/status`)).status).toBe(200);
+  });
+});
+
+describe('event streams', () => {
+  it('stop listening when the client goes away; past 100 open streams a new one is refused with 503', async () => {
+    const manager = new ThrottleManager({ env: {} });
+    const server = await SERVERS['node:http']({ manager });
+    const url = new URL(`${server.base}/events`);
+    const open = (): Promise<http.ClientRequest & { status?: number }> =>
+      new Promise((resolve, reject) => {
+        const request = http.get(url, { agent: false }, (res) => {
+          Object.assign(request, { status: res.statusCode });
+          res.resume();
+          resolve(request);
+        });
+        request.on('error', reject);
+      });
+    try {
+      const streams = await Promise.all(Array.from({ length: 100 }, open));
+      expect(streams.every((s) => s.status === 200)).toBe(true);
+      expect(manager.listenerCount('suspended')).toBe(100);
+      const refused = await open();
+      expect(refused.status).toBe(503);
+      refused.destroy();
+      streams[0]!.destroy();
+      await vi.waitFor(() => expect(manager.listenerCount('suspended')).toBe(99), { timeout: 10_000 });
+      const again = await open();
+      expect(again.status).toBe(200);
+      for (const stream of [...streams, again]) stream.destroy();
+      await vi.waitFor(() => {
+        for (const name of ['suspended', 'resumed', 'circuitStateChange', 'banDetected', 'paused', 'storeHealth'] as const) expect(manager.listenerCount(name)).toBe(0);
+      }, { timeout: 10_000 });
+    } finally {
+      await server.close();
+      await manager.close();
+    }
+  });
+
+  it("HEAD answers the stream's head and ends", async () => {
+    const manager = new ThrottleManager({ env: {} });
+    const server = await SERVERS['node:http']({ manager });
+    try {
+      const response = await fetch(`${server.base}/events`, { method: 'HEAD' });
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+      expect(manager.listenerCount('suspended')).toBe(0);
+    } finally {
+      await server.close();
+      await manager.close();
+    }
   });
 });
 
