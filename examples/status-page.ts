@@ -1,7 +1,7 @@
 /**
  * The live status page, watching a busy program: open the printed URL in a browser.
  *
- *   node --import tsx examples/status-page.ts          # one 20-second run of the story below, then exit
+ *   node --import tsx examples/status-page.ts          # one 14-second run of the story below, then exit
  *   node --import tsx examples/status-page.ts --keep   # repeat it until Ctrl-C
  *   PORT=8080 node --import tsx examples/status-page.ts --keep
  *
@@ -21,7 +21,7 @@ import { ProviderError } from './fake-provider.js';
 
 const keep = process.argv.includes('--keep');
 const port = Number(process.env.PORT ?? 0);
-const STORY_MS = 20_000;
+const STORY_MS = 14_000;
 
 // Fast limits, so that a few seconds show everything.
 throttleManager.configure(ServiceType.LLM_API, {
@@ -94,7 +94,7 @@ const server = http.createServer(async (req, res) => {
 });
 await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
 console.log(`status page: http://127.0.0.1:${(server.address() as AddressInfo).port}/traffic-control/`);
-console.log(`             (JSON: /traffic-control/status and /traffic-control/metrics/llm_api:openai)${keep ? '' : '\n             runs 20 s; --keep keeps it running'}\n`);
+console.log(`             (JSON: /traffic-control/status and /traffic-control/metrics/llm_api:openai)${keep ? '' : '\n             runs 14 s; --keep keeps it running'}\n`);
 
 let timers = story();
 if (keep) {
