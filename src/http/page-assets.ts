@@ -40,6 +40,10 @@ const TYPES: Readonly<Record<string, string>> = {
   svg: 'image/svg+xml',
 };
 
+/** The page as served with `events: false` (its meta tag says so), kept under a path no request has. */
+const NO_EVENTS_PAGE = '/#no-events';
+const EVENTS_ON = '<meta name="floodgate-events" content="on">';
+
 let loaded: ReadonlyMap<string, PageAsset> | undefined;
 
 /**
@@ -50,9 +54,6 @@ export function pageAsset(path: string, events = true): PageAsset | undefined {
   loaded ??= loadAssets();
   return loaded.get(!events && path === '/' ? NO_EVENTS_PAGE : path);
 }
-
-const NO_EVENTS_PAGE = '/#no-events';
-const EVENTS_ON = '<meta name="floodgate-events" content="on">';
 
 /** Every file of the page by its path, for the benchmark of the page's weight. */
 export function pageAssets(): ReadonlyMap<string, PageAsset> {
