@@ -210,6 +210,39 @@ describe('the status page, live', () => {
     }
   }, 30_000);
 
+  it('odd values in a report (wrong types, missing parts) never break the page', async () => {
+    await manager.execute(SVC, async () => 'ok', { platform: 'fine' });
+    const report = manager.getStatusReport.bind(manager);
+    manager.getStatusReport = () => {
+      const real = report();
+      return {
+        ...real,
+        storeHealth: null,
+        guard: { state: 7, until: 'soon' },
+        scopes: {
+          ...real.scopes,
+          'svc:odd': { state: 42, limits: null, counters: { requests: 'many', failed: -1, extra: 3 }, circuit: 'open', suspension: { until: 'later', reason: { text: 'x' } }, latency: [], costs: 5 },
+          'svc:null': null,
+          'svc:empty': {},
+        },
+      } as unknown as ReturnType<typeof report>;
+    };
+    await start();
+    const { page, errors } = await open(`${base}/`);
+    try {
+      await row(page, 'svc:odd').waitFor(WAIT);
+      await page.locator('#live[data-state="ok"]').waitFor(WAIT);
+      // A second refresh runs over the same odd values (rates from two snapshots).
+      await page.waitForFunction(() => performance.getEntriesByName('floodgate render').length >= 2, undefined, WAIT);
+      expect(await row(page, `${SVC}:fine`).locator('.badge').first().textContent()).toBe('ok');
+      expect(await row(page, 'svc:odd').locator('td.counters').textContent()).toBe('failed\u00a0-1 · extra\u00a03');
+      expect(await page.locator('#rows tr').count()).toBe(3); // the null entry has no row
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  }, 30_000);
+
   it('drops the rows of scopes that leave the report (reset, eviction)', async () => {
     await manager.execute(SVC, async () => 'ok', { platform: 'a' });
     await manager.execute(SVC, async () => 'ok', { platform: 'b' });
