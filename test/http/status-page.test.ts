@@ -7,7 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ThrottleManager } from 'floodgate';
+import { ThrottleManager, type StatusReport } from 'floodgate';
 import { createStatusHandler } from 'floodgate/http';
 import { httpError, roomy, SVC } from '../helpers.js';
 import { SERVER_KINDS, SERVERS, type RunningServer } from './servers.js';
@@ -25,21 +25,27 @@ afterAll(async () => {
   await browser?.close();
 });
 
-interface Opened {
-  readonly page: Page;
-  /** Console errors and uncaught exceptions seen so far. */
-  readonly errors: string[];
-}
-
-async function open(url: string): Promise<Opened> {
+/** Opens `url`, runs `check`, then asserts that the page logged no console error or exception, and closes it. */
+async function onPage(url: string, check: (page: Page) => Promise<void>): Promise<void> {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   const errors: string[] = [];
   page.on('console', (message) => {
     if (message.type() === 'error') errors.push(message.text());
   });
   page.on('pageerror', (error) => errors.push(error.message));
-  await page.goto(url);
-  return { page, errors };
+  try {
+    await page.goto(url);
+    await check(page);
+    expect(errors).toEqual([]);
+  } finally {
+    await page.close();
+  }
+}
+
+/** Serves `reshape(report)` in place of the manager's report: fields other parts of floodgate add, or odd values. */
+function reshapeReport(manager: ThrottleManager, reshape: (real: StatusReport) => unknown): void {
+  const report = manager.getStatusReport.bind(manager);
+  manager.getStatusReport = () => reshape(report()) as StatusReport;
 }
 
 const row = (page: Page, key: string) => page.locator('#rows tr').filter({ has: page.locator('td.scope', { hasText: new RegExp(`^${key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) }) });
@@ -61,8 +67,7 @@ describe.each(SERVER_KINDS)('the status page served by %s', (kind) => {
   });
 
   it('loads with no console error and shows each scope with its state', async () => {
-    const { page, errors } = await open(`${server.base}/`);
-    try {
+    await onPage(`${server.base}/`, async (page) => {
       await page.locator('#live[data-state="ok"]').waitFor(WAIT);
       expect(await page.locator('#rows tr').count()).toBe(3);
       await expect.poll(() => row(page, SVC).locator('.badge').first().textContent(), WAIT).toBe('ok');
@@ -80,10 +85,7 @@ describe.each(SERVER_KINDS)('the status page served by %s', (kind) => {
       // Nothing on the page changes anything: no form, and the only buttons sort the table.
       expect(await page.locator('form').count()).toBe(0);
       expect(await page.locator('button').count()).toBe(await page.locator('th[data-sort] button').count());
-      expect(errors).toEqual([]);
-    } finally {
-      await page.close();
-    }
+    });
   });
 });
 
@@ -113,8 +115,7 @@ describe('the status page, live', () => {
     it(`shows a suspension and its reason soon after suspend() on the server (${events ? 'event stream' : 'polling only'})`, async () => {
       await manager.execute(SVC, async () => 'ok', { platform: 'reddit' });
       await start({ events });
-      const { page, errors } = await open(`${base}/`);
-      try {
+      await onPage(`${base}/`, async (page) => {
         await row(page, `${SVC}:reddit`).waitFor(WAIT);
         const started = Date.now();
         manager.suspend(SVC, { platform: 'reddit', reason: 'account suspended by the provider', durationMs: 3_600_000 });
@@ -126,10 +127,7 @@ describe('the status page, live', () => {
         if (events) await page.locator('#events li[data-event="suspended"]').waitFor(WAIT);
         // Reported, not asserted: the waits above allow a busy machine 10 s. The page polls every second.
         console.log(`[status page] suspension shown ${shownAfterMs} ms after suspend() (${events ? 'event stream' : 'polling only'})`);
-        expect(errors).toEqual([]);
-      } finally {
-        await page.close();
-      }
+      });
     }, 30_000);
   }
 
@@ -138,8 +136,7 @@ describe('the status page, live', () => {
     const platform = '<b onmouseover="window.__pwned=3">bold</b>';
     await manager.execute(SVC, async () => 'ok', { platform });
     await start();
-    const { page, errors } = await open(`${base}/`);
-    try {
+    await onPage(`${base}/`, async (page) => {
       await row(page, `${SVC}:${platform}`).waitFor(WAIT);
       manager.suspend(SVC, { platform, reason: `banned ${markup}`, durationMs: 60_000 });
       const suspended = row(page, `${SVC}:${platform}`);
@@ -153,19 +150,14 @@ describe('the status page, live', () => {
       await page.locator('#details-json', { hasText: 'onerror' }).waitFor(WAIT);
       expect(await page.locator('img, script:not([src]), b').count()).toBe(0);
       expect(await page.evaluate(() => (window as { __pwned?: unknown }).__pwned)).toBeUndefined();
-      expect(errors).toEqual([]);
-    } finally {
-      await page.close();
-    }
+    });
   }, 30_000);
 
   it('shows the guard, spend, observe mode, the policy hash and counters it does not know when the report has them', async () => {
     await manager.execute(SVC, async () => 'ok', { platform: 'openai' });
     // Report fields that other parts of floodgate add (or will): the page reads whatever is there.
-    const report = manager.getStatusReport.bind(manager);
     const now = Date.now();
-    manager.getStatusReport = () => {
-      const real = report();
+    reshapeReport(manager, (real) => {
       const scopes = Object.fromEntries(
         Object.entries(real.scopes).map(([key, scope]) => [
           key,
@@ -183,11 +175,10 @@ describe('the status page, live', () => {
         storeHealth: { status: 'degraded', mode: 'fallback_local', since: now, lastError: 'connect ECONNREFUSED 127.0.0.1:6379' },
         guard: { state: 'degraded', until: now + 90_000 },
         policyHash: 'ab12'.repeat(16),
-      } as unknown as ReturnType<typeof report>;
-    };
+      };
+    });
     await start();
-    const { page, errors } = await open(`${base}/`);
-    try {
+    await onPage(`${base}/`, async (page) => {
       const openai = row(page, `${SVC}:openai`);
       await openai.locator('.badge.observe').waitFor(WAIT);
       expect(await page.locator('#guard-state').textContent()).toBe('degraded');
@@ -204,32 +195,24 @@ describe('the status page, live', () => {
       expect(counters).toContain('wouldRefuse\u00a07');
       await page.locator('#state-filter').selectOption('observe');
       expect(await page.locator('#rows tr:not([hidden])').count()).toBe(1);
-      expect(errors).toEqual([]);
-    } finally {
-      await page.close();
-    }
+    });
   }, 30_000);
 
   it('odd values in a report (wrong types, missing parts) never break the page', async () => {
     await manager.execute(SVC, async () => 'ok', { platform: 'fine' });
-    const report = manager.getStatusReport.bind(manager);
-    manager.getStatusReport = () => {
-      const real = report();
-      return {
-        ...real,
-        storeHealth: null,
-        guard: { state: 7, until: 'soon' },
-        scopes: {
-          ...real.scopes,
-          'svc:odd': { state: 42, limits: null, counters: { requests: 'many', failed: -1, extra: 3 }, circuit: 'open', suspension: { until: 'later', reason: { text: 'x' } }, latency: [], costs: 5 },
-          'svc:null': null,
-          'svc:empty': {},
-        },
-      } as unknown as ReturnType<typeof report>;
-    };
+    reshapeReport(manager, (real) => ({
+      ...real,
+      storeHealth: null,
+      guard: { state: 7, until: 'soon' },
+      scopes: {
+        ...real.scopes,
+        'svc:odd': { state: 42, limits: null, counters: { requests: 'many', failed: -1, extra: 3 }, circuit: 'open', suspension: { until: 'later', reason: { text: 'x' } }, latency: [], costs: 5 },
+        'svc:null': null,
+        'svc:empty': {},
+      },
+    }));
     await start();
-    const { page, errors } = await open(`${base}/`);
-    try {
+    await onPage(`${base}/`, async (page) => {
       await row(page, 'svc:odd').waitFor(WAIT);
       await page.locator('#live[data-state="ok"]').waitFor(WAIT);
       // A second refresh runs over the same odd values (rates from two snapshots).
@@ -237,18 +220,14 @@ describe('the status page, live', () => {
       expect(await row(page, `${SVC}:fine`).locator('.badge').first().textContent()).toBe('ok');
       expect(await row(page, 'svc:odd').locator('td.counters').textContent()).toBe('failed\u00a0-1 · extra\u00a03');
       expect(await page.locator('#rows tr').count()).toBe(3); // the null entry has no row
-      expect(errors).toEqual([]);
-    } finally {
-      await page.close();
-    }
+    });
   }, 30_000);
 
   it('drops the rows of scopes that leave the report (reset, eviction)', async () => {
     await manager.execute(SVC, async () => 'ok', { platform: 'a' });
     await manager.execute(SVC, async () => 'ok', { platform: 'b' });
     await start();
-    const { page, errors } = await open(`${base}/`);
-    try {
+    await onPage(`${base}/`, async (page) => {
       await row(page, `${SVC}:b`).waitFor(WAIT);
       manager.reset();
       await page.locator('#no-scopes').waitFor({ state: 'visible', ...WAIT });
@@ -256,18 +235,14 @@ describe('the status page, live', () => {
       await manager.execute(SVC, async () => 'ok', { platform: 'c' });
       await row(page, `${SVC}:c`).waitFor(WAIT);
       expect(await page.locator('#rows tr td.scope').allTextContents()).toEqual([`${SVC}:c`]);
-      expect(errors).toEqual([]);
-    } finally {
-      await page.close();
-    }
+    });
   }, 30_000);
 
   it('sorts and filters scopes', async () => {
     for (const name of ['b', 'a', 'c']) await manager.execute(SVC, async () => 'ok', { platform: name });
     manager.suspend(SVC, { platform: 'c', reason: 'ban', durationMs: 60_000 });
     await start();
-    const { page, errors } = await open(`${base}/`);
-    try {
+    await onPage(`${base}/`, async (page) => {
       await page.locator('#rows tr').nth(2).waitFor(WAIT);
       const keys = () => page.locator('#rows tr:not([hidden]) td.scope').allTextContents();
       expect(await keys()).toEqual([`${SVC}:a`, `${SVC}:b`, `${SVC}:c`]);
@@ -278,17 +253,13 @@ describe('the status page, live', () => {
       await page.locator('#filter').fill('');
       await page.locator('#state-filter').selectOption('suspended');
       expect(await keys()).toEqual([`${SVC}:c`]);
-      expect(errors).toEqual([]);
-    } finally {
-      await page.close();
-    }
+    });
   }, 30_000);
 
   it('500 scopes render and filter without freezing the page (times reported, not asserted)', async () => {
     for (let i = 0; i < 500; i++) await manager.execute(SVC, async () => 'ok', { platform: `user-${i}` });
     await start();
-    const { page, errors } = await open(`${base}/`);
-    try {
+    await onPage(`${base}/`, async (page) => {
       const firstRenderMs = await page.waitForFunction(() => document.querySelectorAll('#rows tr').length === 500 && performance.now(), undefined, WAIT).then(async (h) => Number(await h.jsonValue()));
       // Let a few refreshes run (rows updated in place), then measure what each cost.
       await page.waitForFunction(() => performance.getEntriesByName('floodgate render').length >= 4, undefined, WAIT);
@@ -313,9 +284,6 @@ describe('the status page, live', () => {
           `refresh render median ${median.toFixed(1)} ms, max ${sorted.at(-1)!.toFixed(1)} ms (${renders.length} renders, the first builds the rows); ` +
           `filter to 11 rows ${filtered.ms.toFixed(1)} ms including the next paint`,
       );
-      expect(errors).toEqual([]);
-    } finally {
-      await page.close();
-    }
+    });
   }, 60_000);
 });
