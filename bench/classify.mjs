@@ -1,5 +1,5 @@
 // Classification cost: median time per error against the default pattern table.
-import { ThrottleManager } from '../dist/index.js';
+import { redactText, ThrottleManager } from '../dist/index.js';
 import { median, timeSync } from './harness.mjs';
 import { connectionReset } from './stacks/targets.mjs';
 
@@ -46,4 +46,27 @@ export function benchClassify({ quick }) {
   const errors = mix.map(([, error]) => error);
   const mixNs = timeSync((i) => manager.classifyError(errors[i % errors.length], service), { n: n * 2, rounds });
   return { perKind, mixNs, medianOfKinds: median(perKind.map((k) => k.nsPerError)) };
+}
+
+/**
+ * Redaction of a text a failure stores (history, events): a repeated short message (remembered
+ * clean after the first time), a long clean body (too long to remember: every pass runs), and a
+ * message carrying secrets in four forms (never remembered).
+ */
+export function benchRedact({ quick }) {
+  const n = quick ? 2_000 : 20_000;
+  const rounds = quick ? 5 : 11;
+  const body =
+    '<html><head><title>503 Service Temporarily Unavailable</title></head><body><center><h1>503 Service Temporarily Unavailable</h1></center>' +
+    '<hr><center>nginx</center> upstream connect error or disconnect/reset before headers. reset reason: connection termination</body></html>';
+  const secrets =
+    'POST https://api.example.com/v1/chat?api_key=abcdef0123456789 failed: {"error":{"message":"Incorrect API key provided: ' +
+    ['sk', 'proj', 'Abc123Def456Ghi789'].join('-') +
+    "\"}} headers: { 'x-api-key': 'K0123456789abcdef', cookie: 'sid=0123456789' }";
+  const texts = [
+    ['repeated short message (`read ECONNRESET`)', 'read ECONNRESET'],
+    [`long clean text (${body.length}-character HTML 503 body)`, body],
+    [`text with secrets in four forms (${secrets.length} characters)`, secrets],
+  ];
+  return texts.map(([label, text]) => ({ label, nsPerText: timeSync(() => redactText(text), { n, rounds }) }));
 }

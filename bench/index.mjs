@@ -2,7 +2,7 @@
 // its peers, in one process run; prints markdown. See docs/benchmarks.md.
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { benchClassify } from './classify.mjs';
+import { benchClassify, benchRedact } from './classify.mjs';
 import { realTimeBucket, simulatedMinute } from './fidelity.mjs';
 import { compare, formatBytes, formatNs, table } from './harness.mjs';
 import { measureMemory } from './memory.mjs';
@@ -133,7 +133,12 @@ function classification() {
   print();
   print(table(['error', 'category', 'per error'], [...perKind.map((k) => [k.label, k.category, formatNs(k.nsPerError)]), ['**the mix above, round-robin**', '', `**${formatNs(mixNs)}**`]]));
   print();
-  return { perKind, mixNs };
+  const redaction = benchRedact({ quick });
+  print('## Redaction (`redactText(text)`, what every stored or emitted text passes through)');
+  print();
+  print(table(['text', 'per text'], redaction.map((r) => [r.label, formatNs(r.nsPerText)])));
+  print();
+  return { perKind, mixNs, redaction };
 }
 
 async function memory() {

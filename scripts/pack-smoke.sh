@@ -4,10 +4,8 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-tarball="$(cd "$root" && npm pack --silent --pack-destination "$work" | tail -1)"
+tarball="$(bash "$root/scripts/pack-install.sh" "$work")"
 cd "$work"
-npm init -y >/dev/null
-npm install --no-audit --no-fund "./$tarball" >/dev/null 2>&1
 cat > check.mjs <<'JS'
 import assert from 'node:assert/strict';
 import { throttleManager, ThrottleManager, ServiceType, SERVICE_PRESETS, isRateLimitedError } from 'floodgate';
@@ -50,5 +48,24 @@ node check-http.mjs
 # The published types never require Express's or Fastify's (optional peers).
 if grep -lE "from ['\"](express|fastify)['\"]" node_modules/floodgate/dist/http/*.d.ts; then echo "a .d.ts imports express or fastify" >&2; exit 1; fi
 node --no-warnings check.cjs
+# The decision ledger and its CLI, as a user runs it (the package's "bin").
+cat > ledger.mjs <<'JS'
+import { createLedger } from 'floodgate';
+const ledger = createLedger({ path: 'decisions.jsonl' });
+ledger.record({ scope: 'demo', decision: 'suspend', reason: 'manual' });
+await ledger.close();
+JS
+node ledger.mjs
+npx --no-install floodgate verify-ledger decisions.jsonl | grep -q '"ok":true,"records":1'
+echo "ledger cli ok"
+# A malformed FLOODGATE_* variable never breaks the import; it surfaces at the singleton's first use.
+FLOODGATE_LLM_API_BURST=abc node --input-type=module -e "
+import { throttleManager, isConfigError } from 'floodgate';
+try { throttleManager.getConfig('llm_api'); throw new Error('no ConfigError'); }
+catch (error) { if (!isConfigError(error) || error.value !== 'abc') throw error; }
+console.log('lazy environment ok');"
 test -f node_modules/floodgate/dist/index.d.ts
-echo "packed files: $(tar tzf "$tarball" | wc -l)"
+tar tzf "$tarball" > packed.txt
+grep -qx 'package/LICENSE' packed.txt
+if grep -q '\.map$' packed.txt; then echo "source maps shipped without their sources" >&2; exit 1; fi
+echo "packed files: $(wc -l < packed.txt)"

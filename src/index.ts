@@ -31,7 +31,7 @@ export type { ErrorPattern, ErrorClassification, MessageMatcher } from './classi
 export type { RegisterPatternOptions } from './classify/classifier.js';
 export { DEFAULT_ERROR_PATTERNS, DEFAULT_CLASSIFICATION } from './classify/patterns.js';
 export { redactText, redactUrl, redactHeaders, summarizeError, REDACTED } from './classify/redact.js';
-export type { ErrorStatistics, ErrorHistoryEntry } from './classify/history.js';
+export type { ErrorStatistics, ErrorStatisticsOptions, ErrorHistoryEntry } from './classify/history.js';
 
 export type * from './events/events.js';
 export type { StatusReport, ScopeStatus, ScopeState, ScopeCounters } from './status/report.js';
@@ -42,3 +42,6 @@ export { MemoryStore } from './stores/memory-store.js';
 export type { ThrottleStore, ScopeLimiter, LimiterLimits, LimiterSnapshot, StoreHealth, SharedState, SharedStateListener } from './stores/types.js';
 // Fleet mode. RedisStore imports nothing from ioredis at runtime: the user passes the client in.
 export { RedisStore, type RedisStoreOptions, type RedisFallback } from './stores/redis-store.js';
+
+// Governance: the decision ledger and policy artifacts (README "Decision ledger", "Policy artifacts").
+export * from './governance/index.js';

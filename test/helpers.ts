@@ -1,6 +1,6 @@
 /** Small shared helpers for the core test suite. */
 import { expect } from 'vitest';
-import type { ThrottleConfig, ThrottleManager } from 'floodgate';
+import { isConfigError, type ConfigError, type ThrottleConfig, type ThrottleManager } from 'floodgate';
 
 /** A custom service type used by most behaviour tests. */
 export const SVC = 'svc';
@@ -99,4 +99,15 @@ export function expectPlainJson(value: unknown, path = '$'): void {
     expect(item, `${path}.${key} is defined`).not.toBeUndefined();
     expectPlainJson(item, `${path}.${key}`);
   }
+}
+
+/** Runs `fn` and returns the ConfigError it throws (failing the test if it throws anything else or nothing). */
+export function configErrorOf(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (error) {
+    expect(isConfigError(error), `threw a ConfigError, got ${String(error)}`).toBe(true);
+    return error as ConfigError;
+  }
+  throw new Error('expected a ConfigError, nothing was thrown');
 }

@@ -1,7 +1,7 @@
 import { ConfigError } from '../errors/errors.js';
 import { extractFacts, type ErrorFacts } from './extract.js';
 import { DEFAULT_CLASSIFICATION, DEFAULT_ERROR_PATTERNS } from './patterns.js';
-import { ErrorCategory, ErrorSeverity, type ErrorClassification, type ErrorPattern, type MessageMatcher } from './types.js';
+import { ErrorCategory, ErrorSeverity, type ErrorClassification, type ErrorPattern } from './types.js';
 
 export interface RegisterPatternOptions {
   /** `before` (default) tries the pattern ahead of the defaults; `after` only when none matched. */
@@ -112,19 +112,23 @@ function validate(p: unknown): asserts p is ErrorPattern {
   }
 }
 
-/** A frozen copy: a caller mutating its object later must not change registered behaviour. */
-function snapshot(p: ErrorPattern): ErrorPattern {
-  const copy: Record<string, unknown> = {
-    name: p.name,
-    category: p.category,
-    severity: p.severity,
-    retryable: p.retryable,
-  };
-  if (p.backoffMultiplier !== undefined) copy.backoffMultiplier = p.backoffMultiplier;
-  if (p.isBan !== undefined) copy.isBan = p.isBan;
-  for (const field of LIST_FIELDS) {
-    const list = p[field] as readonly (MessageMatcher | number)[] | undefined;
-    if (list !== undefined) copy[field] = Object.freeze([...list]);
+/**
+ * A frozen copy: a caller mutating its object later must not change registered behaviour. Reads
+ * each field once and never throws on odd shapes (validate judges the copy); an object that cannot
+ * be read (a Proxy or getter that throws) is a ConfigError.
+ */
+function snapshot(p: unknown): ErrorPattern {
+  if (typeof p !== 'object' || p === null) fail('pattern', p, 'must be an object');
+  const r = p as Record<string, unknown>;
+  const copy: Record<string, unknown> = {};
+  try {
+    for (const field of ['name', 'category', 'severity', 'retryable', 'backoffMultiplier', 'isBan', ...LIST_FIELDS]) {
+      const value = r[field];
+      if (value === undefined) continue;
+      copy[field] = Array.isArray(value) ? Object.freeze([...(value as unknown[])]) : value;
+    }
+  } catch {
+    fail('pattern', p, 'could not be read (a Proxy or a throwing getter)');
   }
   return Object.freeze(copy) as unknown as ErrorPattern;
 }
@@ -145,10 +149,13 @@ export class ErrorClassifier {
   private after: CompiledPattern[] = [];
 
   register(pattern: ErrorPattern, options: RegisterPatternOptions = {}): void {
-    validate(pattern);
+    // Copied first, then the copy validated and kept: each field is read once, so a getter
+    // cannot pass validation and answer otherwise later.
+    const copy = snapshot(pattern);
+    validate(copy);
     const position = options?.position ?? 'before';
     if (position !== 'before' && position !== 'after') throw new ConfigError('position', position, "must be 'before' or 'after'");
-    const compiled = compile(snapshot(pattern));
+    const compiled = compile(copy);
     const name = compiled.source.name;
     this.before = this.before.filter((c) => c.source.name !== name);
     this.after = this.after.filter((c) => c.source.name !== name);

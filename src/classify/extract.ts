@@ -69,6 +69,15 @@ export function read(target: unknown, key: string): unknown {
   }
 }
 
+/** The first element of an array, else undefined; survives Proxies of arrays and revoked ones. */
+function firstOf(value: unknown): unknown {
+  try {
+    return Array.isArray(value) ? (value as unknown[])[0] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function asStatus(value: unknown): number | undefined {
   if (typeof value === 'number') return Number.isInteger(value) && value >= 100 && value <= 599 ? value : undefined;
   if (typeof value === 'string' && value.length === 3 && /^[1-5]\d\d$/.test(value)) return Number(value);
@@ -78,7 +87,8 @@ function asStatus(value: unknown): number | undefined {
 function headerValue(value: unknown): string | undefined {
   if (typeof value === 'string') return value.length <= 128 ? value.trim() : undefined;
   if (typeof value === 'number' && Number.isFinite(value)) return String(value);
-  if (Array.isArray(value)) return headerValue(value[0]);
+  const first = firstOf(value);
+  if (first !== undefined) return headerValue(first);
   return undefined;
 }
 
@@ -237,7 +247,7 @@ class Collector {
     this.addText(read(body, 'detail'));
     this.addText(read(body, 'title'));
     const errors = read(body, 'errors');
-    if (Array.isArray(errors)) this.addText(read(errors[0], 'message'));
+    this.addText(read(firstOf(errors), 'message'));
   }
 
   visit(node: object, depth: number): void {
@@ -314,8 +324,7 @@ class Collector {
       let next = read(node, 'cause');
       // Node's happy-eyeballs connect failures are AggregateErrors with the real errors inside.
       if (next === undefined) {
-        const errors = read(node, 'errors');
-        if (Array.isArray(errors)) next = errors[0];
+        next = firstOf(read(node, 'errors'));
       }
       node = next;
     }

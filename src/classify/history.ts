@@ -45,8 +45,18 @@ export interface ErrorStatistics {
   readonly byService: Record<string, number>;
   readonly byScope: Record<string, number>;
   readonly byPattern: Record<string, number>;
-  /** Newest first. */
+  /** How many entries the history keeps now (at most its capacity, `historySize`): what `recent` can page through. */
+  readonly kept: number;
+  /** Kept entries, newest first: by default the 100 newest; see {@link ErrorStatisticsOptions}. */
   readonly recent: readonly ErrorHistoryEntry[];
+}
+
+/** Which kept entries `getErrorStatistics()` returns in `recent` (newest first). */
+export interface ErrorStatisticsOptions {
+  /** At most this many entries (an integer >= 0, or Infinity for every kept entry). @default 100 */
+  readonly limit?: number;
+  /** Skip this many of the newest entries first (an integer >= 0), to read the history page by page. @default 0 */
+  readonly offset?: number;
 }
 
 const DEFAULT_CAPACITY = 1_000;
@@ -56,6 +66,12 @@ const MAX_LABEL = 200;
 /** Scopes can number in the hundreds of thousands: per-key counters are capped to bound memory. */
 const MAX_KEYS = 1_000;
 export const OTHER_KEY = '(other)';
+
+function count(field: 'limit' | 'offset', value: unknown): number {
+  const ok = typeof value === 'number' && (Number.isInteger(value) || (field === 'limit' && value === Infinity)) && value >= 0;
+  if (!ok) throw new ConfigError(`getErrorStatistics.${field}`, value, `must be an integer >= 0${field === 'limit' ? ', or Infinity' : ''}`);
+  return value;
+}
 
 function label(value: unknown): string {
   const s = typeof value === 'string' ? value : String(value);
@@ -145,19 +161,22 @@ export class ErrorHistory {
     return entry;
   }
 
-  /** The stored entries, newest first, at most `limit` (default: all). */
-  getRecent(limit: number = this.size): ErrorHistoryEntry[] {
-    const n = Math.max(0, Math.min(this.size, Math.floor(Number.isFinite(limit) ? limit : this.size)));
+  /** The stored entries, newest first: `offset` skipped, then at most `limit` (default: all). */
+  getRecent(limit: number = Infinity, offset = 0): ErrorHistoryEntry[] {
+    const skip = Math.min(this.size, offset);
+    const n = Math.min(this.size - skip, limit);
     const out: ErrorHistoryEntry[] = [];
-    for (let i = 1; i <= n; i++) {
+    for (let i = skip + 1; i <= skip + n; i++) {
       const entry = this.ring[(this.next - i + this.capacity) % this.capacity];
       if (entry) out.push(entry);
     }
     return out;
   }
 
-  /** Plain JSON: totals since creation/`clear()`, and the `recentLimit` newest entries (default 100). */
-  getStatistics(options: { readonly recentLimit?: number } = {}): ErrorStatistics {
+  /** Plain JSON: totals since creation/`clear()`, and the kept entries `options` select (default: the 100 newest). */
+  getStatistics(options: ErrorStatisticsOptions = {}): ErrorStatistics {
+    const limit = count('limit', options?.limit ?? DEFAULT_RECENT);
+    const offset = count('offset', options?.offset ?? 0);
     return {
       total: this.total,
       bans: this.bans,
@@ -166,7 +185,8 @@ export class ErrorHistory {
       byService: this.byService.toJSON(),
       byScope: this.byScope.toJSON(),
       byPattern: this.byPattern.toJSON(),
-      recent: this.getRecent(options?.recentLimit ?? DEFAULT_RECENT),
+      kept: this.size,
+      recent: this.getRecent(limit, offset),
     };
   }
 

@@ -12,11 +12,27 @@ const MAX_SHORT = 100;
 const MAX_HEADER_VALUE = 2_000;
 const MAX_HEADERS = 200;
 
-// Parameter names whose values are credentials, in query strings, forms and `name=value` prose.
-const KEY_NAMES =
-  'x-api-key|api[_-]?key|apikey|access[_-]?key|secret[_-]?key|private[_-]?key|client[_-]?secret|secret|' +
-  'access[_-]?token|refresh[_-]?token|id[_-]?token|auth[_-]?token|session[_-]?token|x-amz-security-token|token|' +
-  'x-amz-signature|x-amz-credential|signature|sig|password|passwd|pwd|auth|key';
+// Names whose values are credentials: query and form parameters, JSON and object keys, header
+// names. Written as a tree of shared prefixes: every position of a text is tried against it.
+const NAMES = [
+  'x-(?:api-key|amz-(?:security-token|signature|credential)|auth-token|access-token)',
+  'api[_-]?key',
+  'access[_-]?(?:key|token)',
+  'secret(?:[_-]?key)?',
+  'private[_-]?key',
+  'client[_-]?secret',
+  '(?:refresh|id|session)[_-]?token',
+  'auth(?:[_-]?token|orization)?',
+  'proxy-authorization',
+  'token',
+  'sig(?:nature)?',
+  'passw(?:or)?d',
+  'pwd',
+  'key',
+  '(?:set-)?cookie',
+].join('|');
+// Every name above contains one of these: a text without any skips the name-keyed passes.
+const NAME_HINT = /key|token|secret|sig|passw|pwd|auth|cookie|cred/i;
 
 const TOKEN_SHAPES: readonly RegExp[] = [
   /\bsk-[A-Za-z0-9_-]{8,}/g, // OpenAI sk-/sk-proj-, Anthropic sk-ant-
@@ -30,12 +46,28 @@ const TOKEN_SHAPES: readonly RegExp[] = [
   /(?<![0-9])\d{6,12}:[A-Za-z0-9_-]{30,}/g, // Telegram bot tokens (they sit in URL paths)
 ];
 
-// `"api_key": "..."` in JSON bodies echoed into messages.
-const JSON_SECRET = new RegExp(`"(${KEY_NAMES}|authorization|cookie)"(\\s*:\\s*)"(?:[^"\\\\]|\\\\.)*"`, 'gi');
-// `name=value` in URLs, forms and prose; the look-behind keeps `monkey=` from matching `key=`.
-const ASSIGNMENT = new RegExp(`(?<![A-Za-z0-9])(${KEY_NAMES})=([^&\\s"'#<>;,]+)`, 'gi');
-// Header lines echoed into text: `Authorization: Bearer ...`, `Cookie: a=1; b=2` (to end of line).
-const HEADER_LINE = /\b((?:proxy-)?authorization|set-cookie|cookie|x-api-key|api-key|x-auth-token|x-access-token)(\s*[:=]\s*)[^\r\n"']+/gi;
+// A name, bare or quoted, then its value in one of the forms code prints (one pass for all):
+//  - quoted or bracketed after `:`, `=>` or `=`: JSON (`"api_key": "..."`), util.inspect and
+//    Python repr of header objects (`'x-api-key': 'K...'`, `cookie: 'sid=...'`,
+//    `'set-cookie': [ 'sid=...' ]`, a Map's `'authorization' => '...'`), JS and YAML literals;
+//  - one bare word after a colon: `api_key: X`, `token: X` (logs, YAML, prose);
+//  - one bare word after `=`: URLs, forms, `password=X` in prose.
+// A name is matched from the start of its word and may carry a prefix of up to six words
+// (`OPENAI_API_KEY`, `"db-password"`, `x-goog-api-key`), bounded so that no text makes the pass
+// quadratic; so `monkey=` never matches `key=`. `[REDACTED]` is never a bare word, and as a
+// bracketed value it is replaced by itself (idempotence).
+const NAMED_VALUE = new RegExp(
+  `(?<![A-Za-z0-9_-])(['"]?)((?:[A-Za-z0-9]{1,32}[_-]){0,6}(?:${NAMES}))\\1(?:` +
+    `(\\s*(?::|=>|=)\\s*)('(?:[^'\\\\\\r\\n]|\\\\.)*'|"(?:[^"\\\\\\r\\n]|\\\\.)*"|\\[[^\\]]*\\])` +
+    `|([ \\t]*:[ \\t]*)(?![\\s'"\\[])[^\\s,;'"&)}\\]]+` +
+    `|=[^&\\s"'#<>;,]+)`,
+  'gi',
+);
+// The same inside a JSON string printed again (`{\"api_key\":\"...\"}`): its quotes are `\"`.
+const ESCAPED_JSON = new RegExp(`\\\\"(${NAMES})\\\\"(\\s*:\\s*)\\\\"(?:[^\\\\\\r\\n]|\\\\[^"])*\\\\"`, 'gi');
+// Header lines echoed into text: `Authorization: Bearer ...`, `Cookie: a=1; b=2`, to the end of
+// the line. The value starts on a visible character: a quoted one is NAMED_VALUE's.
+const HEADER_LINE = /\b((?:proxy-)?authorization|set-cookie|cookie|x-api-key|api-key|x-auth-token|x-access-token)(\s*[:=][ \t]*)(?=[^\s"'])[^\r\n"']+/gi;
 const BEARER = /\b(Bearer)\s+[A-Za-z0-9._~+/=-]{8,}/gi;
 // "Basic" is ordinary English too: only a token that looks like base64 (a digit or padding) counts.
 const BASIC = /\b(Basic) (?=[A-Za-z+/]*[0-9=])[A-Za-z0-9+/]{8,}={0,2}/g;
@@ -76,18 +108,30 @@ export function redactText(text: string): string {
 function redactAll(text: string): string {
   try {
     let s = text;
-    s = s.replace(JSON_SECRET, `"$1"$2"${REDACTED}"`);
-    s = s.replace(HEADER_LINE, `$1$2${REDACTED}`);
+    if (NAME_HINT.test(s)) {
+      s = s.replace(ESCAPED_JSON, `\\"$1\\"$2\\"${REDACTED}\\"`);
+      s = s.replace(HEADER_LINE, `$1$2${REDACTED}`);
+      s = s.replace(NAMED_VALUE, namedValue);
+    }
     s = s.replace(BEARER, `$1 ${REDACTED}`);
     s = s.replace(BASIC, `$1 ${REDACTED}`);
     s = s.replace(URL_CREDENTIALS, `://${REDACTED}@`);
-    s = s.replace(ASSIGNMENT, `$1=${REDACTED}`);
     for (const shape of TOKEN_SHAPES) s = s.replace(shape, REDACTED);
     return s;
   } catch {
     // Only reachable on engine failures (out of memory): show nothing rather than the secret.
     return REDACTED;
   }
+}
+
+/** Keeps the name, the separator and a quoted value's quotes: `'x-api-key': '[REDACTED]'`, `token: [REDACTED]`. */
+function namedValue(_match: string, quote: string, name: string, separator: string | undefined, quoted: string | undefined, colon: string | undefined): string {
+  const key = `${quote}${name}${quote}`;
+  if (quoted !== undefined) {
+    const q = quoted[0] === '[' ? '' : quoted[0];
+    return `${key}${separator}${q}${REDACTED}${q}`;
+  }
+  return colon !== undefined ? `${key}${colon}${REDACTED}` : `${key}=${REDACTED}`;
 }
 
 /** Redacts user-info and credential query parameters (and token shapes) in a URL. */

@@ -19,7 +19,10 @@ export interface ThrottleConfig {
   readonly requestsPerSecond: number;
   /** Token-bucket capacity: calls that may start back to back after a quiet spell (integer >= 1). */
   readonly burst: number;
-  /** Hard cap: no more than this many calls start in any rolling 60-second window (integer >= burst, or Infinity). */
+  /**
+   * Hard cap: no more than this many calls start in any rolling 60-second window (integer >= burst, or
+   * Infinity). Lowering it below a burst not set in the same `configure()` call lowers that burst to fit.
+   */
   readonly requestsPerMinute: number;
   /** Calls allowed in flight at once in the scope (integer >= 1, or Infinity). */
   readonly maxConcurrent: number;

@@ -53,20 +53,29 @@ export function checkField(key: ThrottleConfigKey, value: unknown, label: string
 
 /**
  * Validates a partial configuration: unknown keys and bad values throw {@link ConfigError}.
- * `service` is only used to make the message point at the right place.
+ * Only the object's own enumerable keys are fields (`{ toString: 5 }` is an unknown key, and an
+ * inherited property is never read). Returns a plain copy, read once: a getter or Proxy cannot
+ * answer differently between validation and use. `service` only makes the message point at the
+ * right place.
  */
 export function validatePartial(service: string, partial: unknown): Partial<ThrottleConfig> {
-  if (typeof partial !== 'object' || partial === null || Array.isArray(partial)) {
-    throw new ConfigError(`configure(${JSON.stringify(service)})`, partial, 'must be an object of ThrottleConfig fields');
+  const where = `configure(${JSON.stringify(service)})`;
+  let entries: [string, unknown][] | undefined;
+  try {
+    if (typeof partial === 'object' && partial !== null && !Array.isArray(partial)) entries = Object.entries(partial);
+  } catch {
+    throw new ConfigError(where, partial, 'could not be read (a Proxy or a throwing getter)');
   }
-  for (const [key, value] of Object.entries(partial)) {
-    if (!(key in FIELD_RULES)) {
+  if (entries === undefined) throw new ConfigError(where, partial, 'must be an object of ThrottleConfig fields');
+  const checked: Record<string, number> = {};
+  for (const [key, value] of entries) {
+    if (!Object.hasOwn(FIELD_RULES, key)) {
       throw new ConfigError(key, value, `is not a ThrottleConfig field; known fields: ${CONFIG_KEYS.join(', ')}`);
     }
     if (value === undefined) continue;
-    checkField(key as ThrottleConfigKey, value);
+    checked[key] = checkField(key as ThrottleConfigKey, value);
   }
-  return partial as Partial<ThrottleConfig>;
+  return checked as Partial<ThrottleConfig>;
 }
 
 /** Rules that relate two fields, checked on the merged result. */
@@ -84,9 +93,14 @@ export function validateWhole(config: ThrottleConfig): ThrottleConfig {
   return config;
 }
 
+/**
+ * `partial` validated and merged onto `base`. A `requestsPerMinute` below the burst in force
+ * lowers that burst to the cap when `partial` does not set `burst` itself (the preset's or an
+ * earlier call's burst gives way to the new cap); an explicit `burst` above the cap is a ConfigError.
+ */
 export function mergeConfig(base: ThrottleConfig, service: string, partial: unknown): ThrottleConfig {
   const checked = validatePartial(service, partial);
-  const merged: Record<string, number> = { ...base };
-  for (const [key, value] of Object.entries(checked)) if (value !== undefined) merged[key] = value;
+  const merged: Record<string, number> = { ...base, ...checked };
+  if (checked.burst === undefined && merged.requestsPerMinute! < merged.burst!) merged.burst = merged.requestsPerMinute!;
   return Object.freeze(validateWhole(merged as unknown as ThrottleConfig));
 }

@@ -1,4 +1,4 @@
-import { defineMetadata, getMetadata } from 'reflect-metadata/no-conflict';
+import { defineMetadata, getMetadata, getOwnMetadata, hasOwnMetadata } from 'reflect-metadata/no-conflict';
 import type { DecoratedMethodInfo, Recorder } from './method-decorator.js';
 
 // TypeScript only fills `context.metadata` when Symbol.metadata exists (Node 20 lacks it).
@@ -34,4 +34,18 @@ export function getDecoratedMethods(classOrInstance: object): readonly Decorated
   const tc39 = metadata?.[KEY] ?? [];
   const legacy = (getMetadata(KEY, target) as DecoratedMethodInfo[] | undefined) ?? [];
   return [...tc39, ...legacy];
+}
+
+/**
+ * What TypeScript declared a legacy-decorated method to return, read from the `design:returntype`
+ * metadata it emits under `emitDecoratorMetadata` (when the program loads reflect-metadata):
+ * `'promise'` for Promise (or a class whose instances have `then`), the type's name for anything
+ * else, `undefined` when unknown (no metadata, or `Object`: a union, an interface, `any`).
+ */
+export function declaredReturnType(prototype: object, method: string | symbol): 'promise' | string | undefined {
+  if (!hasOwnMetadata('design:returntype', prototype, method)) return undefined;
+  const declared: unknown = getOwnMetadata('design:returntype', prototype, method);
+  if (declared === Object) return undefined;
+  if (typeof declared !== 'function') return 'void';
+  return typeof (declared.prototype as { then?: unknown } | undefined)?.then === 'function' ? 'promise' : declared.name;
 }

@@ -1,3 +1,7 @@
+import { ConfigError } from '../errors/errors.js';
+import { declaredReturnType } from './metadata.js';
+import { wrapperInfo } from './options.js';
+
 /**
  * One decorator function for both decorator modes: TypeScript's standard (TC39)
  * decorators call it as `(method, context)`, `experimentalDecorators` as
@@ -42,9 +46,48 @@ export function methodDecorator(
     if (descriptor === undefined || typeof descriptor.value !== 'function') {
       throw new TypeError(`floodgate decorators apply to methods; ${String(name)} is not a method`);
     }
-    record.legacy(target as object, describe(name));
-    return { ...descriptor, value: wrap(descriptor.value as AnyMethod, name) };
+    const info = describe(name);
+    const method = asyncOnly(target as object, name, descriptor.value as AnyMethod, info.decorator);
+    record.legacy(target as object, info);
+    return { ...descriptor, value: wrap(method, name) };
   } as AsyncMethodDecorator;
+}
+
+/**
+ * Legacy decorators type-check any method, and a plain one would silently start returning a
+ * Promise. Refused when decorated if TypeScript declared another return type (reflect-metadata's
+ * `design:returntype`), else at the first call that returns no thenable (the method ran once;
+ * later calls are refused without running it). A ConfigError, floodgate's own: the failed call
+ * is neither counted against the provider nor retried. TC39 decorators refuse it at compile time.
+ */
+function asyncOnly(target: object, name: string | symbol, method: AnyMethod, decorator: DecoratedMethodInfo['decorator']): AnyMethod {
+  // Another floodgate decorator below already returns a Promise (and checked the method).
+  if (wrapperInfo(method) !== undefined) return method;
+  const where = `${typeof target === 'function' ? target.name : (target.constructor as { name?: string } | undefined)?.name ?? 'anonymous class'}.${String(name)}`;
+  const rule = `@${decorator} wraps methods that return a Promise: make the method async, or leave it undecorated`;
+  const declared = declaredReturnType(target, name);
+  if (declared === 'promise') return method;
+  if (declared !== undefined) throw new ConfigError(where, `returns ${declared}`, rule);
+  let returnsPromise: boolean | undefined;
+  return function checkedAtFirstCall(this: unknown, ...args: unknown[]): unknown {
+    if (returnsPromise === false) throw new ConfigError(where, 'returned no Promise', rule);
+    const result = method.apply(this, args);
+    if (returnsPromise === undefined) {
+      returnsPromise = isThenable(result);
+      if (!returnsPromise) throw new ConfigError(where, `returned ${typeof result} instead of a Promise`, rule);
+    }
+    return result;
+  };
+}
+
+function isThenable(value: unknown): boolean {
+  if (value instanceof Promise) return true;
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return false;
+  try {
+    return typeof (value as { then?: unknown }).then === 'function';
+  } catch {
+    return true; // unreadable: not ours to judge; the call path settles it like any result
+  }
 }
 
 export interface Recorder {

@@ -95,7 +95,8 @@ function formatValue(value: unknown): string {
   try {
     return JSON.stringify(value) ?? String(value);
   } catch {
-    return Object.prototype.toString.call(value);
+    // A cycle, a throwing toJSON/getter, a Proxy: say what it is without reading it.
+    return typeof value === 'object' ? '[object]' : `[${typeof value}]`;
   }
 }
 

@@ -20,8 +20,13 @@ export class FloodgateError extends Error {
 
 export function brandOf(error: unknown): string | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
-  const brand = (error as { [BRAND]?: unknown })[BRAND];
-  return typeof brand === 'string' ? brand : undefined;
+  try {
+    const brand = (error as { [BRAND]?: unknown })[BRAND];
+    return typeof brand === 'string' ? brand : undefined;
+  } catch {
+    // A Proxy trapping `get`, or a revoked one: not ours, whatever it is.
+    return undefined;
+  }
 }
 
 /** True for any error raised by floodgate, from this copy of the package or another. */

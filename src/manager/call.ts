@@ -125,16 +125,17 @@ class Call {
   private attempt(start: number): Promise<unknown> {
     this.start = start;
     this.since = nextSequence();
-    let result: unknown;
-    try {
-      result = this.args === undefined ? this.fn(this.signal) : this.fn.apply(this.thisArg, this.args as unknown[]);
-    } catch (error) {
-      result = Promise.reject(error);
-    }
     // A plain value, or a foreign thenable (whose then() may throw or call back twice), is
     // adopted first: the bookkeeping then always runs in a callback, where a throwing event
-    // listener rejects the call instead of escaping from execute() or the method.
-    const settles = result instanceof Promise ? result : Promise.resolve(result);
+    // listener rejects the call instead of escaping from execute() or the method. Adopting a
+    // hostile value (a revoked Proxy) throws: that is the attempt's failure, its slot released.
+    let settles: Promise<unknown>;
+    try {
+      const result = this.args === undefined ? this.fn(this.signal) : this.fn.apply(this.thisArg, this.args as unknown[]);
+      settles = result instanceof Promise ? result : Promise.resolve(result);
+    } catch (error) {
+      settles = Promise.reject(error);
+    }
     const timeoutMs = this.scope.config.timeoutMs;
     if (timeoutMs === 0 || timeoutMs === Infinity) {
       return settles.then(

@@ -1,4 +1,6 @@
+import { ErrorClassifier } from '../classify/classifier.js';
 import type { ErrorClassification } from '../classify/types.js';
+import { isFloodgateError } from '../errors/floodgate-error.js';
 import { nextSequence } from './call.js';
 
 /** The decorator layers that record failures. @internal */
@@ -15,9 +17,18 @@ const recorded = new WeakMap<object, ErrorClassification>();
  */
 const marks = new WeakMap<object, { readonly layer: FailureLayer; readonly seq: number }>();
 
-/** The classification floodgate recorded for an error that went through a scope, if any. */
+/** floodgate's own errors are classified by the default table alone (see ErrorClassifier). */
+const ownErrors = new ErrorClassifier();
+
+/**
+ * The classification floodgate recorded for an error that went through a scope; for floodgate's
+ * own errors (from any copy of the package), the one the default table gives them (RATE_LIMIT for
+ * RateLimitedError, BAN without a new ban for PlatformSuspendedError, ...), recorded or not;
+ * otherwise undefined.
+ */
 export function getClassification(error: unknown): ErrorClassification | undefined {
-  return typeof error === 'object' && error !== null ? recorded.get(error) : undefined;
+  if (typeof error !== 'object' || error === null) return undefined;
+  return recorded.get(error) ?? (isFloodgateError(error) ? ownErrors.classify(error) : undefined);
 }
 
 /** The other layer's classification when it recorded this very failure since `since` (then count it once). */

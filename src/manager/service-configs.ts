@@ -1,7 +1,7 @@
 import { envFieldName, readEnvOverrides } from '../config/env.js';
 import { presetFor } from '../config/presets.js';
 import type { ThrottleConfig } from '../config/types.js';
-import { mergeConfig } from '../config/validate.js';
+import { mergeConfig, validatePartial } from '../config/validate.js';
 import { ConfigError, isConfigError } from '../errors/errors.js';
 import { scopeKey } from './scope.js';
 
@@ -9,16 +9,20 @@ import { scopeKey } from './scope.js';
  * The configuration of every service and platform, resolved in this order:
  * preset < environment < `configure()` for the service < `configure()` for the platform.
  * Every change is validated whole before anything is stored.
+ *
+ * The environment is read at first use, not on construction: importing floodgate creates the
+ * singleton, and a malformed `FLOODGATE_*` variable must surface as a ConfigError where the
+ * manager is used, never as an exception from `import`.
  */
 export class ServiceConfigs {
   private readonly services = new Map<string, ThrottleConfig>();
   /** Platform settings by scope key, kept as given so that they re-apply over later service changes. */
   private readonly platforms = new Map<string, Partial<ThrottleConfig>>();
+  /** Until read: the variables to read (a failed read is tried again at the next use). */
+  private env: Readonly<Record<string, string | undefined>> | undefined;
 
   constructor(env: Readonly<Record<string, string | undefined>>) {
-    for (const [service, overrides] of readEnvOverrides(env)) {
-      this.services.set(service, withEnvNames(service, () => mergeConfig(presetFor(service), service, overrides)));
-    }
+    this.env = env;
   }
 
   resolve(service: string, platform: string | undefined): ThrottleConfig {
@@ -41,18 +45,33 @@ export class ServiceConfigs {
   }
 
   /** Merges onto the platform's own settings, on top of the service's configuration. */
-  configurePlatform(service: string, platform: string, partial: Partial<ThrottleConfig>): ThrottleConfig {
+  configurePlatform(service: string, platform: string, partial: unknown): ThrottleConfig {
     checkName('service', service);
     checkName('platform', platform);
+    const checked = validatePartial(service, partial);
     const key = scopeKey(service, platform);
-    const override = { ...this.platforms.get(key), ...partial };
+    const override: Record<string, number> = { ...this.platforms.get(key), ...checked };
+    // A burst this platform was given earlier gives way to a lower cap, as an inherited one does.
+    if (checked.burst === undefined && checked.requestsPerMinute !== undefined && override.burst !== undefined) {
+      override.burst = Math.min(override.burst, checked.requestsPerMinute);
+    }
     const resolved = mergeConfig(this.service(service), service, override);
     this.platforms.set(key, override);
     return resolved;
   }
 
   private service(service: string): ThrottleConfig {
+    if (this.env !== undefined) this.readEnv(this.env);
     return this.services.get(service) ?? presetFor(service);
+  }
+
+  private readEnv(env: Readonly<Record<string, string | undefined>>): void {
+    const fromEnv = new Map<string, ThrottleConfig>();
+    for (const [service, overrides] of readEnvOverrides(env)) {
+      fromEnv.set(service, withEnvNames(service, () => mergeConfig(presetFor(service), service, overrides)));
+    }
+    for (const [service, config] of fromEnv) this.services.set(service, config);
+    this.env = undefined;
   }
 }
 

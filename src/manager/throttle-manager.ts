@@ -1,8 +1,8 @@
 import { EventEmitter } from 'eventemitter3';
 import type { CircuitStateName } from '../breaker/circuit.js';
 import { ErrorClassifier, type RegisterPatternOptions } from '../classify/classifier.js';
-import { ErrorHistory, type ErrorStatistics } from '../classify/history.js';
-import { redactUrl, summarizeError } from '../classify/redact.js';
+import { ErrorHistory, type ErrorStatistics, type ErrorStatisticsOptions } from '../classify/history.js';
+import { redactText, redactUrl, summarizeError } from '../classify/redact.js';
 import { countsAgainstProvider, ErrorCategory, type ErrorClassification, type ErrorPattern } from '../classify/types.js';
 import type { ServiceName, ThrottleConfig } from '../config/types.js';
 import {
@@ -178,7 +178,7 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
     const durationMs = options.durationMs ?? scope.config.banSuspensionMs;
     if (!(durationMs > 0) || !Number.isFinite(durationMs)) throw new ConfigError('durationMs', durationMs, 'must be a finite number > 0');
     if (typeof options.reason !== 'string' || options.reason === '') throw new ConfigError('reason', options.reason, 'must be a non-empty string');
-    this.suspendScope(scope, Date.now() + durationMs, options.reason);
+    this.suspendScope(scope, Date.now() + durationMs, redactText(options.reason)); // a reason may quote a provider's message
   }
 
   resume(service: ServiceName, options: { readonly platform?: string } = {}): void {
@@ -210,8 +210,8 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> implements Ca
     };
   }
 
-  getErrorStatistics(): ErrorStatistics {
-    return this.history.getStatistics();
+  getErrorStatistics(options?: ErrorStatisticsOptions): ErrorStatistics {
+    return this.history.getStatistics(options);
   }
 
   // Status and lifecycle

@@ -65,7 +65,7 @@ describe('ErrorHistory', () => {
     for (let i = 0; i < 12; i++) recordOne(history, new Error(`e${i}`), 'llm_api', i);
     expect(history.length).toBe(5);
     expect(history.getRecent().map((e) => e.time)).toEqual([11, 10, 9, 8, 7]);
-    expect(history.getStatistics({ recentLimit: 2 }).recent.map((e) => e.time)).toEqual([11, 10]);
+    expect(history.getStatistics({ limit: 2 }).recent.map((e) => e.time)).toEqual([11, 10]);
     expect(history.getStatistics().total).toBe(12);
   });
 
@@ -75,6 +75,35 @@ describe('ErrorHistory', () => {
     for (let i = 0; i < 1_050; i++) recordOne(history, new Error('x'), 'llm_api', i);
     expect(history.length).toBe(1000);
     expect(history.getStatistics().recent).toHaveLength(100);
+  });
+
+  it('reads every kept entry, page by page or at once (limit, offset), newest first', () => {
+    const history = new ErrorHistory({ capacity: 1_000 });
+    for (let i = 0; i < 1_050; i++) recordOne(history, new Error('x'), 'llm_api', i);
+    const all = history.getStatistics({ limit: Infinity });
+    expect(all.kept).toBe(1_000);
+    expect(all.recent).toHaveLength(1_000);
+    expect(all.recent[0]!.time).toBe(1_049);
+    expect(all.recent[999]!.time).toBe(50);
+    const pages: number[] = [];
+    for (let offset = 0; offset < all.kept; offset += 300) pages.push(...history.getStatistics({ limit: 300, offset }).recent.map((e) => e.time));
+    expect(pages).toEqual(all.recent.map((e) => e.time));
+    expect(history.getStatistics({ offset: 990 }).recent.map((e) => e.time)).toEqual([59, 58, 57, 56, 55, 54, 53, 52, 51, 50]);
+    expect(history.getStatistics({ offset: 5_000 }).recent).toEqual([]);
+    expect(history.getStatistics({ limit: 0 }).recent).toEqual([]);
+  });
+
+  it.each([
+    ['limit', -1],
+    ['limit', 1.5],
+    ['limit', NaN],
+    ['offset', Infinity],
+    ['offset', -3],
+    ['offset', '10'],
+  ] as const)('refuses %s: %s with a ConfigError', (field, value) => {
+    const history = new ErrorHistory();
+    expect(() => history.getStatistics({ [field]: value } as never)).toThrow(ConfigError);
+    expect(() => history.getStatistics({ [field]: value } as never)).toThrow(`getErrorStatistics.${field}`);
   });
 
   it('returns plain JSON: no Maps, no undefined holes, survives a JSON round trip', () => {

@@ -103,3 +103,50 @@ describe('long hostile messages', () => {
     expect(classifier.classify(error)).toMatchObject({ category: C.BAN, isBan: true });
   });
 });
+
+describe('hostile values inside an error keep the facts read around them', () => {
+  const revoked = (): object => {
+    const { proxy, revoke } = Proxy.revocable([], {});
+    revoke();
+    return proxy;
+  };
+  const trappedArray = (): object => new Proxy(['x'], { get: () => { throw new Error('trap'); } });
+
+  it.each([
+    ['a revoked Proxy as the body errors list', () => ({ data: { errors: revoked() } })],
+    ['a trapping Proxy array as the body errors list', () => ({ data: { errors: trappedArray() } })],
+  ])('%s: status and Retry-After read after it still count', (_what, response) => {
+    const error = Object.assign(new Error('Too Many Requests'), { response: { status: 429, ...response(), headers: { 'retry-after': '5' } } });
+    expect(classifier.classify(error)).toMatchObject({ category: C.RATE_LIMIT, statusCode: 429, retryAfterMs: 5_000 });
+  });
+
+  it('a trapping Proxy array as an AggregateError list and as a header value', () => {
+    const error = Object.assign(new Error('boom'), { status: 503, errors: trappedArray(), headers: { 'retry-after': trappedArray(), 'retry-after-ms': '250' } });
+    expect(classifier.classify(error)).toMatchObject({ category: C.SERVER, statusCode: 503, retryAfterMs: 250 });
+  });
+});
+
+describe('registering a hostile pattern', () => {
+  it('a pattern whose getters answer differently on a second read is kept as validated', () => {
+    const mine = new ErrorClassifier();
+    let reads = 0;
+    mine.register({
+      name: 'flaky',
+      get category() {
+        return ++reads === 1 ? C.BAN : ('not-a-category' as C);
+      },
+      severity: S.HIGH,
+      retryable: false,
+      messages: ['flaky provider'],
+    });
+    expect(mine.classify(new Error('flaky provider')).category).toBe(C.BAN);
+    expect(reads).toBe(1);
+  });
+
+  it.each([
+    ['a Proxy trapping get', () => new Proxy({}, { get: () => { throw new Error('trap'); } })],
+    ['a revoked Proxy', () => { const { proxy, revoke } = Proxy.revocable({}, {}); revoke(); return proxy; }],
+  ])('%s is a ConfigError', (_what, make) => {
+    expect(() => new ErrorClassifier().register(make() as never)).toThrow(/Invalid errorPattern\.pattern: \[object\] \(could not be read/);
+  });
+});

@@ -6,11 +6,10 @@ import {
   ThrottleManager,
   isConfigError,
   isRateLimitedError,
-  type ConfigError,
   type ThrottleConfig,
 } from 'floodgate';
 import { mergeConfig } from '../../src/config/index.js';
-import { SVC, roomy, track, flush } from '../helpers.js';
+import { SVC, configErrorOf, roomy, track, flush } from '../helpers.js';
 
 let manager: ThrottleManager;
 beforeEach(() => {
@@ -20,17 +19,6 @@ afterEach(async () => {
   await manager.close();
   vi.useRealTimers();
 });
-
-/** Runs `fn` and returns the ConfigError it throws (failing the test if it throws anything else or nothing). */
-function configErrorOf(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (error) {
-    expect(isConfigError(error), `threw a ConfigError, got ${String(error)}`).toBe(true);
-    return error as ConfigError;
-  }
-  throw new Error('expected a ConfigError, nothing was thrown');
-}
 
 describe('SERVICE_PRESETS', () => {
   it('keeps the seed values for LLM_API', () => {
@@ -165,46 +153,197 @@ describe('environment overrides', () => {
     expect(new ThrottleManager().getConfig(ServiceType.WEB_SCRAPER).maxQueue).toBe(7);
   });
 
-  it('ignores unrelated variables', () => {
-    const m = new ThrottleManager({ env: { PATH: '/bin', FLOODGATE_LLM_API_COLOUR: 'blue', OTHER_LLM_API_BURST: 'x' } });
+  it('ignores variables outside FLOODGATE_ and the ones read elsewhere (FLOODGATE_LOG_DIR)', () => {
+    const m = new ThrottleManager({ env: { PATH: '/bin', OTHER_LLM_API_BURST: 'x', FLOODGATE_LOG_DIR: '/var/log/floodgate' } });
     expect(m.getConfig(ServiceType.LLM_API)).toEqual(SERVICE_PRESETS[ServiceType.LLM_API]);
   });
 
-  it.each(['abc', '1.5', '', '-2'])('rejects FLOODGATE_LLM_API_BURST=%j with a ConfigError naming the variable', (raw) => {
-    const error = configErrorOf(() => new ThrottleManager({ env: { FLOODGATE_LLM_API_BURST: raw } }));
-    expect(error.field).toBe('FLOODGATE_LLM_API_BURST');
-    expect(error.message).toContain('FLOODGATE_LLM_API_BURST');
+  it('reports a FLOODGATE_ variable that ends in no field (a typo would otherwise do nothing)', () => {
+    const m = new ThrottleManager({ env: { FLOODGATE_LLM_API_REQUEST_PER_MINUTE: '30' } });
+    const error = configErrorOf(() => m.getConfig(ServiceType.LLM_API));
+    expect(error.field).toBe('FLOODGATE_LLM_API_REQUEST_PER_MINUTE');
+    expect(error.value).toBe('30');
+    expect(error.rule).toMatch(/must end in a ThrottleConfig field.*REQUESTS_PER_MINUTE/);
+  });
+
+  it.each(['abc', '1.5', '', '-2', '0x10', '12abc', '1_000', 'NaN'])(
+    'rejects FLOODGATE_LLM_API_BURST=%j with a ConfigError naming the variable and showing its text',
+    (raw) => {
+      // Constructing never throws: the environment is read at first use.
+      const m = new ThrottleManager({ env: { FLOODGATE_LLM_API_BURST: raw } });
+      const error = configErrorOf(() => m.getConfig(ServiceType.LLM_API));
+      expect(error.field).toBe('FLOODGATE_LLM_API_BURST');
+      expect(error.value).toBe(raw);
+      expect(error.message).toBe(`Invalid FLOODGATE_LLM_API_BURST: ${JSON.stringify(raw)} (must be an integer >= 1)`);
+      expect(error.message).not.toContain('NaN (');
+    },
+  );
+
+  it('reports an environment error at every use until the variable is fixed, by configure and execute alike', async () => {
+    const env: Record<string, string> = { FLOODGATE_SVC_MAX_QUEUE: 'lots' };
+    const m = new ThrottleManager({ env });
+    expect(configErrorOf(() => m.configure(SVC, { burst: 1 })).field).toBe('FLOODGATE_SVC_MAX_QUEUE');
+    const rejected = await m.execute(SVC, () => 'never').catch((error: unknown) => error);
+    expect(isConfigError(rejected) && rejected.field).toBe('FLOODGATE_SVC_MAX_QUEUE');
+    env.FLOODGATE_SVC_MAX_QUEUE = '7';
+    expect(m.getConfig(SVC).maxQueue).toBe(7);
+    await m.close();
+  });
+
+  it('takes the longest field name that ends the variable', () => {
+    const m = new ThrottleManager({ env: { FLOODGATE_MY_SVC_BACKOFF_MAX_MS: '90000', FLOODGATE_MY_SVC_MAX_WAIT_MS: '5' } });
+    expect(m.getConfig('my_svc')).toMatchObject({ backoffMaxMs: 90_000, maxWaitMs: 5 });
   });
 });
 
 describe('configuration edge cases', () => {
   it('names the environment variable when env values break a rule between fields', () => {
-    // Valid alone, but below the preset's burst of 3.
-    const error = (() => {
-      try {
-        new ThrottleManager({ env: { FLOODGATE_LLM_API_REQUESTS_PER_MINUTE: '2' } });
-      } catch (caught) {
-        return caught;
-      }
-      return undefined;
-    })();
-    expect(isConfigError(error)).toBe(true);
-    expect((error as ConfigError).field).toBe('FLOODGATE_LLM_API_REQUESTS_PER_MINUTE');
-    expect((error as ConfigError).message).toMatch(/FLOODGATE_LLM_API_REQUESTS_PER_MINUTE.*2.*burst/);
+    const m = new ThrottleManager({ env: { FLOODGATE_LLM_API_BURST: '5', FLOODGATE_LLM_API_REQUESTS_PER_MINUTE: '2' } });
+    const error = configErrorOf(() => m.getConfig(ServiceType.LLM_API));
+    expect(error.field).toBe('FLOODGATE_LLM_API_REQUESTS_PER_MINUTE');
+    expect(error.message).toMatch(/FLOODGATE_LLM_API_REQUESTS_PER_MINUTE.*2.*burst \(5\)/);
   });
 
-  it('changes nothing when a service change would break one of its platform overrides', () => {
+  it('an environment cap below the preset burst lowers that burst', () => {
+    const m = new ThrottleManager({ env: { FLOODGATE_LLM_API_REQUESTS_PER_MINUTE: '2' } });
+    expect(m.getConfig(ServiceType.LLM_API)).toMatchObject({ requestsPerMinute: 2, burst: 2 });
+  });
+
+  it('a service change lowers the burst a platform inherits to fit that platform\'s own cap', () => {
     const manager = new ThrottleManager({ env: {} });
     manager.configure('svc', { burst: 2, requestsPerMinute: 10 });
     manager.configure('svc', { requestsPerMinute: 5 }, { platform: 'p' });
-    // A burst of 8 is fine for the service (cap 10) but not for platform p (cap 5).
-    expect(() => manager.configure('svc', { burst: 8 })).toThrow(/requestsPerMinute/);
-    expect(manager.getConfig('svc').burst).toBe(2);
-    expect(manager.getConfig('svc', { platform: 'p' }).burst).toBe(2);
+    manager.configure('svc', { burst: 8 });
+    expect(manager.getConfig('svc').burst).toBe(8);
+    expect(manager.getConfig('svc', { platform: 'p' })).toMatchObject({ burst: 5, requestsPerMinute: 5 });
+  });
+
+  it('changes nothing when a service change would break a platform\'s own explicit setting', () => {
+    const manager = new ThrottleManager({ env: {} });
+    manager.configure('svc', { backoffBaseMs: 100, backoffMaxMs: 1_000 });
+    manager.configure('svc', { backoffMaxMs: 500 }, { platform: 'p' });
+    // A base of 800 is fine for the service (max 1000) but not for platform p (max 500).
+    expect(() => manager.configure('svc', { backoffBaseMs: 800 })).toThrow(/backoffMaxMs/);
+    expect(manager.getConfig('svc').backoffBaseMs).toBe(100);
+    expect(manager.getConfig('svc', { platform: 'p' }).backoffBaseMs).toBe(100);
   });
 
   it('refuses a service name with a colon, which would clash with service:platform keys', () => {
     const manager = new ThrottleManager({ env: {} });
     expect(() => manager.configure('a:b', { burst: 1 })).toThrow(/must not contain ":"/);
+  });
+});
+
+describe('a lower cap and an inherited burst', () => {
+  it('lowering requestsPerMinute below the preset burst lowers the burst to fit, and the report shows it', async () => {
+    expect(SERVICE_PRESETS[ServiceType.INTERNAL_API].burst).toBe(100);
+    const resolved = manager.configure(ServiceType.INTERNAL_API, { requestsPerMinute: 50 });
+    expect(resolved).toMatchObject({ requestsPerMinute: 50, burst: 50 });
+    await manager.execute(ServiceType.INTERNAL_API, () => 'ok');
+    expect(manager.getStatusReport().scopes[ServiceType.INTERNAL_API]!.limits).toMatchObject({ burst: 50, requestsPerMinute: 50 });
+  });
+
+  it('a burst set by an earlier call gives way too; one at or below the new cap stays', () => {
+    manager.configure(SVC, { burst: 20, requestsPerMinute: 100 });
+    expect(manager.configure(SVC, { requestsPerMinute: 10 })).toMatchObject({ burst: 10, requestsPerMinute: 10 });
+    manager.configure(SVC, { burst: 4, requestsPerMinute: 100 });
+    expect(manager.configure(SVC, { requestsPerMinute: 10 })).toMatchObject({ burst: 4, requestsPerMinute: 10 });
+  });
+
+  it('applies the lower burst to a live scope', async () => {
+    manager.configure(ServiceType.INTERNAL_API, { requestsPerSecond: 0.001 });
+    await manager.execute(ServiceType.INTERNAL_API, () => 'warm');
+    expect(manager.getStatusReport().scopes[ServiceType.INTERNAL_API]!.limits.tokens).toBe(99);
+    manager.configure(ServiceType.INTERNAL_API, { requestsPerMinute: 3 });
+    expect(manager.getStatusReport().scopes[ServiceType.INTERNAL_API]!.limits).toMatchObject({ burst: 3, tokens: 3, requestsPerMinute: 3 });
+  });
+
+  it('on a platform, lowers the burst the platform inherits or was given earlier', () => {
+    manager.configure(SVC, { burst: 20, requestsPerMinute: 100 });
+    expect(manager.configure(SVC, { requestsPerMinute: 8 }, { platform: 'p' })).toMatchObject({ burst: 8, requestsPerMinute: 8 });
+    manager.configure(SVC, { burst: 6, requestsPerMinute: 50 }, { platform: 'q' });
+    expect(manager.configure(SVC, { requestsPerMinute: 4 }, { platform: 'q' })).toMatchObject({ burst: 4, requestsPerMinute: 4 });
+    // The service itself is untouched.
+    expect(manager.getConfig(SVC)).toMatchObject({ burst: 20, requestsPerMinute: 100 });
+  });
+
+  it.each([{ platform: undefined }, { platform: 'p' }])('an explicit burst above the cap in the same call stays a ConfigError (%o)', ({ platform }) => {
+    manager.configure(SVC, { burst: 2, requestsPerMinute: 100 });
+    const error = configErrorOf(() => manager.configure(SVC, { burst: 20, requestsPerMinute: 10 }, platform === undefined ? {} : { platform }));
+    expect(error.field).toBe('requestsPerMinute');
+    expect(error.rule).toMatch(/burst \(20\)/);
+    expect(manager.getConfig(SVC, platform === undefined ? {} : { platform })).toMatchObject({ burst: 2, requestsPerMinute: 100 });
+  });
+});
+
+describe('what configure() accepts', () => {
+  it.each([null, 42, 'x', [], undefined])('configure(service, %j, { platform }) throws the ConfigError the service path throws', (partial) => {
+    const servicePath = configErrorOf(() => manager.configure(SVC, partial as never));
+    const platformPath = configErrorOf(() => manager.configure(SVC, partial as never, { platform: 'p' }));
+    expect(platformPath.field).toBe(servicePath.field);
+    expect(platformPath.rule).toBe(servicePath.rule);
+    expect(platformPath.message).toBe(servicePath.message);
+    expect(platformPath.message).toMatch(/configure\("svc"\).*must be an object of ThrottleConfig fields/);
+    // Nothing was stored: a later valid platform call sees the service's settings only.
+    expect(manager.configure(SVC, { maxQueue: 3 }, { platform: 'p' })).toEqual({ ...CUSTOM_SERVICE_PRESET, maxQueue: 3 });
+  });
+
+  it.each(['toString', 'constructor', 'hasOwnProperty', 'valueOf', '__proto__'])('only own keys are fields: { %s: 5 } is an unknown key', (key) => {
+    const partial = JSON.parse(`{${JSON.stringify(key)}: 5}`) as Partial<ThrottleConfig>;
+    for (const options of [{}, { platform: 'p' }]) {
+      const error = configErrorOf(() => manager.configure(SVC, partial, options));
+      expect(error.field).toBe(key);
+      expect(error.value).toBe(5);
+      expect(error.rule).toMatch(/is not a ThrottleConfig field/);
+      expect(error.message).not.toContain('undefined');
+    }
+  });
+
+  it('never reads inherited properties', () => {
+    const partial = Object.create({ burst: 0 }) as Partial<ThrottleConfig>;
+    expect(manager.configure(SVC, partial)).toEqual(CUSTOM_SERVICE_PRESET);
+  });
+
+  it('reads each value once: a getter cannot pass validation and then answer otherwise', () => {
+    let reads = 0;
+    const partial = {
+      get burst() {
+        return ++reads === 1 ? 2 : 0;
+      },
+    };
+    expect(manager.configure(SVC, partial)).toMatchObject({ burst: 2 });
+    expect(reads).toBe(1);
+  });
+
+  it.each([
+    ['a Proxy trapping ownKeys', () => new Proxy({}, { ownKeys: () => { throw new Error('trap'); } })],
+    ['a throwing getter', () => ({ get burst(): number { throw new Error('trap'); } })],
+    ['a revoked Proxy', () => { const { proxy, revoke } = Proxy.revocable({}, {}); revoke(); return proxy; }],
+  ])('refuses %s with a ConfigError, changing nothing', (_what, make) => {
+    for (const options of [{}, { platform: 'p' }]) {
+      const error = configErrorOf(() => manager.configure(SVC, make() as never, options));
+      expect(error.rule).toMatch(/could not be read/);
+    }
+    expect(manager.getConfig(SVC, { platform: 'p' })).toEqual(CUSTOM_SERVICE_PRESET);
+  });
+});
+
+describe("import 'floodgate' with a malformed environment", () => {
+  it('never throws; the singleton (the same object) reports the variable at first use', async () => {
+    vi.stubEnv('FLOODGATE_LLM_API_BURST', 'abc');
+    vi.resetModules();
+    const fresh = await import('floodgate');
+    expect(fresh.throttleManager).toBe(fresh.ThrottleManager.getInstance());
+    const error = configErrorOf(() => fresh.throttleManager.getConfig(fresh.ServiceType.LLM_API));
+    expect(error.field).toBe('FLOODGATE_LLM_API_BURST');
+    expect(error.value).toBe('abc');
+    expect(fresh.isConfigError(await fresh.throttleManager.execute(fresh.ServiceType.LLM_API, () => 'never').catch((e: unknown) => e))).toBe(true);
+  });
+
+  it('a variable set after the import but before first use is honoured', async () => {
+    vi.resetModules();
+    const fresh = await import('floodgate');
+    vi.stubEnv('FLOODGATE_LLM_API_MAX_QUEUE', '9');
+    expect(fresh.throttleManager.getConfig(fresh.ServiceType.LLM_API).maxQueue).toBe(9);
   });
 });

@@ -99,3 +99,32 @@ describe('error details and messages', () => {
     expect(new CallCancelledError('svc', 'aborted', reason).cause).toBe(reason);
   });
 });
+
+describe('hostile values', () => {
+  const trap = (): never => {
+    throw new Error('trap');
+  };
+  const revoked = (): object => {
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    return proxy;
+  };
+  const hostile: [string, unknown][] = [
+    ['a Proxy trapping get', new Proxy({}, { get: trap })],
+    ['a revoked Proxy', revoked()],
+    ['a throwing toJSON', { toJSON: trap }],
+    ['a cycle', (() => { const o: Record<string, unknown> = {}; o.self = o; return o; })()],
+  ];
+
+  it.each(hostile)('the guards answer false for %s instead of throwing', (_what, value) => {
+    for (const guard of [isFloodgateError, isRateLimitedError, isCircuitOpenError, isPlatformSuspendedError, isCallTimeoutError, isConfigError, isCallCancelledError]) {
+      expect(guard(value)).toBe(false);
+    }
+  });
+
+  it.each(hostile)('ConfigError describes %s without reading it', (_what, value) => {
+    const error = new ConfigError('burst', value, 'must be a number');
+    expect(error.message).toBe('Invalid burst: [object] (must be a number)');
+    expect(error.value).toBe(value);
+  });
+});

@@ -7,6 +7,9 @@ import {
   throttled,
   unifiedErrorHandling,
   type ErrorClassification,
+  type ErrorStatistics,
+  type ErrorStatisticsOptions,
+  getClassification,
   type RedisStoreOptions,
   type RetryEvent,
   type StatusReport,
@@ -68,5 +71,13 @@ describe('public types', () => {
       options.maxCredits = 4;
     };
     expectTypeOf(tryToChange).parameter(0).toEqualTypeOf<RedisStoreOptions>();
+  });
+
+  it('getErrorStatistics takes { limit, offset } and reports how many entries are kept', () => {
+    expectTypeOf(manager.getErrorStatistics).parameter(0).toEqualTypeOf<ErrorStatisticsOptions | undefined>();
+    expectTypeOf<ErrorStatisticsOptions>().toEqualTypeOf<{ readonly limit?: number; readonly offset?: number }>();
+    expectTypeOf<ErrorStatistics['kept']>().toEqualTypeOf<number>();
+    expectTypeOf(getClassification).returns.toEqualTypeOf<ErrorClassification | undefined>();
+    expect(manager.getErrorStatistics({ limit: Infinity, offset: 0 }).kept).toBe(0);
   });
 });
