@@ -7,6 +7,9 @@ import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { RedisStore, ThrottleManager } from '../dist/index.js';
+// Test hooks, not public API: a shortened window, and the store's counters.
+import { testWindow } from '../dist/stores/redis/settings.js';
+import { storeParts } from '../dist/stores/redis/store.js';
 import { compare, formatNs, table } from './harness.mjs';
 
 const IN_FLIGHT = 64;
@@ -115,15 +118,16 @@ export async function runRedisBench({ quick = false } = {}) {
     // window (a cap of 1e8 would let the ring of starts grow by one field per admission). The
     // scope's key expires between rounds (the window is short), so most admissions here find
     // unused slots in the ring; reusing a slot costs one HMGET more.
-    const store = new RedisStore({ client: fgClient, prefix: 'bench:fg:', windowMs: 100 });
+    const store = new RedisStore({ client: fgClient, prefix: 'bench:fg:', ...testWindow(100) });
+    const stats = storeParts(store).stats;
     const limits = { requestsPerSecond: 1e7, burst: 1e5, requestsPerMinute: 1e5 };
     const limiter = store.createLimiter('bench', limits, Date.now());
     const manager = new ThrottleManager({ store, env: {} });
     // The same admission without credits: every admission (or every tick's batch) a round trip.
-    const exactStore = new RedisStore({ client: exactClient, prefix: 'bench:fg0:', windowMs: 100, maxCredits: 0, subscribe: false });
+    const exactStore = new RedisStore({ client: exactClient, prefix: 'bench:fg0:', ...testWindow(100), maxCredits: 0, subscribe: false });
     const exactLimiter = exactStore.createLimiter('bench', limits, Date.now());
     // Credits are asked for only while the subscription is up (a ban elsewhere must reach us).
-    for (const until = Date.now() + 5_000; !store.channel.listening; await new Promise((r) => setTimeout(r, 5))) {
+    for (const until = Date.now() + 5_000; !storeParts(store).channel.listening; await new Promise((r) => setTimeout(r, 5))) {
       if (Date.now() > until) throw new Error('the RedisStore subscription did not come up');
     }
     manager.configure('bench', { ...limits, maxConcurrent: Infinity, retryAttempts: 0, timeoutMs: 0, maxWaitMs: Infinity, maxQueue: Infinity });
@@ -144,7 +148,7 @@ export async function runRedisBench({ quick = false } = {}) {
     const costs = [];
     for (const c of cases) costs.push(await serverCostPerOp(admin, c.call, quick ? 500 : 2_000));
     // Admissions per round trip: answered by Redis, plus those made with credits it granted.
-    const storeTrips = store.roundTrips / Math.max(1, store.answered + store.creditsUsed);
+    const storeTrips = stats.roundTrips / Math.max(1, stats.answered + stats.creditsUsed);
 
     const rows = cases.map((c, i) => ({
       name: c.name,

@@ -15,6 +15,8 @@ import {
   type StoreHealthEvent,
   type ThrottleConfig,
 } from 'floodgate';
+import { testWindow } from '../../src/stores/redis/settings.js';
+import { storeParts, type RedisStoreParts } from '../../src/stores/redis/store.js';
 import { busiestWindow, ringStarts, sleep, startRedis, until, useRedisServer } from './redis-server.js';
 
 const SVC = 'fleet_svc';
@@ -35,6 +37,8 @@ function newPrefix(): string {
 interface Member {
   readonly manager: ThrottleManager;
   readonly store: RedisStore;
+  /** The store's parts and counters (test hooks, not public API). */
+  readonly parts: RedisStoreParts;
   readonly client: Redis;
 }
 
@@ -56,7 +60,7 @@ function member(prefix: string, config: Partial<ThrottleConfig>, options: Partia
     ...config,
   });
   managers.push(manager);
-  return { manager, store, client };
+  return { manager, store, parts: storeParts(store), client };
 }
 
 /** Runs `n` calls at once; returns how many were admitted and the errors of the others. */
@@ -106,15 +110,15 @@ describe('RedisStore: shared limits', () => {
   it('admissions asked for in the same tick go out as one trip, and the ring of the window stays exact as it wraps', async () => {
     const prefix = newPrefix();
     // Time scaled down: a 300 ms window holding 5 starts.
-    const m = member(prefix, { burst: 5, requestsPerMinute: 5, maxWaitMs: 0 }, { windowMs: 300 });
+    const m = member(prefix, { burst: 5, requestsPerMinute: 5, maxWaitMs: 0 }, testWindow(300));
     await burst(m.manager, 1, { platform: 'warm-up' }); // the script is loaded
     const starts: number[] = [];
     /** `n` calls at once: how many started, and in how many trips. */
     const round = async (n: number): Promise<[number, number]> => {
-      const before = m.store.roundTrips;
+      const before = m.parts.stats.roundTrips;
       const outcomes = await Promise.allSettled(Array.from({ length: n }, () => m.manager.execute(SVC, async () => void starts.push(Date.now()))));
       for (const o of outcomes) if (o.status === 'rejected') expect(isRateLimitedError(o.reason)).toBe(true);
-      return [outcomes.filter((o) => o.status === 'fulfilled').length, m.store.roundTrips - before];
+      return [outcomes.filter((o) => o.status === 'fulfilled').length, m.parts.stats.roundTrips - before];
     };
     expect(await round(3)).toEqual([3, 1]);
     // Two slots left unused, then the ring is full and the rest must wait for the window.
@@ -136,7 +140,7 @@ describe('RedisStore: shared limits', () => {
     const admin = server().client();
     // Time scaled down: a 200 ms window holding 4 starts, two processes taking turns (without
     // credits: each admission is a round trip of its own).
-    const options = { windowMs: 200, maxCredits: 0 };
+    const options = { ...testWindow(200), maxCredits: 0 };
     const [a, b] = [member(prefix, { burst: 4, requestsPerMinute: 4 }, options), member(prefix, { burst: 4, requestsPerMinute: 4 }, options)];
     const one = async (m: Member): Promise<boolean> => (await burst(m.manager, 1)).started === 1;
     const turns = async (): Promise<boolean[]> => [await one(a), await one(b), await one(a), await one(b), await one(a)];
@@ -162,9 +166,9 @@ describe('RedisStore: shared limits', () => {
     const one = member(prefix, { burst: 5, requestsPerMinute: 5 });
     const two = member(prefix, { burst: 5, requestsPerMinute: 5 });
     await burst(one.manager, 3);
-    const before = two.store.roundTrips;
+    const before = two.parts.stats.roundTrips;
     await burst(two.manager, 1);
-    expect(two.store.roundTrips - before).toBe(1);
+    expect(two.parts.stats.roundTrips - before).toBe(1);
     const report = two.manager.getStatusReport();
     expect(report.store).toBe('redis');
     expect(report.storeHealth).toEqual({ status: 'ok', mode: 'shared', since: null, lastError: null });
@@ -177,7 +181,7 @@ describe('RedisStore: shared limits', () => {
     const prefix = newPrefix();
     const m = member(prefix, { requestsPerSecond: 20, burst: 1, requestsPerMinute: 100, maxWaitMs: 5_000 });
     await burst(m.manager, 1, { platform: 'warm-up' }); // the script is loaded
-    m.store.roundTrips = 0;
+    m.parts.stats.roundTrips = 0;
     const started: number[] = [];
     const t0 = Date.now();
     await Promise.all(Array.from({ length: 6 }, () => m.manager.execute(SVC, async () => void started.push(Date.now() - t0))));
@@ -185,7 +189,7 @@ describe('RedisStore: shared limits', () => {
     expect(started.at(-1)!).toBeGreaterThanOrEqual(240);
     // The six first tries go out together; after that one trip per start: each answer
     // names the time before which nothing can be admitted, and no one asks before then.
-    expect(m.store.roundTrips).toBeLessThanOrEqual(6 + 5 + 1);
+    expect(m.parts.stats.roundTrips).toBeLessThanOrEqual(6 + 5 + 1);
   });
 
   it('reloads its script after SCRIPT FLUSH (NOSCRIPT) by itself', async () => {
@@ -199,7 +203,7 @@ describe('RedisStore: shared limits', () => {
 
   it('keys expire: an idle fleet leaves nothing behind', async () => {
     const prefix = newPrefix();
-    const m = member(prefix, { requestsPerSecond: 100, burst: 5, requestsPerMinute: 20 }, { windowMs: 300 });
+    const m = member(prefix, { requestsPerSecond: 100, burst: 5, requestsPerMinute: 20 }, testWindow(300));
     await burst(m.manager, 5);
     m.manager.suspend(SVC, { platform: 'x', durationMs: 200, reason: 'test' });
     expect((await keysOf(prefix)).length).toBeGreaterThan(0);
@@ -249,7 +253,7 @@ async function callUntilHoldingCredits(
   while (made < 200) {
     await call();
     made++;
-    if (m.store.creditsUsed > 0 && (await recorded()) > made) break;
+    if (m.parts.stats.creditsUsed > 0 && (await recorded()) > made) break;
   }
   return made;
 }
@@ -257,15 +261,15 @@ async function callUntilHoldingCredits(
 describe('RedisStore: credits', () => {
   it('a process calling one call after another takes credits: a few round trips for many starts, and the cap stays exact', async () => {
     const prefix = newPrefix();
-    const m = member(prefix, { burst: 300, requestsPerMinute: 300 }, { windowMs: 2_000 });
-    await until(() => m.store.channel.listening, 2_000, 'the subscription');
+    const m = member(prefix, { burst: 300, requestsPerMinute: 300 }, testWindow(2_000));
+    await until(() => m.parts.channel.listening, 2_000, 'the subscription');
     const { starts, refused, errors } = await hammer(m, 400);
     expect(errors).toEqual([]);
     // Within one window: exactly the cap started, the rest was refused.
     expect(starts.length).toBe(300);
     expect(refused).toBeGreaterThan(0);
-    expect(m.store.creditsUsed).toBeGreaterThan(150);
-    expect(m.store.roundTrips).toBeLessThan(300 - 150);
+    expect(m.parts.stats.creditsUsed).toBeGreaterThan(150);
+    expect(m.parts.stats.roundTrips).toBeLessThan(300 - 150);
   });
 
   it('credits keep the token bucket exact however early or late they are used, with two processes', async () => {
@@ -273,12 +277,12 @@ describe('RedisStore: credits', () => {
     // 500 per s, burst 50: the bucket binds all along (a 60 s cap of 10,000 does not).
     const config = { requestsPerSecond: 500, burst: 50, requestsPerMinute: 10_000 };
     const [a, b] = [member(prefix, config), member(prefix, config)];
-    await until(() => a.store.channel.listening && b.store.channel.listening, 2_000, 'the subscriptions');
+    await until(() => a.parts.channel.listening && b.parts.channel.listening, 2_000, 'the subscriptions');
     const t0 = performance.now();
     // a rests now and then, holding its credits; it uses them late in their lease, while b calls on.
     const [ra, rb] = await Promise.all([hammer(a, 600, {}, { restEvery: 12, restMs: 12 }), hammer(b, 600)]);
     const starts = [...ra.starts, ...rb.starts];
-    expect(a.store.creditsUsed + b.store.creditsUsed).toBeGreaterThan(0);
+    expect(a.parts.stats.creditsUsed + b.parts.stats.creditsUsed).toBeGreaterThan(0);
     // No span holds more than burst + rate x span (start times are taken a little after the
     // admission, so spans are checked 5 ms shorter than they are).
     for (const span of [5, 20, 100, 300]) expect(busiestWindow(starts, span - 5 > 0 ? span - 5 : 1), `${span} ms`).toBeLessThanOrEqual(50 + (500 * span) / 1000);
@@ -293,7 +297,7 @@ describe('RedisStore: credits', () => {
     const config = { requestsPerSecond: 250, burst: 100, requestsPerMinute: 10_000 };
     // Leases of 198 ms here (half the bucket's tolerance of 396 ms), so that a 140 ms rest lies well inside one.
     const [a, b] = [member(prefix, config, { creditMs: 400 }), member(prefix, config, { creditMs: 400 })];
-    await until(() => a.store.channel.listening, 2_000, 'the subscription');
+    await until(() => a.parts.channel.listening, 2_000, 'the subscription');
     const key = `${prefix}{${SVC}}`;
     const starts: number[] = [];
     const call = (m: Member): Promise<void> => m.manager.execute(SVC, async () => void starts.push(performance.now())).catch(() => undefined);
@@ -304,11 +308,11 @@ describe('RedisStore: credits', () => {
     await sleep(140);
     // Had the credits been counted at their grant, the bucket would be full again by now: b's
     // burst would take all 100 while a uses its credits.
-    const usedBefore = a.store.creditsUsed;
+    const usedBefore = a.parts.stats.creditsUsed;
     const from = performance.now();
     const [burstOfB] = await Promise.all([burst(b.manager, 120), (async () => { for (let i = 0; i < held; i++) await call(a); })()]);
     const span = performance.now() - from;
-    expect(a.store.creditsUsed - usedBefore).toBe(held);
+    expect(a.parts.stats.creditsUsed - usedBefore).toBe(held);
     expect(burstOfB.started).toBeGreaterThan(0);
     expect(burstOfB.started + held).toBeLessThanOrEqual(Math.floor(100 + (250 * span) / 1000));
     admin.disconnect();
@@ -317,7 +321,7 @@ describe('RedisStore: credits', () => {
   it('a ban seen in another process stops a process that holds credits, at the message', async () => {
     const prefix = newPrefix();
     const [a, b] = [member(prefix, { burst: 100_000, requestsPerMinute: 100_000 }), member(prefix, { burst: 100_000, requestsPerMinute: 100_000 })];
-    await until(() => a.store.channel.listening, 2_000, 'the subscription');
+    await until(() => a.parts.channel.listening, 2_000, 'the subscription');
     let heardAt = Infinity;
     a.manager.on('suspended', () => (heardAt = performance.now()));
     const running = hammer(a, 400, { platform: 'reddit' });
@@ -326,7 +330,7 @@ describe('RedisStore: credits', () => {
     await expect(b.manager.execute(SVC, () => Promise.reject(ban), { platform: 'reddit' })).rejects.toBe(ban);
     const { begun, errors } = await running;
     expect(heardAt).toBeLessThan(Infinity);
-    expect(a.store.creditsUsed).toBeGreaterThan(0);
+    expect(a.parts.stats.creditsUsed).toBeGreaterThan(0);
     // Not one call begun after a heard of the ban started (credits held or not); every later
     // call was refused as suspended. (A call begun before may still start after: its admission
     // can be answered by Redis before the ban and reach a after the ban's message.)
@@ -339,7 +343,7 @@ describe('RedisStore: credits', () => {
     const prefix = newPrefix();
     const admin = server().client();
     const [a, b] = [member(prefix, { burst: 100, requestsPerMinute: 100 }), member(prefix, { burst: 100, requestsPerMinute: 100 })];
-    await until(() => a.store.channel.listening, 2_000, 'the subscription');
+    await until(() => a.parts.channel.listening, 2_000, 'the subscription');
     // a calls fast enough to be granted credits, then stops while it still holds some.
     const made = await callUntilHoldingCredits(a, () => ringStarts(admin, `${prefix}{${SVC}}`));
     expect(await ringStarts(admin, `${prefix}{${SVC}}`)).toBeGreaterThan(made);
@@ -356,7 +360,7 @@ describe('RedisStore: credits', () => {
     // One token a second, burst 100: no refill to speak of during the test; no 60 s cap.
     const config = { requestsPerSecond: 1, burst: 100, requestsPerMinute: Infinity };
     const [a, b] = [member(prefix, config), member(prefix, config)];
-    await until(() => a.store.channel.listening, 2_000, 'the subscription');
+    await until(() => a.parts.channel.listening, 2_000, 'the subscription');
     const key = `${prefix}{${SVC}}`;
     /** Tokens the bucket has given out, from its packed state (`tat`, then the server's clock). */
     const taken = async (): Promise<number> => {
@@ -376,26 +380,26 @@ describe('RedisStore: credits', () => {
     const prefix = newPrefix();
     const admin = server().client();
     const a = member(prefix, { burst: 100, requestsPerMinute: 100 }, { creditMs: 1_000 });
-    await until(() => a.store.channel.listening, 2_000, 'the subscription');
+    await until(() => a.parts.channel.listening, 2_000, 'the subscription');
     const key = `${prefix}{${SVC}}`;
     const made = await callUntilHoldingCredits(a, () => ringStarts(admin, key));
     expect(await ringStarts(admin, key)).toBeGreaterThan(made);
     await admin.client('KILL', 'TYPE', 'pubsub');
-    await until(() => !a.store.channel.listening, 2_000, 'the subscription to drop');
-    const [trips, used] = [a.store.roundTrips, a.store.creditsUsed];
+    await until(() => !a.parts.channel.listening, 2_000, 'the subscription to drop');
+    const [trips, used] = [a.parts.stats.roundTrips, a.parts.stats.creditsUsed];
     await a.manager.execute(SVC, async () => undefined);
-    expect(a.store.creditsUsed).toBe(used);
-    expect(a.store.roundTrips).toBeGreaterThan(trips);
+    expect(a.parts.stats.creditsUsed).toBe(used);
+    expect(a.parts.stats.roundTrips).toBeGreaterThan(trips);
     admin.disconnect();
   });
 
   it('no credits without the subscription (a ban elsewhere could not reach the process), or with maxCredits: 0', async () => {
     for (const options of [{ subscribe: false }, { maxCredits: 0 }]) {
-      const m = member(newPrefix(), { burst: 300, requestsPerMinute: 300 }, { windowMs: 2_000, ...options });
+      const m = member(newPrefix(), { burst: 300, requestsPerMinute: 300 }, { ...testWindow(2_000), ...options });
       await sleep(50);
       const { starts } = await hammer(m, 100);
-      expect(m.store.creditsUsed).toBe(0);
-      expect(m.store.roundTrips).toBe(starts.length);
+      expect(m.parts.stats.creditsUsed).toBe(0);
+      expect(m.parts.stats.roundTrips).toBe(starts.length);
     }
   });
 });
@@ -442,9 +446,9 @@ describe('RedisStore: shared suspension and pause', () => {
     expect((error as { reason: string }).reason).toBe('manual stop');
     expect((error as { suspendedUntil: number }).suspendedUntil).toBeGreaterThan(Date.now() + 50_000);
     // From then on it refuses locally, without a trip.
-    const trips = fresh.store.roundTrips;
+    const trips = fresh.parts.stats.roundTrips;
     await expect(fresh.manager.execute(SVC, async () => 'ran')).rejects.toSatisfy(isPlatformSuspendedError);
-    expect(fresh.store.roundTrips).toBe(trips);
+    expect(fresh.parts.stats.roundTrips).toBe(trips);
     fresh.manager.resume(SVC);
     await until(async () => (await burst(fresh.manager, 1)).started === 1, 2_000, 'the resume');
   });
@@ -541,9 +545,9 @@ describe('RedisStore: shared circuit (shareCircuit)', () => {
     expect(isCircuitOpenError(refused)).toBe(true);
     expect(deafChanges).toEqual(['closed>open']);
     // Then it refuses locally, without a trip.
-    const trips = deaf.store.roundTrips;
+    const trips = deaf.parts.stats.roundTrips;
     await expect(deaf.manager.execute(SVC, async () => void called++)).rejects.toSatisfy(isCircuitOpenError);
-    expect(deaf.store.roundTrips).toBe(trips);
+    expect(deaf.parts.stats.roundTrips).toBe(trips);
     expect(called).toBe(0);
   });
 
@@ -626,7 +630,7 @@ describe('RedisStore: Redis down is not an outage', () => {
   it('one deadline timer for the admissions in flight: kept between them, it holds the process only while one is in flight', async () => {
     const m = member(newPrefix(), {}, { timeoutMs: 100 });
     const limiter = m.store.createLimiter('direct', { requestsPerSecond: Infinity, burst: 100, requestsPerMinute: 100 }, Date.now());
-    const timer = (): ReturnType<typeof setTimeout> | undefined => (m.store.admissions as unknown as { deadlineTimer?: ReturnType<typeof setTimeout> }).deadlineTimer;
+    const timer = (): ReturnType<typeof setTimeout> | undefined => (m.parts.admissions as unknown as { deadlineTimer?: ReturnType<typeof setTimeout> }).deadlineTimer;
     const admit = async (): Promise<ReturnType<typeof setTimeout> | undefined> => {
       const answer = limiter.tryAcquire(Date.now());
       await new Promise<void>((resolve) => queueMicrotask(resolve)); // sent now
@@ -673,16 +677,5 @@ describe('RedisStore: Redis down is not an outage', () => {
     } finally {
       await local.stop();
     }
-  });
-
-  it('rejects bad options', () => {
-    const client = server().client();
-    expect(() => new RedisStore({ client, fallback: { mode: 'local', share: 0 } })).toThrow(/share/);
-    expect(() => new RedisStore({ client, timeoutMs: -1 })).toThrow(/timeoutMs/);
-    expect(() => new RedisStore({} as RedisStoreOptions)).toThrow(/client/);
-    expect(() => new RedisStore({ client, maxCredits: 1.5 })).toThrow('RedisStore: maxCredits must be an integer from 0 to 256, got 1.5');
-    expect(() => new RedisStore({ client, maxCredits: -1 })).toThrow(/maxCredits.*got -1/);
-    expect(() => new RedisStore({ client, creditMs: 0 })).toThrow('RedisStore: creditMs must be a finite number > 0, got 0');
-    client.disconnect();
   });
 });

@@ -9,6 +9,8 @@
  * and the test answers with `ban` or `stop` when the run has shown what it must.
  */
 import { Redis } from 'ioredis';
+import { testWindow } from '../../src/stores/redis/settings.js';
+import { storeParts } from '../../src/stores/redis/store.js';
 import { isCircuitOpenError, isPlatformSuspendedError, isRateLimitedError, RedisStore, ThrottleManager, type ThrottleConfig } from '../../src/index.js';
 
 export interface WorkerSpec {
@@ -87,7 +89,7 @@ async function main(): Promise<void> {
   const store = new RedisStore({
     client,
     prefix: spec.prefix,
-    ...(spec.store?.windowMs === undefined ? {} : { windowMs: spec.store.windowMs }),
+    ...(spec.store?.windowMs === undefined ? {} : testWindow(spec.store.windowMs)),
     ...(spec.store?.timeoutMs === undefined ? {} : { timeoutMs: spec.store.timeoutMs }),
     ...(spec.store?.probeIntervalMs === undefined ? {} : { probeIntervalMs: spec.store.probeIntervalMs }),
     ...(share === undefined ? {} : { fallback: { mode: 'local', share } }),
@@ -117,7 +119,7 @@ async function main(): Promise<void> {
       else if (message.t === 'stop') stopped = true;
     });
   });
-  while (spec.store?.subscribe !== false && !store.channel.listening) await new Promise((resolve) => setTimeout(resolve, 5));
+  while (spec.store?.subscribe !== false && !storeParts(store).channel.listening) await new Promise((resolve) => setTimeout(resolve, 5));
   const sent = new Set<WorkerEvent>();
   const tell = (message: FromWorker): void => {
     if (message.t === 'event') {
@@ -205,7 +207,7 @@ async function main(): Promise<void> {
     otherErrors,
     unhandled,
     health: store.health().status,
-    creditsUsed: store.creditsUsed,
+    creditsUsed: storeParts(store).stats.creditsUsed,
   };
   await manager.close();
   client.disconnect();

@@ -68,5 +68,7 @@ describe('public types', () => {
       options.maxCredits = 4;
     };
     expectTypeOf(tryToChange).parameter(0).toEqualTypeOf<RedisStoreOptions>();
+    // Test hooks are not options: the strict window is 60 s for users.
+    expectTypeOf<RedisStoreOptions>().not.toHaveProperty('windowMs');
   });
 });

@@ -1,5 +1,9 @@
 import { createHash } from 'node:crypto';
-import { HEADER, NOW } from './redis-scripts.js';
+import { HEADER, NOW } from './lua.js';
+
+// The admission protocol: the script Redis runs for each batch of admissions (with the proof
+// that it keeps the limits exact), the script that gives back starts nobody made, and the one
+// place that encodes their arguments and decodes their replies.
 
 /**
  * Admissions of one scope, one round trip: suspension, pause, shared circuit, then the strict
@@ -282,4 +286,196 @@ if refresh then redis.call('PEXPIRE', key, math.ceil(last - now)) end
 return {taken, tokens, remaining, math.ceil(nextMs), slot, stamp, probe}
 `;
 
-export const ADMIT_SHA = createHash('sha1').update(ADMIT_SCRIPT).digest('hex');
+const ADMIT_SHA = createHash('sha1').update(ADMIT_SCRIPT).digest('hex');
+
+/**
+ * Gives back starts nobody made: admissions whose answer came after their callers' deadline
+ * (the callers were answered by the fallback), and credits that lapsed unused. Their ring
+ * slots are marked free (a start at time 0 has left every window); when no start was taken
+ * after them, the ring's next slot moves back to the first of them, so they are the next to
+ * be used. The bucket gets `step` ms of its tat back per start. A fleet probe they took is
+ * released.
+ * KEYS: 1 the scope's hash. ARGV: 1 first slot (-1: none), 2 how many, 3 ring length,
+ * 4 stamp, 5 1 when it took the probe, 6 the bucket's ms per start (0: keep the tokens:
+ * counted twice, they only err on the safe side).
+ */
+export const REFUND_SCRIPT = `
+local key = KEYS[1]
+local n = ARGV[2] + 0
+local rewind = false
+if ARGV[1] ~= '-1' then
+  local first = ARGV[1] + 0
+  local length = ARGV[3] + 0
+  local freed = 0
+  for i = 0, n - 1 do
+    local slot = (first + i) % length
+    if redis.call('HGET', key, slot) == ARGV[4] then
+      redis.call('HSET', key, slot, 0)
+      freed = freed + 1
+    end
+  end
+  rewind = freed == n
+end
+if rewind or ARGV[6] ~= '0' then
+  local state = redis.call('HGET', key, 'H')
+  if state then
+    local tat, e, h, rl, full = struct.unpack(${HEADER}, state)
+    -- The bucket's give-back is safe even when others started since: tat stays at least where
+    -- it would be had these never been granted.
+    tat = tat - n * ARGV[6]
+    if rewind and rl == ARGV[3] + 0 and h == (ARGV[1] + n) % rl then h = ARGV[1] + 0 end
+    redis.call('HSET', key, 'H', struct.pack(${HEADER}, tat, e, h, rl, full))
+  end
+end
+if ARGV[5] == '1' then redis.call('HDEL', key, 'cp') end
+return 1
+`;
+
+
+// Encoding and decoding: nowhere else knows an argument's position or a reply's layout.
+
+/** A scope's limits as the admission script takes them. */
+export interface AdmitLimits {
+  /** Starts per second; Infinity: no bucket. */
+  readonly requestsPerSecond: number;
+  readonly burst: number;
+  /** The strict window's cap, as a ring of this many slots; 0: the cap does not bind. */
+  readonly ringLength: number;
+  readonly windowMs: number;
+  /** How long the fleet's probe is held; 0: the circuit is not shared. */
+  readonly probeLockMs: number;
+  /** How long credits granted now stay usable; 0: none are asked for. */
+  readonly leaseMs: number;
+}
+
+// Positions in the EVALSHA command: sha, numkeys, key, then ARGV 1.. (see ADMIT_SCRIPT).
+const RING_LENGTH = 5;
+const COUNT = 8;
+const HINT = 9;
+const CREDITS = 11;
+
+/**
+ * The admission command of one scope, built when its limits change rather than per call; a
+ * batch sets its count, the credits it asks for and the ring slots it expects, then sends it.
+ */
+export class AdmitCommand {
+  /** The EVALSHA command as sent. ioredis copies the arguments at once, so it is reused. */
+  private readonly args: string[];
+
+  constructor(
+    readonly key: string,
+    readonly limits: AdmitLimits,
+  ) {
+    this.args = [
+      ADMIT_SHA,
+      '1',
+      key,
+      limits.requestsPerSecond === Infinity ? '-1' : String(limits.requestsPerSecond),
+      String(limits.burst),
+      String(limits.ringLength),
+      String(limits.windowMs),
+      String(limits.probeLockMs),
+      '1',
+      '0',
+      limits.ringLength > 1 ? '1' : '0',
+      '0',
+      String(limits.leaseMs),
+    ];
+  }
+
+  /** The arguments for EVALSHA: `count` admissions asked for, and `credits` more (a decimal string). */
+  encode(count: number, credits: string): readonly string[] {
+    const args = this.args;
+    args[COUNT] = count === 1 ? '1' : String(count);
+    args[CREDITS] = credits;
+    return args;
+  }
+
+  /**
+   * The same with ages of fallback starts to import (ARGV 11..), and as EVAL with the script's
+   * text after NOSCRIPT: rare, so worth an array of its own.
+   */
+  encodeWith(count: number, credits: string, imports: readonly number[] | null, asEval: boolean): (string | number)[] {
+    const args: (string | number)[] = [...this.encode(count, credits), ...(imports ?? [])];
+    if (asEval) args[0] = ADMIT_SCRIPT;
+    return args;
+  }
+
+  /** Redis admitted starts up to ring slot `next - 1`: the next admission hints the two slots after. */
+  expectSlot(next: number): void {
+    const length = this.limits.ringLength;
+    if (length === 0) return;
+    this.args[HINT] = String(next % length);
+    this.args[HINT + 1] = String((next + 1) % length);
+  }
+
+  /** The ring length as sent (for REFUND_SCRIPT). */
+  get ringLengthArg(): string {
+    return this.args[RING_LENGTH]!;
+  }
+}
+
+/** The admission script's answer, decoded. */
+export type AdmitAnswer =
+  | {
+      readonly kind: 'admitted';
+      /** Starts taken: the callers admitted, then credits granted beyond the count asked for. */
+      readonly taken: number;
+      /** Tokens left in the bucket. */
+      readonly tokens: number;
+      /** At least this many more fit in the window; null: the cap does not bind. */
+      readonly remaining: number | null;
+      /** Nothing more is admitted before this many ms (the callers not admitted wait that long). */
+      readonly waitMs: number;
+      /** The ring slot of the first start taken (-1: no ring or nothing taken), and their stamp (for REFUND_SCRIPT). */
+      readonly slot: number;
+      readonly stamp: number;
+      /** The one admitted call is the fleet's half-open probe. */
+      readonly probe: boolean;
+    }
+  | { readonly kind: 'suspended'; readonly ms: number; readonly reason: string }
+  | { readonly kind: 'paused'; readonly ms: number }
+  | { readonly kind: 'circuit_open'; readonly ms: number };
+
+/** Decodes a reply of ADMIT_SCRIPT (see its doc for the layout). */
+export function decodeAdmitReply(reply: unknown): AdmitAnswer {
+  const r = reply as readonly (number | string)[];
+  const code = Number(r[0]);
+  if (code >= 0) {
+    const remaining = Number(r[2]);
+    return {
+      kind: 'admitted',
+      taken: code,
+      tokens: Number(r[1]),
+      remaining: remaining < 0 ? null : remaining,
+      waitMs: Number(r[3] ?? 0),
+      slot: Number(r[4] ?? -1),
+      stamp: Number(r[5] ?? 0),
+      probe: r[6] === 1,
+    };
+  }
+  if (code === -1) return { kind: 'suspended', ms: Number(r[1]), reason: String(r[2] ?? '') };
+  if (code === -2) return { kind: 'paused', ms: Number(r[1]) };
+  return { kind: 'circuit_open', ms: Number(r[1]) };
+}
+
+/** What to give back with REFUND_SCRIPT. */
+export interface Refund {
+  readonly key: string;
+  readonly ringLength: number | string;
+  /** The first ring slot (-1: none). */
+  readonly slot: number;
+  readonly count: number;
+  readonly stamp: number;
+  /** The fleet's probe is among them. */
+  readonly probe: boolean;
+  /** The bucket's ms per start to give back; 0 keeps its tokens. */
+  readonly step: number;
+}
+
+/** REFUND_SCRIPT's EVAL arguments (script, numkeys, key, ARGV...); null when there is nothing to give back. */
+export function encodeRefund(refund: Refund): (string | number)[] | null {
+  if (refund.slot < 0 && !refund.probe && refund.step === 0) return null;
+  return [REFUND_SCRIPT, 1, refund.key, refund.slot, refund.count, refund.ringLength, refund.stamp, refund.probe ? 1 : 0, refund.step];
+}
+
