@@ -45,7 +45,8 @@ interface Member {
 /** One "process": its own client, store and manager. */
 function member(prefix: string, config: Partial<ThrottleConfig>, options: Partial<RedisStoreOptions> = {}): Member {
   const client = server().client();
-  const store = new RedisStore({ client, prefix, ...options });
+  // A deadline a loaded machine cannot reach by accident (tests of a slow Redis set their own).
+  const store = new RedisStore({ client, prefix, timeoutMs: 10_000, ...options });
   const manager = new ThrottleManager({ store, env: {} });
   manager.configure(SVC, {
     requestsPerSecond: Infinity,
@@ -353,6 +354,35 @@ describe('RedisStore: credits', () => {
     expect((await burst(b.manager, 150)).started).toBe(100 - made);
     admin.disconnect();
   });
+
+  it('credits given back after others took the rest of the window are the fleet\'s again at once: a caller refused while they were held waits for them, and is woken by the give-back', async () => {
+    const prefix = newPrefix();
+    const admin = server().client();
+    const key = `${prefix}{${SVC}}`;
+    // a's credits last a minute unless given back: here they go back when a's limits are set
+    // again (an event of the test's choosing, not a lapse of time).
+    const config = { burst: 100, requestsPerMinute: 100 };
+    const a = member(prefix, config, { creditMs: 60_000 });
+    const b = member(prefix, { ...config, maxWaitMs: 120_000 });
+    await until(() => a.parts.channel.listening && b.parts.channel.listening, 2_000, 'the subscriptions');
+    const made = await callUntilHoldingCredits(a, () => ringStarts(admin, key));
+    const held = (await ringStarts(admin, key)) - made;
+    expect(held).toBeGreaterThan(0);
+    // b takes the rest of the window: it is full, the last slots taken after a's credits.
+    expect((await burst(b.manager, 100 - made - held)).started).toBe(100 - made - held);
+    expect(await ringStarts(admin, key)).toBe(100);
+    // b's next callers are told the best case (when a's credits may come back), so they wait
+    // rather than being refused for a minute; a gives them back; b's callers start from them.
+    const waiting = burst(b.manager, held);
+    await until(() => (b.manager.getStatusReport().scopes[SVC]?.waiting ?? 0) > 0, 5_000, "b's callers to wait");
+    a.manager.configure(SVC, config);
+    const { started, errors } = await waiting;
+    expect(errors).toEqual([]);
+    expect(started).toBe(held);
+    // Exactly the cap: nothing more fits now (a does not wait).
+    expect((await burst(a.manager, 1)).started).toBe(0);
+    admin.disconnect();
+  }, 30_000);
 
   it('credits left unused go back to the bucket too, when the window does not bind', async () => {
     const prefix = newPrefix();

@@ -6,8 +6,8 @@ import type { RedisSettings } from './settings.js';
 
 /** A message on the store's channel. */
 interface Message {
-  /** suspend, resume, pause, circuit open, circuit closed */
-  readonly t: 's' | 'r' | 'p' | 'o' | 'c';
+  /** suspend, resume, pause, circuit open, circuit closed, starts given back */
+  readonly t: 's' | 'r' | 'p' | 'o' | 'c' | 'g';
   /** The store instance that sent it (it ignores its own). */
   readonly o: string;
   readonly k: string;
@@ -31,6 +31,12 @@ export interface FleetNotices {
   publishCircuitOpen(scope: string, durationMs: number): void;
   /** The fleet's probe succeeded here: close the scope's circuit everywhere. */
   publishCircuitClose(scope: string): void;
+  /**
+   * Calls `wake` once, the next time starts are given back to the scope by any process (credits
+   * that lapsed unused, admissions answered too late): callers waiting for room try again then.
+   */
+  watchRoom(scope: string, wake: () => void): void;
+  unwatchRoom(scope: string, wake: () => void): void;
 }
 
 /**
@@ -40,6 +46,8 @@ export interface FleetNotices {
  */
 export class RedisChannel implements SharedState, FleetNotices {
   private readonly listeners = new Set<SharedStateListener>();
+  /** Per scope, the limiters waiting for room (see watchRoom); an entry goes with its message. */
+  private readonly roomWatch = new Map<string, Set<() => void>>();
   private subscription: Subscription | undefined;
   resumes = 0;
   /** Suspensions and resumes made while Redis was down, sent when it answers again. */
@@ -93,6 +101,19 @@ export class RedisChannel implements SharedState, FleetNotices {
     this.publish(scope, null, [CIRCUIT_CLOSE_SCRIPT]);
   }
 
+  watchRoom(scope: string, wake: () => void): void {
+    let watchers = this.roomWatch.get(scope);
+    if (watchers === undefined) this.roomWatch.set(scope, (watchers = new Set()));
+    watchers.add(wake);
+  }
+
+  unwatchRoom(scope: string, wake: () => void): void {
+    const watchers = this.roomWatch.get(scope);
+    if (watchers === undefined) return;
+    watchers.delete(wake);
+    if (watchers.size === 0) this.roomWatch.delete(scope);
+  }
+
   // What the store learns from admission answers and health changes, passed on to every manager.
 
   notifySuspended(scope: string, remainingMs: number, reason: string): void {
@@ -122,6 +143,7 @@ export class RedisChannel implements SharedState, FleetNotices {
   async close(deadlineMs: number): Promise<void> {
     this.closed = true;
     this.listeners.clear();
+    this.roomWatch.clear();
     const subscription = this.subscription;
     this.subscription = undefined;
     await subscription?.close(deadlineMs);
@@ -163,6 +185,12 @@ export class RedisChannel implements SharedState, FleetNotices {
       return;
     }
     if (message.o === this.settings.origin || typeof message.k !== 'string') return;
+    if (message.t === 'g') {
+      const watchers = this.roomWatch.get(message.k);
+      this.roomWatch.delete(message.k);
+      if (watchers !== undefined) for (const wake of watchers) safely(wake);
+      return;
+    }
     if (message.t === 'r') this.resumes++;
     for (const listener of this.listeners) {
       safely(() => {
