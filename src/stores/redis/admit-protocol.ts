@@ -22,10 +22,14 @@ import { HEADER, NOW } from './lua.js';
  * stamp is now + lease, and the bucket's tat moves on from no earlier than now + lease. Used
  * at any moment in between, it is covered on both sides. Why, in short (a start is checked at
  * c, made at s, recorded at r, with c <= s <= r; runs are serial, so checks are in order):
- * - Window: take L + 1 starts made within one window, q0 the first of them to be admitted and
- *   q_L the last. The start admitted L admissions after q0 (q_L or one before it) reused q0's
- *   slot, so it was checked no earlier than r(q0) + window >= s(q0) + window; q_L was checked no
- *   earlier than that and made later still: not within one window with q0.
+ * - Window: every start admitted (or credit not given back) keeps a record, in a slot of its
+ *   own, until the record has left the window: a slot is taken only when its record r has
+ *   (r + window <= now), REFUND_SCRIPT frees only credits their process dropped unused (and
+ *   admissions whose callers never started), and it moves other records between slots without
+ *   changing them. Take L + 1 starts made within one window [a, a + window), and q the last of
+ *   them to be checked, at c <= s(q) < a + window. The L others were admitted before c and each
+ *   recorded at r >= its start >= a > c - window: at c they filled all L slots, and q found none
+ *   free. So at most L starts in any window.
  * - Bucket (GCRA, step = 1000 / rate, tau = (burst - 1) * step): for n starts made within a span
  *   [a, b], tat rose by a step for each admitted from the first of them on, starting from at
  *   least r + step >= a + step; the last was checked with tat <= c + tau <= b + tau. So
