@@ -526,6 +526,63 @@ describe('RedisStore: shared suspension and pause', () => {
   });
 });
 
+describe('RedisStore: a provider pause has a ceiling and resume() lifts it', () => {
+  const DAY = 24 * 60 * 60 * 1000;
+  /** Records what a store tells a listener about the fleet. */
+  function heard(store: RedisStore): string[] {
+    const told: string[] = [];
+    const noop = (): void => {};
+    store.shared!.attach({
+      onSuspended: noop,
+      onResumed: (scope) => told.push(`resumed ${scope}`),
+      onPaused: (scope, ms) => told.push(`paused ${scope} ${ms}`),
+      onCircuitOpened: noop,
+      onCircuitClosed: noop,
+      onHealthChange: noop,
+    });
+    return told;
+  }
+
+  it('a pause of centuries published to the fleet is kept to 24 h, in Redis and in every process; one heard from elsewhere too', async () => {
+    const prefix = newPrefix();
+    const [a, b] = [member(prefix, {}), member(prefix, {})];
+    await until(() => a.parts.channel.listening && b.parts.channel.listening, 2_000, 'the subscriptions');
+    const told = heard(b.store);
+    a.store.shared!.publishPause(SVC, 1e12);
+    await until(() => told.length > 0, 2_000, 'the pause to reach b');
+    expect(told).toEqual([`paused ${SVC} ${DAY}`]);
+    const admin = server().client();
+    const [pausedUntil, [seconds]] = await Promise.all([admin.hget(`${prefix}{${SVC}}`, 'pu'), admin.time() as Promise<[number, number]>]);
+    expect(Number(pausedUntil) - Number(seconds) * 1000).toBeLessThanOrEqual(DAY + 1_000);
+    expect(Number(pausedUntil) - Number(seconds) * 1000).toBeGreaterThan(DAY - 60_000);
+    // A process that publishes a huge pause itself (another version, a bug) is kept to it too.
+    await admin.publish(`${prefix}events`, JSON.stringify({ t: 'p', o: 'elsewhere', k: 'other', ms: 1e15 }));
+    await until(() => told.length > 1, 2_000, 'the message');
+    expect(told[1]).toBe(`paused other ${DAY}`);
+    admin.disconnect();
+  });
+
+  it('resume() lifts the pause fleet-wide: in Redis (a fresh process is admitted) and in every process (told to resume)', async () => {
+    const prefix = newPrefix();
+    const [a, b] = [member(prefix, { maxWaitMs: 0 }), member(prefix, { maxWaitMs: 0 })];
+    await until(() => a.parts.channel.listening && b.parts.channel.listening, 2_000, 'the subscriptions');
+    const told = heard(b.store);
+    const limited = Object.assign(new Error('429 Too Many Requests'), { status: 429, headers: { 'retry-after': '600' } });
+    await expect(a.manager.execute(SVC, () => Promise.reject(limited))).rejects.toBe(limited);
+    await until(() => told.some((t) => t.startsWith('paused')), 2_000, 'the pause to reach b');
+    // Paused in Redis: a fresh process is refused at its first call.
+    const refused = await member(prefix, { maxWaitMs: 0 }).manager.execute(SVC, async () => 'ran').catch((e: unknown) => e);
+    expect((refused as { reason?: string }).reason).toBe('paused');
+    a.manager.resume(SVC);
+    await until(() => told.includes(`resumed ${SVC}`), 2_000, 'the resume to reach b');
+    const admin = server().client();
+    expect(await admin.hget(`${prefix}{${SVC}}`, 'pu')).toBeNull();
+    admin.disconnect();
+    // Lifted in Redis: another fresh process is admitted.
+    expect((await burst(member(prefix, { maxWaitMs: 0 }).manager, 1)).started).toBe(1);
+  });
+});
+
 describe('RedisStore: shared circuit (shareCircuit)', () => {
   const circuitConfig = { circuitBreakerThreshold: 2, circuitBreakerResetMs: 300, burst: 100, requestsPerMinute: 100 };
   const down = (): Promise<never> => Promise.reject(Object.assign(new Error('503 Service Unavailable'), { status: 503 }));

@@ -1,5 +1,5 @@
 import type { SharedState, SharedStateListener, StoreHealth } from '../types.js';
-import { CIRCUIT_CLOSE_SCRIPT, CIRCUIT_OPEN_SCRIPT, PAUSE_SCRIPT, RESUME_SCRIPT, SUSPEND_SCRIPT } from './channel-scripts.js';
+import { CIRCUIT_CLOSE_SCRIPT, CIRCUIT_OPEN_SCRIPT, MAX_PAUSE_MS, PAUSE_SCRIPT, RESUME_SCRIPT, SUSPEND_SCRIPT } from './channel-scripts.js';
 import { describe, type RedisConnection, type Subscription } from './connection.js';
 import { scopeKeyIn } from './lua.js';
 import type { RedisSettings } from './settings.js';
@@ -80,16 +80,18 @@ export class RedisChannel implements SharedState, FleetNotices {
     this.publish(scope, { kind: 'suspend', until, reason }, [SUSPEND_SCRIPT, Math.ceil(durationMs), reason]);
   }
 
+  /** Lifts the scope's suspension and provider pause, in Redis and in every process (SharedStateListener.onResumed). */
   publishResume(scope: string): void {
     this.resumes++;
     this.unsent.delete(scope);
     this.publish(scope, { kind: 'resume' }, [RESUME_SCRIPT]);
   }
 
+  /** Pauses the scope fleet-wide for `durationMs`, at most {@link MAX_PAUSE_MS}. */
   publishPause(scope: string, durationMs: number): void {
     if (!(durationMs > 0) || !this.connection.isHealthy) return;
     // A pause is short-lived: one lost while Redis is down is not replayed.
-    this.publish(scope, null, [PAUSE_SCRIPT, Math.ceil(durationMs)]);
+    this.publish(scope, null, [PAUSE_SCRIPT, Math.ceil(clampPause(durationMs))]);
   }
 
   publishCircuitOpen(scope: string, durationMs: number): void {
@@ -121,7 +123,8 @@ export class RedisChannel implements SharedState, FleetNotices {
   }
 
   notifyPaused(scope: string, remainingMs: number): void {
-    for (const listener of this.listeners) safely(() => listener.onPaused(scope, remainingMs));
+    const ms = clampPause(remainingMs);
+    for (const listener of this.listeners) safely(() => listener.onPaused(scope, ms));
   }
 
   notifyHealth(health: StoreHealth): void {
@@ -196,12 +199,17 @@ export class RedisChannel implements SharedState, FleetNotices {
       safely(() => {
         if (message.t === 's') listener.onSuspended(message.k, Number(message.ms), String(message.r ?? ''));
         else if (message.t === 'r') listener.onResumed(message.k);
-        else if (message.t === 'p') listener.onPaused(message.k, Number(message.ms));
+        else if (message.t === 'p') listener.onPaused(message.k, clampPause(Number(message.ms)));
         else if (message.t === 'o') listener.onCircuitOpened(message.k, Number(message.ms));
         else if (message.t === 'c') listener.onCircuitClosed(message.k);
       });
     }
   }
+}
+
+/** A pause as the fleet takes it: at most MAX_PAUSE_MS, whoever asked (NaN: none). */
+function clampPause(ms: number): number {
+  return ms > MAX_PAUSE_MS ? MAX_PAUSE_MS : ms > 0 ? ms : 0;
 }
 
 function safely(fn: () => void): void {
