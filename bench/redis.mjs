@@ -87,6 +87,10 @@ const FLEET_WINDOW_MS = 1_000;
 const FLEET_CAP = 300;
 const FLEET_MEMBERS = 4;
 const FLEET_LOOPS = 8;
+/** Start times are taken in this process a little after each admission: rolling windows are checked this much shorter. */
+const SLACK_MS = 20;
+/** Callers that do not wait try again this long after a refusal. */
+const RETRY_MS = 5;
 
 /**
  * A saturating fleet under a binding per-window cap: `FLEET_MEMBERS` members (each with its own
@@ -94,9 +98,9 @@ const FLEET_LOOPS = 8;
  * another, waiting when refused, for `windows` windows. Returns the share of the allowed budget
  * used (starts in [t0, t0 + windows x window) over windows x cap, t0 the first start) and the
  * most starts in any rolling window (start times are taken in this process just after each
- * admission, so windows are checked 5 ms shorter than they are).
+ * admission, so windows are checked SLACK_MS shorter than they are).
  */
-async function fleetFidelity(kind, { port, windows, prefix }) {
+async function fleetFidelity(kind, { port, windows, prefix, wait }) {
   const clients = [];
   const client = () => {
     const c = new Redis({ host: '127.0.0.1', port });
@@ -121,7 +125,7 @@ async function fleetFidelity(kind, { port, windows, prefix }) {
             return;
           } catch (refusal) {
             if (!(refusal instanceof Object) || typeof refusal.msBeforeNext !== 'number') throw refusal;
-            await sleep(refusal.msBeforeNext + 1);
+            await sleep(wait ? refusal.msBeforeNext + 1 : RETRY_MS);
           }
         }
       };
@@ -137,10 +141,10 @@ async function fleetFidelity(kind, { port, windows, prefix }) {
         if (Date.now() > until) throw new Error('the RedisStore subscription did not come up');
       }
       statsOf.push(parts.stats);
-      manager.configure('fleet', { requestsPerSecond: 2_000, burst: 100, requestsPerMinute: FLEET_CAP, maxConcurrent: Infinity, retryAttempts: 0, timeoutMs: 0, maxWaitMs: 60_000, maxQueue: Infinity });
+      manager.configure('fleet', { requestsPerSecond: 2_000, burst: 100, requestsPerMinute: FLEET_CAP, maxConcurrent: Infinity, retryAttempts: 0, timeoutMs: 0, maxWaitMs: wait ? 60_000 : 0, maxQueue: Infinity });
       closers.push(() => manager.close());
       const noop = async () => void starts.push(performance.now());
-      calls.push(() => manager.execute('fleet', noop));
+      calls.push(wait ? () => manager.execute('fleet', noop) : () => manager.execute('fleet', noop).catch(() => sleep(RETRY_MS)));
     }
   }
   const end = performance.now() + (windows + 0.5) * FLEET_WINDOW_MS;
@@ -154,7 +158,7 @@ async function fleetFidelity(kind, { port, windows, prefix }) {
   starts.sort((a, b) => a - b);
   const t0 = starts[0];
   const used = starts.filter((at) => at < t0 + windows * FLEET_WINDOW_MS).length;
-  return { share: used / (windows * FLEET_CAP), used, allowed: windows * FLEET_CAP, busiest: maxInWindow(starts, FLEET_WINDOW_MS - 5), creditsUsed };
+  return { share: used / (windows * FLEET_CAP), used, allowed: windows * FLEET_CAP, cap: FLEET_CAP, busiest: maxInWindow(starts, FLEET_WINDOW_MS - SLACK_MS), creditsUsed };
 }
 
 /**
@@ -225,12 +229,15 @@ export async function runRedisBench({ quick = false } = {}) {
     for (const c of cases) costs.push(await serverCostPerOp(admin, c.call, quick ? 500 : 2_000));
     const windows = quick ? 2 : 5;
     const fidelity = [];
-    for (const [name, kind] of [
-      ['floodgate RedisStore (credits, the default)', 'credits'],
-      ['floodgate RedisStore, maxCredits: 0', 'exact'],
-      ['rate-limiter-flexible RateLimiterRedis (fixed window)', 'rlf'],
-    ]) {
-      fidelity.push({ name, ...(await fleetFidelity(kind, { port: server.port, windows, prefix: `bench:fid:${kind}:` })) });
+    for (const wait of [true, false]) {
+      for (const [name, kind] of [
+        ['floodgate RedisStore (credits, the default)', 'credits'],
+        ['floodgate RedisStore, maxCredits: 0', 'exact'],
+        ['rate-limiter-flexible RateLimiterRedis (fixed window)', 'rlf'],
+      ]) {
+        const run = await fleetFidelity(kind, { port: server.port, windows, prefix: `bench:fid:${kind}:${wait}:`, wait });
+        fidelity.push({ name: `${name}, ${wait ? 'callers wait' : `callers retry ${RETRY_MS} ms after a refusal`}`, ...run });
+      }
     }
     // Admissions per round trip: answered by Redis, plus those made with credits it granted.
     const storeTrips = stats.roundTrips / Math.max(1, stats.answered + stats.creditsUsed);
@@ -274,11 +281,12 @@ export async function runRedisBench({ quick = false } = {}) {
       '',
       `### Fleet fidelity: the budget a saturating fleet uses under a binding cap`,
       '',
-      `${FLEET_MEMBERS} members, each with its own connection and ${FLEET_LOOPS} callers calling one call after another (waiting when refused), ` +
+      `${FLEET_MEMBERS} members, each with its own connection and ${FLEET_LOOPS} callers calling one call after another, ` +
+        `either waiting when refused (floodgate's \`maxWaitMs\`, rate-limiter-flexible's \`msBeforeNext\`) or refused at once and trying again ${RETRY_MS} ms later, ` +
         `share a cap of ${FLEET_CAP} starts per ${FLEET_WINDOW_MS / 1000} s window (the per-minute cap, time scaled down by floodgate's test hook; ` +
         `floodgate also has a bucket of 2,000/s, burst 100) for ${windows} windows. "Used" is the starts in the first ${windows} windows from the first start ` +
         `over ${windows} × ${FLEET_CAP}; "busiest" the most starts in any rolling window (taken in this process just after each admission, so ` +
-        `windows are checked 5 ms shorter). rate-limiter-flexible's window is fixed: rolling windows across its boundaries can hold up to twice its points.`,
+        `windows are checked ${SLACK_MS} ms shorter). rate-limiter-flexible's window is fixed: rolling windows across its boundaries can hold up to twice its points.`,
       '',
       table(
         ['case', 'used of the allowed budget', 'busiest rolling window (cap ' + FLEET_CAP + ')', 'over the cap', 'credits used'],
