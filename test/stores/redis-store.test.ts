@@ -215,20 +215,21 @@ describe('RedisStore: shared limits', () => {
 
 /**
  * Calls one after another (each awaited) for `ms`; returns the start times of the admitted
- * ones. With `restEvery`, rests `restMs` after that many calls (credits then wait to be used).
+ * ones. With `restEvery`, rests `restMs` after that many calls (credits then wait to be used);
+ * `stopWhen` ends it early, given the errors so far (other than refusals for capacity).
  */
 async function hammer(
   m: Member,
   ms: number,
   options: { platform?: string } = {},
-  { restEvery = Infinity, restMs = 0 } = {},
+  { restEvery = Infinity, restMs = 0, stopWhen = (_errors: readonly unknown[]): boolean => false } = {},
 ): Promise<{ starts: number[]; begun: number[]; refused: number; errors: unknown[] }> {
   const starts: number[] = [];
   /** When each started call was begun (asked for admission), in the order of `starts`. */
   const begun: number[] = [];
   const errors: unknown[] = [];
   let refused = 0;
-  for (let n = 1, end = Date.now() + ms; Date.now() < end; n++) {
+  for (let n = 1, end = Date.now() + ms; Date.now() < end && !stopWhen(errors); n++) {
     if (n % restEvery === 0) await sleep(restMs);
     const begunAt = performance.now();
     try {
@@ -325,8 +326,9 @@ describe('RedisStore: credits', () => {
     await until(() => a.parts.channel.listening, 2_000, 'the subscription');
     let heardAt = Infinity;
     a.manager.on('suspended', () => (heardAt = performance.now()));
-    const running = hammer(a, 400, { platform: 'reddit' });
-    await sleep(150);
+    // a calls until it has been refused five times after the ban (the test's timeout is the guard).
+    const running = hammer(a, 60_000, { platform: 'reddit' }, { stopWhen: (errors) => errors.length >= 5 });
+    await until(() => a.parts.stats.creditsUsed > 0, 30_000, 'a to use credits');
     const ban = Object.assign(new Error('403 Forbidden: account suspended'), { status: 403 });
     await expect(b.manager.execute(SVC, () => Promise.reject(ban), { platform: 'reddit' })).rejects.toBe(ban);
     const { begun, errors } = await running;
