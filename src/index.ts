@@ -45,7 +45,8 @@ export { ConsecutiveBreaker, SamplingBreaker, CountBreaker } from 'cockatiel';
 export { MemoryStore } from './stores/memory-store.js';
 export type { ThrottleStore, ScopeLimiter, LimiterLimits, LimiterSnapshot, StoreHealth, SharedState, SharedStateListener } from './stores/types.js';
 // Fleet mode. RedisStore imports nothing from ioredis at runtime: the user passes the client in.
-export { RedisStore, type RedisStoreOptions, type RedisFallback } from './stores/redis-store.js';
+export { RedisStore } from './stores/redis/store.js';
+export type { RedisStoreOptions, RedisFallback } from './stores/redis/settings.js';
 
 // Governance: the decision ledger and policy artifacts (README "Decision ledger", "Policy artifacts").
 export * from './governance/index.js';

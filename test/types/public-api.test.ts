@@ -83,6 +83,8 @@ describe('public types', () => {
       options.maxCredits = 4;
     };
     expectTypeOf(tryToChange).parameter(0).toEqualTypeOf<RedisStoreOptions>();
+    // Test hooks are not options: the strict window is 60 s for users.
+    expectTypeOf<RedisStoreOptions>().not.toHaveProperty('windowMs');
   });
 
   it('the manager shows users only what they call: no internal member, in the types or at run time', () => {
