@@ -1,16 +1,13 @@
 /** Contracts and error budgets: per endpoint template, scored over a rolling window. */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { ThrottleManager, throttled, type BudgetBurnEvent } from 'floodgate';
 import { configErrorOf, httpError, roomy } from '../helpers.js';
+import { managerUnderFakeTimers } from './helpers.js';
 
+const current = managerUnderFakeTimers();
 let manager: ThrottleManager;
 beforeEach(() => {
-  vi.useFakeTimers({ now: 1_800_000_000_000 });
-  manager = new ThrottleManager({ env: {} });
-});
-afterEach(async () => {
-  await manager.close();
-  vi.useRealTimers();
+  manager = current();
 });
 
 const REPO = 'GET /repos/{owner}/{repo}';

@@ -3,19 +3,15 @@
  * observed, none of them is made and no call is held.
  */
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { createLedger, isCircuitOpenError, isPlatformSuspendedError, isRateLimitedError, ThrottleManager, type ThrottleConfig } from 'floodgate';
 import { configErrorOf, httpError, roomy, track } from '../helpers.js';
-import { readLines, tempDir } from './helpers.js';
+import { managerUnderFakeTimers, readLines, tempDir } from './helpers.js';
 
+const current = managerUnderFakeTimers();
 let manager: ThrottleManager;
 beforeEach(() => {
-  vi.useFakeTimers({ now: 1_800_000_000_000 });
-  manager = new ThrottleManager({ env: {} });
-});
-afterEach(async () => {
-  await manager.close();
-  vi.useRealTimers();
+  manager = current();
 });
 
 /** Lets every callback already due run, without moving the clock. */
