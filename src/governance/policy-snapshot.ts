@@ -77,8 +77,21 @@ export function describeBreaker(option: BreakerOption | undefined): PolicyConfig
   if (option instanceof CountBreaker) {
     return { kind: 'count', threshold: fields.threshold as number, size: (fields.samples as unknown[]).length, minimumNumberOfCalls: fields.minimumNumberOfCalls as number };
   }
-  if (typeof fields.kind === 'string' && typeof fields.success !== 'function') return { ...(option as BreakerSpec) };
+  if (typeof fields.kind === 'string' && typeof fields.success !== 'function') return specFields(option as BreakerSpec);
   return { kind: 'custom', class: (Object.getPrototypeOf(option) as { constructor?: { name?: string } } | null)?.constructor?.name ?? 'unknown' };
+}
+
+/** A validated spec's own settings only: whatever else its object carries is not policy (and may not be data). */
+function specFields(spec: BreakerSpec): BreakerSpec {
+  const optional = <K extends string>(key: K, value: number | undefined) => (value === undefined ? {} : ({ [key]: value } as Record<K, number>));
+  switch (spec.kind) {
+    case 'consecutive':
+      return { kind: 'consecutive', threshold: spec.threshold };
+    case 'sampling':
+      return { kind: 'sampling', threshold: spec.threshold, durationMs: spec.durationMs, ...optional('minimumRps', spec.minimumRps) };
+    default:
+      return { kind: 'count', threshold: spec.threshold, size: spec.size, ...optional('minimumNumberOfCalls', spec.minimumNumberOfCalls) };
+  }
 }
 
 /** A snapshot read back and validated whole: configurations ready to store, patterns ready to register. */

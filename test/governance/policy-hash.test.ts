@@ -105,6 +105,12 @@ describe('manager.policyHash()', () => {
       b.configure('svc', { breaker: spec });
       expect(a.policyHash()).toBe(b.policyHash());
     }
+    // A spec object carrying more than its settings (here a Map, which has no JSON form) hashes as its settings.
+    const extra = fresh();
+    extra.configure('svc', { breaker: { kind: 'consecutive', threshold: 4, cache: new Map() } as never });
+    const plain = fresh();
+    plain.configure('svc', { breaker: { kind: 'consecutive', threshold: 4 } });
+    expect(extra.getStatusReport().policyHash).toBe(plain.policyHash());
   });
 
   it('is cached, follows every change, and appears in the status report and in each ledger record', async () => {
