@@ -173,11 +173,8 @@ class Call {
 
   /** Observe mode: the limits did not admit the call now. Enforce mode's refusal, if it makes one, is counted; the call runs at once. */
   private runUnadmitted(now: number): Promise<unknown> {
-    try {
-      this.scope.throwIfCannotWait(now, this.signal);
-    } catch (error) {
-      if (!this.scope.letThrough(error)) throw error;
-    }
+    const refusal = this.scope.observedRefusal(now, this.signal);
+    if (refusal !== null && !this.scope.letThrough(refusal)) throw refusal;
     return this.runLetThrough(now);
   }
 

@@ -301,9 +301,19 @@ export class Scope implements AdmissionGate, CircuitListener {
     // The limiter's estimate cannot see the concurrency limit: with every slot busy it is 0,
     // which would tell the caller to come straight back. Hint the time a call takes instead.
     const error = new RateLimitedError(this.key, waitMs > 0 ? waitMs : this.slotWaitHint(), paused ? 'paused' : reason);
-    // Observe mode: the refusal is not made; `letThrough` announces it as `wouldRefuse`.
-    if (this.config.mode !== 'observe') this.listener.onRateLimited(this, error);
+    // Observe mode decides a refusal it will not make: `letThrough` announces it (`wouldRefuse`).
+    if (!decidingObserved) this.listener.onRateLimited(this, error);
     return error;
+  }
+
+  /** Observe mode: the refusal a caller that may not wait would get now (see {@link throwIfCannotWait}), or null; not announced. */
+  observedRefusal(now: number, signal: AbortSignal | undefined): Error | null {
+    decidingObserved = true;
+    try {
+      return (this.queue ??= new AdmissionQueue(this)).refusal(now, this.config.maxWaitMs, this.config.maxQueue, signal);
+    } finally {
+      decidingObserved = false;
+    }
   }
 
   /**
@@ -339,6 +349,9 @@ export class Scope implements AdmissionGate, CircuitListener {
     this.active--;
   }
 }
+
+/** True while {@link Scope.observedRefusal} decides (synchronously): its refusal is not announced as `rateLimited`. */
+let decidingObserved = false;
 
 export function scopeKey(service: string, platform: string | undefined): string {
   return platform === undefined ? service : `${service}:${platform}`;

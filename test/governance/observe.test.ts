@@ -153,6 +153,25 @@ describe("mode: 'observe'", () => {
     expect(scopes['svc:live']).toMatchObject({ mode: 'enforce', counters: { rateLimited: 1, wouldRefuse: 0 } });
   });
 
+  it('a caller already waiting when the scope switches to observe keeps enforce rules: refused, and announced as such', async () => {
+    roomy(manager, { maxConcurrent: 1, maxWaitMs: 1_000 });
+    const rateLimited: string[] = [];
+    manager.on('rateLimited', (e) => rateLimited.push(e.reason));
+    const slow = track(manager.execute('svc', () => new Promise((resolve) => setTimeout(resolve, 5_000, 'slow'))));
+    const waiting = track(manager.execute('svc', () => 'waited'));
+    await settle();
+    manager.configure('svc', { mode: 'observe' });
+    const newcomer = track(manager.execute('svc', () => 'let through'));
+    await settle();
+    expect(newcomer.state).toBe('fulfilled');
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(waiting.state).toBe('rejected');
+    expect(rateLimited).toEqual(['max_wait']);
+    await vi.advanceTimersByTimeAsync(4_000);
+    expect(slow.state).toBe('fulfilled');
+    expect(manager.getStatusReport().scopes.svc!.counters).toMatchObject({ rateLimited: 1, wouldRefuse: 0, successes: 2 });
+  });
+
   it('a retry refused by an open circuit runs too', async () => {
     roomy(manager, { circuitBreakerThreshold: 1, retryAttempts: 1, backoffBaseMs: 0, backoffMaxMs: 0, mode: 'observe' });
     let attempts = 0;
