@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { createLedger, isCircuitOpenError, isPlatformSuspendedError, isRateLimitedError, ThrottleManager, type ThrottleConfig } from 'floodgate';
+import { createLedger, isCircuitOpenError, isPlatformSuspendedError, isRateLimitedError, unifiedErrorHandling, type ThrottleConfig, type ThrottleManager } from 'floodgate';
 import { configErrorOf, httpError, roomy, track } from '../helpers.js';
 import { managerUnderFakeTimers, readLines, tempDir } from './helpers.js';
 
@@ -170,6 +170,24 @@ describe("mode: 'observe'", () => {
     await vi.advanceTimersByTimeAsync(4_000);
     expect(slow.state).toBe('fulfilled');
     expect(manager.getStatusReport().scopes.svc!.counters).toMatchObject({ rateLimited: 1, wouldRefuse: 0, successes: 2 });
+  });
+
+  it('a method under @unifiedErrorHandling alone runs while its scope is suspended, counted', async () => {
+    vi.useRealTimers();
+    roomy(manager, { mode: 'observe' });
+    const current = manager;
+    class Client {
+      @unifiedErrorHandling('svc', { manager: current })
+      async fetch(): Promise<string> {
+        return 'fetched';
+      }
+    }
+    await manager.execute('svc', () => 'creates the scope');
+    manager.suspend('svc', { durationMs: 60_000, reason: 'maintenance' });
+    await expect(new Client().fetch()).resolves.toBe('fetched');
+    expect(manager.getStatusReport().scopes.svc!.counters.wouldRefuseByReason).toEqual({ suspended: 1 });
+    manager.configure('svc', { mode: 'enforce' });
+    await expect(new Client().fetch()).rejects.toMatchObject({ code: 'EFLOODGATE_SUSPENDED' });
   });
 
   it('a retry refused by an open circuit runs too', async () => {
