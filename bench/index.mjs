@@ -6,6 +6,7 @@ import { benchClassify, benchRedact } from './classify.mjs';
 import { realTimeBucket, simulatedMinute } from './fidelity.mjs';
 import { compare, formatBytes, formatNs, table } from './harness.mjs';
 import { measureMemory } from './memory.mjs';
+import { benchGovernance } from './governance.mjs';
 import { runRedisBench } from './redis.mjs';
 import { runStatusBench } from './status.mjs';
 import { bare } from './stacks/bare.mjs';
@@ -306,6 +307,8 @@ if (callsOnly) {
   process.exit(0);
 }
 classification();
+log('governance…');
+print((await benchGovernance({ quick })).markdown);
 const mem = await memory();
 const fid = await fidelity();
 log('Fleet mode (Redis)…');

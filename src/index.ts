@@ -13,6 +13,7 @@ export {
   type ThrottleManagerOptions,
   type ExecuteOptions,
   type ConfigureOptions,
+  type ApplyPolicyOptions,
   type SuspendOptions,
   type ResumeOptions,
   type ErrorHandler,
@@ -35,7 +36,7 @@ export { redactText, redactUrl, redactHeaders, summarizeError, REDACTED } from '
 export type { ErrorStatistics, ErrorStatisticsOptions, ErrorHistoryEntry } from './classify/history.js';
 
 export type * from './events/events.js';
-export type { StatusReport, ScopeStatus, ScopeState, ScopeCounters } from './status/report.js';
+export type { StatusReport, ScopeStatus, ScopeState, ScopeCounters, WouldRefuseCounters } from './status/report.js';
 export type { LatencyFigures } from './status/latency.js';
 export type { CircuitStateName } from './breaker/circuit.js';
 export type { BreakerOption, BreakerSpec, BreakerFigures } from './breaker/breakers.js';

@@ -1,5 +1,5 @@
 import pRetry from 'p-retry';
-import type { ErrorClassification } from '../classify/types.js';
+import { countsAgainstProvider, type ErrorClassification } from '../classify/types.js';
 import { brandOf } from '../errors/floodgate-error.js';
 import { CallCancelledError, CircuitOpenError, PlatformSuspendedError, RateLimitedError } from '../errors/errors.js';
 import { compactTime } from '../limiter/compact-time.js';
@@ -57,6 +57,7 @@ export function runCall(
     scope.throwIfRefusing(now);
     return new Call(host, scope, endpoint, signal, fn, thisArg, args).admitThenRun(now);
   } catch (error) {
+    if (scope.config.mode === 'observe' && scope.letThrough(error)) return new Call(host, scope, endpoint, signal, fn, thisArg, args).runLetThrough(now);
     countEnd(scope, error);
     return Promise.reject(error);
   }
@@ -155,8 +156,26 @@ class Call {
    * calls now, else runs it once admitted (at once, or after waiting).
    */
   beginRetry(now: number): Promise<unknown> {
-    this.scope.throwIfRefusing(now);
+    try {
+      this.scope.throwIfRefusing(now);
+    } catch (error) {
+      if (this.scope.config.mode === 'observe' && this.scope.letThrough(error)) return this.runLetThrough(now);
+      throw error;
+    }
     return this.admitThenRun(now);
+  }
+
+  /** Observe mode: a refusal was let through (counted by the scope); the attempt runs now, on no token, in a slot. */
+  runLetThrough(now: number): Promise<unknown> {
+    this.scope.active++;
+    return this.attempt(now);
+  }
+
+  /** Observe mode: the limits did not admit the call now. Enforce mode's refusal, if it makes one, is counted; the call runs at once. */
+  private runUnadmitted(now: number): Promise<unknown> {
+    const refusal = this.scope.observedRefusal(now, this.signal);
+    if (refusal !== null && !this.scope.letThrough(refusal)) throw refusal;
+    return this.runLetThrough(now);
   }
 
   /** The attempt, at once when the scope admits it now, else after waiting for admission. */
@@ -164,6 +183,7 @@ class Call {
     const scope = this.scope;
     const admitted = scope.admitNow(now);
     if (admitted === 0) return this.attempt(now);
+    if (typeof admitted === 'number' && scope.config.mode === 'observe') return this.runUnadmitted(now);
     // The probe of a half-open circuit may have to wait in line; it stays the probe.
     const probe = scope.circuit !== null && scope.circuit.stateName === 'half_open';
     if (typeof admitted === 'number') {
@@ -247,7 +267,10 @@ class Call {
     const scope = this.scope;
     try {
       const admittedByStore = typeof first !== 'number' && (await first) === 0;
-      if (!admittedByStore) await scope.waitForAdmission(Date.now(), this.signal);
+      if (!admittedByStore) {
+        if (scope.config.mode === 'observe') return this.runUnadmitted(Date.now());
+        await scope.waitForAdmission(Date.now(), this.signal);
+      }
       const now = Date.now();
       try {
         if (probe && scope.circuit !== null && scope.circuit.stateName === 'half_open') scope.throwIfSuspended(now);
@@ -267,12 +290,14 @@ class Call {
 
   private succeeded(value: unknown): unknown {
     this.scope.succeeded(this.start);
+    if (this.scope.contracts !== null) this.scoreContract(false);
     return value;
   }
 
   private failed(error: unknown): unknown {
     this.scope.release();
     const classification = this.host.handleFailure(this.scope, this.endpoint, error, this.sequence);
+    if (this.scope.contracts !== null) this.scoreContract(countsAgainstProvider(classification));
     if (this.retrying) throw (this.lastFailure = new AttemptFailure(error, classification));
     return this.retryAfterFailure(error, classification);
   }
@@ -311,6 +336,12 @@ class Call {
       countEnd(this.scope, final);
       throw final;
     }
+  }
+
+  /** The attempt that just ended, for the scope's contracts. */
+  private scoreContract(failed: boolean): void {
+    const now = Date.now();
+    this.scope.contracts!.record(this.endpoint, now, now - this.start, failed);
   }
 
   /** What the caller gets when the retries end with `failure`. */

@@ -106,7 +106,12 @@ export class ManagerCore implements CallHost {
   /** Throws PlatformSuspendedError while the scope is suspended. */
   throwIfSuspended(service: string, platform: string | undefined): void {
     const scope = this.scopes.get(service, platform);
-    if (scope?.suspension != null) scope.throwIfSuspended(Date.now());
+    if (scope?.suspension == null) return;
+    try {
+      scope.throwIfSuspended(Date.now());
+    } catch (error) {
+      if (scope.config.mode !== 'observe' || !scope.letThrough(error)) throw error;
+    }
   }
 
   /** Classifies a method's failure and counts it once (see {@link handleFailure}). */

@@ -6,6 +6,8 @@ import type { ErrorCategory, ErrorClassification, ErrorPattern } from '../classi
 import type { ServiceName, ThrottleConfig } from '../config/types.js';
 import { ConfigError } from '../errors/errors.js';
 import type { FloodgateEvents } from '../events/events.js';
+import { ManagerPolicy } from '../governance/manager-policy.js';
+import type { DecisionSource } from '../governance/record-decisions.js';
 import { buildStatusReport, type StatusReport } from '../status/report.js';
 import type { ThrottleStore } from '../stores/types.js';
 import { runCall } from './call.js';
@@ -40,6 +42,11 @@ export interface ConfigureOptions {
   readonly platform?: string;
 }
 
+export interface ApplyPolicyOptions {
+  /** The hash the artifact must have (from `exportPolicy()` or `policyHash()` where it was made, through a channel you trust). */
+  readonly expectedHash: string;
+}
+
 export interface SuspendOptions {
   readonly platform?: string;
   /** @default the scope's `banSuspensionMs` */
@@ -62,6 +69,7 @@ let readCore: (manager: ThrottleManager) => ManagerCore;
  */
 export class ThrottleManager extends EventEmitter<FloodgateEvents> {
   readonly #core: ManagerCore;
+  readonly #policy: ManagerPolicy;
 
   static {
     readCore = (manager) => manager.#core;
@@ -70,6 +78,7 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> {
   constructor(options: ThrottleManagerOptions = {}) {
     super();
     this.#core = new ManagerCore(this, options);
+    this.#policy = new ManagerPolicy(this.#core);
   }
 
   /** The process-wide manager, created (and reading the environment) on first use. */
@@ -89,10 +98,12 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> {
     const now = Date.now();
     if (options.platform !== undefined) {
       const resolved = configs.configurePlatform(service, options.platform, partial);
+      this.#policy.invalidate();
       scopes.get(service, options.platform)?.reconfigure(resolved, now);
       return resolved;
     }
     const { resolved, platforms } = configs.configureService(service, partial);
+    this.#policy.invalidate();
     for (const scope of scopes.values()) {
       if (scope.service === service) scope.reconfigure(platforms.get(scope.key) ?? resolved, now);
     }
@@ -158,6 +169,7 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> {
   /** Adds a pattern to the classifier, tried before the defaults unless `position: 'after'`. */
   registerErrorPattern(pattern: ErrorPattern, options?: RegisterPatternOptions): void {
     this.#core.classifier.register(pattern, options);
+    this.#policy.invalidate();
   }
 
   /** Runs `handler` for every failure handled of that category and/or service; returns the function that removes it. */
@@ -181,7 +193,37 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> {
     const { scopes, store } = this.#core;
     const now = Date.now();
     for (const scope of scopes.values()) scope.expireSuspension(now);
-    return buildStatusReport(scopes.values(), store.name, now, store.health?.());
+    return buildStatusReport(scopes.values(), store.name, now, store.health?.(), this.#policy.hash());
+  }
+
+  // Governance (README "Policy hash", "Decision ledger")
+
+  /**
+   * SHA-256 (64 lowercase hex digits) of the RFC 8785 form of the policy in force: every
+   * resolved configuration (presets, services and platforms configured, modes, contracts) and
+   * the pattern table in its order. Key order never changes it; any value does.
+   */
+  policyHash(): string {
+    return this.#policy.hash();
+  }
+
+  /** Writes the policy in force and its hash to `path` (`{ policy, hash }`, atomically); resolves with the hash. */
+  exportPolicy(path: string): Promise<string> {
+    return this.#policy.export(path);
+  }
+
+  /**
+   * Applies an artifact written by `exportPolicy()` once its policy hashes to `expectedHash`:
+   * every configuration and the user patterns are replaced, live scopes reconfigured. Rejects
+   * with ConfigError, changing nothing, when the artifact is refused or any part is invalid.
+   */
+  applyPolicy(path: string, options: ApplyPolicyOptions): Promise<string> {
+    return this.#policy.apply(path, options?.expectedHash);
+  }
+
+  /** Records this manager's decisions in `ledger` (`ledger.attach(manager)`); returns the function that stops it. */
+  useLedger(ledger: { attach(source: DecisionSource): () => void }): () => void {
+    return ledger.attach(this);
   }
 
   /** Forgets every scope, counter and handled error; waiting calls reject with CallCancelledError. */

@@ -1,5 +1,7 @@
 import { unusedBreakerFigures, type BreakerFigures } from '../breaker/breakers.js';
 import type { CircuitStateName } from '../breaker/circuit.js';
+import type { ContractFigures } from '../governance/contracts.js';
+import type { ScopeMode } from '../governance/observe.js';
 import type { Scope } from '../manager/scope.js';
 import type { StoreHealth } from '../stores/types.js';
 import type { LatencyFigures } from './latency.js';
@@ -30,10 +32,20 @@ export interface ScopeCounters {
   readonly retries: number;
 }
 
+/** Observe mode's figures, beside a scope's counters. */
+export interface WouldRefuseCounters {
+  /** Calls that enforce mode would have refused (or refused while waiting) and observe mode let through. */
+  readonly wouldRefuse: number;
+  /** The same by reason: `max_wait`, `queue_full`, `paused`, `circuit_open`, `suspended`. */
+  readonly wouldRefuseByReason: Readonly<Record<string, number>>;
+}
+
 export interface ScopeStatus {
   readonly service: string;
   readonly platform: string | null;
   readonly state: ScopeState;
+  /** `observe`: refusals are counted in `counters.wouldRefuse`, not made. */
+  readonly mode: ScopeMode;
   readonly circuit: {
     readonly state: CircuitStateName;
     readonly consecutiveFailures: number;
@@ -56,8 +68,12 @@ export interface ScopeStatus {
   readonly waiting: number;
   readonly suspension: { readonly until: number; readonly reason: string } | null;
   readonly pausedUntil: number | null;
-  readonly counters: ScopeCounters;
+  readonly counters: ScopeCounters & WouldRefuseCounters;
   readonly latency: LatencyFigures;
+  /** Per contract template, over its window (empty without `contracts`). */
+  readonly contracts: Readonly<Record<string, ContractFigures>>;
+  /** Attempts whose endpoint matched no contract (0 without `contracts`). */
+  readonly unmatchedCalls: number;
 }
 
 /** A plain JSON value: safe to serialise, log or serve as is. */
@@ -72,13 +88,15 @@ export interface StatusReport {
   readonly storeHealth: StoreHealth;
   readonly scopes: Readonly<Record<string, ScopeStatus>>;
   readonly totals: ScopeCounters;
+  /** The manager's `policyHash()`: the configuration and pattern table in force. */
+  readonly policyHash: string;
 }
 
 const NO_LATENCY: LatencyFigures = Object.freeze({ count: 0, meanMs: 0, maxMs: 0, p50Ms: 0, p95Ms: 0 });
 
 const LOCAL_HEALTH: StoreHealth = { status: 'ok', mode: 'local', since: null, lastError: null };
 
-export function buildStatusReport(scopes: Iterable<Scope>, store: string, now: number, storeHealth: StoreHealth = LOCAL_HEALTH): StatusReport {
+export function buildStatusReport(scopes: Iterable<Scope>, store: string, now: number, storeHealth: StoreHealth | undefined, policyHash: string): StatusReport {
   const report: Record<string, ScopeStatus> = {};
   const totals = { requests: 0, successes: 0, failed: 0, rateLimited: 0, rejected: 0, cancelled: 0, failures: 0, retries: 0 };
   for (const scope of scopes) {
@@ -86,7 +104,7 @@ export function buildStatusReport(scopes: Iterable<Scope>, store: string, now: n
     report[scope.key] = status;
     for (const key of Object.keys(totals) as (keyof ScopeCounters)[]) totals[key] += status.counters[key];
   }
-  return { generatedAt: now, store, storeHealth: { ...storeHealth }, scopes: report, totals };
+  return { generatedAt: now, store, storeHealth: { ...(storeHealth ?? LOCAL_HEALTH) }, scopes: report, totals, policyHash };
 }
 
 function scopeStatus(scope: Scope, now: number): ScopeStatus {
@@ -108,6 +126,7 @@ function scopeStatus(scope: Scope, now: number): ScopeStatus {
     service: scope.service,
     platform: scope.platform ?? null,
     state,
+    mode: config.mode ?? 'enforce',
     circuit:
       circuit === null
         ? { state: 'closed', consecutiveFailures: 0, retryAt: null, breaker: unusedBreakerFigures(config.breaker, config.circuitBreakerThreshold) }
@@ -137,8 +156,11 @@ function scopeStatus(scope: Scope, now: number): ScopeStatus {
       cancelled: incidents?.cancelled ?? 0,
       failures: incidents?.failures ?? 0,
       retries: incidents?.retries ?? 0,
+      wouldRefuse: incidents?.wouldRefuse?.total ?? 0,
+      wouldRefuseByReason: incidents?.wouldRefuse?.reasons() ?? {},
     },
     latency: scope.latency?.figures() ?? NO_LATENCY,
+    ...(scope.contracts?.status(now) ?? { contracts: {}, unmatchedCalls: 0 }),
   };
 }
 
