@@ -2,6 +2,7 @@
  * createFetch against real node:http servers on loopback, with Node's own fetch: statuses,
  * Retry-After, the providers' rate-limit headers, retries and idempotency, streams and aborts.
  */
+import type { ServerResponse } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   createFetch,
@@ -255,7 +256,7 @@ describe('createFetch: idempotency and replays', () => {
 describe('createFetch: streams hold the concurrency slot until the body ends', () => {
   /** An SSE endpoint: sends one event, then holds the response open until `end()` is called. */
   function sse(): { end: () => void; open: () => number } {
-    const open = new Set<{ end(): void }>();
+    const open = new Set<ServerResponse>();
     server.handle = (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
       res.write('data: first\n\n');
