@@ -66,7 +66,7 @@ export function createFetch(options: CreateFetchOptions): typeof globalThis.fetc
     let outbound: OutboundCall;
     try {
       scope = core.scopeOf(service, provider);
-      core.guard.throwIfDegraded(scope.key, Date.now());
+      if (core.guard.degraded) refuseDegraded(core, scope);
       const method = methodOf(input, init);
       const replayable = isReplayable(method, input, init, idempotencyHeader);
       outbound = new OutboundCall(core, scope, fetchImpl ?? globalThis.fetch, input, init, replayable, `${method} ${routeOf(routes, input)}`);
@@ -75,6 +75,17 @@ export function createFetch(options: CreateFetchOptions): typeof globalThis.fetc
     }
     return outbound.run(init?.signal ?? (input instanceof Request ? input.signal : undefined));
   };
+}
+
+/** Refuses a call at once while the guard is degraded, counted in the scope like any refusal. */
+function refuseDegraded(core: ManagerCore, scope: Scope): void {
+  try {
+    core.guard.throwIfDegraded(scope.key, Date.now());
+  } catch (error) {
+    scope.requests++;
+    scope.incidents().rejected++;
+    throw error;
+  }
 }
 
 /**

@@ -65,6 +65,11 @@ export class OutboundGuard {
     this.failures = windowFor(next.maxFailuresPerMinute);
   }
 
+  /** True while degraded (or until the first check after the cooldown ended). */
+  get degraded(): boolean {
+    return this.reason !== null;
+  }
+
   /** Throws DegradedError while degraded (before a call is admitted: it would be refused anyway). */
   throwIfDegraded(scope: string, now: number): void {
     if (this.reason !== null && !this.recoverIfDue(now)) throw new DegradedError(scope, this.until, this.reason);
