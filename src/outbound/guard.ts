@@ -25,6 +25,10 @@ export interface GuardStatus {
   readonly until: number | null;
   /** What tripped it; null when ok. */
   readonly reason: DegradedError['reason'] | null;
+  /** The cap on outbound attempts per rolling minute; null when off. */
+  readonly maxPerMinute: number | null;
+  /** Outbound attempts counted in the last 60 s; null when the cap is off. */
+  readonly count: number | null;
 }
 
 /** Told when degraded mode begins and ends (the manager's `degraded` and `recovered` events). */
@@ -94,7 +98,9 @@ export class OutboundGuard {
 
   status(now: number): GuardStatus {
     if (this.reason !== null) this.recoverIfDue(now);
-    return this.reason === null ? { state: 'ok', until: null, reason: null } : { state: 'degraded', until: this.until, reason: this.reason };
+    const { maxPerMinute } = this.options;
+    const cap = this.starts === null ? { maxPerMinute: null, count: null } : { maxPerMinute, count: maxPerMinute - this.starts.remaining(now) };
+    return this.reason === null ? { state: 'ok', until: null, reason: null, ...cap } : { state: 'degraded', until: this.until, reason: this.reason, ...cap };
   }
 
   /** Back to ok at once, counts forgotten (the manager's reset() and close()). */

@@ -81,7 +81,7 @@ const NO_LATENCY: LatencyFigures = Object.freeze({ count: 0, meanMs: 0, maxMs: 0
 
 const LOCAL_HEALTH: StoreHealth = { status: 'ok', mode: 'local', since: null, lastError: null };
 
-const GUARD_OK: GuardStatus = Object.freeze({ state: 'ok', until: null, reason: null });
+const GUARD_OK: GuardStatus = Object.freeze({ state: 'ok', until: null, reason: null, maxPerMinute: null, count: null });
 
 export function buildStatusReport(scopes: Iterable<Scope>, store: string, now: number, storeHealth: StoreHealth = LOCAL_HEALTH, guard: GuardStatus = GUARD_OK): StatusReport {
   const report: Record<string, ScopeStatus> = {};

@@ -60,7 +60,7 @@ describe('anti-loop guard', () => {
     expect(refused).toMatchObject({ reason: 'max_per_minute', until: start + 30_000, scope: 'http:b' });
     expect(retryAfterOf(refused)).toBe(30_000);
     expect(server.seen).toHaveLength(3);
-    expect(manager.getStatusReport().guard).toEqual({ state: 'degraded', until: start + 30_000, reason: 'max_per_minute' });
+    expect(manager.getStatusReport().guard).toEqual({ state: 'degraded', until: start + 30_000, reason: 'max_per_minute', maxPerMinute: 3, count: 3 });
     expect(events).toEqual([{ until: start + 30_000, reason: 'max_per_minute' }]);
 
     // Still refused just before the end, in every outbound scope.
@@ -71,7 +71,7 @@ describe('anti-loop guard', () => {
 
     vi.advanceTimersByTime(1);
     expect(events[1]).toEqual({ at: start + 30_000 });
-    expect(manager.getStatusReport().guard).toEqual({ state: 'ok', until: null, reason: null });
+    expect(manager.getStatusReport().guard).toEqual({ state: 'ok', until: null, reason: null, maxPerMinute: 3, count: 0 });
     // Afresh: the three calls before the trip no longer count.
     for (let i = 0; i < 3; i++) expect((await get('/ok')).status).toBe(200);
     expect(server.seen).toHaveLength(6);
@@ -113,7 +113,7 @@ describe('anti-loop guard', () => {
   it('is off by default; reset() ends degraded mode', async () => {
     const { get } = outbound(undefined);
     for (let i = 0; i < 5; i++) await get('/ok');
-    expect(manager.getStatusReport().guard).toEqual({ state: 'ok', until: null, reason: null });
+    expect(manager.getStatusReport().guard).toEqual({ state: 'ok', until: null, reason: null, maxPerMinute: null, count: null });
     manager.configureGuard({ maxPerMinute: 1 });
     await get('/ok');
     expect(isDegradedError(await get('/ok').catch((e: unknown) => e))).toBe(true);
