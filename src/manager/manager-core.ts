@@ -53,7 +53,11 @@ export class ManagerCore implements CallHost {
     this.configs = new ServiceConfigs(options.env ?? process.env);
     this.scopeEvents = new ScopeEvents(emitter, () => this.store.shared);
     this.guard = new OutboundGuard({
-      onDegraded: (until, reason) => emitter.emit('degraded', { until, reason }),
+      onDegraded: (until, reason, fromFleet) => {
+        // Fleet mode: the other processes enter degraded mode too (see OutboundGuard.adopt).
+        if (!fromFleet) this.store.shared?.publishMessage?.(GUARD_TOPIC, JSON.stringify({ ms: until - Date.now(), reason }));
+        emitter.emit('degraded', { until, reason });
+      },
       onRecovered: () => emitter.emit('recovered', { at: Date.now() }),
     });
     if (options.guard !== undefined) this.guard.configure(options.guard);
@@ -217,9 +221,20 @@ export class ManagerCore implements CallHost {
   }
 
   private attachStore(): void {
-    this.detachStore = this.store.shared?.attach(storeListener(this.scopes, (health) => this.emitter.emit('storeHealth', { store: this.store.name, ...health })));
+    this.detachStore = this.store.shared?.attach(
+      storeListener(
+        this.scopes,
+        (health) => this.emitter.emit('storeHealth', { store: this.store.name, ...health }),
+        (topic, payload) => {
+          if (topic === GUARD_TOPIC) this.guard.adopt(payload, Date.now());
+        },
+      ),
+    );
   }
 }
+
+/** The shared-state topic on which a manager's guard tells the fleet it tripped. */
+const GUARD_TOPIC = 'guard';
 
 /** A provider's Retry-After on a rate limit or an overload applies to everyone in the scope. */
 function pausesScope(classification: ErrorClassification): boolean {

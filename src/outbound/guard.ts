@@ -33,11 +33,15 @@ export interface GuardStatus {
 
 /** Told when degraded mode begins and ends (the manager's `degraded` and `recovered` events). */
 export interface GuardListener {
-  onDegraded(until: number, reason: DegradedError['reason']): void;
+  /** `fromFleet`: another process tripped its guard (do not publish it back). */
+  onDegraded(until: number, reason: DegradedError['reason'], fromFleet: boolean): void;
   onRecovered(): void;
 }
 
 type ResolvedGuard = Required<GuardOptions>;
+
+/** The longest degraded mode a message from the fleet can impose. */
+const MAX_ADOPTED_MS = 24 * 60 * 60 * 1000;
 
 const DEFAULTS: ResolvedGuard = Object.freeze({ maxPerMinute: Infinity, maxFailuresPerMinute: Infinity, cooldownMs: 60_000 });
 const KEYS: ReadonlySet<string> = new Set(Object.keys(DEFAULTS));
@@ -115,8 +119,30 @@ export class OutboundGuard {
     this.until = now + this.options.cooldownMs;
     this.reason = reason;
     this.timer.arm(this.until);
-    this.listener.onDegraded(this.until, reason);
+    this.listener.onDegraded(this.until, reason, false);
     return new DegradedError(scope, this.until, reason);
+  }
+
+  /**
+   * Fleet mode: another process's guard tripped (`payload`: `{ ms, reason }` from the shared
+   * store); this one is degraded as long. A malformed or hostile message changes nothing; a
+   * degraded mode beyond a day is cut to a day.
+   */
+  adopt(payload: string, now: number): void {
+    let message: unknown;
+    try {
+      message = JSON.parse(payload);
+    } catch {
+      return;
+    }
+    const { ms, reason } = (message ?? {}) as { ms?: unknown; reason?: unknown };
+    if (typeof ms !== 'number' || !(ms > 0) || (reason !== 'max_per_minute' && reason !== 'failure_storm')) return;
+    const until = now + Math.min(Math.ceil(ms), MAX_ADOPTED_MS);
+    if (this.reason !== null && until <= this.until) return;
+    this.until = until;
+    this.reason = reason;
+    this.timer.arm(until);
+    this.listener.onDegraded(until, reason, true);
   }
 
   /** Ends degraded mode once its time has come; true when the guard is ok now. */

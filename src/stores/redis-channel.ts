@@ -6,8 +6,8 @@ import type { SharedState, SharedStateListener, StoreHealth } from './types.js';
 
 /** A message on the store's channel. */
 interface Message {
-  /** suspend, resume, pause, circuit open, circuit closed */
-  readonly t: 's' | 'r' | 'p' | 'o' | 'c';
+  /** suspend, resume, pause, circuit open, circuit closed, a message (`k`: its topic, `r`: its payload) */
+  readonly t: 's' | 'r' | 'p' | 'o' | 'c' | 'm';
   /** The store instance that sent it (it ignores its own). */
   readonly o: string;
   readonly k: string;
@@ -84,6 +84,12 @@ export class RedisChannel implements SharedState {
     const { client, origin } = this.store;
     // A pause is short-lived: one lost while Redis is down is not replayed.
     this.publish(scope, null, () => client.eval(PAUSE_SCRIPT, 1, this.store.key(scope), ms, this.channel, origin, scope));
+  }
+
+  publishMessage(topic: string, payload: string): void {
+    const { client, origin } = this.store;
+    const message: Message = { t: 'm', o: origin, k: topic, r: payload };
+    this.publish(topic, null, () => client.publish(this.channel, JSON.stringify(message)));
   }
 
   /** @internal A circuit of this process opened: open the scope fleet-wide. */
@@ -208,6 +214,7 @@ export class RedisChannel implements SharedState {
         else if (message.t === 'p') listener.onPaused(message.k, Number(message.ms));
         else if (message.t === 'o') listener.onCircuitOpened(message.k, Number(message.ms));
         else if (message.t === 'c') listener.onCircuitClosed(message.k);
+        else if (message.t === 'm') listener.onMessage?.(message.k, String(message.r ?? ''));
       });
     }
   }

@@ -84,6 +84,8 @@ export interface SharedStateListener {
   onCircuitClosed(scope: string): void;
   /** The store became unreachable, or reachable again. */
   onHealthChange(health: StoreHealth): void;
+  /** Another process published `payload` on `topic` (see {@link SharedState.publishMessage}). */
+  onMessage?(topic: string, payload: string): void;
 }
 
 /**
@@ -97,4 +99,9 @@ export interface SharedState {
   publishSuspension(scope: string, durationMs: number, reason: string): void;
   publishResume(scope: string): void;
   publishPause(scope: string, durationMs: number): void;
+  /**
+   * Tells the other processes something that is not a scope's (the anti-loop guard's degraded
+   * mode): delivered to their listeners' `onMessage`, never stored, lost while the store is down.
+   */
+  publishMessage?(topic: string, payload: string): void;
 }

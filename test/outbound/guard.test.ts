@@ -147,3 +147,23 @@ describe('anti-loop guard', () => {
     expect(isDegradedError(await get('/ok').catch((e: unknown) => e))).toBe(true);
   });
 });
+
+describe('anti-loop guard, fleet messages (unit)', () => {
+  it('adopts a degraded mode another process announced, once, and ignores malformed or hostile messages', async () => {
+    const { OutboundGuard } = await import('../../src/outbound/guard.js');
+    const seen: [number, string, boolean][] = [];
+    const guard = new OutboundGuard({ onDegraded: (until, reason, fromFleet) => seen.push([until, reason, fromFleet]), onRecovered: () => {} });
+    for (const bad of ['', 'not json', 'null', '{"ms":-5,"reason":"max_per_minute"}', '{"ms":1000,"reason":"other"}', '{"ms":"1000","reason":"failure_storm"}', '[1,2]']) {
+      guard.adopt(bad, 1_000);
+    }
+    expect(guard.status(1_000).state).toBe('ok');
+    guard.adopt('{"ms":5000,"reason":"failure_storm"}', 1_000);
+    guard.adopt('{"ms":4000,"reason":"failure_storm"}', 1_000); // ends sooner: changes nothing
+    guard.adopt('{"ms":1e15,"reason":"max_per_minute"}', 1_000); // centuries: cut to a day
+    expect(seen).toEqual([
+      [6_000, 'failure_storm', true],
+      [1_000 + 86_400_000, 'max_per_minute', true],
+    ]);
+    guard.reset();
+  });
+});
