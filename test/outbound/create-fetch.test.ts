@@ -321,6 +321,17 @@ describe('createFetch: streams hold the concurrency slot until the body ends', (
     await waitFor(() => stream.open() === 0, 'the server to see the stream closed');
   });
 
+  it('the Response is fetch\'s own (type, url); json() frees the slot when it settles', async () => {
+    server.handle = (_req, res) => res.end('{"a":1}');
+    const f = setup({ maxConcurrent: 1 });
+    const res = await f(`${server.origin}/j`);
+    expect([res.type, res.url, res.ok, res.bodyUsed]).toEqual(['basic', `${server.origin}/j`, true, false]);
+    expect(scope().inFlight).toBe(1);
+    expect(await res.json()).toEqual({ a: 1 });
+    expect(res.bodyUsed).toBe(true);
+    expect(scope().inFlight).toBe(0);
+  });
+
   it('a body read to its end with text() frees the slot', async () => {
     server.handle = (_req, res) => res.end('x'.repeat(100_000));
     const f = setup({ maxConcurrent: 1 });
