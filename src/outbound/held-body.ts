@@ -1,7 +1,11 @@
+/** fetch's body stream, and its chunks. */
+type Body = NonNullable<Response['body']>;
+type Chunk = Body extends ReadableStream<infer C> ? C : never;
+
 /** A held response's slot, and the body stream handed out for it (made when `body` is first read). */
 interface Hold {
   readonly end: () => void;
-  stream: ReadableStream<Uint8Array> | null;
+  stream: Body | null;
 }
 
 const holds = new WeakMap<Response, Hold>();
@@ -12,38 +16,53 @@ const holds = new WeakMap<Response, Hold>();
  */
 const forgotten = new FinalizationRegistry<() => void>((release) => release());
 
-const proto = Response.prototype as unknown as Record<string, (this: Response) => Promise<unknown>>;
-const readBody = Object.getOwnPropertyDescriptor(Response.prototype, 'body')!.get as (this: Response) => ReadableStream<Uint8Array> | null;
-/** The methods that consume a body (`bytes` where Node has it). */
-const CONSUMERS = ['arrayBuffer', 'blob', 'bytes', 'formData', 'json', 'text'].filter((name) => typeof proto[name] === 'function');
-
 /**
- * Own properties laid over a held response, the same objects for every response: each consumer
- * runs fetch's own and releases the slot when it settles; `body` is a pass-through of fetch's
- * stream that releases it when the stream ends, errors or is cancelled.
+ * A held response: fetch's own Response moved onto this prototype (its internal state is
+ * untouched), whose consumers release the slot when they settle and whose `body` is a
+ * pass-through of fetch's stream that releases it when the stream ends, errors or is
+ * cancelled. A prototype switch costs about nothing; own properties laid over each response
+ * cost more than the rest of createFetch (see docs/benchmarks.md).
  */
-const OVERLAY: PropertyDescriptorMap = Object.fromEntries([
-  ['body', { configurable: true, enumerable: false, get: bodyOf }],
-  ...CONSUMERS.map((name) => [
-    name,
-    {
-      configurable: true,
-      enumerable: false,
-      writable: true,
-      value: function consume(this: Response): Promise<unknown> {
-        const result = proto[name]!.call(this);
-        const end = holds.get(this)?.end;
-        if (end !== undefined) result.then(end, end);
-        return result;
-      },
-    },
-  ]),
-]);
+class HeldResponse extends Response {
+  override get body(): Body | null {
+    const source = super.body;
+    const hold = holds.get(this);
+    if (hold === undefined || source === null) return source;
+    return (hold.stream ??= passThrough(source, hold.end));
+  }
+
+  override arrayBuffer(): Promise<ArrayBuffer> {
+    return released(this, super.arrayBuffer());
+  }
+
+  override blob(): Promise<Blob> {
+    return released(this, super.blob());
+  }
+
+  override formData(): Promise<FormData> {
+    return released(this, super.formData());
+  }
+
+  override json(): Promise<unknown> {
+    return released(this, super.json());
+  }
+
+  override text(): Promise<string> {
+    return released(this, super.text());
+  }
+}
+
+/** Releases `response`'s slot when `result` settles. */
+function released<T>(response: Response, result: Promise<T>): Promise<T> {
+  const end = holds.get(response)?.end;
+  if (end !== undefined) result.then(end, end);
+  return result;
+}
 
 /**
  * Holds a slot until `response`'s body is done: `release` is called once, when the body ends,
  * errors or is cancelled, or a consumer (`json()`, `text()`, ...) settles. The response itself
- * is handed back (status, headers, `url`, `type` as fetch made them); reading `body` gives a
+ * is handed back (status, headers, `url`, `type` as fetch made them, `instanceof Response`); reading `body` gives a
  * stream that passes fetch's chunks through untouched, only as the reader asks for them (no
  * read-ahead), so SSE and chunked responses behave as with plain fetch.
  */
@@ -55,26 +74,19 @@ export function holdUntilBodyEnds(response: Response, release: () => void): Resp
     release();
   };
   holds.set(response, { end, stream: null });
-  Object.defineProperties(response, OVERLAY);
+  Object.setPrototypeOf(response, HeldResponse.prototype);
   forgotten.register(response, end);
   return response;
 }
 
-function bodyOf(this: Response): ReadableStream<Uint8Array> | null {
-  const hold = holds.get(this);
-  const source = readBody.call(this);
-  if (hold === undefined || source === null) return source;
-  return (hold.stream ??= passThrough(source, hold.end));
-}
-
 /** `source`'s chunks, read only when asked for; `end` once it ends, errors or is cancelled. */
-function passThrough(source: ReadableStream<Uint8Array>, end: () => void): ReadableStream<Uint8Array> {
+function passThrough(source: Body, end: () => void): Body {
   // The reader is taken at the first read: until then `text()` and the like still work on the response.
-  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  return new ReadableStream<Uint8Array>(
+  let reader: ReadableStreamDefaultReader<Chunk> | undefined;
+  return new ReadableStream<Chunk>(
     {
       async pull(controller) {
-        let chunk: ReadableStreamReadResult<Uint8Array>;
+        let chunk: ReadableStreamReadResult<Chunk>;
         try {
           chunk = await (reader ??= source.getReader()).read();
         } catch (error) {
