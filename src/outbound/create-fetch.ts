@@ -64,16 +64,19 @@ export function createFetch(options: CreateFetchOptions): typeof globalThis.fetc
   return function floodgateFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
     let scope: Scope;
     let outbound: OutboundCall;
+    let signal: AbortSignal | null | undefined;
     try {
       scope = core.scopeOf(service, provider);
       if (core.guard.degraded) refuseDegraded(core, scope);
       const method = methodOf(input, init);
       const replayable = isReplayable(method, input, init, idempotencyHeader);
       outbound = new OutboundCall(core, scope, fetchImpl ?? globalThis.fetch, input, init, replayable, `${method} ${routeOf(routes, input)}`);
+      signal = init?.signal ?? (input instanceof Request ? input.signal : undefined);
     } catch (error) {
+      // A hostile `init` (a throwing getter) rejects the call, as fetch would.
       return Promise.reject(error);
     }
-    return outbound.run(init?.signal ?? (input instanceof Request ? input.signal : undefined));
+    return outbound.run(signal);
   };
 }
 

@@ -403,6 +403,20 @@ describe('createFetch: options', () => {
     }
   });
 
+  it('a hostile init (throwing getters) rejects the call, and nothing is left taken', async () => {
+    const f = setup({ maxConcurrent: 1 });
+    for (const key of ['method', 'signal', 'headers', 'body']) {
+      const init = Object.defineProperty({ method: 'POST' }, key, {
+        get() {
+          throw new Error(`no ${key}`);
+        },
+      });
+      await expect(f(`${server.origin}/x`, init as RequestInit)).rejects.toThrow(`no ${key}`);
+    }
+    expect(scope().inFlight).toBe(0);
+    expect((await f(`${server.origin}/x`)).status).toBe(200);
+  });
+
   it('uses the given fetch, and patches nothing global', async () => {
     const seen: string[] = [];
     const original = globalThis.fetch;
