@@ -51,3 +51,6 @@ export type { RedisStoreOptions, RedisFallback } from './stores/redis/settings.j
 
 // Governance: the decision ledger and policy artifacts (README "Decision ledger", "Policy artifacts").
 export * from './governance/index.js';
+
+// Outbound HTTP: a fetch through the manager, the providers' rate-limit headers, the anti-loop guard (README "Outbound HTTP").
+export * from './outbound/index.js';

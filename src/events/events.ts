@@ -90,6 +90,19 @@ export interface BudgetBurnEvent extends ScopeRef {
   readonly failures: number;
 }
 
+/** The anti-loop guard tripped: every outbound call (createFetch) is refused with DegradedError until `until`. */
+export interface DegradedEvent {
+  readonly until: number;
+  /** `max_per_minute`: too many outbound attempts in a minute; `failure_storm`: too many failed ones. */
+  readonly reason: 'max_per_minute' | 'failure_storm';
+}
+
+/** Degraded mode ended: outbound calls go through again, counted afresh. */
+export interface RecoveredEvent {
+  /** When it ended (epoch ms). */
+  readonly at: number;
+}
+
 /** The manager's events, for `manager.on(name, listener)`. */
 export interface FloodgateEvents {
   retry: [RetryEvent];
@@ -104,4 +117,7 @@ export interface FloodgateEvents {
   storeHealth: [StoreHealthEvent];
   wouldRefuse: [WouldRefuseEvent];
   budgetBurn: [BudgetBurnEvent];
+  /** The anti-loop guard tripped (see `configureGuard`). */
+  degraded: [DegradedEvent];
+  recovered: [RecoveredEvent];
 }

@@ -1,11 +1,12 @@
 import pRetry from 'p-retry';
 import { countsAgainstProvider, type ErrorClassification } from '../classify/types.js';
 import { brandOf } from '../errors/floodgate-error.js';
-import { CallCancelledError, CircuitOpenError, PlatformSuspendedError, RateLimitedError } from '../errors/errors.js';
+import { CallCancelledError, CircuitOpenError, DegradedError, PlatformSuspendedError, RateLimitedError } from '../errors/errors.js';
 import { compactTime } from '../limiter/compact-time.js';
 import { retryDelay } from '../retry/backoff.js';
 import type { AttemptTimeouts, DeadlineNode } from './attempt-timeouts.js';
 import type { Scope } from './scope.js';
+import { retryForbidden } from './unretryable.js';
 
 /** What the call path needs from its manager. */
 export interface CallHost {
@@ -75,6 +76,7 @@ function countEnd(scope: Scope, error: unknown): void {
       break;
     case CircuitOpenError.code:
     case PlatformSuspendedError.code:
+    case DegradedError.code:
       incidents.rejected++;
       break;
     case CallCancelledError.code:
@@ -371,7 +373,7 @@ class Call {
   /** Whether retry number `retry` happens; when it does, its delay is planned and announced (`retry` event). */
   private planRetry(retry: number, classification: ErrorClassification, error: unknown): boolean {
     const scope = this.scope;
-    if (!classification.retryable || retry > scope.config.retryAttempts) return false;
+    if (!classification.retryable || retry > scope.config.retryAttempts || retryForbidden(error)) return false;
     // A caller who aborted gets no further retry (nor a `retry` event for one that never happens).
     if (this.signal !== undefined && this.signal.aborted) throw this.aborted(this.signal.reason);
     const delayMs = retryDelay(retry, scope.config, classification.backoffMultiplier, classification.retryAfterMs);

@@ -9,6 +9,7 @@ import type { FloodgateEvents } from '../events/events.js';
 import { ManagerPolicy } from '../governance/manager-policy.js';
 import type { DecisionSource } from '../governance/record-decisions.js';
 import { buildStatusReport, type StatusReport } from '../status/report.js';
+import type { GuardOptions } from '../outbound/guard.js';
 import type { ThrottleStore } from '../stores/types.js';
 import { runCall } from './call.js';
 import { ManagerCore, type ErrorHandler } from './manager-core.js';
@@ -26,6 +27,8 @@ export interface ThrottleManagerOptions {
   readonly historySize?: number;
   /** Scopes kept before idle ones are forgotten (least recently used first). @default 10000 */
   readonly maxScopes?: number;
+  /** The anti-loop guard over outbound calls (createFetch). @default off */
+  readonly guard?: GuardOptions;
 }
 
 export interface ExecuteOptions {
@@ -116,6 +119,14 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> {
     return this.#core.configs.resolve(service, options.platform);
   }
 
+  /**
+   * Merges `options` onto the anti-loop guard over outbound calls (createFetch); a bad value
+   * throws ConfigError and changes nothing. Counting starts afresh.
+   */
+  configureGuard(options: GuardOptions): void {
+    this.#core.guard.configure(options);
+  }
+
   /** Switches to another store (e.g. Redis) for scopes created from now on. */
   useStore(store: ThrottleStore): void {
     this.#core.useStore(store);
@@ -193,7 +204,7 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> {
     const { scopes, store } = this.#core;
     const now = Date.now();
     for (const scope of scopes.values()) scope.expireSuspension(now);
-    return buildStatusReport(scopes.values(), store.name, now, store.health?.(), this.#policy.hash());
+    return buildStatusReport(scopes.values(), store.name, now, store.health?.(), this.#policy.hash(), this.#core.guard.status(now));
   }
 
   // Governance (README "Policy hash", "Decision ledger")

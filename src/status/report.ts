@@ -4,6 +4,7 @@ import type { ContractFigures } from '../governance/contracts.js';
 import type { ScopeMode } from '../governance/observe.js';
 import type { Scope } from '../manager/scope.js';
 import type { StoreHealth } from '../stores/types.js';
+import type { GuardStatus } from '../outbound/guard.js';
 import type { LatencyFigures } from './latency.js';
 
 export type ScopeState = 'ok' | 'waiting' | 'paused' | 'circuit_open' | 'suspended';
@@ -90,13 +91,17 @@ export interface StatusReport {
   readonly totals: ScopeCounters;
   /** The manager's `policyHash()`: the configuration and pattern table in force. */
   readonly policyHash: string;
+  /** The anti-loop guard over outbound calls: `degraded` refuses every createFetch call until `until`. */
+  readonly guard: GuardStatus;
 }
 
 const NO_LATENCY: LatencyFigures = Object.freeze({ count: 0, meanMs: 0, maxMs: 0, p50Ms: 0, p95Ms: 0 });
 
 const LOCAL_HEALTH: StoreHealth = { status: 'ok', mode: 'local', since: null, lastError: null };
 
-export function buildStatusReport(scopes: Iterable<Scope>, store: string, now: number, storeHealth: StoreHealth | undefined, policyHash: string): StatusReport {
+
+const GUARD_OK: GuardStatus = Object.freeze({ state: 'ok', until: null, reason: null, maxPerMinute: null, count: null });
+export function buildStatusReport(scopes: Iterable<Scope>, store: string, now: number, storeHealth: StoreHealth | undefined, policyHash: string, guard: GuardStatus = GUARD_OK): StatusReport {
   const report: Record<string, ScopeStatus> = {};
   const totals = { requests: 0, successes: 0, failed: 0, rateLimited: 0, rejected: 0, cancelled: 0, failures: 0, retries: 0 };
   for (const scope of scopes) {
@@ -104,7 +109,7 @@ export function buildStatusReport(scopes: Iterable<Scope>, store: string, now: n
     report[scope.key] = status;
     for (const key of Object.keys(totals) as (keyof ScopeCounters)[]) totals[key] += status.counters[key];
   }
-  return { generatedAt: now, store, storeHealth: { ...(storeHealth ?? LOCAL_HEALTH) }, scopes: report, totals, policyHash };
+  return { generatedAt: now, store, storeHealth: { ...(storeHealth ?? LOCAL_HEALTH) }, scopes: report, totals, policyHash, guard: { ...guard } };
 }
 
 function scopeStatus(scope: Scope, now: number): ScopeStatus {

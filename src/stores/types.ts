@@ -87,6 +87,8 @@ export interface SharedStateListener {
   onCircuitClosed(scope: string): void;
   /** The store became unreachable, or reachable again. */
   onHealthChange(health: StoreHealth): void;
+  /** Another process published `payload` on `topic` (see {@link SharedState.publishMessage}). */
+  onMessage?(topic: string, payload: string): void;
 }
 
 /**
@@ -102,4 +104,9 @@ export interface SharedState {
   publishResume(scope: string): void;
   /** Pauses the scope fleet-wide (a provider's Retry-After); a store clamps it to its own ceiling too. */
   publishPause(scope: string, durationMs: number): void;
+  /**
+   * Tells the other processes something that is not a scope's (the anti-loop guard's degraded
+   * mode): delivered to their listeners' `onMessage`, never stored, lost while the store is down.
+   */
+  publishMessage?(topic: string, payload: string): void;
 }

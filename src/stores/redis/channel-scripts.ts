@@ -79,3 +79,13 @@ ${EXPIRE_STATE}
 redis.call('PUBLISH', ARGV[1], cjson.encode({t = 'c', o = ARGV[2], k = ARGV[3]}))
 return 1
 `;
+
+/**
+ * Tells every process something that is not a scope's state (the anti-loop guard's degraded
+ * mode): stores nothing. KEYS: 1 a key named after the topic (it routes the script on a cluster;
+ * never written). ARGV: 1 payload, 2 channel, 3 origin, 4 topic.
+ */
+export const MESSAGE_SCRIPT = `
+redis.call('PUBLISH', ARGV[2], cjson.encode({t = 'm', o = ARGV[3], k = ARGV[4], r = ARGV[1]}))
+return 1
+`;

@@ -1,13 +1,13 @@
 import type { SharedState, SharedStateListener, StoreHealth } from '../types.js';
-import { CIRCUIT_CLOSE_SCRIPT, CIRCUIT_OPEN_SCRIPT, MAX_PAUSE_MS, PAUSE_SCRIPT, RESUME_SCRIPT, SUSPEND_SCRIPT } from './channel-scripts.js';
+import { CIRCUIT_CLOSE_SCRIPT, CIRCUIT_OPEN_SCRIPT, MAX_PAUSE_MS, MESSAGE_SCRIPT, PAUSE_SCRIPT, RESUME_SCRIPT, SUSPEND_SCRIPT } from './channel-scripts.js';
 import { describe, type RedisConnection, type Subscription } from './connection.js';
 import { scopeKeyIn } from './lua.js';
 import type { RedisSettings } from './settings.js';
 
 /** A message on the store's channel. */
 interface Message {
-  /** suspend, resume, pause, circuit open, circuit closed, starts given back */
-  readonly t: 's' | 'r' | 'p' | 'o' | 'c' | 'g';
+  /** suspend, resume, pause, circuit open, circuit closed, starts given back, a message (`k`: its topic, `r`: its payload) */
+  readonly t: 's' | 'r' | 'p' | 'o' | 'c' | 'g' | 'm';
   /** The store instance that sent it (it ignores its own). */
   readonly o: string;
   readonly k: string;
@@ -92,6 +92,12 @@ export class RedisChannel implements SharedState, FleetNotices {
     if (!(durationMs > 0) || !this.connection.isHealthy) return;
     // A pause is short-lived: one lost while Redis is down is not replayed.
     this.publish(scope, null, [PAUSE_SCRIPT, Math.ceil(clampPause(durationMs))]);
+  }
+
+  /** Tells the other processes `payload` on `topic` (SharedState.publishMessage): never stored, not replayed after an outage. */
+  publishMessage(topic: string, payload: string): void {
+    if (!this.connection.isHealthy) return;
+    this.publish(topic, null, [MESSAGE_SCRIPT, payload]);
   }
 
   publishCircuitOpen(scope: string, durationMs: number): void {
@@ -202,6 +208,7 @@ export class RedisChannel implements SharedState, FleetNotices {
         else if (message.t === 'p') listener.onPaused(message.k, clampPause(Number(message.ms)));
         else if (message.t === 'o') listener.onCircuitOpened(message.k, Number(message.ms));
         else if (message.t === 'c') listener.onCircuitClosed(message.k);
+        else if (message.t === 'm') listener.onMessage?.(message.k, String(message.r ?? ''));
       });
     }
   }
