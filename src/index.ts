@@ -14,6 +14,7 @@ export {
   type ExecuteOptions,
   type ConfigureOptions,
   type SuspendOptions,
+  type ResumeOptions,
   type ErrorHandler,
 } from './manager/throttle-manager.js';
 
@@ -37,6 +38,9 @@ export type * from './events/events.js';
 export type { StatusReport, ScopeStatus, ScopeState, ScopeCounters } from './status/report.js';
 export type { LatencyFigures } from './status/latency.js';
 export type { CircuitStateName } from './breaker/circuit.js';
+export type { BreakerOption, BreakerSpec, BreakerFigures } from './breaker/breakers.js';
+// cockatiel's breakers, for `configure(service, { breaker })` without a direct dependency on cockatiel.
+export { ConsecutiveBreaker, SamplingBreaker, CountBreaker } from 'cockatiel';
 
 export { MemoryStore } from './stores/memory-store.js';
 export type { ThrottleStore, ScopeLimiter, LimiterLimits, LimiterSnapshot, StoreHealth, SharedState, SharedStateListener } from './stores/types.js';

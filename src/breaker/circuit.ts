@@ -1,4 +1,5 @@
 import { CircuitState, ConsecutiveBreaker, type IBreaker } from 'cockatiel';
+import { breakerFigures, breakerIsIdle, newBreaker, type BreakerFigures, type BreakerOption } from './breakers.js';
 
 export type CircuitStateName = 'closed' | 'open' | 'half_open';
 
@@ -27,13 +28,21 @@ export interface CircuitSink {
   closed(): void;
 }
 
+/** What a circuit is configured with (the fields of ThrottleConfig it reads). */
+export interface CircuitSettings {
+  readonly circuitBreakerThreshold: number;
+  readonly circuitBreakerResetMs: number;
+  readonly breaker?: BreakerOption | undefined;
+}
+
 /**
  * A circuit breaker driven by timestamps, with no timer and no allocation per call.
  *
  * cockatiel's `CircuitBreakerPolicy.execute()` wraps each call in promises and result
- * objects; here the decision to open is cockatiel's {@link IBreaker} strategy
- * (a {@link ConsecutiveBreaker} by default), and the closed → open → half-open cycle
- * is a few comparisons. In half-open exactly one call, the probe, goes through.
+ * objects; here the decision to open is cockatiel's own {@link IBreaker} strategy, chosen per
+ * scope (`breaker`: ConsecutiveBreaker, SamplingBreaker, CountBreaker; a ConsecutiveBreaker of
+ * `circuitBreakerThreshold` by default), and the closed → open → half-open cycle is a few
+ * comparisons. In half-open exactly one call, the probe, goes through.
  */
 export class Circuit {
   private state = CircuitState.Closed;
@@ -42,16 +51,26 @@ export class Circuit {
   private sink: CircuitSink | null = null;
   /** Times this circuit has closed: lets the fleet tell an answer given before the latest closing. */
   private closingCount = 0;
+  /** Counted failures since the last success, whatever the breaker (for the report). */
+  private consecutive = 0;
+  private resetMs: number;
+  private breaker: IBreaker;
+  /** What the breaker was built from, to tell whether a new configuration changes it. */
+  private built: { readonly option: BreakerOption | undefined; readonly threshold: number };
 
   constructor(
     private readonly owner: unknown,
     private readonly listener: CircuitListener,
-    private resetMs: number,
-    private breaker: IBreaker,
-  ) {}
+    settings: CircuitSettings,
+  ) {
+    this.resetMs = settings.circuitBreakerResetMs;
+    this.built = { option: settings.breaker, threshold: settings.circuitBreakerThreshold };
+    this.breaker = newBreaker(settings.breaker, settings.circuitBreakerThreshold);
+  }
 
+  /** A circuit opened by `threshold` consecutive counted failures (the default breaker). */
   static consecutive(owner: unknown, listener: CircuitListener, threshold: number, resetMs: number): Circuit {
-    return new Circuit(owner, listener, resetMs, new ConsecutiveBreaker(threshold));
+    return new Circuit(owner, listener, { circuitBreakerThreshold: threshold, circuitBreakerResetMs: resetMs });
   }
 
   get stateName(): CircuitStateName {
@@ -75,8 +94,12 @@ export class Circuit {
 
   /** Consecutive counted failures so far (for the report). */
   get failures(): number {
-    const count = this.breaker.state;
-    return typeof count === 'number' ? count : 0;
+    return this.consecutive;
+  }
+
+  /** The breaker's kind and figures (failure rate where it has one), for the report. */
+  breakerFigures(now: number): BreakerFigures {
+    return breakerFigures(this.breaker, now);
   }
 
   /**
@@ -94,6 +117,7 @@ export class Circuit {
 
   /** The provider answered properly (a caller's own 400 counts as an answer too). */
   success(): void {
+    this.consecutive = 0;
     this.breaker.success(this.state);
     if (this.state === CircuitState.HalfOpen) {
       this.transition(CircuitState.Closed);
@@ -103,6 +127,7 @@ export class Circuit {
 
   /** A failure that counts against the provider. */
   failure(now: number): void {
+    this.consecutive++;
     if (this.state === CircuitState.HalfOpen) {
       this.breaker.failure(this.state);
       this.open(now);
@@ -118,11 +143,14 @@ export class Circuit {
     this.transition(CircuitState.Open);
   }
 
-  reconfigure(threshold: number, resetMs: number): void {
-    this.resetMs = resetMs;
-    const failures = this.failures;
-    this.breaker = new ConsecutiveBreaker(threshold);
-    this.breaker.state = failures;
+  /** A new configuration: a new breaker only when its settings changed (a consecutive count carries over). */
+  reconfigure(settings: CircuitSettings): void {
+    this.resetMs = settings.circuitBreakerResetMs;
+    const { breaker: option, circuitBreakerThreshold: threshold } = settings;
+    if (option === this.built.option && (option !== undefined || threshold === this.built.threshold)) return;
+    this.built = { option, threshold };
+    this.breaker = newBreaker(option, threshold);
+    if (this.breaker instanceof ConsecutiveBreaker) this.breaker.state = this.consecutive;
   }
 
   // Fleet mode: a shared store drives these; a memory store never calls them.
@@ -141,6 +169,8 @@ export class Circuit {
 
   /** The fleet's probe succeeded elsewhere. */
   forceClose(): void {
+    // cockatiel's breakers forget their window when their own probe succeeds: so here too.
+    if (this.state !== CircuitState.Closed && !(this.breaker instanceof ConsecutiveBreaker)) this.breaker = newBreaker(this.built.option, this.built.threshold);
     this.transition(CircuitState.Closed);
   }
 
@@ -149,9 +179,9 @@ export class Circuit {
     this.transition(CircuitState.HalfOpen);
   }
 
-  /** Closed with no failure counted: forgetting this circuit changes nothing. */
-  isIdle(): boolean {
-    return this.state === CircuitState.Closed && this.failures === 0;
+  /** Closed with no failure in memory: forgetting this circuit changes nothing. */
+  isIdle(now: number): boolean {
+    return this.state === CircuitState.Closed && this.consecutive === 0 && breakerIsIdle(this.breaker, now);
   }
 
   private open(now: number): void {
@@ -165,7 +195,8 @@ export class Circuit {
     if (from === to) return;
     this.state = to;
     if (to === CircuitState.Closed) {
-      this.breaker.state = 0;
+      if (this.breaker instanceof ConsecutiveBreaker) this.breaker.state = 0;
+      this.consecutive = 0;
       this.closingCount++;
     }
     this.listener.onCircuitChange(this.owner, STATE_NAMES[from], STATE_NAMES[to]);

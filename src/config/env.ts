@@ -1,5 +1,5 @@
 import { ConfigError, isConfigError } from '../errors/errors.js';
-import type { ThrottleConfig, ThrottleConfigKey } from './types.js';
+import type { NumericConfigKey, ThrottleConfig } from './types.js';
 import { checkField, CONFIG_KEYS } from './validate.js';
 
 const PREFIX = 'FLOODGATE_';
@@ -11,7 +11,7 @@ export const OTHER_FLOODGATE_VARIABLES: ReadonlySet<string> = new Set(['FLOODGAT
 export const envFieldName = (key: string): string => key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
 
 /** Longest first: a field whose name ends another's (`TOKENS_PER_MINUTE`) must not take its variables. */
-const FIELD_BY_SUFFIX: readonly (readonly [string, ThrottleConfigKey])[] = CONFIG_KEYS.map((key) => [`_${envFieldName(key)}`, key] as const).sort(
+const FIELD_BY_SUFFIX: readonly (readonly [string, NumericConfigKey])[] = CONFIG_KEYS.map((key) => [`_${envFieldName(key)}`, key] as const).sort(
   (a, b) => b[0].length - a[0].length,
 );
 
@@ -44,7 +44,7 @@ export function readEnvOverrides(env: Readonly<Record<string, string | undefined
   return overrides;
 }
 
-function matchField(name: string, raw: string): [string, ThrottleConfigKey] {
+function matchField(name: string, raw: string): [string, NumericConfigKey] {
   for (const [suffix, key] of FIELD_BY_SUFFIX) {
     if (!name.endsWith(suffix)) continue;
     const service = name.slice(PREFIX.length, name.length - suffix.length);

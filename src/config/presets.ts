@@ -25,6 +25,7 @@ export const SERVICE_PRESETS: Readonly<Record<ServiceType, ThrottleConfig>> = Ob
     maxWaitMs: 2 * MINUTE,
     maxQueue: 100,
     banSuspensionMs: 4 * HOUR,
+    maxRetryAfterMs: 15 * MINUTE,
   }),
   [ServiceType.SOCIAL_MEDIA]: preset({
     requestsPerSecond: 0.2,
@@ -40,6 +41,7 @@ export const SERVICE_PRESETS: Readonly<Record<ServiceType, ThrottleConfig>> = Ob
     maxWaitMs: 5 * MINUTE,
     maxQueue: 50,
     banSuspensionMs: 4 * HOUR,
+    maxRetryAfterMs: HOUR,
   }),
   [ServiceType.EXCHANGE_API]: preset({
     requestsPerSecond: 1,
@@ -55,6 +57,7 @@ export const SERVICE_PRESETS: Readonly<Record<ServiceType, ThrottleConfig>> = Ob
     maxWaitMs: 30_000,
     maxQueue: 200,
     banSuspensionMs: 4 * HOUR,
+    maxRetryAfterMs: 5 * MINUTE,
   }),
   [ServiceType.WEB_SCRAPER]: preset({
     requestsPerSecond: 1,
@@ -70,6 +73,7 @@ export const SERVICE_PRESETS: Readonly<Record<ServiceType, ThrottleConfig>> = Ob
     maxWaitMs: 2 * MINUTE,
     maxQueue: 500,
     banSuspensionMs: 4 * HOUR,
+    maxRetryAfterMs: HOUR,
   }),
   [ServiceType.INTERNAL_API]: preset({
     requestsPerSecond: 50,
@@ -85,6 +89,7 @@ export const SERVICE_PRESETS: Readonly<Record<ServiceType, ThrottleConfig>> = Ob
     maxWaitMs: 10_000,
     maxQueue: 1_000,
     banSuspensionMs: 4 * HOUR,
+    maxRetryAfterMs: 5 * MINUTE,
   }),
 });
 
@@ -103,6 +108,7 @@ export const CUSTOM_SERVICE_PRESET: ThrottleConfig = preset({
   maxWaitMs: MINUTE,
   maxQueue: 100,
   banSuspensionMs: 4 * HOUR,
+  maxRetryAfterMs: 15 * MINUTE,
 });
 
 export function presetFor(service: string): ThrottleConfig {

@@ -1,3 +1,5 @@
+import type { BreakerOption } from '../breaker/breakers.js';
+
 /** The built-in kinds of outside API. Any other non-empty string is a custom service type. */
 export enum ServiceType {
   LLM_API = 'llm_api',
@@ -26,8 +28,17 @@ export interface ThrottleConfig {
   readonly requestsPerMinute: number;
   /** Calls allowed in flight at once in the scope (integer >= 1, or Infinity). */
   readonly maxConcurrent: number;
-  /** Consecutive counted failures that open the circuit (integer >= 1). */
+  /** Consecutive counted failures that open the circuit (integer >= 1); the default breaker, a cockatiel `ConsecutiveBreaker`. */
   readonly circuitBreakerThreshold: number;
+  /**
+   * What opens the circuit instead of `circuitBreakerThreshold` consecutive failures: one of
+   * cockatiel's breakers (`new SamplingBreaker({ threshold: 0.2, duration: 30_000, minimumRps: 5 })`:
+   * a failure rate over a time window; `CountBreaker`: over the last N calls; `ConsecutiveBreaker`),
+   * or its declarative form (`{ kind: 'sampling', threshold: 0.2, durationMs: 30_000, minimumRps: 5 }`).
+   * The object is a template: each scope counts its own calls. Not read from the environment.
+   * @default undefined: a ConsecutiveBreaker of `circuitBreakerThreshold`
+   */
+  readonly breaker?: BreakerOption | undefined;
   /** How long an open circuit refuses calls before it lets one probe through (> 0). */
   readonly circuitBreakerResetMs: number;
   /** Retries after the first attempt for errors classified retryable (integer >= 0). */
@@ -50,6 +61,16 @@ export interface ThrottleConfig {
   readonly maxQueue: number;
   /** How long a detected ban suspends the scope (> 0). */
   readonly banSuspensionMs: number;
+  /**
+   * The longest wait a provider may ask for (Retry-After, `x-ratelimit-reset`, ...): a longer one
+   * is cut to this, both the scope's pause and the retry's delay (> 0, or Infinity to trust any
+   * value). `resume()` lifts a pause early.
+   * @default 15 min (LLM_API, custom types), 1 h (SOCIAL_MEDIA, WEB_SCRAPER), 5 min (EXCHANGE_API, INTERNAL_API): never above `banSuspensionMs` of the preset
+   */
+  readonly maxRetryAfterMs: number;
 }
 
 export type ThrottleConfigKey = keyof ThrottleConfig;
+
+/** The fields that hold a number (all but `breaker`): the ones the environment can set. */
+export type NumericConfigKey = Exclude<ThrottleConfigKey, 'breaker'>;

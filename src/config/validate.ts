@@ -1,5 +1,6 @@
+import { checkBreaker } from '../breaker/breakers.js';
 import { ConfigError } from '../errors/errors.js';
-import type { ThrottleConfig, ThrottleConfigKey } from './types.js';
+import type { NumericConfigKey, ThrottleConfig } from './types.js';
 
 interface FieldRule {
   readonly integer: boolean;
@@ -16,7 +17,7 @@ const rule = (min: number, minInclusive: boolean, integer: boolean, infinite: bo
   infinite,
 });
 
-export const FIELD_RULES: Readonly<Record<ThrottleConfigKey, FieldRule>> = {
+export const FIELD_RULES: Readonly<Record<NumericConfigKey, FieldRule>> = {
   requestsPerSecond: rule(0, false, false, true),
   burst: rule(1, true, true, false),
   requestsPerMinute: rule(1, true, true, true),
@@ -30,9 +31,10 @@ export const FIELD_RULES: Readonly<Record<ThrottleConfigKey, FieldRule>> = {
   maxWaitMs: rule(0, true, false, true),
   maxQueue: rule(0, true, true, true),
   banSuspensionMs: rule(0, false, false, false),
+  maxRetryAfterMs: rule(0, false, false, true),
 };
 
-export const CONFIG_KEYS = Object.keys(FIELD_RULES) as ThrottleConfigKey[];
+export const CONFIG_KEYS = Object.keys(FIELD_RULES) as NumericConfigKey[];
 
 export function describeRule(r: FieldRule): string {
   const bound = `${r.minInclusive ? '>=' : '>'} ${r.min}`;
@@ -40,7 +42,7 @@ export function describeRule(r: FieldRule): string {
 }
 
 /** Checks one value against its field's rule; `label` is what the error names (field or variable). */
-export function checkField(key: ThrottleConfigKey, value: unknown, label: string = key): number {
+export function checkField(key: NumericConfigKey, value: unknown, label: string = key): number {
   const r = FIELD_RULES[key];
   const ok =
     typeof value === 'number' &&
@@ -67,13 +69,17 @@ export function validatePartial(service: string, partial: unknown): Partial<Thro
     throw new ConfigError(where, partial, 'could not be read (a Proxy or a throwing getter)');
   }
   if (entries === undefined) throw new ConfigError(where, partial, 'must be an object of ThrottleConfig fields');
-  const checked: Record<string, number> = {};
+  const checked: Record<string, unknown> = {};
   for (const [key, value] of entries) {
+    if (key === 'breaker') {
+      if (value !== undefined) checked[key] = checkBreaker(value);
+      continue;
+    }
     if (!Object.hasOwn(FIELD_RULES, key)) {
-      throw new ConfigError(key, value, `is not a ThrottleConfig field; known fields: ${CONFIG_KEYS.join(', ')}`);
+      throw new ConfigError(key, value, `is not a ThrottleConfig field; known fields: ${[...CONFIG_KEYS, 'breaker'].join(', ')}`);
     }
     if (value === undefined) continue;
-    checked[key] = checkField(key as ThrottleConfigKey, value);
+    checked[key] = checkField(key as NumericConfigKey, value);
   }
   return checked as Partial<ThrottleConfig>;
 }
@@ -100,7 +106,7 @@ export function validateWhole(config: ThrottleConfig): ThrottleConfig {
  */
 export function mergeConfig(base: ThrottleConfig, service: string, partial: unknown): ThrottleConfig {
   const checked = validatePartial(service, partial);
-  const merged: Record<string, number> = { ...base, ...checked };
+  const merged = { ...base, ...checked } as unknown as Record<string, number>;
   if (checked.burst === undefined && merged.requestsPerMinute! < merged.burst!) merged.burst = merged.requestsPerMinute!;
   return Object.freeze(validateWhole(merged as unknown as ThrottleConfig));
 }

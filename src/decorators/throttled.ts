@@ -1,7 +1,8 @@
 import type { ServiceName } from '../config/types.js';
 import type { Scope } from '../manager/scope.js';
 import { checkName } from '../manager/service-configs.js';
-import type { ThrottleManager } from '../manager/throttle-manager.js';
+import type { ManagerCore } from '../manager/manager-core.js';
+import { coreOf } from '../manager/throttle-manager.js';
 import { recorder } from './metadata.js';
 import { methodDecorator, type AnyMethod, type AsyncMethodDecorator } from './method-decorator.js';
 import {
@@ -47,31 +48,31 @@ export function throttled(service: ServiceName, options: ThrottledOptions = {}):
 function throttledMethod({ service, platform, endpoint, manager: managerOption }: DecoratorTarget, original: AnyMethod): AnyMethod {
   if (typeof platform === 'function') {
     return function throttledMethod(this: unknown, ...args: unknown[]): Promise<unknown> {
-      const manager = managerOf(managerOption);
+      const core = coreOf(managerOf(managerOption));
       let scope: Scope;
       try {
-        scope = manager.scopeOf(service, platformOf(platform, args));
+        scope = core.scopeOf(service, platformOf(platform, args));
       } catch (error) {
         return Promise.reject(error);
       }
-      return manager.invokeMethod(scope, endpoint, original, this, args);
+      return core.invokeMethod(scope, endpoint, original, this, args);
     };
   }
   // A fixed scope: looked up once per manager, again only after the manager forgot a scope.
-  let cachedManager: ThrottleManager | undefined;
+  let cachedCore: ManagerCore | undefined;
   let cachedScope: Scope | undefined;
   let cachedGeneration = -1;
   return function throttledMethod(this: unknown, ...args: unknown[]): Promise<unknown> {
-    const manager = managerOf(managerOption);
-    if (manager !== cachedManager || manager.scopeGeneration !== cachedGeneration) {
+    const core = coreOf(managerOf(managerOption));
+    if (core !== cachedCore || core.scopeGeneration !== cachedGeneration) {
       try {
-        cachedScope = manager.scopeOf(service, platform);
+        cachedScope = core.scopeOf(service, platform);
       } catch (error) {
         return Promise.reject(error);
       }
-      cachedManager = manager;
-      cachedGeneration = manager.scopeGeneration;
+      cachedCore = core;
+      cachedGeneration = core.scopeGeneration;
     }
-    return manager.invokeMethod(cachedScope!, endpoint, original, this, args);
+    return core.invokeMethod(cachedScope!, endpoint, original, this, args);
   };
 }

@@ -2,6 +2,7 @@ import type { ErrorClassification } from '../classify/types.js';
 import type { ServiceName } from '../config/types.js';
 import { nextSequence } from '../manager/call.js';
 import { checkName } from '../manager/service-configs.js';
+import { coreOf } from '../manager/throttle-manager.js';
 import { recorder } from './metadata.js';
 import { methodDecorator, type AnyMethod, type AsyncMethodDecorator } from './method-decorator.js';
 import {
@@ -49,15 +50,15 @@ export function unifiedErrorHandling(service: ServiceName, options: UnifiedError
 
 function unifiedMethod({ service, platform, endpoint, manager: managerOption }: DecoratorTarget, fallback: UnifiedErrorHandlingOptions['fallback'], original: AnyMethod): AnyMethod {
   return async function unifiedMethod(this: unknown, ...args: unknown[]): Promise<unknown> {
-    const manager = managerOf(managerOption);
-    const since = nextSequence();
+    const core = coreOf(managerOf(managerOption));
+    const sequence = nextSequence();
     let chosen: string | undefined;
     try {
       chosen = platformOf(platform, args);
-      manager.checkSuspension(service, chosen);
+      core.throwIfSuspended(service, chosen);
       return await original.apply(this, args);
     } catch (error) {
-      const classification = manager.handleFailure(service, chosen, endpoint, error, since);
+      const classification = core.handleMethodFailure(service, chosen, endpoint, error, sequence);
       if (fallback === undefined) throw error;
       return fallback(error, classification);
     }

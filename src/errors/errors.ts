@@ -1,6 +1,9 @@
 import { brandOf, FloodgateError } from './floodgate-error.js';
 
-/** A call could not be admitted by the scope's limits in time (or the queue was full). */
+/** Refusals skip stack capture: see FloodgateError. */
+const NO_STACK = Object.freeze({ captureStack: false });
+
+/** A call could not be admitted by the scope's limits in time (or the queue was full). Carries no stack frames (see FloodgateError). */
 export class RateLimitedError extends FloodgateError {
   static readonly code = 'EFLOODGATE_RATE_LIMITED';
   /** How long to wait before a new call in this scope is likely to be admitted. */
@@ -12,28 +15,33 @@ export class RateLimitedError extends FloodgateError {
 
   constructor(scope: string, retryAfterMs: number, reason: RateLimitedError['reason']) {
     const wait = Math.max(0, Math.ceil(retryAfterMs));
-    super(RateLimitedError.code, `Rate limited in scope "${scope}" (${reason}); retry after ${wait} ms`);
+    super(RateLimitedError.code, `Rate limited in scope "${scope}" (${reason}); retry after ${wait} ms`, NO_STACK);
     this.scope = scope;
     this.retryAfterMs = wait;
     this.reason = reason;
   }
 }
 
-/** The scope's circuit is open (or half-open with its probe in flight): the call was not made. */
+/** The scope's circuit is open (or half-open with its probe in flight): the call was not made. Carries no stack frames. */
 export class CircuitOpenError extends FloodgateError {
   static readonly code = 'EFLOODGATE_CIRCUIT_OPEN';
   readonly scope: string;
   /** When the circuit lets a probe call through (epoch ms). */
   readonly retryAt: number;
 
+  static {
+    // Written when first read: formatting the date costs as much as the rest of a refusal.
+    lazyMessage(this, (e) => `Circuit open for scope "${e.scope}"; calls are refused until ${isoTime(e.retryAt)}`);
+  }
+
   constructor(scope: string, retryAt: number, cause?: unknown) {
-    super(CircuitOpenError.code, `Circuit open for scope "${scope}"; calls are refused until ${new Date(retryAt).toISOString()}`, { cause });
+    super(CircuitOpenError.code, undefined, cause === undefined ? NO_STACK : { cause, captureStack: false });
     this.scope = scope;
     this.retryAt = retryAt;
   }
 }
 
-/** The scope is suspended (a ban was detected, or `suspend()` was called): the call was not made. */
+/** The scope is suspended (a ban was detected, or `suspend()` was called): the call was not made. Carries no stack frames. */
 export class PlatformSuspendedError extends FloodgateError {
   static readonly code = 'EFLOODGATE_SUSPENDED';
   readonly scope: string;
@@ -41,8 +49,12 @@ export class PlatformSuspendedError extends FloodgateError {
   readonly suspendedUntil: number;
   readonly reason: string;
 
+  static {
+    lazyMessage(this, (e) => `Scope "${e.scope}" is suspended until ${isoTime(e.suspendedUntil)}: ${e.reason}`);
+  }
+
   constructor(scope: string, suspendedUntil: number, reason: string) {
-    super(PlatformSuspendedError.code, `Scope "${scope}" is suspended until ${new Date(suspendedUntil).toISOString()}: ${reason}`);
+    super(PlatformSuspendedError.code, undefined, NO_STACK);
     this.scope = scope;
     this.suspendedUntil = suspendedUntil;
     this.reason = reason;
@@ -89,6 +101,33 @@ export class CallCancelledError extends FloodgateError {
   }
 }
 
+/**
+ * Gives `Class` a `message` built by `build` when first read (then kept), which code may still
+ * assign as usual. `stack`'s first line reads it too: V8 writes the stack when first read.
+ */
+function lazyMessage<T extends Error>(Class: abstract new (...args: never[]) => T, build: (error: T) => string): void {
+  Object.defineProperty(Class.prototype, 'message', {
+    configurable: true,
+    get(this: T): string {
+      const message = build(this);
+      ownMessage(this, message);
+      return message;
+    },
+    set(this: T, value: unknown) {
+      ownMessage(this, value);
+    },
+  });
+}
+
+function ownMessage(error: Error, value: unknown): void {
+  Object.defineProperty(error, 'message', { value, writable: true, configurable: true, enumerable: false });
+}
+
+function isoTime(epochMs: number): string {
+  const date = new Date(epochMs);
+  return Number.isNaN(date.getTime()) ? String(epochMs) : date.toISOString();
+}
+
 function formatValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);
@@ -111,3 +150,26 @@ export const isPlatformSuspendedError = guard<PlatformSuspendedError>(PlatformSu
 export const isCallTimeoutError = guard<CallTimeoutError>(CallTimeoutError.code);
 export const isConfigError = guard<ConfigError>(ConfigError.code);
 export const isCallCancelledError = guard<CallCancelledError>(CallCancelledError.code);
+
+/**
+ * When a call floodgate refused may be tried again, in ms from `now` (0: now), for any of its
+ * refusals: RateLimitedError (`retryAfterMs`), CircuitOpenError (`retryAt`: the probe's turn),
+ * PlatformSuspendedError (`suspendedUntil`). undefined for any other error (a provider's own
+ * error, a cancelled or timed-out call). Works across duplicate copies of the package; the HTTP
+ * edges turn it into a `Retry-After` header.
+ */
+export function retryAfterOf(error: unknown, now: number = Date.now()): number | undefined {
+  try {
+    if (isRateLimitedError(error)) return untilOrZero(error.retryAfterMs);
+    if (isCircuitOpenError(error)) return untilOrZero(error.retryAt - now);
+    if (isPlatformSuspendedError(error)) return untilOrZero(error.suspendedUntil - now);
+  } catch {
+    // A look-alike whose reads throw is not a refusal anyone can wait for.
+  }
+  return undefined;
+}
+
+function untilOrZero(ms: unknown): number | undefined {
+  if (typeof ms !== 'number' || Number.isNaN(ms)) return undefined;
+  return ms > 0 ? Math.ceil(ms) : 0;
+}

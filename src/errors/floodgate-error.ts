@@ -10,8 +10,22 @@ export class FloodgateError extends Error {
   /** A stable code: `EFLOODGATE_RATE_LIMITED`, `EFLOODGATE_CIRCUIT_OPEN`, ... */
   readonly code: string;
 
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  /**
+   * `captureStack: false` (floodgate's refusals) skips the stack frames: a refusal is thrown
+   * from floodgate's own code, the frames would only name it, and capturing them is most of
+   * what a refusal costs (see docs/benchmarks.md, "Refusal path"). `stack` is then the
+   * `Name: message` line alone.
+   */
+  /** `message` undefined: the subclass builds it when first read (see errors.ts, lazyMessage). */
+  constructor(code: string, message: string | undefined, options?: { readonly cause?: unknown; readonly captureStack?: boolean }) {
+    if (options?.captureStack === false) {
+      const limit = Error.stackTraceLimit;
+      Error.stackTraceLimit = 0;
+      super(message, options);
+      Error.stackTraceLimit = limit;
+    } else {
+      super(message, options);
+    }
     this.code = code;
     this.name = new.target.name;
     Object.defineProperty(this, BRAND, { value: code, enumerable: false });

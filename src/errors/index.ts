@@ -12,4 +12,5 @@ export {
   isCallTimeoutError,
   isCallCancelledError,
   isConfigError,
+  retryAfterOf,
 } from './errors.js';

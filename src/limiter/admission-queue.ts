@@ -1,3 +1,5 @@
+import { DeadlineTimer, HeadQueue } from '../timers/deadline-timer.js';
+
 /** What a queue asks of the scope it serves. */
 export interface AdmissionGate {
   /** 0: admitted (capacity taken). A positive number: ms until capacity may free up; Infinity: until `drain()` is called. */
@@ -11,9 +13,6 @@ export interface AdmissionGate {
   /** An admission was granted after its caller left, and no one else waits: give it back. */
   unclaimed(): void;
 }
-
-/** setTimeout takes at most a signed 32-bit delay; longer waits re-arm on wake-up. */
-const MAX_TIMER_MS = 2_147_483_647;
 
 interface Waiter {
   resolve: () => void;
@@ -31,11 +30,10 @@ interface Waiter {
  * exists only while someone waits, so an idle process exits by itself.
  */
 export class AdmissionQueue {
-  private waiters: Waiter[] = [];
-  private head = 0;
+  private readonly waiters = new HeadQueue<Waiter>();
   private live = 0;
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  private timerAt = Infinity;
+  /** Armed for the earlier of the next moment capacity may free up and the head's deadline. */
+  private readonly timer = new DeadlineTimer(() => this.drain());
   private draining = false;
   /** An asynchronous (shared store) answer is outstanding: no other admission is tried meanwhile. */
   private awaiting = false;
@@ -53,10 +51,8 @@ export class AdmissionQueue {
    * optimistic estimate of this caller's turn lies beyond `maxWaitMs`.
    */
   enqueue(now: number, maxWaitMs: number, maxQueue: number, signal: AbortSignal | undefined): Promise<void> {
-    if (signal?.aborted) return Promise.reject(this.gate.aborted(signal.reason));
-    if (this.live >= maxQueue) return Promise.reject(this.gate.refuse(this.gate.estimateWait(this.live, now), 'queue_full'));
-    const estimate = this.gate.estimateWait(this.live, now);
-    if (estimate > maxWaitMs) return Promise.reject(this.gate.refuse(estimate, 'max_wait'));
+    const refusal = this.refusal(now, maxWaitMs, maxQueue, signal);
+    if (refusal !== null) return Promise.reject(refusal);
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = { resolve, reject, deadline: now + maxWaitMs, signal, onAbort: undefined, settled: false };
       if (signal !== undefined) {
@@ -67,6 +63,17 @@ export class AdmissionQueue {
       this.live++;
       this.drain();
     });
+  }
+
+  /**
+   * The error that refuses a new caller at once, or null when it may wait: an aborted signal,
+   * a full queue, or a turn that even the most optimistic estimate puts beyond `maxWaitMs`.
+   */
+  refusal(now: number, maxWaitMs: number, maxQueue: number, signal: AbortSignal | undefined): Error | null {
+    if (signal?.aborted) return this.gate.aborted(signal.reason);
+    if (this.live >= maxQueue) return this.gate.refuse(this.gate.estimateWait(this.live, now), 'queue_full');
+    const estimate = this.gate.estimateWait(this.live, now);
+    return estimate > maxWaitMs ? this.gate.refuse(estimate, 'max_wait') : null;
   }
 
   /** Admits every head that can go now; call when capacity may have freed up. */
@@ -93,10 +100,11 @@ export class AdmissionQueue {
           this.settle(waiter, this.gate.refuse(this.gate.estimateWait(0, now), 'max_wait'));
           continue;
         }
-        this.arm(Math.min(now + wait, waiter.deadline), now);
+        // No deadline and no time to wait for (Infinity): the next release() drains the queue.
+        this.timer.armBy(Math.min(now + wait, waiter.deadline));
         return;
       }
-      this.disarm();
+      this.timer.disarm();
     } finally {
       this.draining = false;
     }
@@ -132,9 +140,14 @@ export class AdmissionQueue {
 
   /** Rejects every waiter, and every call sleeping before a retry (on close, reset or suspension). */
   cancelAll(error: unknown): void {
-    while (this.live > 0) this.settle(this.peek(), error);
-    this.disarm();
+    this.cancelWaiting(error);
     if (this.sleepers !== null) for (const sleeper of [...this.sleepers]) sleeper.reject(error);
+  }
+
+  /** Rejects every caller waiting in line (a call sleeping before its retry is left to its retry's own checks). */
+  cancelWaiting(error: unknown): void {
+    while (this.live > 0) this.settle(this.peek(), error);
+    this.timer.disarm();
   }
 
   /** A shared store answers asynchronously: keep the queue closed to others until it does. */
@@ -145,7 +158,7 @@ export class AdmissionQueue {
       (wait) => {
         this.awaiting = false;
         if (wait !== 0) {
-          if (this.live > 0) this.arm(Math.min(Date.now() + wait, this.peek().deadline), Date.now());
+          if (this.live > 0) this.timer.armBy(Math.min(Date.now() + wait, this.peek().deadline));
           return;
         }
         // The admission goes to the head, or back to the gate if its caller left meanwhile.
@@ -164,21 +177,9 @@ export class AdmissionQueue {
   private peek(): Waiter {
     // Skip waiters that already left (aborted); they stay in the array until reached.
     for (;;) {
-      const waiter = this.waiters[this.head]!;
+      const waiter = this.waiters.peek()!;
       if (!waiter.settled) return waiter;
-      this.shift();
-    }
-  }
-
-  private shift(): void {
-    this.waiters[this.head] = undefined as unknown as Waiter;
-    this.head++;
-    if (this.head === this.waiters.length) {
-      this.waiters = [];
-      this.head = 0;
-    } else if (this.head > 1024 && this.head * 2 > this.waiters.length) {
-      this.waiters = this.waiters.slice(this.head);
-      this.head = 0;
+      this.waiters.shift();
     }
   }
 
@@ -189,29 +190,6 @@ export class AdmissionQueue {
     if (waiter.onAbort !== undefined) waiter.signal!.removeEventListener('abort', waiter.onAbort);
     if (error === undefined) waiter.resolve();
     else waiter.reject(error);
-    if (this.live === 0) this.disarm();
-  }
-
-  private arm(at: number, now: number): void {
-    // No deadline and no time to wait for: the next release() drains the queue.
-    if (at === Infinity) return;
-    if (this.timer !== undefined && this.timerAt <= at) return;
-    this.disarm();
-    this.timerAt = at;
-    // At least 1 ms: a wait shorter than the clock's resolution (or `now + wait` rounding
-    // back to `now`) would wake at the same instant, find nothing admissible, re-arm 0 ms
-    // and spin; under fake timers the clock would never move at all.
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timerAt = Infinity;
-      this.drain();
-    }, Math.min(MAX_TIMER_MS, Math.max(1, Math.ceil(at - now))));
-  }
-
-  private disarm(): void {
-    if (this.timer === undefined) return;
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    this.timerAt = Infinity;
+    if (this.live === 0) this.timer.disarm();
   }
 }

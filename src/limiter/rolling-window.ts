@@ -23,7 +23,7 @@ export class RollingWindow {
     return freeAt > now ? freeAt - now : 0;
   }
 
-  record(now: number): void {
+  addStart(now: number): void {
     if (this.count < this.limit) {
       if (this.count === this.times.length) this.grow();
       this.times[this.count++] = now;

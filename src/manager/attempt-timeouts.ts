@@ -1,4 +1,5 @@
 import { CallTimeoutError } from '../errors/errors.js';
+import { DeadlineTimer } from '../timers/deadline-timer.js';
 
 /** An attempt running under a deadline. The list is intrusive: watching an attempt allocates nothing here. */
 export interface DeadlineNode {
@@ -12,9 +13,6 @@ export interface DeadlineNode {
   abandon(error: unknown): void;
 }
 
-/** setTimeout takes at most a signed 32-bit delay; longer deadlines re-arm on wake-up. */
-const MAX_TIMER_MS = 2_147_483_647;
-
 /**
  * Deadlines of attempts that share one `timeoutMs`, with a single timer, instead of a timer
  * per attempt: the manager keeps one list per distinct `timeoutMs` (as Node groups its own
@@ -26,8 +24,7 @@ const MAX_TIMER_MS = 2_147_483_647;
 export class AttemptTimeouts {
   private head: DeadlineNode | null = null;
   private tail: DeadlineNode | null = null;
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  private timerAt = Infinity;
+  private readonly timer = new DeadlineTimer(() => this.expire());
 
   constructor(private readonly timeoutMs: number) {}
 
@@ -45,8 +42,8 @@ export class AttemptTimeouts {
     else node.next.prev = node;
     if (after === null) this.head = node;
     else after.next = node;
-    if (this.timer === undefined || deadline < this.timerAt) this.arm(deadline);
-    else if (wasEmpty) this.timer.ref();
+    if (wasEmpty) this.timer.keepAlive(true);
+    this.timer.armBy(deadline);
   }
 
   /** The attempt settled in time (a node no longer linked is left alone). */
@@ -59,12 +56,12 @@ export class AttemptTimeouts {
     else node.next.prev = node.prev;
     node.prev = node.next = null;
     // Nothing watched: the armed timer must not hold the process open.
-    if (this.head === null) this.timer?.unref();
+    if (this.head === null) this.timer.keepAlive(false);
   }
 
   /** Abandons every watched attempt (on close or reset) and drops the timer. */
   cancelAll(error: (scopeKey: string) => unknown): void {
-    this.disarm();
+    this.timer.disarm();
     for (let node = this.head; node !== null; node = this.head) {
       this.remove(node);
       node.abandon(error(node.scope.key));
@@ -72,27 +69,12 @@ export class AttemptTimeouts {
   }
 
   private expire(): void {
-    this.timer = undefined;
-    this.timerAt = Infinity;
     const now = Date.now();
     while (this.head !== null && this.head.deadline <= now) {
       const node = this.head;
       this.remove(node);
       node.abandon(new CallTimeoutError(node.scope.key, this.timeoutMs));
     }
-    if (this.head !== null) this.arm(this.head.deadline);
-  }
-
-  private arm(at: number): void {
-    this.disarm();
-    this.timerAt = at;
-    this.timer = setTimeout(() => this.expire(), Math.min(MAX_TIMER_MS, Math.max(1, at - Date.now())));
-  }
-
-  private disarm(): void {
-    if (this.timer === undefined) return;
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    this.timerAt = Infinity;
+    if (this.head !== null) this.timer.arm(this.head.deadline);
   }
 }

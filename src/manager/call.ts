@@ -1,5 +1,7 @@
 import pRetry from 'p-retry';
 import type { ErrorClassification } from '../classify/types.js';
+import { brandOf } from '../errors/floodgate-error.js';
+import { CallCancelledError, CircuitOpenError, PlatformSuspendedError, RateLimitedError } from '../errors/errors.js';
 import { compactTime } from '../limiter/compact-time.js';
 import { retryDelay } from '../retry/backoff.js';
 import type { AttemptTimeouts, DeadlineNode } from './attempt-timeouts.js';
@@ -7,13 +9,12 @@ import type { Scope } from './scope.js';
 
 /** What the call path needs from its manager. */
 export interface CallHost {
-  /** Throws PlatformSuspendedError or CircuitOpenError when the scope refuses calls now. */
-  ensureOpen(scope: Scope, now: number): void;
   /**
-   * Classifies and records a failure once (however many layers see it) and returns the verdict.
-   * `since`: the {@link nextSequence} taken when the failed attempt started.
+   * Classifies and counts a failure once (however many layers see it), feeds it to the
+   * breaker, and returns the verdict. `sequence`: the {@link nextSequence} taken when the
+   * failed attempt started.
    */
-  recordFailure(scope: Scope, endpoint: string | undefined, error: unknown, since: number): ErrorClassification;
+  handleFailure(scope: Scope, endpoint: string | undefined, error: unknown, sequence: number): ErrorClassification;
   /** The deadline list of attempts under this `timeoutMs` (one per distinct value, for the whole manager). */
   attemptTimeouts(timeoutMs: number): AttemptTimeouts;
   onRetry(scope: Scope, endpoint: string | undefined, retry: number, delayMs: number, classification: ErrorClassification, error: unknown): void;
@@ -51,11 +52,35 @@ export function runCall(
   scope.requests++;
   const now = Date.now();
   scope.lastUsed = compactTime(now);
-  const call = new Call(host, scope, endpoint, signal, fn, thisArg, args);
   try {
-    return call.begin(now);
+    // Refused before anything is allocated for the call: a refusal must stay cheap.
+    scope.throwIfRefusing(now);
+    return new Call(host, scope, endpoint, signal, fn, thisArg, args).admitThenRun(now);
   } catch (error) {
+    countEnd(scope, error);
     return Promise.reject(error);
+  }
+}
+
+/**
+ * Counts how a call that did not succeed ended, once per call (successes are counted by the
+ * scope): with `successes`, these add up to `requests` once nothing waits or runs.
+ */
+function countEnd(scope: Scope, error: unknown): void {
+  const incidents = scope.incidents();
+  switch (brandOf(error)) {
+    case RateLimitedError.code:
+      incidents.rateLimited++;
+      break;
+    case CircuitOpenError.code:
+    case PlatformSuspendedError.code:
+      incidents.rejected++;
+      break;
+    case CallCancelledError.code:
+      incidents.cancelled++;
+      break;
+    default:
+      incidents.failed++;
   }
 }
 
@@ -67,7 +92,20 @@ function capture(resolve: (value: unknown) => void, reject: (error: unknown) => 
   capturedReject = reject;
 }
 function noop(): void {}
-const always = (): boolean => true;
+
+/**
+ * p-retry's own defaults, stated rather than left out: p-retry copies its options and fills in
+ * each missing one, and that growing copy costs about 7 µs per retried call on Node 20 (stated:
+ * under 0.5 µs; see docs/benchmarks.md). None of them changes what p-retry does.
+ */
+const P_RETRY_DEFAULTS = Object.freeze({
+  factor: 2,
+  maxTimeout: Infinity,
+  maxRetryTime: Infinity,
+  randomize: false,
+  onFailedAttempt: noop,
+  shouldConsumeRetry: (): boolean => true,
+});
 
 /** An attempt under a `timeoutMs`: its node in the manager's deadline list, and the resolvers of its promise. */
 class TimedAttempt implements DeadlineNode {
@@ -94,9 +132,13 @@ class TimedAttempt implements DeadlineNode {
 class Call {
   /** When the current attempt started, and its place in the order of events (see nextSequence). */
   private start = 0;
-  private since = 0;
+  private sequence = 0;
   /** Inside p-retry: a failed attempt rejects with AttemptFailure instead of starting the retries. */
   private retrying = false;
+  /** The wait before the next retry, planned when its failure was judged. */
+  private nextDelayMs = 0;
+  /** The latest failed attempt inside p-retry, recognised by identity: a thrown value may be a hostile Proxy, never read. */
+  private lastFailure: AttemptFailure | null = null;
 
   constructor(
     private readonly host: CallHost,
@@ -109,13 +151,31 @@ class Call {
   ) {}
 
   /**
-   * Starts an attempt, first or retry: throws PlatformSuspendedError or CircuitOpenError when
-   * the scope refuses calls now, else runs it once admitted (at once, or after waiting).
+   * Starts a retry: throws PlatformSuspendedError or CircuitOpenError when the scope refuses
+   * calls now, else runs it once admitted (at once, or after waiting).
    */
-  begin(now: number): Promise<unknown> {
-    this.host.ensureOpen(this.scope, now);
-    const admitted = this.scope.admitNow(now);
-    return admitted === 0 ? this.attempt(now) : this.admitThenAttempt(admitted);
+  beginRetry(now: number): Promise<unknown> {
+    this.scope.throwIfRefusing(now);
+    return this.admitThenRun(now);
+  }
+
+  /** The attempt, at once when the scope admits it now, else after waiting for admission. */
+  admitThenRun(now: number): Promise<unknown> {
+    const scope = this.scope;
+    const admitted = scope.admitNow(now);
+    if (admitted === 0) return this.attempt(now);
+    // The probe of a half-open circuit may have to wait in line; it stays the probe.
+    const probe = scope.circuit !== null && scope.circuit.stateName === 'half_open';
+    if (typeof admitted === 'number') {
+      // A caller refused at once (queue full, a wait beyond maxWaitMs) is told synchronously.
+      try {
+        scope.throwIfCannotWait(now, this.signal);
+      } catch (error) {
+        if (probe) scope.circuit!.abandonProbe(now);
+        throw error;
+      }
+    }
+    return this.admitThenAttempt(admitted, probe);
   }
 
   /**
@@ -124,7 +184,7 @@ class Call {
    */
   private attempt(start: number): Promise<unknown> {
     this.start = start;
-    this.since = nextSequence();
+    this.sequence = nextSequence();
     // A plain value, or a foreign thenable (whose then() may throw or call back twice), is
     // adopted first: the bookkeeping then always runs in a callback, where a throwing event
     // listener rejects the call instead of escaping from execute() or the method. Adopting a
@@ -177,10 +237,32 @@ class Call {
     }
   }
 
-  /** Waits for admission (queue, store or provider pause) before the attempt. */
-  private async admitThenAttempt(first: number | Promise<number>): Promise<unknown> {
-    await admitSlowly(this.scope, first, this.signal);
-    return this.attempt(Date.now());
+  /**
+   * Waits for admission (queue, store or provider pause) before the attempt, then checks the
+   * scope again: a circuit that opened or a suspension that began meanwhile refuses it (the
+   * queue refuses its waiters then, but a caller admitted in that same instant is only told here).
+   * `probe`: this call is the half-open circuit's probe; if it never starts, another may probe.
+   */
+  private async admitThenAttempt(first: number | Promise<number>, probe: boolean): Promise<unknown> {
+    const scope = this.scope;
+    try {
+      const admittedByStore = typeof first !== 'number' && (await first) === 0;
+      if (!admittedByStore) await scope.waitForAdmission(Date.now(), this.signal);
+      const now = Date.now();
+      try {
+        if (probe && scope.circuit !== null && scope.circuit.stateName === 'half_open') scope.throwIfSuspended(now);
+        else scope.throwIfRefusing(now);
+      } catch (error) {
+        scope.release();
+        throw error;
+      }
+      return this.attempt(now);
+    } catch (error) {
+      if (probe) scope.circuit?.abandonProbe(Date.now());
+      // Inside p-retry the retry loop counts how the call ends.
+      if (!this.retrying) countEnd(scope, error);
+      throw error;
+    }
   }
 
   private succeeded(value: unknown): unknown {
@@ -190,66 +272,98 @@ class Call {
 
   private failed(error: unknown): unknown {
     this.scope.release();
-    const classification = this.host.recordFailure(this.scope, this.endpoint, error, this.since);
-    if (this.retrying) throw new AttemptFailure(error, classification);
+    const classification = this.host.handleFailure(this.scope, this.endpoint, error, this.sequence);
+    if (this.retrying) throw (this.lastFailure = new AttemptFailure(error, classification));
     return this.retryAfterFailure(error, classification);
   }
 
+  /**
+   * The retries, after the first attempt failed. p-retry runs the loop: it counts attempts and
+   * retries left, stops on the caller's `signal`, and asks {@link planRetry} (its `shouldRetry`)
+   * whether each failure is worth another attempt. Each attempt is admitted like any call.
+   */
   private async retryAfterFailure(error: unknown, classification: ErrorClassification): Promise<unknown> {
-    if (!(await this.prepareRetry(1, classification, error))) throw error;
+    try {
+      if (!this.planRetry(1, classification, error)) {
+        countEnd(this.scope, error);
+        throw error;
+      }
+    } catch (aborted) {
+      if (aborted !== error) countEnd(this.scope, aborted);
+      throw aborted;
+    }
     this.retrying = true;
     try {
-      // Every option given: p-retry copies its options and fills in those missing on each call,
-      // and a copy that grows field by field costs about 5 µs on Node 20 (this way, 0.2 µs).
-      return await pRetry(() => this.begin(Date.now()), {
+      return await pRetry(() => this.retryAttempt(), {
+        ...P_RETRY_DEFAULTS,
         retries: this.scope.config.retryAttempts - 1,
-        factor: 1,
+        // p-retry's delay is fixed by its options for the whole loop and drawn inside it; floodgate's
+        // depends on each failure (multiplier, Retry-After) and is announced before the wait: it is planned here.
         minTimeout: 0,
-        maxTimeout: Infinity,
-        maxRetryTime: Infinity,
-        randomize: false,
-        onFailedAttempt: noop,
-        shouldRetry: ({ error: failure, attemptNumber }) =>
-          failure instanceof AttemptFailure && this.prepareRetry(attemptNumber + 1, failure.classification, failure.original),
-        shouldConsumeRetry: always,
+        signal: this.signal,
+        shouldRetry: ({ error: failure, attemptNumber }) => {
+          const last = this.lastFailure;
+          return last !== null && failure === last && this.planRetry(attemptNumber + 1, last.classification, last.original);
+        },
       });
     } catch (failure) {
-      throw failure instanceof AttemptFailure ? failure.original : failure;
+      const final = this.finalError(failure);
+      countEnd(this.scope, final);
+      throw final;
     }
   }
 
-  /** Decides whether retry number `retry` happens, and waits its delay when it does. */
-  private async prepareRetry(retry: number, classification: ErrorClassification, error: unknown): Promise<boolean> {
+  /** What the caller gets when the retries end with `failure`. */
+  private finalError(failure: unknown): unknown {
+    if (failure === this.lastFailure && this.lastFailure !== null) return this.lastFailure.original;
+    // p-retry stopped on the caller's signal: the same error as an abort anywhere else.
+    if (this.signal !== undefined && this.signal.aborted && failure === this.signal.reason) return this.aborted(failure);
+    return failure;
+  }
+
+  /** One retry: its planned wait (through the scope), then admission and the attempt. */
+  private retryAttempt(): Promise<unknown> {
+    // A zero delay (backoffBaseMs: 0) must not become a 1 ms timer.
+    return this.nextDelayMs > 0 ? this.sleepThenBegin(this.nextDelayMs) : this.beginRetry(Date.now());
+  }
+
+  private async sleepThenBegin(delayMs: number): Promise<unknown> {
+    // Through the scope, not a bare timer: close(), reset() and a suspension end the wait too.
+    await this.scope.sleepBeforeRetry(delayMs, this.signal);
+    return this.beginRetry(Date.now());
+  }
+
+  private aborted(reason: unknown): CallCancelledError {
+    return new CallCancelledError(this.scope.key, 'the caller aborted while retrying', reason);
+  }
+
+  /** Whether retry number `retry` happens; when it does, its delay is planned and announced (`retry` event). */
+  private planRetry(retry: number, classification: ErrorClassification, error: unknown): boolean {
     const scope = this.scope;
     if (!classification.retryable || retry > scope.config.retryAttempts) return false;
+    // A caller who aborted gets no further retry (nor a `retry` event for one that never happens).
+    if (this.signal !== undefined && this.signal.aborted) throw this.aborted(this.signal.reason);
     const delayMs = retryDelay(retry, scope.config, classification.backoffMultiplier, classification.retryAfterMs);
     if (delayMs < 0) return false;
-    scope.record().retries++;
+    this.nextDelayMs = delayMs;
+    scope.incidents().retries++;
     this.host.onRetry(scope, this.endpoint, retry, delayMs, classification, error);
-    // Through the scope, not a bare timer: close(), reset() and a suspension end the wait too.
-    // A zero delay (backoffBaseMs: 0) must not become a 1 ms timer.
-    if (delayMs > 0) await scope.sleepBeforeRetry(delayMs, this.signal);
     return true;
-  }
-}
-
-async function admitSlowly(scope: Scope, first: number | Promise<number>, signal: AbortSignal | undefined): Promise<void> {
-  try {
-    if (typeof first !== 'number' && (await first) === 0) return;
-    await scope.waitForAdmission(Date.now(), signal);
-  } catch (error) {
-    // This call was the half-open probe (nobody else passes a half-open circuit): let another probe.
-    scope.circuit?.abandonProbe(Date.now());
-    throw error;
   }
 }
 
 /** Carries an attempt's failure through p-retry, which would rewrap non-Errors and refuse to retry TypeErrors. */
 class AttemptFailure extends Error {
-  constructor(
-    readonly original: unknown,
-    readonly classification: ErrorClassification,
-  ) {
+  readonly original: unknown;
+  readonly classification: ErrorClassification;
+
+  constructor(original: unknown, classification: ErrorClassification) {
+    // Never shown to anyone: no stack to capture.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super('attempt failed');
+    Error.stackTraceLimit = limit;
+    this.original = original;
+    this.classification = classification;
   }
 }

@@ -71,6 +71,12 @@ export class ScopeRegistry {
     }
   }
 
+  /** Forgets up to `count` scopes whose state is back to fresh, least recently used first. */
+  evictIdle(count: number, now: number): void {
+    const idle = [...this.values()].filter((scope) => scope.isIdle(now)).sort((a, b) => a.lastUsed - b.lastUsed);
+    for (const scope of idle.slice(0, count)) this.delete(scope);
+  }
+
   clear(): void {
     this.drops++;
     this.services.clear();

@@ -1,16 +1,18 @@
-import { Circuit, type CircuitListener } from '../breaker/circuit.js';
+import { countsEveryCall } from '../breaker/breakers.js';
+import { Circuit, type CircuitListener, type CircuitStateName } from '../breaker/circuit.js';
 import type { ThrottleConfig } from '../config/types.js';
-import { CallCancelledError, RateLimitedError } from '../errors/errors.js';
+import { CallCancelledError, CircuitOpenError, PlatformSuspendedError, RateLimitedError } from '../errors/errors.js';
 import { AdmissionQueue, type AdmissionGate } from '../limiter/admission-queue.js';
 import { compactTime } from '../limiter/compact-time.js';
 import { LatencyHistogram } from '../status/latency.js';
 import type { ScopeLimiter, ThrottleStore } from '../stores/types.js';
+import { DeadlineTimer } from '../timers/deadline-timer.js';
 
 export interface Suspension {
   readonly until: number;
   readonly reason: string;
   /** Announces the expiry (unref'd: calls check the time themselves). */
-  readonly timer: ReturnType<typeof setTimeout>;
+  readonly timer: DeadlineTimer;
 }
 
 /**
@@ -22,18 +24,29 @@ export class Incidents {
   /** The provider asked for quiet (Retry-After): nothing is admitted before this time. */
   pausedUntil = 0;
   suspension: Suspension | null = null;
-  /** Failed attempts (classified provider errors). */
-  failures = 0;
-  /** Calls refused for lack of capacity. */
+  // How calls ended, one count per call (see CallOutcome in call.ts); with `successes` they add up to `requests`.
+  /** Calls that ended with the provider's error, after their retries. */
+  failed = 0;
+  /** Calls refused for lack of capacity (RateLimitedError). */
   rateLimited = 0;
-  /** Calls refused by an open circuit or a suspension. */
+  /** Calls refused by an open circuit or a suspension (CircuitOpenError, PlatformSuspendedError). */
   rejected = 0;
+  /** Calls cancelled: their AbortSignal fired, or the manager was reset or closed while they waited. */
+  cancelled = 0;
+  // Per attempt.
+  /** Failed attempts (classified provider errors, retries included). */
+  failures = 0;
   retries = 0;
 }
 
-/** Told when a scope refuses a caller for lack of capacity. */
+/** Told of what happens to a scope, for the manager's events and the fleet. One serves every scope of a manager. */
 export interface ScopeListener extends CircuitListener {
+  /** A caller was refused for lack of capacity. */
   onRateLimited(scope: Scope, error: RateLimitedError): void;
+  /** The scope was suspended until `until`; `fromFleet`: the shared store said so (do not publish it back). */
+  onSuspended(scope: Scope, until: number, reason: string, fromFleet: boolean): void;
+  /** A suspension (or provider pause) was lifted by resume() (`manual`) or ran out (`expired`). */
+  onResumed(scope: Scope, cause: 'manual' | 'expired', fromFleet: boolean): void;
 }
 
 /**
@@ -41,7 +54,7 @@ export interface ScopeListener extends CircuitListener {
  * circuit, suspension, counters. Plain fields, so the hot path reads and bumps numbers;
  * the queue and the latency histogram are created only when first needed.
  */
-export class Scope implements AdmissionGate {
+export class Scope implements AdmissionGate, CircuitListener {
   /** Created at the first failure that counts: a scope that never failed carries no circuit. */
   circuit: Circuit | null = null;
   readonly limiter: ScopeLimiter;
@@ -52,8 +65,8 @@ export class Scope implements AdmissionGate {
   active = 0;
   requests = 0;
   successes = 0;
-  /** Created at the first incident: a healthy scope carries one null here (see {@link Incidents}). */
-  incidents: Incidents | null = null;
+  /** Null until the first incident: a healthy scope carries one null here (see {@link Incidents}, {@link incidents}). */
+  incidentsOrNull: Incidents | null = null;
   /** Compact time (see compactTime) of the last call, for evicting the least recently used. */
   lastUsed: number;
 
@@ -68,39 +81,102 @@ export class Scope implements AdmissionGate {
     this.limiter = store.createLimiter(this.key, config, now);
     this.lastUsed = compactTime(now);
     // Fleet mode (`shareCircuit`): another process may open this circuit before any failure here.
-    if (this.limiter.sharesCircuit === true) this.ensureCircuit();
+    // A failure-rate breaker counts every call from the first.
+    if (this.limiter.sharesCircuit === true || countsEveryCall(config.breaker)) this.ensureCircuit();
     this.limiter.wakeWith?.(() => this.queue?.drain());
   }
 
-  /** The scope's incident record, created at the first incident. */
-  record(): Incidents {
-    return (this.incidents ??= new Incidents());
+  /** The scope's incidents, created at the first one. */
+  incidents(): Incidents {
+    return (this.incidentsOrNull ??= new Incidents());
   }
 
   get suspension(): Suspension | null {
-    return this.incidents === null ? null : this.incidents.suspension;
+    return this.incidentsOrNull === null ? null : this.incidentsOrNull.suspension;
   }
 
   /** Nothing is admitted before this time (a provider's Retry-After); 0 when not paused. */
   get pausedUntil(): number {
-    return this.incidents === null ? 0 : this.incidents.pausedUntil;
+    return this.incidentsOrNull === null ? 0 : this.incidentsOrNull.pausedUntil;
   }
 
   /** Holds admissions until `until` (a provider's Retry-After); false when an equal or later pause is already on. */
   pauseUntil(until: number): boolean {
     if (until <= this.pausedUntil) return false;
-    this.record().pausedUntil = until;
+    this.incidents().pausedUntil = until;
     return true;
+  }
+
+  /**
+   * Throws PlatformSuspendedError while suspended, CircuitOpenError while the circuit refuses
+   * calls (see {@link Circuit.allow}: past its reset time this call becomes the probe).
+   */
+  throwIfRefusing(now: number): void {
+    if (this.incidentsOrNull !== null && this.incidentsOrNull.suspension !== null) this.throwIfSuspended(now);
+    if (this.circuit !== null && !this.circuit.allow(now)) throw new CircuitOpenError(this.key, this.circuit.retryAt);
+  }
+
+  /** Throws PlatformSuspendedError while suspended; lifts a suspension whose time has come. */
+  throwIfSuspended(now: number): void {
+    const suspension = this.suspension;
+    if (suspension === null) return;
+    if (now < suspension.until) throw new PlatformSuspendedError(this.key, suspension.until, suspension.reason);
+    this.resume('expired', false);
+  }
+
+  // Suspension: refuses every call until `until`, announced to the listener (events, fleet).
+
+  /** Suspends until `until`; false (nothing changes) when an equal or later suspension is on. */
+  suspend(until: number, reason: string, fromFleet: boolean): boolean {
+    const current = this.suspension;
+    if (current !== null && until <= current.until) return false;
+    const timer = current?.timer ?? new DeadlineTimer(() => this.expireSuspension(Date.now()));
+    timer.keepAlive(false);
+    timer.arm(until);
+    this.incidents().suspension = { until, reason, timer };
+    this.queue?.cancelAll(new PlatformSuspendedError(this.key, until, reason));
+    this.listener.onSuspended(this, until, reason, fromFleet);
+    return true;
+  }
+
+  /**
+   * Lifts the suspension and the provider's pause (`manual`: resume() here or in the fleet),
+   * or an expired suspension. Waiting callers are tried again at once.
+   */
+  resume(cause: 'manual' | 'expired', fromFleet: boolean): void {
+    const incidents = this.incidentsOrNull;
+    if (incidents !== null) {
+      incidents.suspension?.timer.disarm();
+      incidents.suspension = null;
+      if (cause === 'manual') incidents.pausedUntil = 0;
+    }
+    this.listener.onResumed(this, cause, fromFleet);
+    this.queue?.drain();
+  }
+
+  /** Lifts a suspension whose time has come (the timer, or a status report). */
+  expireSuspension(now: number): void {
+    const suspension = this.suspension;
+    if (suspension !== null && now >= suspension.until) this.resume('expired', false);
+  }
+
+  /** Forgets timers and waiters (the scope is dropped): waiters reject with `error`. */
+  dispose(error: unknown): void {
+    this.queue?.cancelAll(error);
+    this.suspension?.timer.disarm();
+  }
+
+  /** The circuit changed; an opened one refuses the callers waiting in line at once (README: "The circuit and its breaker"). */
+  onCircuitChange(owner: unknown, from: CircuitStateName, to: CircuitStateName): void {
+    if (to === 'open' && this.queue !== null && this.queue.size > 0) {
+      this.queue.cancelWaiting(new CircuitOpenError(this.key, this.circuit!.retryAt));
+    }
+    this.listener.onCircuitChange(owner, from, to);
   }
 
   /** `service` or `service:platform`. Built when needed (errors, events, reports), not kept per scope. */
   get key(): string {
     return scopeKey(this.service, this.platform);
-  }
-
-  /** Whether the circuit lets a call through now (see {@link Circuit.allow}). */
-  circuitAllows(now: number): boolean {
-    return this.circuit === null || this.circuit.allow(now);
   }
 
   /** A failure that counts against the provider. */
@@ -111,8 +187,7 @@ export class Scope implements AdmissionGate {
   /** The circuit, created now if need be (and linked to a store that shares circuits). */
   ensureCircuit(): Circuit {
     if (this.circuit !== null) return this.circuit;
-    const { circuitBreakerThreshold, circuitBreakerResetMs } = this.config;
-    const circuit = Circuit.consecutive(this, this.listener, circuitBreakerThreshold, circuitBreakerResetMs);
+    const circuit = new Circuit(this, this, this.config);
     this.circuit = circuit;
     this.limiter.linkCircuit?.(circuit);
     return circuit;
@@ -122,6 +197,12 @@ export class Scope implements AdmissionGate {
   admitNow(now: number): number | Promise<number> {
     if (this.queue !== null && this.queue.size > 0) return Infinity;
     return this.tryAdmit(now);
+  }
+
+  /** Throws the refusal of a caller that may not wait in line now (see {@link AdmissionQueue.refusal}). */
+  throwIfCannotWait(now: number, signal: AbortSignal | undefined): void {
+    const refusal = (this.queue ??= new AdmissionQueue(this)).refusal(now, this.config.maxWaitMs, this.config.maxQueue, signal);
+    if (refusal !== null) throw refusal;
   }
 
   /** Waits in line for admission (FIFO), within `maxWaitMs` and `maxQueue`. */
@@ -147,14 +228,15 @@ export class Scope implements AdmissionGate {
     this.release();
     const latency = (this.latency ??= new LatencyHistogram());
     this.successes++;
-    if (latency.wantsSample()) latency.record(Date.now() - start);
+    if (latency.wantsSample()) latency.add(Date.now() - start);
     this.circuit?.success();
   }
 
   reconfigure(config: ThrottleConfig, now: number): void {
     this.config = config;
     // The circuit first: a store sharing circuits reads its reset period with the limits.
-    this.circuit?.reconfigure(config.circuitBreakerThreshold, config.circuitBreakerResetMs);
+    if (this.circuit !== null) this.circuit.reconfigure(config);
+    else if (countsEveryCall(config.breaker)) this.ensureCircuit();
     this.limiter.reconfigure(config, now);
     this.queue?.drain();
   }
@@ -166,7 +248,7 @@ export class Scope implements AdmissionGate {
       (this.queue === null || (this.queue.size === 0 && this.queue.holding === 0)) &&
       (this.suspension === null || this.suspension.until <= now) &&
       this.pausedUntil <= now &&
-      (this.circuit === null || this.circuit.isIdle()) &&
+      (this.circuit === null || this.circuit.isIdle(now)) &&
       this.limiter.isIdle(now)
     );
   }
@@ -207,7 +289,6 @@ export class Scope implements AdmissionGate {
     // The limiter's estimate cannot see the concurrency limit: with every slot busy it is 0,
     // which would tell the caller to come straight back. Hint the time a call takes instead.
     const error = new RateLimitedError(this.key, waitMs > 0 ? waitMs : this.slotWaitHint(), paused ? 'paused' : reason);
-    this.record().rateLimited++;
     this.listener.onRateLimited(this, error);
     return error;
   }

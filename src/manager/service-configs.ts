@@ -50,7 +50,7 @@ export class ServiceConfigs {
     checkName('platform', platform);
     const checked = validatePartial(service, partial);
     const key = scopeKey(service, platform);
-    const override: Record<string, number> = { ...this.platforms.get(key), ...checked };
+    const override: { -readonly [K in keyof ThrottleConfig]?: ThrottleConfig[K] } = { ...this.platforms.get(key), ...checked };
     // A burst this platform was given earlier gives way to a lower cap, as an inherited one does.
     if (checked.burst === undefined && checked.requestsPerMinute !== undefined && override.burst !== undefined) {
       override.burst = Math.min(override.burst, checked.requestsPerMinute);

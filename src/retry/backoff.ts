@@ -18,14 +18,16 @@ export function backoffDelay(
 
 /**
  * The wait before the next retry, or -1 when retrying is pointless: a provider's
- * Retry-After longer than the backoff wins, and one beyond `backoffMaxMs` ends the retries.
+ * Retry-After (cut to `maxRetryAfterMs`) longer than the backoff wins, and one beyond
+ * `backoffMaxMs` ends the retries.
  */
 export function retryDelay(
   retry: number,
-  config: Pick<ThrottleConfig, 'backoffBaseMs' | 'backoffMaxMs'>,
+  config: Pick<ThrottleConfig, 'backoffBaseMs' | 'backoffMaxMs' | 'maxRetryAfterMs'>,
   multiplier: number,
-  retryAfterMs: number | undefined,
+  requestedMs: number | undefined,
 ): number {
+  const retryAfterMs = requestedMs === undefined ? undefined : Math.min(requestedMs, config.maxRetryAfterMs);
   if (retryAfterMs !== undefined && retryAfterMs > config.backoffMaxMs) return -1;
   const backoff = backoffDelay(retry, config, multiplier);
   return retryAfterMs !== undefined && retryAfterMs > backoff ? retryAfterMs : backoff;

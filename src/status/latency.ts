@@ -40,7 +40,7 @@ export class LatencyHistogram {
     return this.count < TIMED_IN_FULL || Math.random() * SAMPLE_EVERY < 1;
   }
 
-  record(ms: number): void {
+  add(ms: number): void {
     const value = ms > 0 ? ms : 0;
     // Bucket b holds [2^(b-1), 2^b) ms; bucket 0 holds < 1 ms.
     const bucket = value < 1 ? 0 : Math.min(BUCKETS - 1, 32 - Math.clz32(value));

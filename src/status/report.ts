@@ -1,3 +1,4 @@
+import { unusedBreakerFigures, type BreakerFigures } from '../breaker/breakers.js';
 import type { CircuitStateName } from '../breaker/circuit.js';
 import type { Scope } from '../manager/scope.js';
 import type { StoreHealth } from '../stores/types.js';
@@ -5,17 +6,26 @@ import type { LatencyFigures } from './latency.js';
 
 export type ScopeState = 'ok' | 'waiting' | 'paused' | 'circuit_open' | 'suspended';
 
+/**
+ * Each call received ends in exactly one of `successes`, `failed`, `rateLimited`, `rejected`,
+ * `cancelled`: once nothing waits or runs, they add up to `requests`. `failures` and `retries`
+ * count attempts.
+ */
 export interface ScopeCounters {
   /** Calls received. */
   readonly requests: number;
   /** Calls that resolved. */
   readonly successes: number;
-  /** Failed attempts (each classified provider error; retries included). */
-  readonly failures: number;
-  /** Calls refused for lack of capacity (RateLimitedError). */
+  /** Calls that ended with the provider's error, after their retries. */
+  readonly failed: number;
+  /** Calls refused for lack of capacity (RateLimitedError), first attempt or retry. */
   readonly rateLimited: number;
-  /** Calls refused by an open circuit or a suspension. */
+  /** Calls refused by an open circuit or a suspension (CircuitOpenError, PlatformSuspendedError), waiting callers included. */
   readonly rejected: number;
+  /** Calls cancelled (CallCancelledError): their AbortSignal fired, or reset() or close() ended their wait. */
+  readonly cancelled: number;
+  /** Failed attempts: each provider error classified, retries included. */
+  readonly failures: number;
   /** Retry attempts made. */
   readonly retries: number;
 }
@@ -29,6 +39,8 @@ export interface ScopeStatus {
     readonly consecutiveFailures: number;
     /** When an open circuit lets a probe through (epoch ms); null unless open. */
     readonly retryAt: number | null;
+    /** What opens it (`breaker`, or `circuitBreakerThreshold` consecutive failures), with its failure rate where it has one. */
+    readonly breaker: BreakerFigures;
   };
   readonly limits: {
     /** Tokens in the per-second bucket now, out of `burst`. */
@@ -62,14 +74,13 @@ export interface StatusReport {
   readonly totals: ScopeCounters;
 }
 
-const CLOSED_CIRCUIT: ScopeStatus['circuit'] = Object.freeze({ state: 'closed', consecutiveFailures: 0, retryAt: null });
 const NO_LATENCY: LatencyFigures = Object.freeze({ count: 0, meanMs: 0, maxMs: 0, p50Ms: 0, p95Ms: 0 });
 
 const LOCAL_HEALTH: StoreHealth = { status: 'ok', mode: 'local', since: null, lastError: null };
 
 export function buildStatusReport(scopes: Iterable<Scope>, store: string, now: number, storeHealth: StoreHealth = LOCAL_HEALTH): StatusReport {
   const report: Record<string, ScopeStatus> = {};
-  const totals = { requests: 0, successes: 0, failures: 0, rateLimited: 0, rejected: 0, retries: 0 };
+  const totals = { requests: 0, successes: 0, failed: 0, rateLimited: 0, rejected: 0, cancelled: 0, failures: 0, retries: 0 };
   for (const scope of scopes) {
     const status = scopeStatus(scope, now);
     report[scope.key] = status;
@@ -79,7 +90,7 @@ export function buildStatusReport(scopes: Iterable<Scope>, store: string, now: n
 }
 
 function scopeStatus(scope: Scope, now: number): ScopeStatus {
-  const { config, circuit, incidents } = scope;
+  const { config, circuit, incidentsOrNull: incidents } = scope;
   const snapshot = scope.limiter.snapshot(now);
   const suspension = scope.suspension !== null && scope.suspension.until > now ? scope.suspension : null;
   const paused = scope.pausedUntil > now;
@@ -99,8 +110,13 @@ function scopeStatus(scope: Scope, now: number): ScopeStatus {
     state,
     circuit:
       circuit === null
-        ? CLOSED_CIRCUIT
-        : { state: circuit.stateName, consecutiveFailures: circuit.failures, retryAt: circuit.stateName === 'open' ? circuit.retryAt : null },
+        ? { state: 'closed', consecutiveFailures: 0, retryAt: null, breaker: unusedBreakerFigures(config.breaker, config.circuitBreakerThreshold) }
+        : {
+            state: circuit.stateName,
+            consecutiveFailures: circuit.failures,
+            retryAt: circuit.stateName === 'open' ? circuit.retryAt : null,
+            breaker: circuit.breakerFigures(now),
+          },
     limits: {
       tokens: snapshot.tokens,
       burst: config.burst,
@@ -115,9 +131,11 @@ function scopeStatus(scope: Scope, now: number): ScopeStatus {
     counters: {
       requests: scope.requests,
       successes: scope.successes,
-      failures: incidents?.failures ?? 0,
+      failed: incidents?.failed ?? 0,
       rateLimited: incidents?.rateLimited ?? 0,
       rejected: incidents?.rejected ?? 0,
+      cancelled: incidents?.cancelled ?? 0,
+      failures: incidents?.failures ?? 0,
       retries: incidents?.retries ?? 0,
     },
     latency: scope.latency?.figures() ?? NO_LATENCY,

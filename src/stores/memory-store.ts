@@ -28,7 +28,7 @@ export class LocalLimiter extends TokenBucket implements ScopeLimiter {
       if (wait > 0) return wait;
     }
     const wait = this.take(now);
-    if (wait === 0 && window !== null) window.record(now);
+    if (wait === 0 && window !== null) window.addStart(now);
     return wait;
   }
 

@@ -3,6 +3,7 @@ import { ThrottleManager, isCircuitOpenError, type CircuitOpenError, type Circui
 import { SVC, deferred, flush, httpError, roomy, track } from '../helpers.js';
 
 const RESET_MS = 10_000;
+const CONSECUTIVE_3 = { kind: 'consecutive', threshold: 3, failureRate: null, calls: null };
 
 let manager: ThrottleManager;
 let changes: [string, string][];
@@ -36,7 +37,7 @@ describe('circuit breaker', () => {
     expect(scope().circuit).toMatchObject({ state: 'closed', consecutiveFailures: 2 });
     fail(503);
     await flush();
-    expect(scope().circuit).toEqual({ state: 'open', consecutiveFailures: 3, retryAt: Date.now() + RESET_MS });
+    expect(scope().circuit).toEqual({ state: 'open', consecutiveFailures: 3, retryAt: Date.now() + RESET_MS, breaker: CONSECUTIVE_3 });
     expect(scope().state).toBe('circuit_open');
     expect(changes).toEqual([['closed', 'open']]);
   });
@@ -115,7 +116,7 @@ describe('circuit breaker', () => {
     const probe = succeed();
     await flush();
     expect(probe.value).toBe('ok');
-    expect(scope().circuit).toEqual({ state: 'closed', consecutiveFailures: 0, retryAt: null });
+    expect(scope().circuit).toEqual({ state: 'closed', consecutiveFailures: 0, retryAt: null, breaker: CONSECUTIVE_3 });
     const after = await Promise.all([1, 2, 3].map((v) => manager.execute(SVC, () => v)));
     expect(after).toEqual([1, 2, 3]);
     expect(changes).toEqual([
@@ -155,6 +156,56 @@ describe('circuit breaker', () => {
     expect(isCircuitOpenError(refusedProbe.error)).toBe(false);
     manager.configure(SVC, { requestsPerMinute: 60 });
     expect(await succeed().promise).toBe('ok');
+    expect(scope().circuit.state).toBe('closed');
+  });
+});
+
+describe('an open circuit stops callers already waiting in line', () => {
+  it('rps 10, burst 1, threshold 1, 4 failing calls at once: the provider is called once, the 3 waiting reject at once', async () => {
+    roomy(manager, { requestsPerSecond: 10, burst: 1, requestsPerMinute: 600, circuitBreakerThreshold: 1, retryAttempts: 0 });
+    const providerCalls: number[] = [];
+    const start = Date.now();
+    const provider = (): Promise<never> => {
+      providerCalls.push(Date.now() - start);
+      return new Promise((_, reject) => setTimeout(() => reject(httpError(503)), 1));
+    };
+    const calls = Array.from({ length: 4 }, () => track(manager.execute(SVC, provider)));
+    await vi.advanceTimersByTimeAsync(1);
+    // The first failure opened the circuit: the three waiting callers are refused now, not later.
+    expect(calls.map((c) => c.state)).toEqual(['rejected', 'rejected', 'rejected', 'rejected']);
+    expect(calls.slice(1).every((c) => isCircuitOpenError(c.error))).toBe(true);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(providerCalls).toEqual([0]);
+    expect(scope().counters).toMatchObject({ requests: 4, failed: 1, rejected: 3 });
+  });
+
+  it('a caller admitted in the instant the circuit opens is checked again before its attempt', async () => {
+    // Concurrency 1: the failing call's slot goes to the next in line as the circuit opens.
+    roomy(manager, { maxConcurrent: 1, circuitBreakerThreshold: 1, retryAttempts: 0 });
+    let providerCalls = 0;
+    const failing = deferred<never>();
+    const first = track(manager.execute(SVC, () => (providerCalls++, failing.promise)));
+    const second = track(manager.execute(SVC, () => (providerCalls++, 'second')));
+    await flush();
+    failing.reject(httpError(503));
+    await flush();
+    expect(first.state).toBe('rejected');
+    expect(isCircuitOpenError(second.error)).toBe(true);
+    expect(providerCalls).toBe(1);
+  });
+
+  it('the half-open probe may wait in line and still probe; others are refused meanwhile', async () => {
+    roomy(manager, { requestsPerSecond: 1, burst: 1, requestsPerMinute: 60, circuitBreakerThreshold: 1, circuitBreakerResetMs: 500, retryAttempts: 0 });
+    fail(503); // takes the token and opens the circuit
+    await flush();
+    await vi.advanceTimersByTimeAsync(500);
+    // Past the reset: this call becomes the probe, but the next token comes at 1 s.
+    const probe = track(manager.execute(SVC, () => 'probed'));
+    const other = track(manager.execute(SVC, () => 'other'));
+    await flush();
+    expect(isCircuitOpenError(other.error)).toBe(true);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(probe.value).toBe('probed');
     expect(scope().circuit.state).toBe('closed');
   });
 });

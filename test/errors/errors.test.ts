@@ -7,6 +7,7 @@ import {
   FloodgateError,
   PlatformSuspendedError,
   RateLimitedError,
+  retryAfterOf,
   isCallCancelledError,
   isCallTimeoutError,
   isCircuitOpenError,
@@ -97,6 +98,50 @@ describe('error details and messages', () => {
   it('keeps the cause of a cancellation', () => {
     const reason = new Error('user left');
     expect(new CallCancelledError('svc', 'aborted', reason).cause).toBe(reason);
+  });
+});
+
+describe('retryAfterOf', () => {
+  it('gives the wait of each refusal in ms from now, and undefined for anything else', () => {
+    const now = 1_000_000;
+    expect(retryAfterOf(new RateLimitedError('svc', 1_234.2, 'max_wait'), now)).toBe(1_235);
+    expect(retryAfterOf(new CircuitOpenError('svc', now + 5_000), now)).toBe(5_000);
+    expect(retryAfterOf(new PlatformSuspendedError('svc', now + 60_000, 'ban'), now)).toBe(60_000);
+    // A moment already past: try now.
+    expect(retryAfterOf(new CircuitOpenError('svc', now - 10), now)).toBe(0);
+    expect(retryAfterOf(new CallCancelledError('svc', 'aborted'), now)).toBeUndefined();
+    expect(retryAfterOf(new Error('provider'), now)).toBeUndefined();
+    expect(retryAfterOf(null)).toBeUndefined();
+    // A look-alike whose reads throw does not make the caller throw.
+    const hostile = new Proxy(new CircuitOpenError('svc', now), { get: (target, key) => (key === 'retryAt' ? (() => { throw new Error('trap'); })() : Reflect.get(target, key)) });
+    expect(retryAfterOf(hostile, now)).toBeUndefined();
+  });
+});
+
+describe('refusals are cheap to build', () => {
+  it('RateLimitedError, CircuitOpenError and PlatformSuspendedError carry no stack frames; others keep theirs', () => {
+    const frames = (error: Error): number => (error.stack ?? '').split('\n').filter((line) => line.trimStart().startsWith('at ')).length;
+    const refusals = [new RateLimitedError('svc', 10, 'queue_full'), new CircuitOpenError('svc', 0), new CircuitOpenError('svc', 0, new Error('why')), new PlatformSuspendedError('svc', 0, 'ban')];
+    for (const refusal of refusals) {
+      expect(frames(refusal), refusal.name).toBe(0);
+      expect(refusal.stack).toBe(`${refusal.name}: ${refusal.message}`);
+    }
+    expect(frames(new CallTimeoutError('svc', 5))).toBeGreaterThan(0);
+    expect(frames(new ConfigError('burst', 0, 'rule'))).toBeGreaterThan(0);
+    // The limit is restored for everyone else.
+    expect(frames(new Error('after'))).toBeGreaterThan(0);
+  });
+});
+
+describe('a refusal message written when first read', () => {
+  it('reads, prints and can be replaced like any message', () => {
+    const error = new CircuitOpenError('svc', Date.UTC(2030, 0, 1));
+    expect(error.message).toBe('Circuit open for scope "svc"; calls are refused until 2030-01-01T00:00:00.000Z');
+    expect(String(new PlatformSuspendedError('svc:reddit', Date.UTC(2030, 0, 1), 'ban'))).toBe('PlatformSuspendedError: Scope "svc:reddit" is suspended until 2030-01-01T00:00:00.000Z: ban');
+    error.message = 'wrapped: ' + error.message;
+    expect(error.message).toMatch(/^wrapped: Circuit open/);
+    // An impossible time does not make building the message throw.
+    expect(new CircuitOpenError('svc', Infinity).message).toContain('until Infinity');
   });
 });
 

@@ -61,12 +61,12 @@ describe('RollingWindow', () => {
     const window = new RollingWindow(3);
     for (const t of [0, 10, 20]) {
       expect(window.wait(t)).toBe(0);
-      window.record(t);
+      window.addStart(t);
     }
     expect(window.wait(20)).toBe(WINDOW_MS - 20);
     expect(window.wait(59_999)).toBe(1);
     expect(window.wait(60_000)).toBe(0);
-    window.record(60_000);
+    window.addStart(60_000);
     // Now 10, 20, 60_000 are the last three: the next slot frees when 10 turns 60 s old.
     expect(window.wait(60_000)).toBe(10);
     expect(window.wait(60_010)).toBe(0);
@@ -74,10 +74,10 @@ describe('RollingWindow', () => {
 
   it('counts the starts left in the window', () => {
     const window = new RollingWindow(3);
-    window.record(0);
-    window.record(10);
+    window.addStart(0);
+    window.addStart(10);
     expect(window.remaining(30)).toBe(1);
-    window.record(20);
+    window.addStart(20);
     expect(window.remaining(30)).toBe(0);
     expect(window.remaining(60_000)).toBe(1);
     expect(window.remaining(60_020)).toBe(3);
@@ -87,12 +87,12 @@ describe('RollingWindow', () => {
 
   it('estimates each position exactly when nothing else interferes', () => {
     const window = new RollingWindow(3);
-    window.record(0);
+    window.addStart(0);
     expect(window.waitFor(0, 100)).toBe(0);
     expect(window.waitFor(1, 100)).toBe(0);
     expect(window.waitFor(2, 100)).toBe(WINDOW_MS - 100);
-    window.record(10);
-    window.record(20);
+    window.addStart(10);
+    window.addStart(20);
     expect([0, 1, 2].map((p) => window.waitFor(p, 100))).toEqual([59_900, 59_910, 59_920]);
     // A slot held by a start that has not happened yet is at least a full window away.
     expect(window.waitFor(3, 100)).toBe(WINDOW_MS);
@@ -108,7 +108,7 @@ describe('RollingWindow', () => {
       for (let i = Math.floor(random() * 10); i > 0; i--) {
         t += Math.floor(random() * 30_000);
         t += window.wait(t);
-        window.record(t);
+        window.addStart(t);
       }
       const now = t + Math.floor(random() * 30_000);
       const estimates = Array.from({ length: 2 * limit }, (_, p) => window.waitFor(p, now));
@@ -116,7 +116,7 @@ describe('RollingWindow', () => {
       let clock = now;
       estimates.forEach((estimate, position) => {
         clock += window.wait(clock);
-        window.record(clock);
+        window.addStart(clock);
         expect(clock - now, `run ${run}, position ${position}`).toBeGreaterThanOrEqual(estimate);
       });
     }
@@ -124,7 +124,7 @@ describe('RollingWindow', () => {
 
   it('keeps the newest starts when shrunk and frees slots when grown', () => {
     const window = new RollingWindow(3);
-    for (const t of [0, 10, 20]) window.record(t);
+    for (const t of [0, 10, 20]) window.addStart(t);
     window.reconfigure(2);
     expect(window.wait(100)).toBe(10 + WINDOW_MS - 100);
     window.reconfigure(5);

@@ -164,3 +164,73 @@ describe('retry', () => {
     expect(waiting.every((w) => w.state === 'fulfilled')).toBe(true);
   });
 });
+
+describe('a provider pause has a ceiling and can be lifted (maxRetryAfterMs, resume)', () => {
+  it.each([
+    ['retry-after: 999999999999', { 'retry-after': '999999999999' }],
+    ['x-ratelimit-reset: 9999999999 (epoch seconds)', { 'x-ratelimit-reset': '9999999999' }],
+  ])('%s pauses the scope for maxRetryAfterMs at most, and a retry waits no longer', async (_label, headers) => {
+    roomy(manager, { retryAttempts: 1, backoffBaseMs: 100, backoffMaxMs: 600_000, maxRetryAfterMs: 60_000, maxWaitMs: Infinity });
+    const t0 = Date.now();
+    const provider = flaky(() => httpError(429, headers), 1);
+    const call = track(manager.execute(SVC, provider.fn));
+    await flush();
+    expect(manager.getStatusReport().scopes[SVC]).toMatchObject({ state: 'paused', pausedUntil: t0 + 60_000 });
+    expect(retries[0]!.delayMs).toBe(60_000);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(provider.starts).toEqual([t0, t0 + 60_000]);
+    expect(call.value).toBe('ok');
+  });
+
+  it('the presets cap a provider pause no longer than their banSuspensionMs', async () => {
+    const { SERVICE_PRESETS, CUSTOM_SERVICE_PRESET } = await import('floodgate');
+    for (const preset of [...Object.values(SERVICE_PRESETS), CUSTOM_SERVICE_PRESET]) {
+      expect(preset.maxRetryAfterMs).toBeLessThanOrEqual(preset.banSuspensionMs);
+    }
+  });
+
+  it('resume() lifts a provider pause: waiting callers go at once', async () => {
+    roomy(manager, { retryAttempts: 0, maxRetryAfterMs: 3_600_000 });
+    await manager.execute(SVC, () => Promise.reject(httpError(429, { 'retry-after': '1800' }))).catch(() => undefined);
+    expect(manager.getStatusReport().scopes[SVC]!.state).toBe('paused');
+    const waiting = track(manager.execute(SVC, () => 'went'));
+    const resumed: string[] = [];
+    manager.on('resumed', (e) => resumed.push(`${e.scope} ${e.cause}`));
+    manager.resume(SVC);
+    await flush();
+    expect(waiting.value).toBe('went');
+    expect(resumed).toEqual([`${SVC} manual`]);
+    expect(manager.getStatusReport().scopes[SVC]).toMatchObject({ state: 'ok', pausedUntil: null });
+  });
+});
+
+describe('p-retry runs the retry loop', () => {
+  it('stops retrying once the caller aborts, even with no backoff to wait (its signal)', async () => {
+    roomy(manager, { retryAttempts: 3, backoffBaseMs: 0, backoffMaxMs: 0 });
+    const aborter = new AbortController();
+    let attempts = 0;
+    const error = await manager
+      .execute(
+        SVC,
+        () => {
+          attempts++;
+          if (attempts === 2) aborter.abort();
+          return Promise.reject(networkError());
+        },
+        { signal: aborter.signal },
+      )
+      .catch((caught: unknown) => caught);
+    expect(attempts).toBe(2);
+    expect(isCallCancelledError(error)).toBe(true);
+    expect(manager.getStatusReport().scopes[SVC]!.counters).toMatchObject({ requests: 1, cancelled: 1, failed: 0, failures: 2, retries: 1 });
+  });
+
+  it('counts attempts: retryAttempts retries at most, each announced once', async () => {
+    roomy(manager, { retryAttempts: 3, backoffBaseMs: 0, backoffMaxMs: 0 });
+    const provider = flaky(() => networkError());
+    const error = await manager.execute(SVC, provider.fn).catch((caught: unknown) => caught);
+    expect(provider.starts).toHaveLength(4);
+    expect(retries.map((r) => r.retry)).toEqual([1, 2, 3]);
+    expect(error).toBe(provider.thrown[3]);
+  });
+});

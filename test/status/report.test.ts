@@ -43,15 +43,40 @@ describe('getStatusReport()', () => {
 
   it('is plain JSON for a fresh manager too', () => {
     const report = manager.getStatusReport();
-    expect(report).toMatchObject({ scopes: {}, totals: { requests: 0, successes: 0, failures: 0, rateLimited: 0, rejected: 0, retries: 0 } });
+    expect(report).toMatchObject({ scopes: {}, totals: { requests: 0, successes: 0, failed: 0, rateLimited: 0, rejected: 0, cancelled: 0, failures: 0, retries: 0 } });
     expectPlainJson(report);
   });
 
-  it('counts requests, successes, failures, rate-limited, rejected and retries per scope', async () => {
+  it('counts requests, how each call ended, failed attempts and retries per scope', async () => {
     const report = await busyManager();
-    expect(report.scopes[SVC]!.counters).toEqual({ requests: 5, successes: 2, failures: 2, rateLimited: 1, rejected: 0, retries: 1 });
-    expect(report.scopes['social_media:reddit']!.counters).toEqual({ requests: 1, successes: 0, failures: 0, rateLimited: 0, rejected: 1, retries: 0 });
-    expect(report.totals).toEqual({ requests: 7, successes: 3, failures: 2, rateLimited: 1, rejected: 1, retries: 1 });
+    // One call of SVC still waits in line: 5 = 2 + 1 + 1 + 0 + 0 + that one.
+    expect(report.scopes[SVC]!.counters).toEqual({ requests: 5, successes: 2, failed: 1, rateLimited: 1, rejected: 0, cancelled: 0, failures: 2, retries: 1 });
+    expect(report.scopes['social_media:reddit']!.counters).toEqual({ requests: 1, successes: 0, failed: 0, rateLimited: 0, rejected: 1, cancelled: 0, failures: 0, retries: 0 });
+    expect(report.totals).toEqual({ requests: 7, successes: 3, failed: 1, rateLimited: 1, rejected: 1, cancelled: 0, failures: 2, retries: 1 });
+  });
+
+  it('counters add up once idle: requests = successes + failed + rateLimited + rejected + cancelled', async () => {
+    roomy(manager, { requestsPerSecond: 1, burst: 1, requestsPerMinute: 60, maxQueue: 4, maxWaitMs: 60_000, retryAttempts: 1, backoffBaseMs: 100, backoffMaxMs: 100 });
+    const aborter = new AbortController();
+    const calls = [
+      manager.execute(SVC, () => 'first'), // takes the only token
+      ...Array.from({ length: 3 }, () => manager.execute(SVC, () => 'queued')), // wait in line
+      manager.execute(SVC, () => 'aborted', { signal: aborter.signal }), // waits in line too
+      manager.execute(SVC, () => 'refused'), // the queue is full
+    ];
+    const outcomes = calls.map((c) => c.then(() => 'ok', (e: { code?: string }) => e.code));
+    await flush();
+    aborter.abort();
+    // Queued callers refused by a suspension are counted too (they were counted nowhere in 0.1).
+    manager.suspend(SVC, { durationMs: 1_000, reason: 'maintenance' });
+    await vi.advanceTimersByTimeAsync(1_000);
+    const failing = track(manager.execute(SVC, () => Promise.reject(networkError())));
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(failing.state).toBe('rejected');
+    expect(await Promise.all(outcomes)).toEqual(['ok', 'EFLOODGATE_SUSPENDED', 'EFLOODGATE_SUSPENDED', 'EFLOODGATE_SUSPENDED', 'EFLOODGATE_CANCELLED', 'EFLOODGATE_RATE_LIMITED']);
+    const { counters } = manager.getStatusReport().scopes[SVC]!;
+    expect(counters).toMatchObject({ requests: 7, successes: 1, failed: 1, rateLimited: 1, rejected: 3, cancelled: 1, failures: 2, retries: 1 });
+    expect(counters.successes + counters.failed + counters.rateLimited + counters.rejected + counters.cancelled).toBe(counters.requests);
   });
 
   it('shows state, circuit, remaining tokens, minute budget and suspension', async () => {
@@ -120,7 +145,7 @@ describe('getStatusReport()', () => {
   it('keeps percentiles within a factor of two of the true value', () => {
     for (const value of [0.5, 3, 10, 100, 750, 5_000, 60_000]) {
       const histogram = new LatencyHistogram();
-      for (let i = 0; i < 20; i++) histogram.record(value);
+      for (let i = 0; i < 20; i++) histogram.add(value);
       const { p50Ms, p95Ms, maxMs } = histogram.figures();
       expect(maxMs).toBe(value);
       for (const p of [p50Ms, p95Ms]) {

@@ -4,6 +4,9 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
   ServiceType,
   ThrottleManager,
+  isCircuitOpenError,
+  retryAfterOf,
+  SamplingBreaker,
   throttled,
   unifiedErrorHandling,
   type ErrorClassification,
@@ -63,6 +66,15 @@ describe('public types', () => {
     expect(() => manager.configure(ServiceType.LLM_API, { burst: '5' })).toThrow(/burst/);
   });
 
+  it('breaker takes cockatiel breakers or the declarative form, checked at compile time', () => {
+    const typed = new ThrottleManager({ env: {} });
+    typed.configure('typed_breaker', { breaker: new SamplingBreaker({ threshold: 0.2, duration: 30_000, minimumRps: 5 }) });
+    typed.configure('typed_breaker', { breaker: { kind: 'count', threshold: 0.5, size: 20 } });
+    // @ts-expect-error: a sampling breaker needs its window
+    expect(() => typed.configure('typed_breaker', { breaker: { kind: 'sampling', threshold: 0.2 } })).toThrow(/durationMs/);
+    expectTypeOf<ThrottleConfig['maxRetryAfterMs']>().toEqualTypeOf<number>();
+  });
+
   it('RedisStore options are one flat readonly type', () => {
     expectTypeOf<RedisStoreOptions['maxCredits']>().toEqualTypeOf<number | undefined>();
     expectTypeOf<RedisStoreOptions['creditMs']>().toEqualTypeOf<number | undefined>();
@@ -71,6 +83,30 @@ describe('public types', () => {
       options.maxCredits = 4;
     };
     expectTypeOf(tryToChange).parameter(0).toEqualTypeOf<RedisStoreOptions>();
+  });
+
+  it('the manager shows users only what they call: no internal member, in the types or at run time', () => {
+    const members = Object.getOwnPropertyNames(ThrottleManager.prototype).filter((name) => name !== 'constructor').sort();
+    expect(members).toEqual(
+      ['classifyError', 'close', 'configure', 'execute', 'getConfig', 'getErrorStatistics', 'getStatusReport', 'onError', 'registerErrorPattern', 'reset', 'resume', 'suspend', 'useStore'].sort(),
+    );
+    const own = Object.keys(new ThrottleManager({ env: {} })).filter((key) => !key.startsWith('_'));
+    expect(own).toEqual([]);
+    // @ts-expect-error: the decorators' entry is not part of the public type
+    expect(manager.invokeMethod).toBeUndefined();
+  });
+
+  it('retryAfterOf(error) answers "when may I try again?" for any refusal', async () => {
+    const refusing = new ThrottleManager({ env: {} });
+    refusing.configure('retry_after_svc', { circuitBreakerThreshold: 1, circuitBreakerResetMs: 30_000, retryAttempts: 0 });
+    await refusing.execute('retry_after_svc', () => Promise.reject(Object.assign(new Error('down'), { status: 503 }))).catch(() => undefined);
+    const refusal = await refusing.execute('retry_after_svc', () => 'never').catch((error: unknown) => error);
+    expect(isCircuitOpenError(refusal)).toBe(true);
+    expectTypeOf(retryAfterOf).returns.toEqualTypeOf<number | undefined>();
+    expect(retryAfterOf(refusal)).toBeGreaterThan(29_000);
+    expect(retryAfterOf(refusal)).toBeLessThanOrEqual(30_000);
+    expect(retryAfterOf(new Error('provider'))).toBeUndefined();
+    await refusing.close();
   });
 
   it('getErrorStatistics takes { limit, offset } and reports how many entries are kept', () => {

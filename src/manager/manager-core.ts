@@ -1,0 +1,215 @@
+import type { EventEmitter } from 'eventemitter3';
+import { ErrorClassifier } from '../classify/classifier.js';
+import { ErrorHistory } from '../classify/history.js';
+import { redactUrl, summarizeError } from '../classify/redact.js';
+import { countsAgainstProvider, ErrorCategory, type ErrorClassification } from '../classify/types.js';
+import { CallCancelledError, ConfigError, isCallTimeoutError } from '../errors/errors.js';
+import { isFloodgateError } from '../errors/floodgate-error.js';
+import type { ErrorSummary, FloodgateEvents, ScopeRef } from '../events/events.js';
+import { MemoryStore } from '../stores/memory-store.js';
+import type { ThrottleStore } from '../stores/types.js';
+import { AttemptTimeouts } from './attempt-timeouts.js';
+import { runCall, type CallHost } from './call.js';
+import { markRecorded, recordedByOtherLayer, type FailureLayer } from './recorded-failures.js';
+import { Scope } from './scope.js';
+import { ScopeEvents, scopeRef } from './scope-events.js';
+import { ScopeRegistry } from './scope-registry.js';
+import { checkName, ServiceConfigs } from './service-configs.js';
+import { storeListener } from './store-listener.js';
+import type { ThrottleManagerOptions } from './throttle-manager.js';
+
+/** What `ThrottleManager.onError` registers. */
+export type ErrorHandler = (error: unknown, classification: ErrorClassification, where: ScopeRef) => void;
+
+/**
+ * Everything behind a {@link ThrottleManager} that users do not call: the scopes, the call
+ * path's host (refusals, failures, retries, attempt deadlines), the store and its listener.
+ * The manager holds one in a private field; the decorators reach it through `coreOf()`.
+ */
+export class ManagerCore implements CallHost {
+  readonly scopes = new ScopeRegistry();
+  readonly configs: ServiceConfigs;
+  readonly classifier = new ErrorClassifier();
+  readonly history: ErrorHistory;
+  readonly handlers: { readonly category?: ErrorCategory; readonly service?: string; readonly handler: ErrorHandler }[] = [];
+  store: ThrottleStore;
+  private readonly maxScopes: number;
+  private readonly scopeEvents: ScopeEvents;
+  /** One deadline list per distinct timeoutMs: a few timers for the whole manager, none per scope. */
+  private readonly timeouts = new Map<number, AttemptTimeouts>();
+  /** Fleet mode: stops the shared store (Redis) telling this manager about other processes. */
+  private detachStore: (() => void) | undefined;
+
+  constructor(
+    private readonly emitter: EventEmitter<FloodgateEvents>,
+    options: ThrottleManagerOptions,
+  ) {
+    this.store = options.store ?? new MemoryStore();
+    this.maxScopes = positiveInteger('maxScopes', options.maxScopes ?? 10_000);
+    this.history = new ErrorHistory({ capacity: options.historySize ?? 1_000 });
+    this.configs = new ServiceConfigs(options.env ?? process.env);
+    this.scopeEvents = new ScopeEvents(emitter, () => this.store.shared);
+    // Last, once nothing above can throw: a constructor that failed must not stay subscribed.
+    this.attachStore();
+  }
+
+  /**
+   * The scope of `service` (and `platform`), created if need be; throws ConfigError for a bad
+   * name. The decorators cache it while `scopes.generation` stays the same.
+   */
+  scopeOf(service: string, platform: string | undefined): Scope {
+    const existing = this.scopes.get(service, platform);
+    if (existing !== undefined) return existing;
+    checkName('service', service);
+    if (platform !== undefined) checkName('platform', platform);
+    const now = Date.now();
+    if (this.scopes.size >= this.maxScopes) this.scopes.evictIdle(Math.max(1, Math.ceil(this.maxScopes / 10)), now);
+    const scope = new Scope(service, platform, this.configs.resolve(service, platform), this.store, this.scopeEvents, now);
+    this.scopes.add(scope);
+    return scope;
+  }
+
+  /** Changes whenever a scope is forgotten (eviction, reset, close, a new store): a cached Scope may be stale. */
+  get scopeGeneration(): number {
+    return this.scopes.generation;
+  }
+
+  /** `@throttled`'s entry: `method` applied to `thisArg` with `args`, through `scope`. */
+  invokeMethod(scope: Scope, endpoint: string | undefined, method: (...args: unknown[]) => unknown, thisArg: unknown, args: ArrayLike<unknown>): Promise<unknown> {
+    return runCall(this, scope, endpoint, undefined, method, thisArg, args);
+  }
+
+  useStore(store: ThrottleStore): void {
+    this.detachStore?.(); // fleet mode: stop listening to the previous store
+    this.store = store;
+    this.attachStore();
+    this.scopes.clear();
+  }
+
+  /** Forgets every scope; waiting calls reject with CallCancelledError. */
+  dropScopes(why: string): void {
+    for (const timeouts of this.timeouts.values()) timeouts.cancelAll((key) => new CallCancelledError(key, why));
+    this.timeouts.clear();
+    for (const scope of this.scopes.values()) scope.dispose(new CallCancelledError(scope.key, why));
+    this.scopes.clear();
+  }
+
+  async close(): Promise<void> {
+    this.dropScopes('the manager was closed');
+    this.detachStore?.(); // fleet mode
+    this.detachStore = undefined;
+    await this.store.close();
+  }
+
+  // `@unifiedErrorHandling` without `@throttled`: no admission, but the same refusals and failures.
+
+  /** Throws PlatformSuspendedError while the scope is suspended. */
+  throwIfSuspended(service: string, platform: string | undefined): void {
+    const scope = this.scopes.get(service, platform);
+    if (scope?.suspension != null) scope.throwIfSuspended(Date.now());
+  }
+
+  /** Classifies a method's failure and counts it once (see {@link handleFailure}). */
+  handleMethodFailure(service: string, platform: string | undefined, endpoint: string | undefined, error: unknown, sequence: number): ErrorClassification {
+    let scope: Scope;
+    try {
+      scope = this.scopeOf(service, platform);
+    } catch {
+      return this.classifier.classify(error, service);
+    }
+    return this.handleFailure(scope, endpoint, error, sequence, 'unified');
+  }
+
+  // CallHost: the call path's view of the manager.
+
+  handleFailure(scope: Scope, endpoint: string | undefined, error: unknown, sequence: number, layer: FailureLayer = 'throttled'): ErrorClassification {
+    // The other (inner) layer handled this very failure during our attempt: count it once.
+    const known = recordedByOtherLayer(error, sequence, layer);
+    if (known !== undefined) return known;
+    const classification = this.classifier.classify(error, scope.service);
+    markRecorded(error, classification, layer);
+    // Floodgate's own refusals are outcomes of the limits, not news about the provider.
+    if (isFloodgateError(error) && !isCallTimeoutError(error)) return classification;
+    const now = Date.now();
+    scope.incidents().failures++;
+    if (countsAgainstProvider(classification)) scope.circuitFailure(now);
+    else scope.circuit?.success();
+    const summary = this.publishFailure(scope, endpoint, error, classification, now);
+    this.applyProviderSignals(scope, classification, summary, now);
+    this.runHandlers(scope, error, classification);
+    return classification;
+  }
+
+  attemptTimeouts(timeoutMs: number): AttemptTimeouts {
+    let timeouts = this.timeouts.get(timeoutMs);
+    if (timeouts === undefined) this.timeouts.set(timeoutMs, (timeouts = new AttemptTimeouts(timeoutMs)));
+    return timeouts;
+  }
+
+  onRetry(scope: Scope, endpoint: string | undefined, retry: number, delayMs: number, classification: ErrorClassification, error: unknown): void {
+    if (this.emitter.listenerCount('retry') === 0) return;
+    const at = endpoint === undefined ? scopeRef(scope) : { ...scopeRef(scope), endpoint: redactUrl(endpoint) };
+    this.emitter.emit('retry', { ...at, retry, delayMs, classification, error: summarizeError(error) });
+  }
+
+  /** Stores the failure (redacted) in the history and emits `errorClassified` (and `banDetected`). */
+  private publishFailure(scope: Scope, endpoint: string | undefined, error: unknown, classification: ErrorClassification, now: number): ErrorSummary {
+    // The history redacts message, code and endpoint; events reuse what it stored.
+    const record: { time: number; scope: string; service: string; endpoint?: string; classification: ErrorClassification; error: unknown } = { time: now, scope: scope.key, service: scope.service, classification, error };
+    if (endpoint !== undefined) record.endpoint = endpoint;
+    const entry = this.history.record(record);
+    const summary: ErrorSummary = entry.statusCode === undefined ? entry.error : { ...entry.error, statusCode: entry.statusCode };
+    const emitter = this.emitter;
+    // Event objects only for listeners: the failure path pays for what someone reads.
+    const classified = emitter.listenerCount('errorClassified') > 0;
+    const ban = classification.isBan && emitter.listenerCount('banDetected') > 0;
+    if (classified || ban) {
+      const at: { scope: string; service: string; platform?: string; endpoint?: string } = scopeRef(scope);
+      if (entry.endpoint !== undefined) at.endpoint = entry.endpoint;
+      if (classified) emitter.emit('errorClassified', { ...at, classification, error: summary });
+      if (ban) emitter.emit('banDetected', { ...at, classification, error: summary, suspendedUntil: now + scope.config.banSuspensionMs });
+    }
+    return summary;
+  }
+
+  /** A ban suspends the scope; a Retry-After on a rate limit or overload pauses it for everyone. */
+  private applyProviderSignals(scope: Scope, classification: ErrorClassification, summary: ErrorSummary, now: number): void {
+    if (classification.isBan) {
+      scope.suspend(now + scope.config.banSuspensionMs, `ban detected (${classification.pattern}): ${summary.message}`, false);
+    } else if (classification.retryAfterMs !== undefined && pausesScope(classification)) {
+      // A provider may ask for centuries (`retry-after: 999999999999`): its word is capped.
+      const pauseMs = Math.min(classification.retryAfterMs, scope.config.maxRetryAfterMs);
+      const until = now + pauseMs;
+      if (scope.pauseUntil(until)) {
+        this.store.shared?.publishPause(scope.key, pauseMs); // fleet mode
+        this.emitter.emit('paused', { ...scopeRef(scope), until, classification });
+      }
+    }
+  }
+
+  private runHandlers(scope: Scope, error: unknown, classification: ErrorClassification): void {
+    for (const { category, service, handler } of this.handlers) {
+      if (category !== undefined && category !== classification.category) continue;
+      if (service !== undefined && service !== scope.service) continue;
+      try {
+        handler(error, classification, scopeRef(scope));
+      } catch {
+        // A broken handler must not change the outcome of the call it watches.
+      }
+    }
+  }
+
+  private attachStore(): void {
+    this.detachStore = this.store.shared?.attach(storeListener(this.scopes, (health) => this.emitter.emit('storeHealth', { store: this.store.name, ...health })));
+  }
+}
+
+/** A provider's Retry-After on a rate limit or an overload applies to everyone in the scope. */
+function pausesScope(classification: ErrorClassification): boolean {
+  return classification.category === ErrorCategory.RATE_LIMIT || classification.category === ErrorCategory.SERVER;
+}
+
+function positiveInteger(field: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) throw new ConfigError(field, value, 'must be an integer >= 1');
+  return value;
+}
