@@ -78,6 +78,7 @@ export const LIMITED_SERVERS = {
   fastify: async (options: LimiterOptions, host = '127.0.0.1'): Promise<LimitedServer> => {
     const app = appLogic();
     const server = Fastify({ forceCloseConnections: true });
+    // The shared options are typed for node requests; Fastify hands key functions its own (none here use one).
     await server.register(limiterPlugin, options as never);
     // In a child context: the limiter still applies (it is not encapsulated).
     await server.register(async (child) => {

@@ -13,6 +13,7 @@ import { runCall } from '../../manager/call.js';
 import type { ManagerCore } from '../../manager/manager-core.js';
 import { coreOf, ThrottleManager } from '../../manager/throttle-manager.js';
 import { pathOf } from '../status-routes.js';
+import { boundedMemo } from './bounded-memo.js';
 import { addressKey, compileTrustedProxies, forwardedHops, isTrusted, unmapIPv4 } from './client-address.js';
 import { GroupTable, type Group, type GroupLimits } from './groups.js';
 import { checkHeaderFormats, policyHeaders, stateHeaders, type RateLimitHeaderFormat } from './ratelimit-headers.js';
@@ -115,6 +116,8 @@ export interface Limiter<Req = IncomingMessage> {
   readonly manager: ThrottleManager;
 }
 
+/** Hashed keys and matched paths remembered (each memo). */
+const MEMO_SIZE = 10_000;
 const DEFAULT_EXEMPT = ['/health', '/healthz', '/ready', '/readyz', '/livez'];
 const OPTION_KEYS: ReadonlySet<string> = new Set(['groups', 'keys', 'headers', 'exempt', 'manager', 'trustProxy', 'forwardedHeader', 'refusalStatus', 'name', 'caseSensitive']);
 const KEY_OPTION_KEYS: ReadonlySet<string> = new Set(['actor', 'session', 'headersFrom', 'ipv6Subnet', 'secret']);
@@ -153,12 +156,13 @@ export function createLimiter<Req = IncomingMessage>(options: LimiterOptions<Req
   const keys = clientKeys<Req>(options.keys, core, trusted, forwardedHeader);
   // Every group's limits go onto its service: per-key scopes inherit them.
   for (const group of table.all) manager.configure(group.service, group.settings);
+  // Paths repeat: each is matched once (exempt first), the answer remembered.
+  const groupOf = boundedMemo<Group | null>(MEMO_SIZE, (path) => (exempt.match(path) !== null ? null : table.match(path)));
   const policies = new Map(table.all.map((group) => [group, group.policy === null ? [] : policyHeaders(formats, group.policy)]));
 
   function decide(req: IncomingMessage, res: ServerResponse, keyReq: Req): Verdict | Promise<Verdict> {
     const path = pathOf((req as { originalUrl?: string }).originalUrl ?? req.url ?? '/');
-    if (exempt.match(path) !== null) return ADMITTED_BARE;
-    const group = table.match(path);
+    const group = groupOf(path);
     if (group === null) return ADMITTED_BARE;
     const now = Date.now();
     const closed = groupRefusal(core, group, now);
@@ -317,7 +321,12 @@ function clientKeys<Req>(
   const warned = { forwarded: false, identity: false };
   const forwardedName = forwardedHeader;
 
-  const hash = (kind: string, raw: string): string => `${kind}:${createHmac('sha256', secret).update(raw).digest('base64url').slice(0, 22)}`;
+  // `kind:raw` → `kind:<HMAC>`; the raw value lives only in this bounded memo, in process memory.
+  const hashed = boundedMemo(MEMO_SIZE, (tagged) => {
+    const colon = tagged.indexOf(':');
+    return `${tagged.slice(0, colon)}:${createHmac('sha256', secret).update(tagged.slice(colon + 1)).digest('base64url').slice(0, 22)}`;
+  });
+  const hash = (kind: string, raw: string): string => hashed(`${kind}:${raw}`);
 
   return (req, keyReq) => {
     const peer = unmapIPv4(req.socket?.remoteAddress ?? '');
