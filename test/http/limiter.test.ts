@@ -60,6 +60,24 @@ describe.each(LIMITED_SERVER_KINDS)('inbound limiter on %s', (kind) => {
     expect(JSON.stringify(manager.getStatusReport())).not.toMatch(/noisy|quiet|s-1|127\.0\.0\.1/);
   });
 
+  it('uses a key function from any peer; one that throws or finds nothing falls to the next key', async () => {
+    const { origin } = await start({
+      groups: CHAT,
+      keys: {
+        actor: (req) => {
+          const user = (req.headers as Record<string, string | undefined>)['x-authenticated-user'];
+          if (user === 'boom') throw new Error('auth store down');
+          return user === undefined ? undefined : Number(user);
+        },
+      },
+    });
+    expect(await statuses(origin, '/api/v1/chat/a', 4, { 'x-authenticated-user': '1' })).toEqual([200, 200, 200, 429]);
+    expect(await statuses(origin, '/api/v1/chat/a', 3, { 'x-authenticated-user': '2' })).toEqual([200, 200, 200]);
+    // A throw, or no user: the client address, one shared key.
+    expect(await statuses(origin, '/api/v1/chat/a', 2, { 'x-authenticated-user': 'boom' })).toEqual([200, 200]);
+    expect(await statuses(origin, '/api/v1/chat/a', 2)).toEqual([200, 429]);
+  });
+
   it('ignores identity headers from a peer that is no trusted proxy, and warns once', async () => {
     const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
     const { origin } = await start({ groups: CHAT });

@@ -22,7 +22,7 @@ import { checkHeaderFormats, policyHeaders, stateHeaders, type RateLimitHeaderFo
 export type RefusalKind = 'rate_limited' | 'suspended' | 'circuit_open';
 
 /** Where a client key comes from: header names (the first present wins), a function of the request, or `false` (not used). */
-export type KeySource<Req> = readonly string[] | ((req: Req) => string | null | undefined) | false;
+export type KeySource<Req> = readonly string[] | ((req: Req) => string | number | null | undefined) | false;
 
 /** How requests are told apart: actor, then session, then the client address. */
 export interface LimiterKeys<Req = IncomingMessage> {
@@ -343,6 +343,7 @@ function clientKeys<Req>(
           found = undefined; // a throwing key function falls back to the next key, never fails the request
         }
         if (typeof found === 'string' && found !== '') return hash(kind, found);
+        if (typeof found === 'number' && Number.isFinite(found)) return hash(kind, String(found));
         continue;
       }
       for (const field of source) {
