@@ -114,6 +114,7 @@ describe('createLimiter options', () => {
     expect(bad({ keys: { headersFrom: 'all' } }).field).toBe('keys.headersFrom');
     expect(bad({ forwardedHeader: 'x-real-ip' }).field).toBe('forwardedHeader');
     expect(bad({ exempt: '/health' }).field).toBe('exempt');
+    expect(bad({ exempt: ['health'] }).field).toBe('exempt');
     expect(bad({ name: 'in:bound' }).field).toBe('name');
     expect(bad({ groupz: {} }).field).toBe('groupz');
     expect(bad({ manager: { getStatusReport: () => ({}) } }).field).toBe('manager');

@@ -44,7 +44,11 @@ export function unmapIPv4(address: string): string {
 /** True when `address` (unmapped) lies in `trusted`. */
 export function isTrusted(trusted: BlockList, address: string): boolean {
   const family = isIP(address);
-  return family !== 0 && trusted.check(address, family === 4 ? 'ipv4' : 'ipv6');
+  try {
+    return family !== 0 && trusted.check(address, family === 4 ? 'ipv4' : 'ipv6');
+  } catch {
+    return false; // an address isIP accepts but BlockList does not (a zone id): not a proxy we listed
+  }
 }
 
 /**

@@ -147,7 +147,7 @@ export function createLimiter<Req = IncomingMessage>(options: LimiterOptions<Req
   const caseSensitive = options.caseSensitive ?? false;
   if (typeof caseSensitive !== 'boolean') throw new ConfigError('caseSensitive', caseSensitive, 'must be a boolean');
   const table = new GroupTable(options.groups, name, caseSensitive);
-  const exempt = new GroupTable(exemptGroups(options.exempt), `${name}-exempt`, caseSensitive);
+  const exempt = exemptTable(options.exempt, name, caseSensitive);
   const formats = checkHeaderFormats(options.headers);
   const statusOf = refusalStatuses(options.refusalStatus);
   const trusted = compileTrustedProxies(options.trustProxy);
@@ -286,16 +286,22 @@ function refusalStatuses(value: unknown): Readonly<Record<RefusalKind, number>> 
   return statuses;
 }
 
-/** The exempt paths as a group table (same templates as groups); nothing else falls in. */
-function exemptGroups(value: unknown): Record<string, GroupLimits | false> {
+/** The exempt paths as a group table (same templates as groups, never configured on the manager); nothing else falls in. */
+function exemptTable(value: unknown, name: string, caseSensitive: boolean): GroupTable {
   const list = value ?? DEFAULT_EXEMPT;
-  if (!Array.isArray(list)) throw new ConfigError('exempt', value, "must be a list of paths ('/health') or prefixes ('/internal/*')");
+  const rule = "must be a list of paths ('/health') or prefixes ('/internal/*')";
+  if (!Array.isArray(list)) throw new ConfigError('exempt', value, rule);
   const groups: Record<string, GroupLimits | false> = { default: false };
   list.forEach((path: unknown, index) => {
-    if (typeof path !== 'string') throw new ConfigError('exempt', path, 'must be a path string');
+    if (typeof path !== 'string' || path === 'default') throw new ConfigError('exempt', path, rule);
     groups[path] = { name: `exempt${index}` };
   });
-  return groups;
+  try {
+    return new GroupTable(groups, `${name}-exempt`, caseSensitive);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new ConfigError('exempt', error.value, rule);
+    throw error;
+  }
 }
 
 /**
