@@ -2,8 +2,9 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { isConfigError, RedisStore, ThrottleManager } from 'floodgate';
+import { RedisStore, ThrottleManager } from 'floodgate';
 import { createLimiter, type LimiterOptions } from 'floodgate/http';
+import { configErrorOf } from '../helpers.js';
 import { startRedis, type RedisServer } from '../stores/redis-server.js';
 
 let redis: RedisServer;
@@ -67,12 +68,6 @@ describe('inbound limits in fleet mode (Redis)', () => {
   it('refuses to start on a shared store without a shared secret (each instance would count apart)', () => {
     const manager = new ThrottleManager({ store: new RedisStore({ client: redis.client(), prefix: 'nosecret:' }), env: {} });
     cleanup.push(() => manager.close());
-    let error: unknown;
-    try {
-      createLimiter({ manager });
-    } catch (caught) {
-      error = caught;
-    }
-    expect(isConfigError(error) && error.field).toBe('keys.secret');
+    expect(configErrorOf(() => createLimiter({ manager })).field).toBe('keys.secret');
   });
 });

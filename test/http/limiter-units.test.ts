@@ -1,18 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { isConfigError, ThrottleManager } from 'floodgate';
+import { ThrottleManager } from 'floodgate';
 import { createLimiter, type LimiterOptions } from 'floodgate/http';
 import { addressKey, compileTrustedProxies, expandIPv6, forwardedHops, isTrusted, unmapIPv4 } from '../../src/http/limiter/client-address.js';
 import { GroupTable } from '../../src/http/limiter/groups.js';
-
-function configError(build: () => unknown): { field: string; message: string } {
-  try {
-    build();
-  } catch (error) {
-    if (isConfigError(error)) return { field: error.field, message: error.message };
-    throw error;
-  }
-  throw new Error('no ConfigError');
-}
+import { configErrorOf } from '../helpers.js';
 
 describe('client address', () => {
   it('expands IPv6 forms, embedded IPv4 and zone ids', () => {
@@ -50,10 +41,10 @@ describe('client address', () => {
   });
 
   it('rejects a bad trusted proxy with a ConfigError naming it', () => {
-    expect(configError(() => compileTrustedProxies(['10.0.0.0/33'])).field).toBe('trustProxy');
-    expect(configError(() => compileTrustedProxies(['example.com'])).message).toContain('example.com');
-    expect(configError(() => compileTrustedProxies('10.0.0.0/8')).field).toBe('trustProxy');
-    expect(configError(() => compileTrustedProxies(['10.0.0.0/8x'])).field).toBe('trustProxy');
+    expect(configErrorOf(() => compileTrustedProxies(['10.0.0.0/33'])).field).toBe('trustProxy');
+    expect(configErrorOf(() => compileTrustedProxies(['example.com'])).message).toContain('example.com');
+    expect(configErrorOf(() => compileTrustedProxies('10.0.0.0/8')).field).toBe('trustProxy');
+    expect(configErrorOf(() => compileTrustedProxies(['10.0.0.0/8x'])).field).toBe('trustProxy');
   });
 });
 
@@ -91,18 +82,18 @@ describe('endpoint groups', () => {
   });
 
   it('rejects bad templates and limits with a ConfigError naming the field', () => {
-    expect(configError(() => new GroupTable({ 'api/*': {} }, 'inbound', false)).field).toBe('groups');
-    expect(configError(() => new GroupTable({ '/a/*/b': {} }, 'inbound', false)).field).toBe('groups');
-    expect(configError(() => new GroupTable({ '/a': { requestsPerMinute: -1 } }, 'inbound', false)).field).toBe("groups['/a'].requestsPerMinute");
-    expect(configError(() => new GroupTable({ '/a': { retryAttempts: 3 } }, 'inbound', false)).field).toBe("groups['/a'].retryAttempts");
-    expect(configError(() => new GroupTable({ '/a': { name: 'x' }, '/b': { name: 'x' } }, 'inbound', false)).message).toContain('unique');
-    expect(configError(() => new GroupTable({ default: 5 }, 'inbound', false)).field).toBe("groups['default']");
+    expect(configErrorOf(() => new GroupTable({ 'api/*': {} }, 'inbound', false)).field).toBe('groups');
+    expect(configErrorOf(() => new GroupTable({ '/a/*/b': {} }, 'inbound', false)).field).toBe('groups');
+    expect(configErrorOf(() => new GroupTable({ '/a': { requestsPerMinute: -1 } }, 'inbound', false)).field).toBe("groups['/a'].requestsPerMinute");
+    expect(configErrorOf(() => new GroupTable({ '/a': { retryAttempts: 3 } }, 'inbound', false)).field).toBe("groups['/a'].retryAttempts");
+    expect(configErrorOf(() => new GroupTable({ '/a': { name: 'x' }, '/b': { name: 'x' } }, 'inbound', false)).message).toContain('unique');
+    expect(configErrorOf(() => new GroupTable({ default: 5 }, 'inbound', false)).field).toBe("groups['default']");
   });
 });
 
 describe('createLimiter options', () => {
   const manager = new ThrottleManager({ env: {} });
-  const bad = (options: unknown): { field: string; message: string } => configError(() => createLimiter({ manager, ...(options as LimiterOptions) }));
+  const bad = (options: unknown): { field: string; message: string } => configErrorOf(() => createLimiter({ manager, ...(options as LimiterOptions) }));
 
   it('rejects each bad option with a ConfigError naming the field, the value and the rule', () => {
     expect(bad({ headers: 'draft-6' }).field).toBe('headers');

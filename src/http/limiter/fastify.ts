@@ -22,7 +22,11 @@ const REGISTER_KEYS = ['prefix', 'logLevel', 'logSerializers'];
  * await app.register(limiterPlugin, { groups: { '/api/v1/chat/*': { requestsPerMinute: 300 } } });
  * ```
  */
-export async function limiterPlugin(fastify: FastifyHookInstance, options: LimiterPluginOptions): Promise<void> {
+export const limiterPlugin: (fastify: FastifyHookInstance, options: LimiterPluginOptions) => Promise<void> =
+  // `skip-override`: Fastify's way to keep a plugin out of encapsulation (what fastify-plugin sets), so its hook applies to the whole app.
+  Object.assign(registerLimiter, { [Symbol.for('skip-override')]: true as const });
+
+async function registerLimiter(fastify: FastifyHookInstance, options: LimiterPluginOptions): Promise<void> {
   const given: Record<string, unknown> = { ...(options ?? {}) };
   for (const key of REGISTER_KEYS) delete given[key];
   const limiter = 'limiter' in given && isLimiter<FastifyLikeRequest>(given.limiter) ? given.limiter : createLimiter<FastifyLikeRequest>(given as LimiterOptions<FastifyLikeRequest>);
@@ -35,6 +39,3 @@ export async function limiterPlugin(fastify: FastifyHookInstance, options: Limit
     return reply.code(verdict.status).headers(verdict.headers).send(verdict.body);
   });
 }
-
-// Fastify's way to keep a plugin out of encapsulation (what fastify-plugin sets): its hook applies to the whole app.
-Object.defineProperty(limiterPlugin, Symbol.for('skip-override'), { value: true });

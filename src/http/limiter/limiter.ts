@@ -12,6 +12,7 @@ import { brandOf } from '../../errors/floodgate-error.js';
 import { runCall } from '../../manager/call.js';
 import type { ManagerCore } from '../../manager/manager-core.js';
 import { coreOf, ThrottleManager } from '../../manager/throttle-manager.js';
+import type { ScopeLimiter } from '../../stores/types.js';
 import { pathOf } from '../status-routes.js';
 import { boundedMemo } from './bounded-memo.js';
 import { addressKey, compileTrustedProxies, forwardedHops, isTrusted, unmapIPv4 } from './client-address.js';
@@ -158,7 +159,7 @@ export function createLimiter<Req = IncomingMessage>(options: LimiterOptions<Req
   for (const group of table.all) manager.configure(group.service, group.settings);
   // Paths repeat: each is matched once (exempt first), the answer remembered.
   const groupOf = boundedMemo<Group | null>(MEMO_SIZE, (path) => (exempt.match(path) !== null ? null : table.match(path)));
-  const policies = new Map(table.all.map((group) => [group, group.policy === null ? [] : policyHeaders(formats, group.policy)]));
+  const policies = new Map(table.all.map((group) => [group, group.policy === null ? {} : policyHeaders(formats, group.policy)]));
 
   function decide(req: IncomingMessage, res: ServerResponse, keyReq: Req): Verdict | Promise<Verdict> {
     const path = pathOf((req as { originalUrl?: string }).originalUrl ?? req.url ?? '/');
@@ -166,7 +167,7 @@ export function createLimiter<Req = IncomingMessage>(options: LimiterOptions<Req
     if (group === null) return ADMITTED_BARE;
     const now = Date.now();
     const closed = groupRefusal(core, group, now);
-    if (closed !== null) return refuse(group, closed, now, null);
+    if (closed !== null) return refuse(group, closed, now);
     const scope = core.scopeOf(group.service, keys(req, keyReq));
     return new Promise<Verdict>((resolve) => {
       const call = runCall(
@@ -182,40 +183,30 @@ export function createLimiter<Req = IncomingMessage>(options: LimiterOptions<Req
         undefined,
       );
       // Before admission only: once admitted the call settles when the response ends, never rejecting.
-      call.catch((error: unknown) => resolve(refuse(group, error, Date.now(), scope.limiter)));
+      call.catch((error: unknown) => resolve(refuse(group, error, Date.now())));
     });
   }
 
-  function admit(group: Group, limiter: Snapshotter, now: number): Verdict {
+  function admit(group: Group, limiter: ScopeLimiter, now: number): Verdict {
     if (group.policy === null || formats.length === 0) return ADMITTED_BARE;
-    return { admitted: true, headers: quotaHeaders(group, limiter, now, null) };
+    const policy = group.policy;
+    const headers: Record<string, string> = { ...policies.get(group) };
+    const snapshot = limiter.snapshot(now);
+    const remaining = Math.max(0, Math.min(policy.limit, snapshot.tokens, snapshot.minuteRemaining ?? Infinity));
+    stateHeaders(headers, formats, policy, remaining, Math.ceil(limiter.estimateWait(remaining, now) / 1_000), now);
+    return { admitted: true, headers };
   }
 
-  function refuse(group: Group, error: unknown, now: number, limiter: Snapshotter | null): Verdict {
+  function refuse(group: Group, error: unknown, now: number): Verdict {
     const waitMs = retryAfterOf(error, now);
     const retryAfter = Math.max(1, Math.ceil((waitMs ?? 1_000) / 1_000));
     const kind = refusalKind(error);
     const status = statusOf[kind];
     const headers: Record<string, string> = { ...REFUSAL_HEADERS, 'retry-after': String(retryAfter) };
-    if (group.policy !== null && formats.length > 0) Object.assign(headers, quotaHeaders(group, limiter, now, retryAfter));
+    // Refused: nothing remains now, and the quota grows again when the client may retry.
+    if (group.policy !== null && formats.length > 0) stateHeaders(Object.assign(headers, policies.get(group)), formats, group.policy, 0, retryAfter, now);
     const body = JSON.stringify({ error: status === 429 ? 'too_many_requests' : status === 503 ? 'service_unavailable' : 'refused', retryAfterSeconds: retryAfter });
     return { admitted: false, status, headers, body };
-  }
-
-  function quotaHeaders(group: Group, limiter: Snapshotter | null, now: number, refusedFor: number | null): Record<string, string> {
-    const policy = group.policy!;
-    const headers: Record<string, string> = {};
-    for (const [field, value] of policies.get(group)!) headers[field] = value;
-    let remaining = 0;
-    let reset = refusedFor ?? 0;
-    if (limiter !== null) {
-      const snapshot = limiter.snapshot(now);
-      remaining = Math.max(0, Math.min(policy.limit, snapshot.tokens, snapshot.minuteRemaining ?? Infinity));
-      if (refusedFor === null) reset = Math.ceil(limiter.estimateWait(remaining, now) / 1_000);
-      else remaining = 0;
-    }
-    stateHeaders(headers, formats, policy, remaining, reset, now);
-    return headers;
   }
 
   return {
@@ -239,11 +230,6 @@ export function writeVerdict(verdict: Verdict, res: ServerResponse): boolean {
     res.end(verdict.body);
   }
   return false;
-}
-
-interface Snapshotter {
-  snapshot(now: number): { readonly tokens: number; readonly minuteRemaining: number | null };
-  estimateWait(position: number, now: number): number;
 }
 
 /** Settles when the response is over: finished, or the client went away. */

@@ -32,12 +32,12 @@ export function checkHeaderFormats(value: unknown): readonly RateLimitHeaderForm
   return list as RateLimitHeaderFormat[];
 }
 
-/** The `RateLimit-Policy` value of each format (fixed per group: computed once). */
-export function policyHeaders(formats: readonly RateLimitHeaderFormat[], policy: QuotaPolicy): readonly (readonly [string, string])[] {
-  const headers: (readonly [string, string])[] = [];
+/** The `RateLimit-Policy` field of the format asked for (fixed per group: computed once). */
+export function policyHeaders(formats: readonly RateLimitHeaderFormat[], policy: QuotaPolicy): Readonly<Record<string, string>> {
+  const headers: Record<string, string> = {};
   for (const format of formats) {
-    if (format === 'draft-8') headers.push(['ratelimit-policy', `"${policy.name}";q=${policy.limit};w=${policy.windowSeconds}`]);
-    else if (format === 'draft-7') headers.push(['ratelimit-policy', `${policy.limit};w=${policy.windowSeconds}`]);
+    if (format === 'draft-8') headers['ratelimit-policy'] = `"${policy.name}";q=${policy.limit};w=${policy.windowSeconds}`;
+    else if (format === 'draft-7') headers['ratelimit-policy'] = `${policy.limit};w=${policy.windowSeconds}`;
   }
   return headers;
 }
