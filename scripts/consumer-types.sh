@@ -30,7 +30,14 @@ import { statusRouter } from 'floodgate/express';
 import { statusPlugin, type StatusPluginOptions } from 'floodgate/fastify';
 const status: StatusHandler = createStatusHandler({ prefix: '/traffic-control', manager });
 const pluginOptions: StatusPluginOptions = { manager, authorize: (request) => request.headers['x-admin'] === 'yes' };
-export { Client, config, report, floodgate, status, statusRouter, statusPlugin, pluginOptions };
+// The inbound limiter's entry points, the same way.
+import { createLimiter, type LimiterOptions } from 'floodgate/http';
+import { limiterMiddleware } from 'floodgate/express';
+import { limiterPlugin, type LimiterPluginOptions } from 'floodgate/fastify';
+const limiterOptions: LimiterOptions = { manager, groups: { '/api/*': { requestsPerMinute: 60 } }, headers: 'draft-8' };
+const limiter = createLimiter(limiterOptions);
+const fastifyLimiter: LimiterPluginOptions = { manager, keys: { actor: (request) => request.headers['x-user'] as string | undefined } };
+export { Client, config, report, floodgate, status, statusRouter, statusPlugin, pluginOptions, limiter, limiterMiddleware, limiterPlugin, fastifyLimiter };
 TS
 for mode in standard legacy; do
   legacy=$([ "$mode" = legacy ] && echo true || echo false)
