@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ThrottleManager } from 'floodgate';
+import { createFetch, isDegradedError, ThrottleManager } from 'floodgate';
 import type { LimiterOptions } from 'floodgate/http';
 import { LIMITED_SERVER_KINDS, LIMITED_SERVERS, statuses, type LimitedServer } from './limiter-servers.js';
 
@@ -215,6 +215,21 @@ describe.each(LIMITED_SERVER_KINDS)('inbound limiter on %s', (kind) => {
     expect(body).not.toMatch(/secret|ban|llm/);
     manager.resume('llm_api');
     expect(await statuses(asked.origin, '/api/v1/chat/a', 1)).toEqual([200]);
+  });
+
+  it('refuses a group with an upstream while the anti-loop guard is degraded: 503 when asked, Retry-After the cooldown', async () => {
+    manager.configureGuard({ maxPerMinute: 1, cooldownMs: 90_000 });
+    const { origin } = await start({ groups: { '/api/v1/chat/*': { requestsPerMinute: 100, upstream: 'http:provider' } }, refusalStatus: { degraded: 503 } });
+    // The guard counts outbound calls (createFetch): the second one in the minute trips it.
+    const outbound = createFetch({ provider: 'provider', manager });
+    expect((await outbound(`${origin}/other`)).status).toBe(200);
+    await expect(outbound(`${origin}/other`)).rejects.toSatisfy(isDegradedError);
+    const refused = await fetch(`${origin}/api/v1/chat/a`);
+    expect(refused.status).toBe(503);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(60);
+    expect(JSON.parse(await refused.text()).error).toBe('service_unavailable');
+    // A group without upstreams has nothing to do with outbound calls.
+    expect(await statuses(origin, '/elsewhere', 1)).toEqual([200]);
   });
 });
 

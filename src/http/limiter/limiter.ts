@@ -7,7 +7,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BlockList } from 'node:net';
-import { CircuitOpenError, ConfigError, PlatformSuspendedError, retryAfterOf } from '../../errors/errors.js';
+import { CircuitOpenError, ConfigError, DegradedError, PlatformSuspendedError, retryAfterOf } from '../../errors/errors.js';
 import { brandOf } from '../../errors/floodgate-error.js';
 import { runCall } from '../../manager/call.js';
 import type { ManagerCore } from '../../manager/manager-core.js';
@@ -20,7 +20,7 @@ import { GroupTable, type Group, type GroupLimits } from './groups.js';
 import { checkHeaderFormats, policyHeaders, stateHeaders, type RateLimitHeaderFormat } from './ratelimit-headers.js';
 
 /** Why a request was refused; `refusalStatus` maps each to a status code. */
-export type RefusalKind = 'rate_limited' | 'suspended' | 'circuit_open';
+export type RefusalKind = 'rate_limited' | 'suspended' | 'circuit_open' | 'degraded';
 
 /** Where a client key comes from: header names (the first present wins), a function of the request, or `false` (not used). */
 export type KeySource<Req> = readonly string[] | ((req: Req) => string | number | null | undefined) | false;
@@ -90,7 +90,9 @@ export interface LimiterOptions<Req = IncomingMessage> {
   /**
    * The status of each kind of refusal. `suspended` and `circuit_open`: a group's `upstream`
    * scope (or the group's own service, with `manager.suspend('inbound.<group>', ...)`) refuses
-   * calls; `{ suspended: 503, circuit_open: 503 }` says "unavailable" rather than "slow down".
+   * calls; `degraded`: the manager's anti-loop guard is degraded and the group names an
+   * `upstream` (its requests would only reach a refused outbound call);
+   * `{ suspended: 503, circuit_open: 503, degraded: 503 }` says "unavailable" rather than "slow down".
    * @default 429 for every kind
    */
   readonly refusalStatus?: Readonly<Partial<Record<RefusalKind, number>>>;
@@ -122,7 +124,7 @@ const MEMO_SIZE = 10_000;
 const DEFAULT_EXEMPT = ['/health', '/healthz', '/ready', '/readyz', '/livez'];
 const OPTION_KEYS: ReadonlySet<string> = new Set(['groups', 'keys', 'headers', 'exempt', 'manager', 'trustProxy', 'forwardedHeader', 'refusalStatus', 'name', 'caseSensitive']);
 const KEY_OPTION_KEYS: ReadonlySet<string> = new Set(['actor', 'session', 'headersFrom', 'ipv6Subnet', 'secret']);
-const REFUSAL_KINDS: readonly RefusalKind[] = ['rate_limited', 'suspended', 'circuit_open'];
+const REFUSAL_KINDS: readonly RefusalKind[] = ['rate_limited', 'suspended', 'circuit_open', 'degraded'];
 const ADMITTED_BARE: Verdict = Object.freeze({ admitted: true, headers: null });
 const REFUSAL_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
 
@@ -238,10 +240,17 @@ function responseEnd(res: ServerResponse): Promise<void> {
   return new Promise((resolve) => res.once('close', () => resolve()));
 }
 
-/** A group closed for now: its own service suspended, or an upstream scope suspended or with its circuit open. */
+/** A group closed for now: its own service suspended, the guard degraded (a group with upstreams), or an upstream scope suspended or with its circuit open. */
 function groupRefusal(core: ManagerCore, group: Group, now: number): unknown {
   const own = core.scopes.get(group.service, undefined)?.suspension;
   if (own != null && own.until > now) return new PlatformSuspendedError(group.service, own.until, own.reason);
+  if (group.upstream.length > 0 && core.guard.degraded) {
+    try {
+      core.guard.throwIfDegraded(group.service, now);
+    } catch (error) {
+      return error;
+    }
+  }
   for (const { service, platform } of group.upstream) {
     const scope = core.scopes.get(service, platform);
     if (scope === undefined) continue;
@@ -257,11 +266,12 @@ function refusalKind(error: unknown): RefusalKind {
   const brand = brandOf(error);
   if (brand === PlatformSuspendedError.code) return 'suspended';
   if (brand === CircuitOpenError.code) return 'circuit_open';
+  if (brand === DegradedError.code) return 'degraded';
   return 'rate_limited';
 }
 
 function refusalStatuses(value: unknown): Readonly<Record<RefusalKind, number>> {
-  const statuses: Record<RefusalKind, number> = { rate_limited: 429, suspended: 429, circuit_open: 429 };
+  const statuses: Record<RefusalKind, number> = { rate_limited: 429, suspended: 429, circuit_open: 429, degraded: 429 };
   if (value === undefined) return statuses;
   if (typeof value !== 'object' || value === null) throw new ConfigError('refusalStatus', value, `must be an object of statuses by kind (${REFUSAL_KINDS.join(', ')})`);
   for (const [kind, status] of Object.entries(value)) {
