@@ -40,6 +40,7 @@ export type { CircuitStateName } from './breaker/circuit.js';
 
 export { MemoryStore } from './stores/memory-store.js';
 export type { ThrottleStore, ScopeLimiter, LimiterLimits, LimiterSnapshot, StoreHealth, SharedState, SharedStateListener } from './stores/types.js';
-// Fleet mode. RedisStore imports nothing from ioredis at runtime: the user passes the client in.
+// Fleet mode. RedisStore imports nothing from ioredis or node-redis (not even types): the user passes the client in.
 export { RedisStore } from './stores/redis/store.js';
 export type { RedisStoreOptions, RedisFallback } from './stores/redis/settings.js';
+export type { RedisClient, IoredisClient, NodeRedisClient } from './stores/redis/client.js';

@@ -6,8 +6,80 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { Cluster as Cluster6, Redis as Redis6 } from 'ioredis6';
+import { createClient as createClient5, createCluster as createCluster5 } from 'redis';
+import { createClient as createClient6, createCluster as createCluster6 } from 'redis6';
 import { afterAll, beforeAll } from 'vitest';
+import type { RedisClient } from 'floodgate';
+
+/** The client libraries floodgate supports, each major apart. */
+export const CLIENT_KINDS = ['ioredis5', 'ioredis6', 'node-redis5', 'node-redis6'] as const;
+export type ClientKind = (typeof CLIENT_KINDS)[number];
+
+/**
+ * The library the stores under test use in this run: vitest.config.ts runs the fleet test files
+ * once per client (`FLOODGATE_TEST_CLIENT`); ioredis 5 when unset. Admin clients of the tests
+ * themselves (reading keys, pausing Redis) are always ioredis 5.
+ */
+export const TEST_CLIENT: ClientKind = clientKindOf(process.env['FLOODGATE_TEST_CLIENT']);
+
+export function clientKindOf(name: string | undefined): ClientKind {
+  if (name === undefined || name === '') return 'ioredis5';
+  if (!(CLIENT_KINDS as readonly string[]).includes(name)) throw new Error(`FLOODGATE_TEST_CLIENT=${name}: expected one of ${CLIENT_KINDS.join(', ')}`);
+  return name as ClientKind;
+}
+
+/** A closable client of any kind (what stop() needs). */
+export interface OpenClient {
+  readonly client: RedisClient;
+  close(): void;
+}
+
+/**
+ * A client of `kind` for a store, connecting to 127.0.0.1:`port` (node-redis: `connect()`
+ * called, not awaited: commands wait until it is ready, as ioredis's do). Connection errors
+ * while a test kills the server are expected; the store reports them.
+ */
+export function connectClient(kind: ClientKind, port: number): OpenClient {
+  if (kind === 'ioredis5' || kind === 'ioredis6') {
+    const client = kind === 'ioredis5' ? new Redis({ host: '127.0.0.1', port }) : new Redis6({ host: '127.0.0.1', port });
+    client.on('error', () => {});
+    return { client, close: () => client.disconnect() };
+  }
+  const options = { socket: { host: '127.0.0.1', port } };
+  const client = kind === 'node-redis5' ? createClient5(options) : createClient6(options);
+  client.on('error', () => {});
+  client.connect().catch(() => {});
+  return { client, close: () => closeNodeRedis(client) };
+}
+
+/** A cluster client of the library of `kind` (ioredis or node-redis), connected (awaited). */
+export async function connectCluster(kind: ClientKind, ports: readonly number[]): Promise<OpenClient> {
+  if (kind === 'ioredis5' || kind === 'ioredis6') {
+    const nodes = ports.map((port) => ({ host: '127.0.0.1', port }));
+    const client = kind === 'ioredis5' ? new Cluster(nodes) : new Cluster6(nodes);
+    client.on('error', () => {});
+    await new Promise<void>((resolve, reject) => {
+      client.once('ready', resolve);
+      client.once('end', () => reject(new Error('cluster client ended before it was ready')));
+    });
+    return { client, close: () => client.disconnect() };
+  }
+  const options = { rootNodes: ports.map((port) => ({ url: `redis://127.0.0.1:${port}` })) };
+  const client = kind === 'node-redis5' ? createCluster5(options) : createCluster6(options);
+  client.on('error', () => {});
+  await client.connect();
+  return { client, close: () => closeNodeRedis(client) };
+}
+
+function closeNodeRedis(client: { destroy(): void }): void {
+  try {
+    client.destroy();
+  } catch {
+    // Already closed.
+  }
+}
 
 export interface RedisServer {
   readonly port: number;
@@ -17,8 +89,10 @@ export interface RedisServer {
   restart(): Promise<void>;
   /** Stops it for good. */
   stop(): Promise<void>;
-  /** A new client of this server; every client made here is closed by stop(). */
+  /** A new ioredis 5 client of this server (for the tests' own reads); every client made here is closed by stop(). */
   client(options?: RedisOptions): Redis;
+  /** A new client of this run's library ({@link TEST_CLIENT}) for a store; closed by stop(). */
+  storeClient(): RedisClient;
 }
 
 /**
@@ -72,7 +146,7 @@ export async function startRedis(): Promise<RedisServer> {
   const binary = redisServerBinary();
   const port = await freePort();
   let child: ChildProcess | undefined;
-  const clients = new Set<Redis>();
+  const clients = new Set<{ disconnect(): void }>();
 
   const launch = async (): Promise<void> => {
     const proc = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', '--loglevel', 'warning'], {
@@ -110,6 +184,11 @@ export async function startRedis(): Promise<RedisServer> {
       clients.clear();
       await kill();
     },
+    storeClient() {
+      const { client, close } = connectClient(TEST_CLIENT, port);
+      clients.add({ disconnect: close });
+      return client;
+    },
     client(options: RedisOptions = {}) {
       const client = new Redis({ host: '127.0.0.1', port, lazyConnect: false, ...options });
       // Connection errors while a test kills the server are expected; the store reports them.
@@ -145,6 +224,18 @@ export async function until(check: () => boolean | Promise<boolean>, timeoutMs =
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(10);
   }
+}
+
+/**
+ * Drops every subscribed connection, as a network fault would. By the subscription (`sub=` in
+ * CLIENT LIST), not `CLIENT KILL TYPE pubsub`: Redis does not count a RESP3 connection (node-redis
+ * 6's default) as of type pubsub.
+ */
+export async function killSubscribers(admin: Redis): Promise<number> {
+  const list = String(await admin.client('LIST'));
+  const ids = [...list.matchAll(/^id=(\d+) .* sub=([1-9]\d*) /gm)].map((m) => m[1]!);
+  for (const id of ids) await admin.client('KILL', 'ID', id);
+  return ids.length;
 }
 
 /**
