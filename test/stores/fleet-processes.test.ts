@@ -1,11 +1,12 @@
 /**
  * Fleet mode with real worker processes (`node --import tsx test/stores/worker.ts`, each with
- * its own ioredis client) against a real Redis started by this file on 127.0.0.1.
+ * its own client of this run's library, TEST_CLIENT) against a real Redis started by this file
+ * on 127.0.0.1.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { busiestWindow, ringStarts, until, useRedisServer } from './redis-server.js';
+import { busiestWindow, ringStarts, TEST_CLIENT, until, useRedisServer } from './redis-server.js';
 import type { FromWorker, ToWorker, WorkerEvent, WorkerReport, WorkerSpec } from './worker.js';
 
 const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
@@ -26,9 +27,9 @@ interface Worker {
 }
 
 /** Starts one worker process (killed if it overruns); it waits for `go` once ready. */
-function startWorker(spec: Omit<WorkerSpec, 'port'>): Worker {
+function startWorker(spec: Omit<WorkerSpec, 'port' | 'client'>): Worker {
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', WORKER], {
-    env: { ...process.env, FLEET_WORKER: JSON.stringify({ ...spec, port: server().port }, (_, v: unknown) => (v === Infinity ? 'Infinity' : v)) },
+    env: { ...process.env, FLEET_WORKER: JSON.stringify({ ...spec, port: server().port, client: TEST_CLIENT }, (_, v: unknown) => (v === Infinity ? 'Infinity' : v)) },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   const events = new Set<WorkerEvent>();
@@ -61,7 +62,7 @@ function startWorker(spec: Omit<WorkerSpec, 'port'>): Worker {
  * Starts the workers and lets them go together once every one is ready (its client, store and
  * subscription up): how fast each boots cannot decide what the run shows.
  */
-async function startFleet(specs: readonly Omit<WorkerSpec, 'port'>[]): Promise<Worker[]> {
+async function startFleet(specs: readonly Omit<WorkerSpec, 'port' | 'client'>[]): Promise<Worker[]> {
   const workers = specs.map(startWorker);
   await Promise.all(workers.map((w) => w.ready));
   for (const w of workers) w.send({ t: 'go' });
@@ -82,6 +83,7 @@ const allStarts = (reports: readonly WorkerReport[]): number[] => reports.flatMa
 
 function expectClean(reports: readonly WorkerReport[]): void {
   for (const r of reports) {
+    expect(r.clientKind).toBe(TEST_CLIENT.startsWith('ioredis') ? 'ioredis' : 'node-redis');
     expect(r.settled, `worker ${r.index}: every call settled`).toBe(r.issued);
     expect(r.otherErrors).toEqual([]);
     expect(r.unhandled).toEqual([]);
