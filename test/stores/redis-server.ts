@@ -132,7 +132,7 @@ export async function startRedis(): Promise<RedisServer> {
 }
 
 /** One PING over a raw socket: true when the server answers. */
-function pingOnce(port: number): Promise<boolean> {
+export function pingOnce(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const client = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
     client.on('error', () => {});
