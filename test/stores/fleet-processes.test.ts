@@ -7,11 +7,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { busiestWindow, ringStarts, TEST_CLIENT, until, useRedisServer } from './redis-server.js';
+import { useRedisCluster } from './redis-cluster-server.js';
 import type { FromWorker, ToWorker, WorkerEvent, WorkerReport, WorkerSpec } from './worker.js';
 
 const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
 /** The file's redis-server (every test fails, saying why, when it cannot start). */
 const server = useRedisServer();
+/** A three-node Redis Cluster, for the last test. */
+const cluster = useRedisCluster();
 let prefixCount = 0;
 
 function newPrefix(): string {
@@ -81,9 +84,10 @@ async function stopAll(workers: readonly Worker[]): Promise<WorkerReport[]> {
 
 const allStarts = (reports: readonly WorkerReport[]): number[] => reports.flatMap((r) => r.starts.map((s) => s.at)).sort((a, b) => a - b);
 
-function expectClean(reports: readonly WorkerReport[]): void {
+function expectClean(reports: readonly WorkerReport[], deployment: 'standalone' | 'cluster' = 'standalone'): void {
+  const library = TEST_CLIENT.startsWith('ioredis') ? 'ioredis' : 'node-redis';
   for (const r of reports) {
-    expect(r.clientKind).toBe(TEST_CLIENT.startsWith('ioredis') ? 'ioredis' : 'node-redis');
+    expect(r.clientKind).toBe(deployment === 'cluster' ? `${library}-cluster` : library);
     expect(r.settled, `worker ${r.index}: every call settled`).toBe(r.issued);
     expect(r.otherErrors).toEqual([]);
     expect(r.unhandled).toEqual([]);
@@ -252,5 +256,22 @@ describe('a fleet of worker processes', () => {
     // Shared state is back in Redis, fallback starts included.
     expect(await ringStarts(check, scopeKey)).toBe(60);
     check.disconnect();
+  }, 120_000);
+
+  it('on a three-node Redis Cluster, four workers sharing rpm 30 start exactly 30 calls in one 60 s window between them', async () => {
+    const prefix = newPrefix();
+    const admin = server().client();
+    const config = { requestsPerSecond: Infinity, burst: 30, requestsPerMinute: 30, maxWaitMs: 0 };
+    // The store of each worker has a cluster client; the test's counters stay on the plain server.
+    const workers = await startFleet([0, 1, 2, 3].map((index) => ({ prefix, index, config, cluster: cluster().ports, loops: 4, pauseMs: 20, countStarts: true })));
+    await until(async () => Number(await admin.get(`${prefix}starts`)) >= 30, 100_000, 'the cap to be spent');
+    await allTold(workers, 'limited');
+    const reports = await stopAll(workers);
+    admin.disconnect();
+    expectClean(reports, 'cluster');
+    const starts = allStarts(reports);
+    expect(starts.at(-1)! - starts[0]!).toBeLessThan(60_000);
+    expect(starts.length).toBe(30);
+    expect(reports.filter((r) => r.starts.length > 0).length).toBeGreaterThan(1);
   }, 120_000);
 });

@@ -9,15 +9,17 @@
  * and the test answers with `ban` or `stop` when the run has shown what it must.
  */
 import { Redis } from 'ioredis';
-import { type ClientKind, connectClient } from './clients.js';
+import { type ClientKind, connectClient, connectCluster } from './clients.js';
 import { testWindow } from '../../src/stores/redis/settings.js';
 import { storeParts } from '../../src/stores/redis/store.js';
 import { isCircuitOpenError, isPlatformSuspendedError, isRateLimitedError, RedisStore, ThrottleManager, type ThrottleConfig } from '../../src/index.js';
 
 export interface WorkerSpec {
   readonly port: number;
-  /** The library of the store's client (the test's own counters use ioredis 5). */
+  /** The library of the store's client (the test's own counters use ioredis 5, on `port`). */
   readonly client: ClientKind;
+  /** The store's client is a cluster client of these nodes (else a client of `port`). */
+  readonly cluster?: readonly number[];
   readonly prefix: string;
   readonly index: number;
   readonly config: Partial<ThrottleConfig>;
@@ -91,7 +93,7 @@ async function main(): Promise<void> {
   // The test's own counters and barrier checks; the store has a client of the spec's library.
   const client = new Redis({ host: '127.0.0.1', port: spec.port });
   client.on('error', () => {});
-  const storeClient = connectClient(spec.client, spec.port);
+  const storeClient = spec.cluster === undefined ? connectClient(spec.client, spec.port) : await connectCluster(spec.client, spec.cluster);
   const share = spec.store?.share;
   const store = new RedisStore({
     client: storeClient.client,
