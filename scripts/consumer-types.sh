@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Packs the package, installs the tarball in an empty TypeScript project with none of the optional
+# peers (ioredis, ...) and compiles a consumer against the published types with skipLibCheck: false,
+# under both decorator modes (what a user without skipLibCheck sees).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+tarball="$(bash "$root/scripts/pack-install.sh" "$work")"
+cd "$work"
+mkdir -p node_modules/@types
+ln -s "$root/node_modules/typescript" node_modules/typescript
+ln -s "$root/node_modules/@types/node" node_modules/@types/node
+cat > consumer.ts <<'TS'
+import * as floodgate from 'floodgate';
+import { ServiceType, throttled, unifiedErrorHandling, ThrottleManager, type StatusReport, type ThrottleConfig } from 'floodgate';
+const manager = new ThrottleManager({ env: {} });
+class Client {
+  @throttled(ServiceType.LLM_API, { manager, endpoint: 'x' })
+  @unifiedErrorHandling(ServiceType.LLM_API, { manager })
+  async call(text: string): Promise<number> {
+    return text.length;
+  }
+}
+const config: ThrottleConfig = manager.getConfig(ServiceType.LLM_API);
+const report: StatusReport = manager.getStatusReport();
+// Fleet mode: the client's type is floodgate's own (neither ioredis nor redis is installed here).
+declare const client: floodgate.RedisClient;
+const store = new floodgate.RedisStore({ client, prefix: 'app:' } satisfies floodgate.RedisStoreOptions);
+export { Client, config, report, floodgate, store };
+TS
+if [ -e node_modules/ioredis ] || [ -e node_modules/redis ]; then echo "an optional peer was installed" >&2; exit 1; fi
+for mode in standard legacy; do
+  legacy=$([ "$mode" = legacy ] && echo true || echo false)
+  cat > "tsconfig.$mode.json" <<JSON
+{ "compilerOptions": { "target": "ES2022", "module": "NodeNext", "moduleResolution": "NodeNext", "strict": true,
+  "skipLibCheck": false, "noEmit": true, "types": ["node"], "experimentalDecorators": $legacy, "emitDecoratorMetadata": $legacy },
+  "files": ["consumer.ts"] }
+JSON
+  node_modules/typescript/bin/tsc -p "tsconfig.$mode.json"
+  echo "consumer types ok ($mode decorators, skipLibCheck false, no optional peer installed)"
+done
