@@ -236,6 +236,9 @@ function targets({ seq, flight, mem, fid, fleet }) {
           `${(ours[key] / rlf[key]).toFixed(2)}× (${Math.round(ours[key]).toLocaleString('en-US')}/s vs ${Math.round(rlf[key]).toLocaleString('en-US')}/s)`);
       }
     }
+    for (const f of fleet.fidelity.filter((r) => r.name.startsWith('floodgate'))) {
+      check(`fleet fidelity, ${f.name}: ≥ 99 % of the allowed budget, 0 over`, f.share >= 0.99 && f.busiest <= f.cap, `${(100 * f.share).toFixed(1)} %, busiest window ${f.busiest} of ${f.cap}`);
+    }
   }
   print('## Targets');
   print();

@@ -8,9 +8,11 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { busiestWindow, ringStarts, TEST_CLIENT, until, useRedisServer } from './redis-server.js';
 import { useRedisCluster } from './redis-cluster-server.js';
+import type { FromRoundsWorker, RoundsSpec } from './rounds-worker.js';
 import type { FromWorker, ToWorker, WorkerEvent, WorkerReport, WorkerSpec } from './worker.js';
 
 const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
+const ROUNDS_WORKER = fileURLToPath(new URL('./rounds-worker.ts', import.meta.url));
 /** The file's redis-server (every test fails, saying why, when it cannot start). */
 const server = useRedisServer();
 /** A three-node Redis Cluster, for the last test. */
@@ -101,9 +103,7 @@ describe('a fleet of worker processes', () => {
     const admin = server().client();
     const config = { requestsPerSecond: Infinity, burst: 120, requestsPerMinute: 120, maxWaitMs: 0 };
     // Each worker calls (4 loops, 20 ms apart) until the cap is spent and it has been refused.
-    // No credits yet: unused credits can hold the cap's last room (issue 18).
-    const store = { maxCredits: 0 };
-    const workers = await startFleet([0, 1, 2, 3].map((index) => ({ prefix, index, config, store, loops: 4, pauseMs: 20, countStarts: true })));
+    const workers = await startFleet([0, 1, 2, 3].map((index) => ({ prefix, index, config, loops: 4, pauseMs: 20, countStarts: true })));
     await until(async () => Number(await admin.get(`${prefix}starts`)) >= 120, 100_000, 'the cap to be spent');
     await allTold(workers, 'limited');
     const reports = await stopAll(workers);
@@ -273,5 +273,88 @@ describe('a fleet of worker processes', () => {
     expect(starts.at(-1)! - starts[0]!).toBeLessThan(60_000);
     expect(starts.length).toBe(30);
     expect(reports.filter((r) => r.starts.length > 0).length).toBeGreaterThan(1);
+  }, 120_000);
+});
+
+type RoundResult = Extract<FromRoundsWorker, { t: 'done' }>;
+
+/**
+ * Runs `rounds` rounds of `calls` calls at once in each of `processes` worker processes, each
+ * round on a fresh budget; every round starts when all processes are ready for it. Returns
+ * each round's results, one per process.
+ */
+async function runRounds(processes: number, spec: Omit<RoundsSpec, 'port' | 'prefix' | 'client'>): Promise<RoundResult[][]> {
+  const prefix = newPrefix();
+  const results: RoundResult[][] = Array.from({ length: spec.rounds }, () => []);
+  const ready: number[] = Array.from({ length: spec.rounds }, () => 0);
+  const children = Array.from({ length: processes }, () =>
+    spawn(process.execPath, ['--import', 'tsx', ROUNDS_WORKER], {
+      env: { ...process.env, ROUNDS_WORKER: JSON.stringify({ ...spec, prefix, port: server().port, client: TEST_CLIENT }, (_, v: unknown) => (v === Infinity ? 'Infinity' : v)) },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    }),
+  );
+  const exits = children.map(
+    (child, index) =>
+      new Promise<void>((resolve, reject) => {
+        let err = '';
+        child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
+        child.stdout!.resume();
+        child.on('message', (message: FromRoundsWorker) => {
+          if (message.t === 'done') results[message.round]!.push(message);
+          else if (++ready[message.round]! === processes) for (const c of children) c.connected && c.send({ t: 'go', round: message.round });
+        });
+        child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`rounds worker ${index} exited with ${code}: ${err}`))));
+      }),
+  );
+  await Promise.all(exits);
+  return results;
+}
+
+describe("a fleet under a tight per-minute cap uses what the limits allow (issue 18)", () => {
+  // Four processes share rps 1000, burst 30, rpm 30; each makes 20 calls at once (80 against a
+  // cap of 30), waiting at most 100 ms: exactly 30 start, in every round.
+  const config = { requestsPerSecond: 1_000, burst: 30, requestsPerMinute: 30, maxWaitMs: 100, retryAttempts: 0 };
+  for (const [label, maxCredits] of [['with credits', undefined], ['without credits', 0]] as const) {
+    it(`${label}: 10 rounds in a row, each starts exactly the cap`, async () => {
+      const rounds = await runRounds(4, { config, ...(maxCredits === undefined ? {} : { maxCredits }), rounds: 10, calls: 20 });
+      for (const results of rounds) {
+        for (const r of results) expect(r.otherErrors).toEqual([]);
+        expect(results.map((r) => r.started + r.rateLimited)).toEqual([20, 20, 20, 20]);
+      }
+      expect(rounds.map((results) => results.reduce((n, r) => n + r.started, 0))).toEqual(Array(10).fill(30));
+    }, 120_000);
+
+    it(`${label}: the same with each process calling in 4 chains, one call after another (credits asked for), 10 rounds`, async () => {
+      const rounds = await runRounds(4, { config, ...(maxCredits === undefined ? {} : { maxCredits }), rounds: 10, calls: 20, chains: 4 });
+      for (const results of rounds) for (const r of results) expect(r.otherErrors).toEqual([]);
+      expect(rounds.map((results) => results.reduce((n, r) => n + r.started, 0))).toEqual(Array(10).fill(30));
+    }, 120_000);
+
+    it(`${label}: four processes sharing a per-second bucket (rps 20, burst 5) start within 1 of the ideal over 5 s`, async () => {
+      const prefix = newPrefix();
+      const admin = server().client();
+      const bucket = { requestsPerSecond: 20, burst: 5, requestsPerMinute: Infinity, maxWaitMs: 60_000 };
+      const store = maxCredits === undefined ? {} : { maxCredits };
+      // Each process keeps 4 callers waiting all along: the bucket is the only limit.
+      const workers = await startFleet([0, 1, 2, 3].map((index) => ({ prefix, index, config: bucket, store, loops: 4, pauseMs: 0, countStarts: true })));
+      // 5 s of the bucket and more: burst + 20 per second.
+      await until(async () => Number(await admin.get(`${prefix}starts`)) >= 5 + 20 * 5 + 5, 100_000, 'more than 5 s of starts');
+      const reports = await stopAll(workers);
+      admin.disconnect();
+      expectClean(reports);
+      const starts = allStarts(reports);
+      // From the first start, 5 s: the burst at once, then one every 50 ms (the last at 4,950 ms).
+      const ideal = 5 + 99;
+      const inFirst = starts.filter((at) => at < starts[0]! + 5_000).length;
+      expect(Math.abs(inFirst - ideal)).toBeLessThanOrEqual(1);
+    }, 120_000);
+  }
+
+  it('on a three-node Redis Cluster (the issue saw 27 of 30 there), with credits: 5 rounds in a row, each starts exactly the cap, at once and in chains', async () => {
+    for (const chains of [undefined, 4]) {
+      const rounds = await runRounds(4, { config, cluster: cluster().ports, rounds: 5, calls: 20, ...(chains === undefined ? {} : { chains }) });
+      for (const results of rounds) for (const r of results) expect(r.otherErrors).toEqual([]);
+      expect(rounds.map((results) => results.reduce((n, r) => n + r.started, 0))).toEqual(Array(5).fill(30));
+    }
   }, 120_000);
 });

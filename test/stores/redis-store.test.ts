@@ -46,7 +46,8 @@ interface Member {
 /** One "process": its own client, store and manager. */
 function member(prefix: string, config: Partial<ThrottleConfig>, options: Partial<RedisStoreOptions> = {}): Member {
   const client = server().storeClient();
-  const store = new RedisStore({ client, prefix, ...options });
+  // A deadline a loaded machine cannot reach by accident (tests of a slow Redis set their own).
+  const store = new RedisStore({ client, prefix, timeoutMs: 10_000, ...options });
   const manager = new ThrottleManager({ store, env: {} });
   manager.configure(SVC, {
     requestsPerSecond: Infinity,
@@ -362,6 +363,35 @@ describe('RedisStore: credits', () => {
     admin.disconnect();
   });
 
+  it('credits given back after others took the rest of the window are the fleet\'s again at once: a caller refused while they were held waits for them, and is woken by the give-back', async () => {
+    const prefix = newPrefix();
+    const admin = server().client();
+    const key = `${prefix}{${SVC}}`;
+    // a's credits last a minute unless given back: here they go back when a's limits are set
+    // again (an event of the test's choosing, not a lapse of time).
+    const config = { burst: 100, requestsPerMinute: 100 };
+    const a = member(prefix, config, { creditMs: 60_000 });
+    const b = member(prefix, { ...config, maxWaitMs: 120_000 });
+    await until(() => a.parts.channel.listening && b.parts.channel.listening, 2_000, 'the subscriptions');
+    const made = await callUntilHoldingCredits(a, () => ringStarts(admin, key));
+    const held = (await ringStarts(admin, key)) - made;
+    expect(held).toBeGreaterThan(0);
+    // b takes the rest of the window: it is full, the last slots taken after a's credits.
+    expect((await burst(b.manager, 100 - made - held)).started).toBe(100 - made - held);
+    expect(await ringStarts(admin, key)).toBe(100);
+    // b's next callers are told the best case (when a's credits may come back), so they wait
+    // rather than being refused for a minute; a gives them back; b's callers start from them.
+    const waiting = burst(b.manager, held);
+    await until(() => (b.manager.getStatusReport().scopes[SVC]?.waiting ?? 0) > 0, 5_000, "b's callers to wait");
+    a.manager.configure(SVC, config);
+    const { started, errors } = await waiting;
+    expect(errors).toEqual([]);
+    expect(started).toBe(held);
+    // Exactly the cap: nothing more fits now (a does not wait).
+    expect((await burst(a.manager, 1)).started).toBe(0);
+    admin.disconnect();
+  }, 30_000);
+
   it('credits left unused go back to the bucket too, when the window does not bind', async () => {
     const prefix = newPrefix();
     const admin = server().client();
@@ -501,6 +531,63 @@ describe('RedisStore: shared suspension and pause', () => {
     const c = member(prefix, { maxWaitMs: 0 });
     const third = await c.manager.execute(SVC, async () => 'ran').catch((e: unknown) => e);
     expect(isRateLimitedError(third)).toBe(true);
+  });
+});
+
+describe('RedisStore: a provider pause has a ceiling and resume() lifts it', () => {
+  const DAY = 24 * 60 * 60 * 1000;
+  /** Records what a store tells a listener about the fleet. */
+  function heard(store: RedisStore): string[] {
+    const told: string[] = [];
+    const noop = (): void => {};
+    store.shared!.attach({
+      onSuspended: noop,
+      onResumed: (scope) => told.push(`resumed ${scope}`),
+      onPaused: (scope, ms) => told.push(`paused ${scope} ${ms}`),
+      onCircuitOpened: noop,
+      onCircuitClosed: noop,
+      onHealthChange: noop,
+    });
+    return told;
+  }
+
+  it('a pause of centuries published to the fleet is kept to 24 h, in Redis and in every process; one heard from elsewhere too', async () => {
+    const prefix = newPrefix();
+    const [a, b] = [member(prefix, {}), member(prefix, {})];
+    await until(() => a.parts.channel.listening && b.parts.channel.listening, 2_000, 'the subscriptions');
+    const told = heard(b.store);
+    a.store.shared!.publishPause(SVC, 1e12);
+    await until(() => told.length > 0, 2_000, 'the pause to reach b');
+    expect(told).toEqual([`paused ${SVC} ${DAY}`]);
+    const admin = server().client();
+    const [pausedUntil, [seconds]] = await Promise.all([admin.hget(`${prefix}{${SVC}}`, 'pu'), admin.time() as Promise<[number, number]>]);
+    expect(Number(pausedUntil) - Number(seconds) * 1000).toBeLessThanOrEqual(DAY + 1_000);
+    expect(Number(pausedUntil) - Number(seconds) * 1000).toBeGreaterThan(DAY - 60_000);
+    // A process that publishes a huge pause itself (another version, a bug) is kept to it too.
+    await admin.publish(`${prefix}events`, JSON.stringify({ t: 'p', o: 'elsewhere', k: 'other', ms: 1e15 }));
+    await until(() => told.length > 1, 2_000, 'the message');
+    expect(told[1]).toBe(`paused other ${DAY}`);
+    admin.disconnect();
+  });
+
+  it('resume() lifts the pause fleet-wide: in Redis (a fresh process is admitted) and in every process (told to resume)', async () => {
+    const prefix = newPrefix();
+    const [a, b] = [member(prefix, { maxWaitMs: 0 }), member(prefix, { maxWaitMs: 0 })];
+    await until(() => a.parts.channel.listening && b.parts.channel.listening, 2_000, 'the subscriptions');
+    const told = heard(b.store);
+    const limited = Object.assign(new Error('429 Too Many Requests'), { status: 429, headers: { 'retry-after': '600' } });
+    await expect(a.manager.execute(SVC, () => Promise.reject(limited))).rejects.toBe(limited);
+    await until(() => told.some((t) => t.startsWith('paused')), 2_000, 'the pause to reach b');
+    // Paused in Redis: a fresh process is refused at its first call.
+    const refused = await member(prefix, { maxWaitMs: 0 }).manager.execute(SVC, async () => 'ran').catch((e: unknown) => e);
+    expect((refused as { reason?: string }).reason).toBe('paused');
+    a.manager.resume(SVC);
+    await until(() => told.includes(`resumed ${SVC}`), 2_000, 'the resume to reach b');
+    const admin = server().client();
+    expect(await admin.hget(`${prefix}{${SVC}}`, 'pu')).toBeNull();
+    admin.disconnect();
+    // Lifted in Redis: another fresh process is admitted.
+    expect((await burst(member(prefix, { maxWaitMs: 0 }).manager, 1)).started).toBe(1);
   });
 });
 

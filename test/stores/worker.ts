@@ -99,7 +99,8 @@ async function main(): Promise<void> {
     client: storeClient.client,
     prefix: spec.prefix,
     ...(spec.store?.windowMs === undefined ? {} : testWindow(spec.store.windowMs)),
-    ...(spec.store?.timeoutMs === undefined ? {} : { timeoutMs: spec.store.timeoutMs }),
+    // A deadline a loaded machine cannot reach by accident (the outage test sets its own).
+    timeoutMs: spec.store?.timeoutMs ?? 10_000,
     ...(spec.store?.probeIntervalMs === undefined ? {} : { probeIntervalMs: spec.store.probeIntervalMs }),
     ...(share === undefined ? {} : { fallback: { mode: 'local', share } }),
     ...(spec.store?.shareCircuit === undefined ? {} : { shareCircuit: spec.store.shareCircuit }),

@@ -91,7 +91,7 @@ export class RedisAdmissions {
 
   /** Gives back starts nobody made (REFUND_SCRIPT). */
   giveBack(refund: Refund): void {
-    const args = encodeRefund(refund);
+    const args = encodeRefund(refund, this.settings.channel);
     // EVAL, not EVALSHA: a rare command that must reach Redis before the ones sent after it.
     if (args !== null) this.connection.eval(args).catch(() => {});
   }

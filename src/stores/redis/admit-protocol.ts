@@ -22,10 +22,14 @@ import { HEADER, NOW } from './lua.js';
  * stamp is now + lease, and the bucket's tat moves on from no earlier than now + lease. Used
  * at any moment in between, it is covered on both sides. Why, in short (a start is checked at
  * c, made at s, recorded at r, with c <= s <= r; runs are serial, so checks are in order):
- * - Window: take L + 1 starts made within one window, q0 the first of them to be admitted and
- *   q_L the last. The start admitted L admissions after q0 (q_L or one before it) reused q0's
- *   slot, so it was checked no earlier than r(q0) + window >= s(q0) + window; q_L was checked no
- *   earlier than that and made later still: not within one window with q0.
+ * - Window: every start admitted (or credit not given back) keeps a record, in a slot of its
+ *   own, until the record has left the window: a slot is taken only when its record r has
+ *   (r + window <= now), REFUND_SCRIPT frees only credits their process dropped unused (and
+ *   admissions whose callers never started), and it moves other records between slots without
+ *   changing them. Take L + 1 starts made within one window [a, a + window), and q the last of
+ *   them to be checked, at c <= s(q) < a + window. The L others were admitted before c and each
+ *   recorded at r >= its start >= a > c - window: at c they filled all L slots, and q found none
+ *   free. So at most L starts in any window.
  * - Bucket (GCRA, step = 1000 / rate, tau = (burst - 1) * step): for n starts made within a span
  *   [a, b], tat rose by a step for each admitted from the first of them on, starting from at
  *   least r + step >= a + step; the last was checked with tat <= c + tau <= b + tau. So
@@ -79,10 +83,10 @@ local credits = ARGV[9] + 0
 if x[2] or probe == 1 then credits = 0 end
 -- The bucket as GCRA: a start at time t fits while tat - t <= tau; each start moves tat on by one
 -- step (tat: the "theoretical arrival time"; 0: no state yet, a full bucket).
-local tat, e, h, rl, full = 0, 0, 0, limit, 0
+local tat, e, h, rl, full, cu = 0, 0, 0, limit, 0, 0
 local old = 0
 if x[1] then
-  tat, e, h, rl, full = struct.unpack(${HEADER}, x[1])
+  tat, e, h, rl, full, cu = struct.unpack(${HEADER}, x[1])
   old = rl
 end
 local step, tau = 0, 0
@@ -216,9 +220,17 @@ local nextMs = 0
 if rate > 0 and tat - tau > now then nextMs = tat - tau - now end
 local tokens = burst
 if rate > 0 then tokens = burst - (tat - now) / step end
+-- When the window frees a slot; but credits granted (here or to another process) and not lapsed
+-- yet may come back unused before that: the wait is then only until their lease ends (the best
+-- case; a give-back also wakes the waiters, see REFUND_SCRIPT).
+local function windowWait(at)
+  local w = at + win - now
+  if cu > now and cu - now + 1 < w then w = cu - now + 1 end
+  return w
+end
 if admitted < count then
   if after then
-    local w = after + win - now
+    local w = windowWait(after)
     if w > nextMs then nextMs = w end
   end
   if nextMs <= 0 then nextMs = 1 end
@@ -249,13 +261,14 @@ if limit > 0 then
     -- No unused slot left: the next start waits for the slot it would reuse to leave the window.
     if not after then after = redis.call('HGET', key, h) end
     if after then
-      local w = after + win - now
+      local w = windowWait(after)
       if w > nextMs then nextMs = w end
     end
   end
 end
 if rate <= 0 then tat = 0 end
-local state = struct.pack(${HEADER}, tat, e, h, rl, full)
+if granted > 0 and stamp > cu then cu = stamp end
+local state = struct.pack(${HEADER}, tat, e, h, rl, full, cu)
 if slot < 0 then
   redis.call('HSET', key, 'H', state)
 elseif taken == 1 then
@@ -291,43 +304,84 @@ const ADMIT_SHA = createHash('sha1').update(ADMIT_SCRIPT).digest('hex');
 /**
  * Gives back starts nobody made: admissions whose answer came after their callers' deadline
  * (the callers were answered by the fallback), and credits that lapsed unused. Their ring
- * slots are marked free (a start at time 0 has left every window); when no start was taken
- * after them, the ring's next slot moves back to the first of them, so they are the next to
- * be used. The bucket gets `step` ms of its tat back per start. A fleet probe they took is
- * released.
+ * slots are marked free (a start at time 0 has left every window). Then the free slots are
+ * put where the next admissions look (from the ring's next slot on, or from slot 0 while the
+ * ring has never been full), so the capacity is the fleet's again at once, not when the ring
+ * comes round to them: when no start was taken after them, the ring's next slot moves back to
+ * the first of them; otherwise the starts recorded where the next admissions look are moved
+ * into them, each to a slot of its own (only starts already made: a record stamped later may
+ * be another grant's credits, which their own give-back must still find where they were put).
+ * The bucket gets `step` ms of its tat back per start. A fleet probe they took is released.
+ * Then every process is told (`g`), so that callers waiting for room try again now.
  * KEYS: 1 the scope's hash. ARGV: 1 first slot (-1: none), 2 how many, 3 ring length,
  * 4 stamp, 5 1 when it took the probe, 6 the bucket's ms per start (0: keep the tokens:
- * counted twice, they only err on the safe side).
+ * counted twice, they only err on the safe side), 7 channel, 8 scope.
  */
 export const REFUND_SCRIPT = `
+${NOW}
 local key = KEYS[1]
 local n = ARGV[2] + 0
-local rewind = false
+local holes = {}
 if ARGV[1] ~= '-1' then
   local first = ARGV[1] + 0
   local length = ARGV[3] + 0
-  local freed = 0
   for i = 0, n - 1 do
     local slot = (first + i) % length
     if redis.call('HGET', key, slot) == ARGV[4] then
       redis.call('HSET', key, slot, 0)
-      freed = freed + 1
+      holes[#holes + 1] = slot
     end
   end
-  rewind = freed == n
 end
-if rewind or ARGV[6] ~= '0' then
+if #holes > 0 or ARGV[6] ~= '0' then
   local state = redis.call('HGET', key, 'H')
   if state then
-    local tat, e, h, rl, full = struct.unpack(${HEADER}, state)
+    local tat, e, h, rl, full, cu = struct.unpack(${HEADER}, state)
     -- The bucket's give-back is safe even when others started since: tat stays at least where
     -- it would be had these never been granted.
     tat = tat - n * ARGV[6]
-    if rewind and rl == ARGV[3] + 0 and h == (ARGV[1] + n) % rl then h = ARGV[1] + 0 end
-    redis.call('HSET', key, 'H', struct.pack(${HEADER}, tat, e, h, rl, full))
+    if #holes > 0 and rl == ARGV[3] + 0 then
+      local first = ARGV[1] + 0
+      if #holes == n and h == (first + n) % rl then
+        h = first
+      else
+        -- Walk from where the next admissions look; a hole reached is in place, a start made is
+        -- moved into the farthest hole not reached yet; stop at a record that may be credits.
+        local open = {}
+        for i = 1, #holes do open[holes[i]] = true end
+        local left = #holes
+        local start = 0
+        if full == 1 then start = h end
+        local function ahead(slot) return (slot - start) % rl end
+        table.sort(holes, function(a, b) return ahead(a) < ahead(b) end)
+        local last = #holes
+        for i = 0, rl - 1 do
+          if left == 0 then break end
+          local q = (start + i) % rl
+          if open[q] then
+            open[q] = nil
+            left = left - 1
+          else
+            local v = tonumber(redis.call('HGET', key, q) or '0') or 0
+            if v > now then break end
+            -- 0: a free slot already (not one of ours), passed over.
+            if v > 0 then
+              while not open[holes[last]] do last = last - 1 end
+              redis.call('HSET', key, holes[last], v, q, 0)
+              open[holes[last]] = nil
+              left = left - 1
+            end
+          end
+        end
+      end
+    end
+    redis.call('HSET', key, 'H', struct.pack(${HEADER}, tat, e, h, rl, full, cu))
   end
 end
 if ARGV[5] == '1' then redis.call('HDEL', key, 'cp') end
+if #holes > 0 or ARGV[6] ~= '0' then
+  redis.call('PUBLISH', ARGV[7], cjson.encode({t = 'g', o = '', k = ARGV[8]}))
+end
 return 1
 `;
 
@@ -462,6 +516,8 @@ export function decodeAdmitReply(reply: unknown): AdmitAnswer {
 /** What to give back with REFUND_SCRIPT. */
 export interface Refund {
   readonly key: string;
+  /** The scope, as the processes told of the give-back know it. */
+  readonly scope: string;
   readonly ringLength: number | string;
   /** The first ring slot (-1: none). */
   readonly slot: number;
@@ -473,9 +529,9 @@ export interface Refund {
   readonly step: number;
 }
 
-/** REFUND_SCRIPT's EVAL arguments (script, numkeys, key, ARGV...); null when there is nothing to give back. */
-export function encodeRefund(refund: Refund): (string | number)[] | null {
+/** REFUND_SCRIPT's EVAL arguments (script, numkeys, key, ARGV...), telling `channel`; null when there is nothing to give back. */
+export function encodeRefund(refund: Refund, channel: string): (string | number)[] | null {
   if (refund.slot < 0 && !refund.probe && refund.step === 0) return null;
-  return [REFUND_SCRIPT, 1, refund.key, refund.slot, refund.count, refund.ringLength, refund.stamp, refund.probe ? 1 : 0, refund.step];
+  return [REFUND_SCRIPT, 1, refund.key, refund.slot, refund.count, refund.ringLength, refund.stamp, refund.probe ? 1 : 0, refund.step, channel, refund.scope];
 }
 

@@ -2,6 +2,13 @@
 import { EXPIRE_STATE, NOW } from './lua.js';
 
 /**
+ * The longest provider pause the fleet takes, whatever a provider (or another process) asks:
+ * 24 h. The manager clamps a pause to the scope's own ceiling before it is published; this
+ * keeps one bad value (`retry-after: 999999999999`) from pausing every process for centuries.
+ */
+export const MAX_PAUSE_MS = 24 * 60 * 60 * 1000;
+
+/**
  * Suspends a scope fleet-wide (keeping a longer suspension already there) and tells every
  * process. KEYS: 1 the scope's hash. ARGV: 1 duration ms, 2 reason, 3 channel, 4 origin, 5 scope.
  */
@@ -21,19 +28,23 @@ redis.call('PUBLISH', ARGV[3], cjson.encode({t = 's', o = ARGV[4], k = ARGV[5], 
 return 1
 `;
 
-/** Lifts a scope's suspension fleet-wide. KEYS: 1 the scope's hash. ARGV: 1 channel, 2 origin, 3 scope. */
+/** Lifts a scope's suspension and provider pause fleet-wide. KEYS: 1 the scope's hash. ARGV: 1 channel, 2 origin, 3 scope. */
 export const RESUME_SCRIPT = `
 ${NOW}
-redis.call('HDEL', KEYS[1], 'su', 's')
+redis.call('HDEL', KEYS[1], 'su', 's', 'pu')
 ${EXPIRE_STATE}
 redis.call('PUBLISH', ARGV[1], cjson.encode({t = 'r', o = ARGV[2], k = ARGV[3]}))
 return 1
 `;
 
-/** Pauses a scope fleet-wide (a provider's Retry-After). KEYS: 1 the scope's hash. ARGV: 1 ms, 2 channel, 3 origin, 4 scope. */
+/**
+ * Pauses a scope fleet-wide (a provider's Retry-After), for at most MAX_PAUSE_MS. KEYS: 1 the
+ * scope's hash. ARGV: 1 ms, 2 channel, 3 origin, 4 scope.
+ */
 export const PAUSE_SCRIPT = `
 ${NOW}
-local ms = tonumber(ARGV[1])
+local ms = tonumber(ARGV[1]) or 0
+if ms > ${MAX_PAUSE_MS} then ms = ${MAX_PAUSE_MS} end
 local pu = tonumber(redis.call('HGET', KEYS[1], 'pu') or '0')
 if now + ms > pu then redis.call('HSET', KEYS[1], 'pu', now + ms, 'x', 1) end
 ${EXPIRE_STATE}

@@ -1,5 +1,5 @@
 import type { SharedState, SharedStateListener, StoreHealth } from '../types.js';
-import { CIRCUIT_CLOSE_SCRIPT, CIRCUIT_OPEN_SCRIPT, PAUSE_SCRIPT, RESUME_SCRIPT, SUSPEND_SCRIPT } from './channel-scripts.js';
+import { CIRCUIT_CLOSE_SCRIPT, CIRCUIT_OPEN_SCRIPT, MAX_PAUSE_MS, PAUSE_SCRIPT, RESUME_SCRIPT, SUSPEND_SCRIPT } from './channel-scripts.js';
 import type { ClientSubscription } from './client.js';
 import { describe, type RedisConnection } from './connection.js';
 import { scopeKeyIn } from './lua.js';
@@ -7,8 +7,8 @@ import type { RedisSettings } from './settings.js';
 
 /** A message on the store's channel. */
 interface Message {
-  /** suspend, resume, pause, circuit open, circuit closed */
-  readonly t: 's' | 'r' | 'p' | 'o' | 'c';
+  /** suspend, resume, pause, circuit open, circuit closed, starts given back */
+  readonly t: 's' | 'r' | 'p' | 'o' | 'c' | 'g';
   /** The store instance that sent it (it ignores its own). */
   readonly o: string;
   readonly k: string;
@@ -32,6 +32,12 @@ export interface FleetNotices {
   publishCircuitOpen(scope: string, durationMs: number): void;
   /** The fleet's probe succeeded here: close the scope's circuit everywhere. */
   publishCircuitClose(scope: string): void;
+  /**
+   * Calls `wake` once, the next time starts are given back to the scope by any process (credits
+   * that lapsed unused, admissions answered too late): callers waiting for room try again then.
+   */
+  watchRoom(scope: string, wake: () => void): void;
+  unwatchRoom(scope: string, wake: () => void): void;
 }
 
 /**
@@ -41,6 +47,8 @@ export interface FleetNotices {
  */
 export class RedisChannel implements SharedState, FleetNotices {
   private readonly listeners = new Set<SharedStateListener>();
+  /** Per scope, the limiters waiting for room (see watchRoom); an entry goes with its message. */
+  private readonly roomWatch = new Map<string, Set<() => void>>();
   private subscription: ClientSubscription | undefined;
   resumes = 0;
   /** Suspensions and resumes made while Redis was down, sent when it answers again. */
@@ -86,16 +94,18 @@ export class RedisChannel implements SharedState, FleetNotices {
     this.publish(scope, { kind: 'suspend', until, reason }, [SUSPEND_SCRIPT, Math.ceil(durationMs), reason]);
   }
 
+  /** Lifts the scope's suspension and provider pause, in Redis and in every process (SharedStateListener.onResumed). */
   publishResume(scope: string): void {
     this.resumes++;
     this.unsent.delete(scope);
     this.publish(scope, { kind: 'resume' }, [RESUME_SCRIPT]);
   }
 
+  /** Pauses the scope fleet-wide for `durationMs`, at most {@link MAX_PAUSE_MS}. */
   publishPause(scope: string, durationMs: number): void {
     if (!(durationMs > 0) || !this.connection.isHealthy) return;
     // A pause is short-lived: one lost while Redis is down is not replayed.
-    this.publish(scope, null, [PAUSE_SCRIPT, Math.ceil(durationMs)]);
+    this.publish(scope, null, [PAUSE_SCRIPT, Math.ceil(clampPause(durationMs))]);
   }
 
   publishCircuitOpen(scope: string, durationMs: number): void {
@@ -107,6 +117,19 @@ export class RedisChannel implements SharedState, FleetNotices {
     this.publish(scope, null, [CIRCUIT_CLOSE_SCRIPT]);
   }
 
+  watchRoom(scope: string, wake: () => void): void {
+    let watchers = this.roomWatch.get(scope);
+    if (watchers === undefined) this.roomWatch.set(scope, (watchers = new Set()));
+    watchers.add(wake);
+  }
+
+  unwatchRoom(scope: string, wake: () => void): void {
+    const watchers = this.roomWatch.get(scope);
+    if (watchers === undefined) return;
+    watchers.delete(wake);
+    if (watchers.size === 0) this.roomWatch.delete(scope);
+  }
+
   // What the store learns from admission answers and health changes, passed on to every manager.
 
   notifySuspended(scope: string, remainingMs: number, reason: string): void {
@@ -114,7 +137,8 @@ export class RedisChannel implements SharedState, FleetNotices {
   }
 
   notifyPaused(scope: string, remainingMs: number): void {
-    for (const listener of this.listeners) safely(() => listener.onPaused(scope, remainingMs));
+    const ms = clampPause(remainingMs);
+    for (const listener of this.listeners) safely(() => listener.onPaused(scope, ms));
   }
 
   notifyHealth(health: StoreHealth): void {
@@ -136,6 +160,7 @@ export class RedisChannel implements SharedState, FleetNotices {
   async close(deadlineMs: number): Promise<void> {
     this.closed = true;
     this.listeners.clear();
+    this.roomWatch.clear();
     const subscription = this.subscription;
     this.subscription = undefined;
     await subscription?.close(deadlineMs);
@@ -177,17 +202,28 @@ export class RedisChannel implements SharedState, FleetNotices {
       return;
     }
     if (message.o === this.settings.origin || typeof message.k !== 'string') return;
+    if (message.t === 'g') {
+      const watchers = this.roomWatch.get(message.k);
+      this.roomWatch.delete(message.k);
+      if (watchers !== undefined) for (const wake of watchers) safely(wake);
+      return;
+    }
     if (message.t === 'r') this.resumes++;
     for (const listener of this.listeners) {
       safely(() => {
         if (message.t === 's') listener.onSuspended(message.k, Number(message.ms), String(message.r ?? ''));
         else if (message.t === 'r') listener.onResumed(message.k);
-        else if (message.t === 'p') listener.onPaused(message.k, Number(message.ms));
+        else if (message.t === 'p') listener.onPaused(message.k, clampPause(Number(message.ms)));
         else if (message.t === 'o') listener.onCircuitOpened(message.k, Number(message.ms));
         else if (message.t === 'c') listener.onCircuitClosed(message.k);
       });
     }
   }
+}
+
+/** A pause as the fleet takes it: at most MAX_PAUSE_MS, whoever asked (NaN: none). */
+function clampPause(ms: number): number {
+  return ms > MAX_PAUSE_MS ? MAX_PAUSE_MS : ms > 0 ? ms : 0;
 }
 
 function safely(fn: () => void): void {

@@ -37,6 +37,7 @@ export class Credits {
   constructor(
     private readonly host: CreditsHost,
     private readonly key: string,
+    private readonly scope: string,
     /** How long a grant stays usable, ms (> 0). */
     readonly leaseMs: number,
     /** The scope's ring length (0: no ring) and the bucket's ms per start (0: no bucket). */
@@ -96,7 +97,7 @@ export class Credits {
     if (!this.host.healthy) return;
     const length = this.ringLength;
     const slot = this.end < 0 ? -1 : (((this.end - unused) % length) + length) % length;
-    this.host.giveBack({ key: this.key, ringLength: length, slot, count: unused, stamp: this.stamp, probe: false, step: this.step });
+    this.host.giveBack({ key: this.key, scope: this.scope, ringLength: length, slot, count: unused, stamp: this.stamp, probe: false, step: this.step });
   }
 
   /** A process that stops asking leaves its credits unused: give them back when they lapse, not at its next ask. */

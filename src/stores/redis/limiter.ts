@@ -60,6 +60,14 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink, BatchOwner<Scope
   private inFlight = 0;
   /** Lets the scope's waiters try again (see ScopeLimiter.wakeWith). */
   private wake: (() => void) | null = null;
+  /** Told by the channel when starts are given back to the scope (see FleetNotices.watchRoom). */
+  private watching = false;
+  private readonly roomFreed = (): void => {
+    this.watching = false;
+    // The last answer's wait may be over now: ask again rather than refuse without asking.
+    this.blockedUntil = 0;
+    if (this.wake !== null) this.wake();
+  };
 
   // The last answer from Redis.
   private answeredAt = 0;
@@ -136,7 +144,13 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink, BatchOwner<Scope
 
   isIdle(now: number): boolean {
     // The shared state lives in Redis; only fallback state would be lost by forgetting this.
-    return this.fallbackStarts.length === 0 && (this.local === null || this.local.isIdle(now));
+    const idle = this.fallbackStarts.length === 0 && (this.local === null || this.local.isIdle(now));
+    // A scope about to be forgotten must not stay in the channel's watch list: it would be kept alive.
+    if (idle && this.watching && now >= this.blockedUntil) {
+      this.watching = false;
+      this.parts.fleet.unwatchRoom(this.scope, this.roomFreed);
+    }
+    return idle;
   }
 
   get sharesCircuit(): boolean {
@@ -291,16 +305,26 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink, BatchOwner<Scope
 
   lateRefund(answer: AdmitAnswer): Refund | null {
     if (answer.kind !== 'admitted' || answer.taken === 0) return null;
-    return { key: this.key, ringLength: this.request.ringLengthArg, slot: answer.slot, count: answer.taken, stamp: answer.stamp, probe: answer.probe, step: 0 };
+    return { key: this.key, scope: this.scope, ringLength: this.request.ringLengthArg, slot: answer.slot, count: answer.taken, stamp: answer.stamp, probe: answer.probe, step: 0 };
   }
 
-  /** Figures of an answer from Redis; `wait`: nothing can be admitted before then. */
+  /**
+   * Figures of an answer from Redis; `wait`: nothing can be admitted before then, unless starts
+   * are given back meanwhile (credits that lapsed unused): the channel's message says so.
+   */
   private record(wait: number, tokens: number, remaining: number | null): void {
     const now = Date.now();
     this.answeredAt = now;
     this.tokens = tokens;
     this.remaining = remaining;
     this.blockedUntil = wait > 0 ? now + wait : 0;
+    if (wait > 0 && !this.watching) {
+      this.watching = true;
+      this.parts.fleet.watchRoom(this.scope, this.roomFreed);
+    } else if (wait === 0 && this.watching) {
+      this.watching = false;
+      this.parts.fleet.unwatchRoom(this.scope, this.roomFreed);
+    }
   }
 
   /** Redis granted `n` credits with the admission sent at `sentAt` (see Credits.grant). */
@@ -364,7 +388,7 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink, BatchOwner<Scope
     const lease = Math.floor(Math.min(settings.creditMs, tolerance / 2));
     // Credits granted under the old settings go back (in the window they count as any start).
     this.credits?.drop();
-    this.credits = lease >= 1 && settings.maxCredits > 0 ? new Credits(host, this.key, lease, ringLength, rate === Infinity ? 0 : 1000 / rate) : null;
+    this.credits = lease >= 1 && settings.maxCredits > 0 ? new Credits(host, this.key, this.scope, lease, ringLength, rate === Infinity ? 0 : 1000 / rate) : null;
     return new AdmitCommand(this.key, {
       requestsPerSecond: rate,
       burst: limits.burst,

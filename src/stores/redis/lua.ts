@@ -7,7 +7,8 @@
  *   H        the admission state, packed (see {@link HEADER}): the token bucket as GCRA (its
  *            "theoretical arrival time"; 0: no state yet, a full bucket), when the key may
  *            expire as far as the bucket and window are concerned, the ring's next slot, its
- *            length L (the cap it was built for), and 1 once every slot has been filled
+ *            length L (the cap it was built for), 1 once every slot has been filled, and
+ *            the latest end of a lease of credits granted (they may come back until then)
  *   0..L-1   the strict window as a ring of the last L starts (L = the per-window cap)
  *   x        present once a suspension, pause or shared circuit has been written: only then
  *            does an admission read the next six; the first admission that finds none of them
@@ -16,8 +17,9 @@
  *   co       circuit open fleet-wide until     cp   the half-open probe is taken until
  *   ce       the circuit record is kept until (then the fleet forgets it)
  * The ring keeps the exact guarantee: a start may only overwrite a slot whose start has left
- * the window, so at most L starts are ever inside it; the slot it overwrites is the oldest of
- * the last L, i.e. the one that decides.
+ * the window, so at most L starts are ever inside it (the proof, credits and give-backs
+ * included, is beside ADMIT_SCRIPT). Slots are reused in turn from the next slot on, so the
+ * slot it overwrites is, but for give-backs, the oldest of the last L: the one that decides.
  *
  * Why packed: inside Redis every field read or written, and every number Redis formats for
  * a script, costs time; one binary field read and written whole costs less than the same
@@ -31,8 +33,11 @@
 export const NOW = `local t = redis.call('TIME')
 local now = t[1] * 1000 + t[2] / 1000`;
 
-/** `struct` layout of the `H` field: the bucket's tat, expiry, next slot, ring length, full. */
-export const HEADER = `'<ddddB'`;
+/**
+ * `struct` layout of the `H` field: the bucket's tat, expiry, next slot, ring length, full, and
+ * the latest end of a credit lease granted (0: none yet).
+ */
+export const HEADER = `'<ddddBd'`;
 
 /** Keeps the hash exactly as long as the latest of its deadlines, or deletes it. */
 export const EXPIRE_STATE = `local d = redis.call('HMGET', KEYS[1], 'su', 'pu', 'ce', 'cp', 'H')
