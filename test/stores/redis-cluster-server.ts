@@ -10,8 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll } from 'vitest';
-import { freePort, pingOnce, redisServerBinary, sleep } from './redis-server.js';
+import { freePort, pingOnce, redisServerBinary, sleep, useStarted } from './redis-server.js';
 
 export interface RedisCluster {
   /** The nodes' ports (every node a master; 16,384 slots split in three). */
@@ -24,22 +23,7 @@ export interface RedisCluster {
 }
 
 export function useRedisCluster(): () => RedisCluster {
-  let cluster: RedisCluster | undefined;
-  let failure: unknown;
-  beforeAll(async () => {
-    try {
-      cluster = await startCluster();
-    } catch (error) {
-      failure = error;
-    }
-  }, 60_000);
-  afterAll(async () => {
-    await cluster?.stop();
-  });
-  return () => {
-    if (cluster === undefined) throw failure ?? new Error('the Redis cluster was not started');
-    return cluster;
-  };
+  return useStarted(startCluster, 60_000, 'the Redis cluster');
 }
 
 export async function startCluster(): Promise<RedisCluster> {

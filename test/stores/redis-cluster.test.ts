@@ -13,7 +13,7 @@ import { scopeKeyIn } from '../../src/stores/redis/lua.js';
 import { storeParts, type RedisStoreParts } from '../../src/stores/redis/store.js';
 import { CLIENT_KINDS, connectCluster, type OpenClient } from './clients.js';
 import { useRedisCluster } from './redis-cluster-server.js';
-import { until } from './redis-server.js';
+import { MEMBER_CONFIG, until } from './redis-server.js';
 
 const SVC = 'cluster_svc';
 const cluster = useRedisCluster();
@@ -51,20 +51,10 @@ describe.each(CLIENT_KINDS)('Redis Cluster, three nodes, %s cluster clients', (k
   /** One "process": its own cluster client, store and manager. */
   async function member(prefix: string, config: Partial<ThrottleConfig> = {}, options: Partial<RedisStoreOptions> = {}): Promise<{ manager: ThrottleManager; parts: RedisStoreParts }> {
     const client = await connectCluster(kind, cluster().ports);
-    const store = new RedisStore({ client: client.client, prefix, ...options });
+    // A deadline a loaded machine cannot reach by accident.
+    const store = new RedisStore({ client: client.client, prefix, timeoutMs: 10_000, ...options });
     const manager = new ThrottleManager({ store, env: {} });
-    manager.configure(SVC, {
-      requestsPerSecond: Infinity,
-      burst: 10,
-      requestsPerMinute: 10,
-      maxConcurrent: Infinity,
-      retryAttempts: 0,
-      timeoutMs: 0,
-      maxWaitMs: 0,
-      maxQueue: 1_000,
-      circuitBreakerThreshold: 1_000,
-      ...config,
-    });
+    manager.configure(SVC, { ...MEMBER_CONFIG, ...config });
     open.push({ manager, client });
     return { manager, parts: storeParts(store) };
   }

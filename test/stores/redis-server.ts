@@ -33,23 +33,41 @@ export interface RedisServer {
  * accessor throws why, so every test that needs Redis fails with that message.
  */
 export function useRedisServer(): () => RedisServer {
-  let server: RedisServer | undefined;
+  return useStarted(startRedis, 20_000, 'redis-server');
+}
+
+/** Something started before the file's tests and stopped after them (see useRedisServer). */
+export function useStarted<T extends { stop(): Promise<void> }>(start: () => Promise<T>, timeoutMs: number, what: string): () => T {
+  let started: T | undefined;
   let failure: unknown;
   beforeAll(async () => {
     try {
-      server = await startRedis();
+      started = await start();
     } catch (error) {
       failure = error;
     }
-  }, 20_000);
+  }, timeoutMs);
   afterAll(async () => {
-    await server?.stop();
+    await started?.stop();
   });
   return () => {
-    if (server === undefined) throw failure ?? new Error('redis-server was not started');
-    return server;
+    if (started === undefined) throw failure ?? new Error(`${what} was not started`);
+    return started;
   };
 }
+
+/** What every test member's scope is configured with, before a test's own settings: nothing refused but by the limits under test. */
+export const MEMBER_CONFIG = {
+  requestsPerSecond: Infinity,
+  burst: 10,
+  requestsPerMinute: 10,
+  maxConcurrent: Infinity,
+  retryAttempts: 0,
+  timeoutMs: 0,
+  maxWaitMs: 0,
+  maxQueue: 1_000,
+  circuitBreakerThreshold: 1_000,
+} as const;
 
 export function redisServerBinary(): string {
   const found = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });

@@ -18,7 +18,7 @@ import {
 } from 'floodgate';
 import { testWindow } from '../../src/stores/redis/settings.js';
 import { storeParts, type RedisStoreParts } from '../../src/stores/redis/store.js';
-import { busiestWindow, killSubscribers, ringStarts, sleep, startRedis, TEST_CLIENT, until, useRedisServer } from './redis-server.js';
+import { busiestWindow, killSubscribers, MEMBER_CONFIG, ringStarts, sleep, startRedis, TEST_CLIENT, until, useRedisServer } from './redis-server.js';
 
 const SVC = 'fleet_svc';
 /** The file's redis-server (every test fails, saying why, when it cannot start). */
@@ -49,18 +49,7 @@ function member(prefix: string, config: Partial<ThrottleConfig>, options: Partia
   // A deadline a loaded machine cannot reach by accident (tests of a slow Redis set their own).
   const store = new RedisStore({ client, prefix, timeoutMs: 10_000, ...options });
   const manager = new ThrottleManager({ store, env: {} });
-  manager.configure(SVC, {
-    requestsPerSecond: Infinity,
-    burst: 10,
-    requestsPerMinute: 10,
-    maxConcurrent: Infinity,
-    retryAttempts: 0,
-    timeoutMs: 0,
-    maxWaitMs: 0,
-    maxQueue: 1_000,
-    circuitBreakerThreshold: 1_000,
-    ...config,
-  });
+  manager.configure(SVC, { ...MEMBER_CONFIG, ...config });
   managers.push(manager);
   return { manager, store, parts: storeParts(store), client };
 }

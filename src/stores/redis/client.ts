@@ -283,8 +283,8 @@ class NodeRedisAdapter implements FleetClient {
         return subscribed && subscriber.isReady;
       },
       async close(deadlineMs: number) {
-        await settleWithin(connected, deadlineMs);
-        await settleWithin(attempt(() => (subscriber.close ?? subscriber.quit).call(subscriber)), deadlineMs);
+        // close() (quit() where there is none) lets what is in flight finish; destroy() then ends the connection regardless.
+        if (subscriber.isOpen) await settleWithin(attempt(() => (subscriber.close ?? subscriber.quit).call(subscriber)), deadlineMs);
         try {
           subscriber.destroy();
         } catch {
