@@ -40,7 +40,7 @@ interface ScopeBatch extends Batch {
 export class RedisLimiter implements ScopeLimiter, CircuitSink, BatchOwner<ScopeBatch> {
   readonly key: string;
   /** The admission command, built when the limits change rather than per call. */
-  private request: AdmitCommand;
+  private admitCommand: AdmitCommand;
   /** Admissions asked for in this tick, not sent yet. */
   private batch: ScopeBatch | null = null;
 
@@ -49,7 +49,7 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink, BatchOwner<Scope
   private probeHeld = false;
 
   private limits: LimiterLimits;
-  /** Starts granted ahead of need (null: this scope gets none); see setCommand. */
+  /** Starts granted ahead of need (null: this scope gets none); see commandFor. */
   private credits: Credits | null = null;
   private local: LocalLimiter | null = null;
   /** Starts admitted by the local fallback (epoch ms), to import into the shared window. */
@@ -84,7 +84,7 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink, BatchOwner<Scope
     this.limits = limits;
     this.tokens = limits.burst;
     this.remaining = null;
-    this.request = this.setCommand(limits);
+    this.admitCommand = this.commandFor(limits);
   }
 
   tryAcquire(now: number): number | Promise<number> {
@@ -127,7 +127,7 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink, BatchOwner<Scope
 
   reconfigure(limits: LimiterLimits, now: number): void {
     this.limits = limits;
-    this.request = this.setCommand(limits);
+    this.admitCommand = this.commandFor(limits);
     this.blockedUntil = 0;
     this.local?.reconfigure(shareOf(limits, this.parts.settings.fallback), now);
   }
@@ -161,7 +161,7 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink, BatchOwner<Scope
     if (!this.parts.settings.shareCircuit) return;
     this.circuit = circuit;
     circuit.shareWith(this);
-    this.request = this.setCommand(this.limits);
+    this.admitCommand = this.commandFor(this.limits);
   }
 
   wakeWith(wake: () => void): void {
@@ -235,12 +235,12 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink, BatchOwner<Scope
     const count = batch.callers.length / 2;
     if (resend) {
       if (batch.imports !== null) batch.imports = this.importAges(Date.now());
-      return this.request.encodeWith(count, batch.credits, batch.imports, true);
+      return this.admitCommand.encodeWith(count, batch.credits, batch.imports, true);
     }
     batch.sentAt = performance.now();
     batch.credits = this.credits === null ? '0' : this.credits.toAsk(count, this.inFlight);
     this.inFlight++;
-    return batch.imports === null ? this.request.encode(count, batch.credits) : this.request.encodeWith(count, batch.credits, batch.imports, false);
+    return batch.imports === null ? this.admitCommand.encode(count, batch.credits) : this.admitCommand.encodeWith(count, batch.credits, batch.imports, false);
   }
 
   answered(batch: ScopeBatch, answer: AdmitAnswer): void {
@@ -255,7 +255,7 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink, BatchOwner<Scope
       case 'admitted': {
         const { taken, waitMs } = answer;
         this.record(waitMs, answer.tokens, answer.remaining);
-        if (taken > 0) this.request.expectSlot(answer.slot + taken);
+        if (taken > 0) this.admitCommand.expectSlot(answer.slot + taken);
         // Starts beyond the callers are credits: this process may use them without asking.
         if (taken > count) this.addCredits(taken - count, batch.sentAt, answer.slot < 0 ? -1 : answer.slot + taken, answer.stamp);
         const admitted = taken > count ? count : taken;
@@ -305,7 +305,7 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink, BatchOwner<Scope
 
   lateRefund(answer: AdmitAnswer): Refund | null {
     if (answer.kind !== 'admitted' || answer.taken === 0) return null;
-    return { key: this.key, scope: this.scope, ringLength: this.request.ringLengthArg, slot: answer.slot, count: answer.taken, stamp: answer.stamp, probe: answer.probe, step: 0 };
+    return { key: this.key, scope: this.scope, ringLength: this.admitCommand.ringLengthArg, slot: answer.slot, count: answer.taken, stamp: answer.stamp, probe: answer.probe, step: 0 };
   }
 
   /**
@@ -378,7 +378,8 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink, BatchOwner<Scope
     return this.local === null ? 0 : this.local.estimateWait(position, now);
   }
 
-  private setCommand(limits: LimiterLimits): AdmitCommand {
+  /** The admission command for `limits`, and the scope's credits under them (those held under the old ones go back). */
+  private commandFor(limits: LimiterLimits): AdmitCommand {
     const { settings, credits: host } = this.parts;
     const ringLength = capBinds(limits) ? limits.requestsPerMinute : 0;
     // Credits are recorded in the bucket at the end of their lease: a lease within half the
