@@ -435,9 +435,10 @@ describe('RedisStore: shared suspension and pause', () => {
   it('a ban seen by one manager suspends the scope in the others (pub/sub), and resume() in one lifts it in all', async () => {
     const prefix = newPrefix();
     const [a, b, c] = [member(prefix, {}), member(prefix, {}), member(prefix, {})];
-    // b and c know the scope (they made a call) and are idle now.
+    // b and c know the scope (they made a call) and are idle now; every one is subscribed.
     await burst(b.manager, 1, { platform: 'reddit' });
     await burst(c.manager, 1, { platform: 'reddit' });
+    await until(() => [a, b, c].every((m) => m.parts.channel.listening), 5_000, 'every subscription');
     const suspended: string[] = [];
     b.manager.on('suspended', (e) => suspended.push(`b:${e.scope}`));
     c.manager.on('suspended', (e) => suspended.push(`c:${e.scope}`));
@@ -510,6 +511,8 @@ describe('RedisStore: shared suspension and pause', () => {
     const prefix = newPrefix();
     const [a, b] = [member(prefix, { maxWaitMs: 0 }), member(prefix, { maxWaitMs: 0 })];
     await burst(b.manager, 1);
+    // b hears messages once its subscription is up (it connects apart, at its own pace).
+    await until(() => b.parts.channel.listening, 5_000, "b's subscription");
     const limited = Object.assign(new Error('429 Too Many Requests'), { status: 429, headers: { 'retry-after': '2' } });
     await expect(a.manager.execute(SVC, () => Promise.reject(limited))).rejects.toBe(limited);
     await until(() => b.manager.getStatusReport().scopes[SVC]!.pausedUntil !== null, 2_000, 'the pause to reach b');
