@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
+import { RedisStore } from '../../src/index.js';
 import { encodeRefund } from '../../src/stores/redis/admit-protocol.js';
 import { useRedisServer } from './redis-server.js';
 
@@ -94,5 +95,29 @@ describe('giving credits back', () => {
     const key = await ring(client, [now - 5, now - 4, now - 3, 0, 0, 0], 3, false);
     await giveBack(client, key, 1, 2, now + 50_000);
     expect(await read(client, key)).toEqual({ slots: [now - 5, now - 4, now - 3, 0, 0, 0], next: 3 });
+  });
+});
+
+describe('the packed state of the version before', () => {
+  it('is still read (no credits granted), so both versions can share a fleet while it is upgraded', async () => {
+    const client = server().client();
+    const now = Date.now();
+    const prefix = `old${process.pid}:`;
+    const key = `${prefix}{s}`;
+    // tat, expiry, next slot, ring length, full: 33 bytes, as written before.
+    const old = Buffer.alloc(33);
+    old.writeDoubleLE(0, 0);
+    old.writeDoubleLE(now + 120_000, 8);
+    old.writeDoubleLE(2, 16);
+    old.writeDoubleLE(L, 24);
+    await client.hset(key, 'H', old, '0', now - 5, '1', now - 4);
+    const store = new RedisStore({ client, prefix, subscribe: false, timeoutMs: 10_000 });
+    const limiter = store.createLimiter('s', { requestsPerSecond: Infinity, burst: L, requestsPerMinute: L }, now);
+    expect(await limiter.tryAcquire(Date.now())).toBe(0);
+    const after = await read(client, key);
+    expect(after.next).toBe(3);
+    expect(after.slots.filter((s) => s > 0).length).toBe(3);
+    expect((await client.hgetBuffer(key, 'H'))!.length).toBe(41);
+    await store.close();
   });
 });

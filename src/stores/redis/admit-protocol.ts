@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { HEADER, NOW } from './lua.js';
+import { HEADER, NOW, OLD_HEADER, STATE_BYTES } from './lua.js';
 
 // The admission protocol: the script Redis runs for each batch of admissions (with the proof
 // that it keeps the limits exact), the script that gives back starts nobody made, and the one
@@ -86,7 +86,9 @@ if x[2] or probe == 1 then credits = 0 end
 local tat, e, h, rl, full, cu = 0, 0, 0, limit, 0, 0
 local old = 0
 if x[1] then
-  tat, e, h, rl, full, cu = struct.unpack(${HEADER}, x[1])
+  -- A state written before the credits' lease end was kept (33 bytes) has none.
+  if #x[1] < ${STATE_BYTES} then tat, e, h, rl, full = struct.unpack(${OLD_HEADER}, x[1])
+  else tat, e, h, rl, full, cu = struct.unpack(${HEADER}, x[1]) end
   old = rl
 end
 local step, tau = 0, 0
@@ -336,7 +338,9 @@ end
 if #holes > 0 or ARGV[6] ~= '0' then
   local state = redis.call('HGET', key, 'H')
   if state then
-    local tat, e, h, rl, full, cu = struct.unpack(${HEADER}, state)
+    local tat, e, h, rl, full, cu = 0, 0, 0, 0, 0, 0
+    if #state < ${STATE_BYTES} then tat, e, h, rl, full = struct.unpack(${OLD_HEADER}, state)
+    else tat, e, h, rl, full, cu = struct.unpack(${HEADER}, state) end
     -- The bucket's give-back is safe even when others started since: tat stays at least where
     -- it would be had these never been granted.
     tat = tat - n * ARGV[6]

@@ -38,6 +38,14 @@ local now = t[1] * 1000 + t[2] / 1000`;
  * the latest end of a credit lease granted (0: none yet).
  */
 export const HEADER = `'<ddddBd'`;
+/** Its size in bytes. */
+export const STATE_BYTES = 41;
+/**
+ * The layout before the credits' lease end was kept: still read (as "no credits granted"), so
+ * that processes of both versions can share a fleet while it is upgraded; the older version
+ * reads the newer state's first fields and ignores the rest.
+ */
+export const OLD_HEADER = `'<ddddB'`;
 
 /** Keeps the hash exactly as long as the latest of its deadlines, or deletes it. */
 export const EXPIRE_STATE = `local d = redis.call('HMGET', KEYS[1], 'su', 'pu', 'ce', 'cp', 'H')
@@ -47,7 +55,7 @@ for i = 1, 4 do
   if v and v > last then last = v end
 end
 if d[5] then
-  local _, e = struct.unpack(${HEADER}, d[5])
+  local _, e = struct.unpack('<dd', d[5])
   if e > last then last = e end
 end
 if last > now then redis.call('PEXPIRE', KEYS[1], math.ceil(last - now)) else redis.call('DEL', KEYS[1]) end`;
