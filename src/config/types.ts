@@ -1,4 +1,5 @@
 import type { BreakerOption } from '../breaker/breakers.js';
+import type { BudgetOption } from '../spend/budget.js';
 
 /** The built-in kinds of outside API. Any other non-empty string is a custom service type. */
 export enum ServiceType {
@@ -68,9 +69,27 @@ export interface ThrottleConfig {
    * @default 15 min (LLM_API, custom types), 1 h (SOCIAL_MEDIA, WEB_SCRAPER), 5 min (EXCHANGE_API, INTERNAL_API): never above `banSuspensionMs` of the preset
    */
   readonly maxRetryAfterMs: number;
+  /**
+   * Hard cap on the sum of costs (tokens) of the calls started in any rolling 60-second window, held
+   * together with the request limits (integer >= 1, or Infinity). A call's cost is its `cost` option,
+   * else the manager's estimator; its real usage replaces the estimate afterwards.
+   * @default Infinity
+   */
+  readonly tokensPerMinute?: number;
+  /** As `tokensPerMinute`, for input tokens alone (providers that limit them apart; a plain-number cost counts as input). @default Infinity */
+  readonly inputTokensPerMinute?: number;
+  /** As `tokensPerMinute`, for output tokens alone. @default Infinity */
+  readonly outputTokensPerMinute?: number;
+  /**
+   * A spending cap for each scope of this configuration: `{ usd, period: 'day' | 'month' | ms }`
+   * (day and month in UTC). A call that would pass it is refused with BudgetExceededError before it
+   * starts; see README "LLM spend". Not read from the environment.
+   * @default null (no budget)
+   */
+  readonly budget?: BudgetOption | null;
 }
 
 export type ThrottleConfigKey = keyof ThrottleConfig;
 
-/** The fields that hold a number (all but `breaker`): the ones the environment can set. */
-export type NumericConfigKey = Exclude<ThrottleConfigKey, 'breaker'>;
+/** The fields that hold a number (all but `breaker` and `budget`): the ones the environment can set. */
+export type NumericConfigKey = Exclude<ThrottleConfigKey, 'breaker' | 'budget'>;

@@ -1,5 +1,6 @@
 import { checkBreaker } from '../breaker/breakers.js';
 import { ConfigError } from '../errors/errors.js';
+import { checkBudget } from '../spend/budget.js';
 import type { NumericConfigKey, ThrottleConfig } from './types.js';
 
 interface FieldRule {
@@ -32,6 +33,9 @@ export const FIELD_RULES: Readonly<Record<NumericConfigKey, FieldRule>> = {
   maxQueue: rule(0, true, true, true),
   banSuspensionMs: rule(0, false, false, false),
   maxRetryAfterMs: rule(0, false, false, true),
+  tokensPerMinute: rule(1, true, true, true),
+  inputTokensPerMinute: rule(1, true, true, true),
+  outputTokensPerMinute: rule(1, true, true, true),
 };
 
 export const CONFIG_KEYS = Object.keys(FIELD_RULES) as NumericConfigKey[];
@@ -75,8 +79,12 @@ export function validatePartial(service: string, partial: unknown): Partial<Thro
       if (value !== undefined) checked[key] = checkBreaker(value);
       continue;
     }
+    if (key === 'budget') {
+      if (value !== undefined) checked[key] = checkBudget(value);
+      continue;
+    }
     if (!Object.hasOwn(FIELD_RULES, key)) {
-      throw new ConfigError(key, value, `is not a ThrottleConfig field; known fields: ${[...CONFIG_KEYS, 'breaker'].join(', ')}`);
+      throw new ConfigError(key, value, `is not a ThrottleConfig field; known fields: ${[...CONFIG_KEYS, 'breaker', 'budget'].join(', ')}`);
     }
     if (value === undefined) continue;
     checked[key] = checkField(key as NumericConfigKey, value);

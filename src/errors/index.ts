@@ -6,6 +6,8 @@ export {
   CallTimeoutError,
   CallCancelledError,
   ConfigError,
+  BudgetExceededError,
+  isBudgetExceededError,
   isRateLimitedError,
   isCircuitOpenError,
   isPlatformSuspendedError,

@@ -7,7 +7,13 @@ import type { ServiceName, ThrottleConfig } from '../config/types.js';
 import { ConfigError } from '../errors/errors.js';
 import type { FloodgateEvents } from '../events/events.js';
 import { buildStatusReport, type StatusReport } from '../status/report.js';
+import { checkCacheOptions, type CacheOptions } from '../cache/response-cache.js';
+import { validatePartial } from '../config/validate.js';
+import { buildCostSummary, type CostSummary } from '../spend/summary.js';
+import type { ModelPrice } from '../spend/prices.js';
 import type { ThrottleStore } from '../stores/types.js';
+import type { CallContext } from '../tokens/charge.js';
+import type { Cost, CostEstimator } from '../tokens/cost.js';
 import { runCall } from './call.js';
 import { ManagerCore, type ErrorHandler } from './manager-core.js';
 import { scopeKey } from './scope.js';
@@ -24,6 +30,12 @@ export interface ThrottleManagerOptions {
   readonly historySize?: number;
   /** Scopes kept before idle ones are forgotten (least recently used first). @default 10000 */
   readonly maxScopes?: number;
+  /**
+   * The cost of a metered call that gives none (README "Estimating a cost"): a function of the
+   * decorated method's arguments (none for `execute`).
+   * @default defaultEstimator: about 4 characters per input token, the request's `max_tokens` as output
+   */
+  readonly estimateCost?: CostEstimator;
 }
 
 export interface ExecuteOptions {
@@ -33,6 +45,17 @@ export interface ExecuteOptions {
   readonly endpoint?: string;
   /** Aborting removes the call from the admission queue (no token spent) or cancels its retry wait. */
   readonly signal?: AbortSignal;
+  /**
+   * What the call costs against the token caps (`tokensPerMinute`, ...): tokens, or `{ input, output }`
+   * estimates, reconciled with its real usage afterwards. @default the manager's estimator (0 for execute)
+   */
+  readonly cost?: Cost;
+  /** The model called, for its price (the result's `model` field wins). */
+  readonly model?: string;
+  /** Identical concurrent calls with this key share one provider call; with `cache`, the result is also kept. */
+  readonly cacheKey?: string;
+  /** Keeps results under `cacheKey` for `ttlMs` (at most `max` per scope; the first configuration of a scope wins). */
+  readonly cache?: Omit<CacheOptions, 'key'>;
 }
 
 export interface ConfigureOptions {
@@ -87,6 +110,8 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> {
   configure(service: ServiceName, partial: Partial<ThrottleConfig>, options: ConfigureOptions = {}): ThrottleConfig {
     const { configs, scopes } = this.#core;
     const now = Date.now();
+    // A store that cannot hold token caps refuses them before anything changes.
+    if (this.#core.store.weighted !== true) this.#core.checkWeighted(validatePartial(service, partial));
     if (options.platform !== undefined) {
       const resolved = configs.configurePlatform(service, options.platform, partial);
       scopes.get(service, options.platform)?.reconfigure(resolved, now);
@@ -112,8 +137,11 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> {
 
   // Calls
 
-  /** Runs `fn` through the service's scope: suspension, circuit, limits, retries. */
-  execute<T>(service: ServiceName, fn: (signal: AbortSignal | undefined) => Promise<T> | T, options?: ExecuteOptions): Promise<T> {
+  /**
+   * Runs `fn` through the service's scope: suspension, circuit, limits, retries. `fn` gets the
+   * caller's signal and the call's context (`call.reportUsage(...)`).
+   */
+  execute<T>(service: ServiceName, fn: (signal: AbortSignal | undefined, call: CallContext) => Promise<T> | T, options?: ExecuteOptions): Promise<T> {
     const core = this.#core;
     let scope;
     try {
@@ -122,7 +150,36 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> {
       // A bad service or platform name rejects the call rather than throwing.
       return Promise.reject(error);
     }
-    return runCall(core, scope, options?.endpoint, options?.signal, fn as never, undefined, undefined) as Promise<T>;
+    if (options === undefined) return runCall(core, scope, undefined, undefined, fn as never, undefined, undefined) as Promise<T>;
+    const metered = options.cost !== undefined || options.model !== undefined ? options : undefined;
+    const run = (): Promise<unknown> => runCall(core, scope, options.endpoint, options.signal, fn as never, undefined, undefined, metered);
+    if (options.cacheKey === undefined) return run() as Promise<T>;
+    let cache: CacheOptions | undefined;
+    try {
+      if (typeof options.cacheKey !== 'string') throw new ConfigError('cacheKey', options.cacheKey, 'must be a string');
+      cache = options.cache === undefined ? undefined : checkCacheOptions(options.cache);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return core.cached(scope.key, scope, options.cacheKey, cache, run) as Promise<T>;
+  }
+
+  // Spend
+
+  /**
+   * Sets model prices (USD per million tokens): merged per model into the table (the documented
+   * defaults at first), or replacing it with `{ replace: true }`. From then on every call of this
+   * manager records its spend (README "LLM spend").
+   */
+  setPrices(prices: Readonly<Record<string, ModelPrice>>, options?: { readonly replace?: boolean }): void {
+    const core = this.#core;
+    core.prices.set(prices, options);
+    for (const scope of core.scopes.values()) scope.ensureMeter();
+  }
+
+  /** What each metered scope spent (tokens, USD, per model) and its budget: a plain JSON value. */
+  getCostSummary(): CostSummary {
+    return buildCostSummary(this.#core.scopes.values(), Date.now());
   }
 
   // Suspension

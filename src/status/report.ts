@@ -1,6 +1,7 @@
 import { unusedBreakerFigures, type BreakerFigures } from '../breaker/breakers.js';
 import type { CircuitStateName } from '../breaker/circuit.js';
 import type { Scope } from '../manager/scope.js';
+import type { ScopeCosts } from '../spend/meter.js';
 import type { StoreHealth } from '../stores/types.js';
 import type { LatencyFigures } from './latency.js';
 
@@ -28,6 +29,8 @@ export interface ScopeCounters {
   readonly failures: number;
   /** Retry attempts made. */
   readonly retries: number;
+  /** Calls served by the response cache or by an identical call in flight (not counted in `requests`: they never reached the scope's limits). */
+  readonly cacheHits: number;
 }
 
 export interface ScopeStatus {
@@ -51,6 +54,8 @@ export interface ScopeStatus {
     /** Starts still allowed in the rolling 60-second window; null when the cap cannot bind. */
     readonly minuteRemaining: number | null;
     readonly requestsPerMinute: number | null;
+    /** Tokens still allowed in each rolling 60-second token window (null where uncapped); null when no token cap is set. */
+    readonly tokensRemaining: { readonly total: number | null; readonly input: number | null; readonly output: number | null } | null;
   };
   readonly inFlight: number;
   readonly waiting: number;
@@ -58,6 +63,8 @@ export interface ScopeStatus {
   readonly pausedUntil: number | null;
   readonly counters: ScopeCounters;
   readonly latency: LatencyFigures;
+  /** Spend, tokens and budget (as in `getCostSummary()`); null while nothing meters the scope. */
+  readonly costs: ScopeCosts | null;
 }
 
 /** A plain JSON value: safe to serialise, log or serve as is. */
@@ -80,7 +87,7 @@ const LOCAL_HEALTH: StoreHealth = { status: 'ok', mode: 'local', since: null, la
 
 export function buildStatusReport(scopes: Iterable<Scope>, store: string, now: number, storeHealth: StoreHealth = LOCAL_HEALTH): StatusReport {
   const report: Record<string, ScopeStatus> = {};
-  const totals = { requests: 0, successes: 0, failed: 0, rateLimited: 0, rejected: 0, cancelled: 0, failures: 0, retries: 0 };
+  const totals = { requests: 0, successes: 0, failed: 0, rateLimited: 0, rejected: 0, cancelled: 0, failures: 0, retries: 0, cacheHits: 0 };
   for (const scope of scopes) {
     const status = scopeStatus(scope, now);
     report[scope.key] = status;
@@ -123,6 +130,7 @@ function scopeStatus(scope: Scope, now: number): ScopeStatus {
       requestsPerSecond: finiteOrNull(config.requestsPerSecond),
       minuteRemaining: snapshot.minuteRemaining,
       requestsPerMinute: finiteOrNull(config.requestsPerMinute),
+      tokensRemaining: snapshot.tokensRemaining ?? null,
     },
     inFlight: scope.active,
     waiting,
@@ -137,8 +145,10 @@ function scopeStatus(scope: Scope, now: number): ScopeStatus {
       cancelled: incidents?.cancelled ?? 0,
       failures: incidents?.failures ?? 0,
       retries: incidents?.retries ?? 0,
+      cacheHits: scope.meter?.cacheHits ?? 0,
     },
     latency: scope.latency?.figures() ?? NO_LATENCY,
+    costs: scope.meter?.costs(now) ?? null,
   };
 }
 

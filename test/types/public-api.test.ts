@@ -88,7 +88,7 @@ describe('public types', () => {
   it('the manager shows users only what they call: no internal member, in the types or at run time', () => {
     const members = Object.getOwnPropertyNames(ThrottleManager.prototype).filter((name) => name !== 'constructor').sort();
     expect(members).toEqual(
-      ['classifyError', 'close', 'configure', 'execute', 'getConfig', 'getErrorStatistics', 'getStatusReport', 'onError', 'registerErrorPattern', 'reset', 'resume', 'suspend', 'useStore'].sort(),
+      ['classifyError', 'close', 'configure', 'execute', 'getConfig', 'getCostSummary', 'getErrorStatistics', 'getStatusReport', 'onError', 'registerErrorPattern', 'reset', 'resume', 'setPrices', 'suspend', 'useStore'].sort(),
     );
     const own = Object.keys(new ThrottleManager({ env: {} })).filter((key) => !key.startsWith('_'));
     expect(own).toEqual([]);

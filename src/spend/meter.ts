@@ -1,0 +1,88 @@
+import type { ThrottleConfig } from '../config/types.js';
+import { capsOf } from '../tokens/token-windows.js';
+import type { BudgetOption } from './budget.js';
+import { BudgetState } from './budget.js';
+
+/** A configuration whose every call must be metered: it has a token cap or a budget. */
+export function meters(config: ThrottleConfig): boolean {
+  return config.budget != null || capsOf(config) !== null;
+}
+
+/** Spend of one model within a scope (plain JSON). */
+export interface ModelSpend {
+  readonly calls: number;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  readonly usd: number;
+}
+
+/** A scope's costs, as `getCostSummary()` and the status report's `costs` show them (plain JSON). */
+export interface ScopeCosts {
+  readonly usd: number;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  readonly models: Readonly<Record<string, ModelSpend>>;
+  readonly budget: {
+    readonly usd: number;
+    readonly period: 'day' | 'month' | number;
+    readonly spentUsd: number;
+    readonly leftUsd: number;
+    readonly resetsAt: number;
+  } | null;
+}
+
+/** Calls whose model is not known are counted under this name. */
+export const UNKNOWN_MODEL = 'unknown';
+/** Models kept apart per scope; any further model is counted under {@link UNKNOWN_MODEL} (labels stay bounded). */
+const MAX_MODELS = 100;
+
+/**
+ * What a scope spent (tokens, USD, per model), its budget, and its cache hits. Created for a
+ * scope only when something meters it (a token cap, a budget, prices set, a call given a cost,
+ * model or cache key): other scopes carry a null.
+ */
+export class ScopeMeter {
+  usd = 0;
+  inputTokens = 0;
+  outputTokens = 0;
+  cacheHits = 0;
+  readonly models = new Map<string, { calls: number; inputTokens: number; outputTokens: number; usd: number }>();
+  budget: BudgetState | null;
+
+  constructor(budget: BudgetOption | null | undefined) {
+    this.budget = budget == null ? null : new BudgetState(budget);
+  }
+
+  setBudget(budget: BudgetOption | null | undefined): void {
+    if (budget == null) this.budget = null;
+    else if (this.budget === null) this.budget = new BudgetState(budget);
+    else this.budget.option = budget;
+  }
+
+  record(model: string | undefined, inputTokens: number, outputTokens: number, usd: number): void {
+    this.usd += usd;
+    this.inputTokens += inputTokens;
+    this.outputTokens += outputTokens;
+    let name = model ?? UNKNOWN_MODEL;
+    if (!this.models.has(name) && this.models.size >= MAX_MODELS) name = UNKNOWN_MODEL;
+    let entry = this.models.get(name);
+    if (entry === undefined) this.models.set(name, (entry = { calls: 0, inputTokens: 0, outputTokens: 0, usd: 0 }));
+    entry.calls++;
+    entry.inputTokens += inputTokens;
+    entry.outputTokens += outputTokens;
+    entry.usd += usd;
+  }
+
+  costs(now: number): ScopeCosts {
+    const budget = this.budget;
+    let shown: ScopeCosts['budget'] = null;
+    if (budget !== null) {
+      budget.roll(now);
+      const spentUsd = budget.spentUsd + budget.reservedUsd;
+      shown = { usd: budget.option.usd, period: budget.option.period, spentUsd, leftUsd: Math.max(0, budget.option.usd - spentUsd), resetsAt: budget.resetsAt };
+    }
+    const models: Record<string, ModelSpend> = {};
+    for (const [name, entry] of this.models) models[name] = { ...entry };
+    return { usd: this.usd, inputTokens: this.inputTokens, outputTokens: this.outputTokens, models, budget: shown };
+  }
+}
