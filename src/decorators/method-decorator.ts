@@ -16,7 +16,7 @@ export interface AsyncMethodDecorator<Accepted extends unknown[] = any[]> {
     method: (this: This, ...args: Args) => Promise<Return>,
     context: ClassMethodDecoratorContext<This, (this: This, ...args: Args) => Promise<Return>>,
   ): (this: This, ...args: Args) => Promise<Return>;
-  (target: object, propertyKey: string | symbol, descriptor: PropertyDescriptor): PropertyDescriptor;
+  <Method extends (...args: [...Accepted, ...any[]]) => Promise<unknown>>(target: object, propertyKey: string | symbol, descriptor: TypedPropertyDescriptor<Method>): TypedPropertyDescriptor<Method>;
 }
 
 /** What a decorator records about the method it wraps, for discovery. */
