@@ -2,7 +2,14 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 // Tests import 'floodgate' exactly as users do; it resolves to the source here.
-const alias = { floodgate: fileURLToPath(new URL('./src/index.ts', import.meta.url)) };
+// Subpaths first: an alias also matches `floodgate/...`, and the first match wins.
+const source = (path: string): string => fileURLToPath(new URL(path, import.meta.url));
+const alias = {
+  'floodgate/http': source('./src/http/index.ts'),
+  'floodgate/express': source('./src/http/express.ts'),
+  'floodgate/fastify': source('./src/http/fastify.ts'),
+  floodgate: source('./src/index.ts'),
+};
 
 // Every test file runs twice: once with standard (TC39) decorators and once with
 // TypeScript's `experimentalDecorators`, the two modes users compile with.
