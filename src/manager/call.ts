@@ -25,7 +25,7 @@ export interface CallHost {
    * token caps and its spend reserved in the budget, or the refusal thrown (RateLimitedError
    * `cost_exceeds_limit`, BudgetExceededError).
    */
-  chargeFor(scope: Scope, metering: MeterOptions | undefined, args: ArrayLike<unknown> | undefined): Charge;
+  chargeFor(scope: Scope, metering: MeterOptions | undefined, args: ArrayLike<unknown> | undefined, now: number): Charge;
 }
 
 let sequence = 0;
@@ -66,7 +66,7 @@ export function runCall(
     // Refused before anything is allocated for the call: a refusal must stay cheap.
     scope.throwIfRefusing(now);
     // One check when nothing meters the scope or the call.
-    if (metering !== undefined || scope.meter !== null) charge = host.chargeFor(scope, metering, args);
+    if (metering !== undefined || scope.meter !== null) charge = host.chargeFor(scope, metering, args, now);
     return new Call(host, scope, endpoint, signal, fn, thisArg, args, charge).admitThenRun(now);
   } catch (error) {
     charge?.end();

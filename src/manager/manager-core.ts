@@ -113,8 +113,8 @@ export class ManagerCore implements CallHost {
     return cache.run(`${scope.key}\u0000${key}`, call, () => scope.ensureMeter().cacheHits++);
   }
 
-  chargeFor(scope: Scope, metering: MeterOptions | undefined, args: ArrayLike<unknown> | undefined): Charge {
-    return openCharge(scope, this.prices, this.estimator, metering, args);
+  chargeFor(scope: Scope, metering: MeterOptions | undefined, args: ArrayLike<unknown> | undefined, now: number): Charge {
+    return openCharge(scope, this.prices, this.estimator, metering, args, now);
   }
 
   useStore(store: ThrottleStore): void {

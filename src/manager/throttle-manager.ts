@@ -152,8 +152,8 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> {
     }
     if (options === undefined) return runCall(core, scope, undefined, undefined, fn as never, undefined, undefined) as Promise<T>;
     const metered = options.cost !== undefined || options.model !== undefined ? options : undefined;
+    if (options.cacheKey === undefined) return runCall(core, scope, options.endpoint, options.signal, fn as never, undefined, undefined, metered) as Promise<T>;
     const run = (): Promise<unknown> => runCall(core, scope, options.endpoint, options.signal, fn as never, undefined, undefined, metered);
-    if (options.cacheKey === undefined) return run() as Promise<T>;
     let cache: CacheOptions | undefined;
     try {
       if (typeof options.cacheKey !== 'string') throw new ConfigError('cacheKey', options.cacheKey, 'must be a string');

@@ -54,10 +54,13 @@ export class BudgetState {
     this.reservedUsd += usd;
   }
 
-  /** A call ended: its reservation is released and its real cost spent. */
-  settle(reservedUsd: number, spentUsd: number, now: number): void {
-    this.reservedUsd = Math.max(0, this.reservedUsd - reservedUsd);
-    this.roll(now);
+  /**
+   * A call ended: its reservation is released and its real cost spent, in the period it started in
+   * (a call that ran across the end of a period is counted in the old one).
+   */
+  settle(reservedUsd: number, spentUsd: number): void {
+    const reserved = this.reservedUsd - reservedUsd;
+    this.reservedUsd = reserved > 0 ? reserved : 0;
     this.spentUsd += spentUsd;
   }
 

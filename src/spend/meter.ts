@@ -63,14 +63,25 @@ export class ScopeMeter {
     this.usd += usd;
     this.inputTokens += inputTokens;
     this.outputTokens += outputTokens;
-    let name = model ?? UNKNOWN_MODEL;
-    if (!this.models.has(name) && this.models.size >= MAX_MODELS) name = UNKNOWN_MODEL;
-    let entry = this.models.get(name);
-    if (entry === undefined) this.models.set(name, (entry = { calls: 0, inputTokens: 0, outputTokens: 0, usd: 0 }));
+    const name = model ?? UNKNOWN_MODEL;
+    const entry = name === this.lastModel ? this.lastEntry! : this.entryOf(name);
     entry.calls++;
     entry.inputTokens += inputTokens;
     entry.outputTokens += outputTokens;
     entry.usd += usd;
+  }
+
+  /** The last model recorded and its entry: most scopes call one model, and skip the map lookup. */
+  private lastModel: string | undefined;
+  private lastEntry: { calls: number; inputTokens: number; outputTokens: number; usd: number } | undefined;
+
+  private entryOf(model: string): { calls: number; inputTokens: number; outputTokens: number; usd: number } {
+    const name = this.models.has(model) || this.models.size < MAX_MODELS ? model : UNKNOWN_MODEL;
+    let entry = this.models.get(name);
+    if (entry === undefined) this.models.set(name, (entry = { calls: 0, inputTokens: 0, outputTokens: 0, usd: 0 }));
+    this.lastModel = model;
+    this.lastEntry = entry;
+    return entry;
   }
 
   costs(now: number): ScopeCosts {

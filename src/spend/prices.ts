@@ -1,5 +1,4 @@
 import { ConfigError } from '../errors/errors.js';
-import type { Usage } from '../tokens/cost.js';
 
 /** USD per million tokens for one model. `cachedInputPerMTok` defaults to `inputPerMTok`. */
 export interface ModelPrice {
@@ -76,12 +75,12 @@ export class Prices {
     return found;
   }
 
-  /** USD for `usage` on `model`; 0 when the model is unknown or not given. */
-  usd(model: string | undefined, usage: Usage): number {
+  /** USD for these tokens on `model`; 0 when the model is unknown or not given. */
+  usd(model: string | undefined, input: number, output: number, cachedInput: number): number {
     const p = model === undefined ? null : this.of(model);
     if (p === null) return 0;
-    const cached = Math.min(usage.cachedInput, usage.input);
-    return ((usage.input - cached) * p.inputPerMTok + cached * (p.cachedInputPerMTok ?? p.inputPerMTok) + usage.output * p.outputPerMTok) / 1e6;
+    const cached = Math.min(cachedInput, input);
+    return ((input - cached) * p.inputPerMTok + cached * (p.cachedInputPerMTok ?? p.inputPerMTok) + output * p.outputPerMTok) / 1e6;
   }
 
   toJSON(): Record<string, ModelPrice> {

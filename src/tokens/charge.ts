@@ -78,11 +78,11 @@ export class Charge implements CallContext, AdmissionCost {
     // Admitted but never run (refused after its admission): it used nothing.
     if (this.ticket >= 0) this.attemptEnded(NOTHING_USED, undefined);
     this.ended = true;
-    const usd = this.prices.usd(this.model, { input: this.usedInput, output: this.usedOutput, cachedInput: this.usedCached });
+    const usd = this.prices.usd(this.model, this.usedInput, this.usedOutput, this.usedCached);
     const meter = this.scope.meter;
     if (meter === null) return;
     meter.record(this.model, this.usedInput, this.usedOutput, usd);
-    meter.budget?.settle(this.reservedUsd, usd, Date.now());
+    if (meter.budget !== null) meter.budget.settle(this.reservedUsd, usd);
   }
 
   /** The usage reported during a stream, if any (it wins over what the chunks showed). */

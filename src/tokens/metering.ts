@@ -3,7 +3,6 @@ import type { Scope } from '../manager/scope.js';
 import type { Prices } from '../spend/prices.js';
 import { Charge } from './charge.js';
 import { splitCost, type Cost, type CostEstimator } from './cost.js';
-import { capsOf } from './token-windows.js';
 
 /** What meters a call: `execute`'s `cost` and `model` options, or `@throttled`'s (which may be functions of the method's arguments). */
 export interface MeterOptions {
@@ -16,19 +15,20 @@ export interface MeterOptions {
  * token caps, its model, and its estimated spend reserved in the budget. Throws the refusal:
  * RateLimitedError `cost_exceeds_limit`, BudgetExceededError, or ConfigError for a bad cost or model.
  */
-export function openCharge(scope: Scope, prices: Prices, estimator: CostEstimator, metering: MeterOptions | undefined, args: ArrayLike<unknown> | undefined): Charge {
+export function openCharge(scope: Scope, prices: Prices, estimator: CostEstimator, metering: MeterOptions | undefined, args: ArrayLike<unknown> | undefined, now: number): Charge {
   const meter = scope.ensureMeter();
   const argList = args === undefined ? NO_ARGS : (Array.prototype.slice.call(args) as unknown[]);
   const given = metering?.cost;
   const { input, output } = splitCost(given === undefined ? estimator(argList) : typeof given === 'function' ? given(...argList) : given, 'cost');
-  const caps = capsOf(scope.config);
-  if (caps !== null && (input + output > caps.total || input > caps.input || output > caps.output)) throw scope.refuseCost();
+  const { tokensPerMinute, inputTokensPerMinute, outputTokensPerMinute } = scope.config;
+  // An unset cap is undefined: every comparison with it is false.
+  if (input + output > tokensPerMinute! || input > inputTokensPerMinute! || output > outputTokensPerMinute!) throw scope.refuseCost();
   const model = modelFor(metering?.model, argList);
   let reservedUsd = 0;
   const budget = meter.budget;
   if (budget !== null) {
-    reservedUsd = prices.usd(model, { input, output, cachedInput: 0 });
-    budget.reserve(scope.key, reservedUsd, Date.now());
+    reservedUsd = prices.usd(model, input, output, 0);
+    budget.reserve(scope.key, reservedUsd, now);
   }
   return new Charge(scope, prices, input, output, model, reservedUsd);
 }

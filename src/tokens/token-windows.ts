@@ -12,7 +12,8 @@ export interface TokenCaps {
  * Each admission is remembered as (start time, input, output) until it is 60 s old, so no
  * 60-second window ever holds more than a cap, and a cost can later be amended (reconciled)
  * in place by its ticket. Timer-free: expired starts are dropped when the window is next read.
- * Memory: three numbers per call started in the last minute, nothing once the minute is quiet.
+ * Memory: three numbers per millisecond in which calls started during the last minute (at most
+ * 60,000 entries however fast calls start), nothing once the minute is quiet.
  */
 export class TokenWindows {
   private times: number[] = [];
@@ -40,12 +41,20 @@ export class TokenWindows {
 
   /** Records an admission; returns its ticket (for {@link amend}). */
   add(now: number, input: number, output: number): number {
-    const index = this.times.length;
+    let index = this.times.length - 1;
+    this.sumInput += input;
+    this.sumOutput += output;
+    // Starts in the same millisecond share one entry (and its ticket: amending it amends their sum),
+    // so that the window never holds more than 60,000 entries, however fast calls start.
+    if (index >= this.head && this.times[index] === now) {
+      this.inputs[index] = this.inputs[index]! + input;
+      this.outputs[index] = this.outputs[index]! + output;
+      return this.base + index;
+    }
+    index = this.times.length;
     this.times.push(now);
     this.inputs.push(input);
     this.outputs.push(output);
-    this.sumInput += input;
-    this.sumOutput += output;
     return this.base + index;
   }
 

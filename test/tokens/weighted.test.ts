@@ -235,6 +235,16 @@ describe('TokenWindows (unit)', () => {
     expect(windows.wait(60_000, 51, 0)).toBe(0);
     expect(windows.isEmpty(61_000)).toBe(true);
   });
+
+  it('keeps one entry per millisecond: starts in the same ms share a ticket, and amending one amends only its part', () => {
+    const windows = new TokenWindows({ total: 100, input: Infinity, output: Infinity });
+    const a = windows.add(5, 30, 0);
+    const b = windows.add(5, 50, 0);
+    expect(b).toBe(a);
+    windows.amend(b, -50, 0); // b used nothing: a's 30 still count
+    expect(windows.remaining(5).total).toBe(70);
+    expect(windows.wait(5, 71, 0)).toBe(60_000);
+  });
 });
 
 describe('stores that cannot hold token caps', () => {
