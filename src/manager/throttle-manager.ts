@@ -151,17 +151,21 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> {
       return Promise.reject(error);
     }
     if (options === undefined) return runCall(core, scope, undefined, undefined, fn as never, undefined, undefined) as Promise<T>;
-    const metered = options.cost !== undefined || options.model !== undefined ? options : undefined;
-    if (options.cacheKey === undefined) return runCall(core, scope, options.endpoint, options.signal, fn as never, undefined, undefined, metered) as Promise<T>;
-    const run = (): Promise<unknown> => runCall(core, scope, options.endpoint, options.signal, fn as never, undefined, undefined, metered);
-    let cache: CacheOptions | undefined;
+    let endpoint, signal, metered, cacheKey, cache: CacheOptions | undefined;
     try {
-      if (typeof options.cacheKey !== 'string') throw new ConfigError('cacheKey', options.cacheKey, 'must be a string');
-      cache = options.cache === undefined ? undefined : checkCacheOptions(options.cache);
+      // Each option read once: a getter cannot answer differently later, nor throw out of execute().
+      ({ endpoint, signal, cacheKey } = options);
+      // The options object itself meters the call (no copy on the hot path): openCharge reads cost and model once, inside the call's try.
+      metered = options.cost !== undefined || options.model !== undefined ? options : undefined;
+      if (cacheKey !== undefined) {
+        if (typeof cacheKey !== 'string') throw new ConfigError('cacheKey', cacheKey, 'must be a string');
+        cache = options.cache === undefined ? undefined : checkCacheOptions(options.cache);
+      }
     } catch (error) {
       return Promise.reject(error);
     }
-    return core.cached(scope.key, scope, options.cacheKey, cache, run) as Promise<T>;
+    if (cacheKey === undefined) return runCall(core, scope, endpoint, signal, fn as never, undefined, undefined, metered) as Promise<T>;
+    return core.cached(scope.key, scope, cacheKey, cache, () => runCall(core, scope, endpoint, signal, fn as never, undefined, undefined, metered)) as Promise<T>;
   }
 
   // Spend

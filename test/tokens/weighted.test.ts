@@ -263,3 +263,17 @@ describe('stores that cannot hold token caps', () => {
 });
 
 
+
+describe('hostile options', () => {
+  it('an execute option whose getter throws rejects the call; it never throws out of execute()', async () => {
+    roomy(manager, { tokensPerMinute: 1_000 });
+    const hostile = Object.defineProperty({}, 'cost', { get() { throw new Error('getter'); }, enumerable: true });
+    let promise: Promise<unknown> | undefined;
+    expect(() => (promise = manager.execute(SVC, () => 1, hostile))).not.toThrow();
+    await expect(promise).rejects.toThrow('getter');
+    const throwingCost = manager.execute(SVC, () => 1, { cost: new Proxy({}, { get() { throw new Error('proxy'); } }) as never });
+    await expect(throwingCost).rejects.toSatisfy(isConfigError);
+    // Nothing was taken from the window by the refused calls.
+    expect(manager.getStatusReport().scopes[SVC]!.limits.tokensRemaining?.total).toBe(1_000);
+  });
+});
