@@ -266,8 +266,8 @@ export class Scope implements AdmissionGate, CircuitListener {
       this.pausedUntil <= now &&
       (this.circuit === null || this.circuit.isIdle(now)) &&
       this.limiter.isIdle(now) &&
-      // Spend and a budget must not be forgotten with the scope.
-      this.meter === null
+      // A budget in use must not be forgotten with the scope (its spend would start again from 0).
+      (this.meter === null || this.meter.isIdle(now))
     );
   }
 

@@ -84,6 +84,15 @@ export class ScopeMeter {
     return entry;
   }
 
+  /**
+   * Nothing here guards anything: no reservation in flight, nothing spent in the budget's current
+   * period. The spend figures are only counts, forgotten with the scope like its counters.
+   */
+  isIdle(now: number): boolean {
+    const budget = this.budget;
+    return budget === null || (budget.reservedUsd === 0 && (budget.spentUsd === 0 || now >= budget.resetsAt));
+  }
+
   costs(now: number): ScopeCosts {
     const budget = this.budget;
     let shown: ScopeCosts['budget'] = null;

@@ -170,3 +170,20 @@ describe('prices and the cost summary', () => {
     expect(manager.getCostSummary().scopes[SVC]!.models).toEqual({ 'test-model-2026': { calls: 1, inputTokens: 5, outputTokens: 3, usd: (5 * 1 + 3 * 2) / 1e6 } });
   });
 });
+
+describe('eviction', () => {
+  it('never forgets a scope whose budget has spend in its period; forgets it once the period is over', async () => {
+    const small = new ThrottleManager({ env: {}, maxScopes: 2 });
+    small.setPrices(PRICES);
+    roomy(small, { budget: { usd: 1, period: 60_000 } });
+    await small.execute(SVC, () => 1, { platform: 'a', cost: 900_000, model: 'test-model' });
+    await small.execute(SVC, () => 1, { platform: 'b', cost: 1, model: 'test-model' });
+    await small.execute(SVC, () => 1, { platform: 'c', cost: 1, model: 'test-model' });
+    // 'a' was the least recently used, but its $0.90 must keep counting.
+    await expect(small.execute(SVC, () => 1, { platform: 'a', cost: 200_000, model: 'test-model' })).rejects.toSatisfy(isBudgetExceededError);
+    await vi.advanceTimersByTimeAsync(60_000);
+    await small.execute(SVC, () => 1, { platform: 'd', cost: 1, model: 'test-model' });
+    expect(Object.keys(small.getCostSummary().scopes)).not.toContain(`${SVC}:a`);
+    await small.close();
+  });
+});
