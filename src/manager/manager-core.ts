@@ -110,7 +110,7 @@ export class ManagerCore implements CallHost {
     let cache = this.responseCaches.get(owner);
     if (cache === undefined) this.responseCaches.set(owner, (cache = new ResponseCache()));
     if (options !== undefined) cache.keepResults(options);
-    return cache.run(`${scope.key}\u0000${key}`, call, () => scope.ensureMeter().cacheHits++);
+    return cache.run(`${scope.key}\u0000${key}`, call, () => scope.incidents().cacheHits++);
   }
 
   chargeFor(scope: Scope, metering: MeterOptions | undefined, args: ArrayLike<unknown> | undefined, now: number): Charge {

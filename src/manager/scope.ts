@@ -38,6 +38,8 @@ export class Incidents {
   /** Failed attempts (classified provider errors, retries included). */
   failures = 0;
   retries = 0;
+  /** Calls answered by the response cache or an identical call in flight (kept here, not in the meter: a hit must not turn metering on). */
+  cacheHits = 0;
 }
 
 /** Told of what happens to a scope, for the manager's events and the fleet. One serves every scope of a manager. */
@@ -70,7 +72,7 @@ export class Scope implements AdmissionGate, CircuitListener {
   incidentsOrNull: Incidents | null = null;
   /** Compact time (see compactTime) of the last call, for evicting the least recently used. */
   lastUsed: number;
-  /** Spend, budget and cache hits: null until something meters this scope (README "LLM spend"); the call path checks it once. */
+  /** Spend and budget: null until something meters this scope (README "LLM spend"); the call path checks it once. */
   meter: ScopeMeter | null = null;
 
   constructor(

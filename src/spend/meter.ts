@@ -37,7 +37,7 @@ export const UNKNOWN_MODEL = 'unknown';
 const MAX_MODELS = 100;
 
 /**
- * What a scope spent (tokens, USD, per model), its budget, and its cache hits. Created for a
+ * What a scope spent (tokens, USD, per model), and its budget. Created for a
  * scope only when something meters it (a token cap, a budget, prices set, a call given a cost,
  * model or cache key): other scopes carry a null.
  */
@@ -45,7 +45,6 @@ export class ScopeMeter {
   usd = 0;
   inputTokens = 0;
   outputTokens = 0;
-  cacheHits = 0;
   readonly models = new Map<string, { calls: number; inputTokens: number; outputTokens: number; usd: number }>();
   budget: BudgetState | null;
 

@@ -145,7 +145,7 @@ function scopeStatus(scope: Scope, now: number): ScopeStatus {
       cancelled: incidents?.cancelled ?? 0,
       failures: incidents?.failures ?? 0,
       retries: incidents?.retries ?? 0,
-      cacheHits: scope.meter?.cacheHits ?? 0,
+      cacheHits: incidents?.cacheHits ?? 0,
     },
     latency: scope.latency?.figures() ?? NO_LATENCY,
     costs: scope.meter?.costs(now) ?? null,

@@ -138,3 +138,13 @@ describe('response cache and coalescing', () => {
     expect(isConfigError(error) && error.field).toBe('cache.ttlMs');
   });
 });
+
+describe('cache hits and metering', () => {
+  it('a cache hit does not turn metering on for an unpriced scope', async () => {
+    await manager.execute(SVC, () => 'a', { cacheKey: 'x', cache: { ttlMs: 1_000, max: 1 } });
+    await manager.execute(SVC, () => 'b', { cacheKey: 'x', cache: { ttlMs: 1_000, max: 1 } });
+    const scope = manager.getStatusReport().scopes[SVC]!;
+    expect(scope.counters.cacheHits).toBe(1);
+    expect(scope.costs).toBeNull();
+  });
+});
