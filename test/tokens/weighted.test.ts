@@ -223,6 +223,52 @@ describe('estimate, then reconcile', () => {
   });
 });
 
+describe('retries', () => {
+  it('admits each attempt with the estimate and reconciles each: a failed attempt gives its estimate back', async () => {
+    roomy(manager, { tokensPerMinute: 1_000, retryAttempts: 1, backoffBaseMs: 0, backoffMaxMs: 0 });
+    let attempts = 0;
+    const call = track(
+      manager.execute(SVC, () => {
+        attempts++;
+        if (attempts === 1) throw Object.assign(new Error('HTTP 503'), { status: 503 });
+        return { usage: { prompt_tokens: 80, completion_tokens: 20 } };
+      }, { cost: 600 }),
+    );
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(call.state).toBe('fulfilled');
+    expect(attempts).toBe(2);
+    expect(manager.getStatusReport().scopes[SVC]!.limits.tokensRemaining?.total).toBe(900);
+    expect(manager.getCostSummary().scopes[SVC]).toMatchObject({ inputTokens: 80, outputTokens: 20 });
+  });
+});
+
+describe('no reservation floor', () => {
+  it('a call without a cost is admitted under a small cap (estimate 0), and its real usage then holds the next one back', async () => {
+    roomy(manager, { tokensPerMinute: 10 });
+    const t0 = Date.now();
+    await manager.execute(SVC, () => ({ usage: { input_tokens: 40, output_tokens: 10 } }));
+    let startedAt = -1;
+    const next = track(manager.execute(SVC, () => void (startedAt = Date.now() - t0)));
+    await flush();
+    expect(next.state).toBe('pending');
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(startedAt).toBe(60_000);
+  });
+
+  it('a waiter whose signal aborts leaves nothing taken from the window', async () => {
+    roomy(manager, { tokensPerMinute: 100 });
+    await manager.execute(SVC, () => 1, { cost: 100 });
+    const controller = new AbortController();
+    const waiting = track(manager.execute(SVC, () => 2, { cost: 50, signal: controller.signal }));
+    await flush();
+    controller.abort();
+    await flush();
+    expect(waiting.state).toBe('rejected');
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(manager.getStatusReport().scopes[SVC]!.limits.tokensRemaining?.total).toBe(100);
+  });
+});
+
 describe('TokenWindows (unit)', () => {
   it('frees each start exactly 60 s after it, and amends by ticket', () => {
     const windows = new TokenWindows({ total: 100, input: Infinity, output: Infinity });
