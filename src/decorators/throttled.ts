@@ -2,7 +2,7 @@ import canonicalize from 'canonicalize';
 import { checkCacheOptions, type CacheOptions } from '../cache/response-cache.js';
 import type { ServiceName } from '../config/types.js';
 import { ConfigError } from '../errors/errors.js';
-import type { Cost } from '../tokens/cost.js';
+import { splitCost, type Cost } from '../tokens/cost.js';
 import type { MeterOptions } from '../tokens/metering.js';
 import type { Scope } from '../manager/scope.js';
 import { checkName } from '../manager/service-configs.js';
@@ -68,6 +68,7 @@ export function throttled<Args extends unknown[] = any[]>(service: ServiceName, 
 /** The metering and cache options, checked once when decorating. */
 function extrasOf(options: ThrottledOptions): { metering: MeterOptions | undefined; cache: CacheOptions | undefined } {
   const { cost, model, cache } = options;
+  if (cost !== undefined && typeof cost !== 'function') splitCost(cost, 'cost');
   if (model !== undefined && typeof model !== 'function' && (typeof model !== 'string' || model === '')) throw new ConfigError('model', model, 'must be a non-empty string or a function of the arguments');
   return { metering: cost === undefined && model === undefined ? undefined : { cost, model }, cache: cache === undefined ? undefined : checkCacheOptions(cache) };
 }

@@ -128,7 +128,7 @@ describe('response cache and coalescing', () => {
     expect(providerCalls).toBe(6);
   });
 
-  it('validates the cache configuration when decorating', () => {
+  it('validates the cache, a constant cost and the model when decorating', () => {
     let error: unknown;
     try {
       throttled(SVC, { cache: { ttlMs: 0, max: 1 } });
@@ -136,6 +136,8 @@ describe('response cache and coalescing', () => {
       error = e;
     }
     expect(isConfigError(error) && error.field).toBe('cache.ttlMs');
+    expect(() => throttled(SVC, { cost: -5 })).toThrow(/Invalid cost: -5/);
+    expect(() => throttled(SVC, { model: '' })).toThrow(/Invalid model/);
   });
 });
 
