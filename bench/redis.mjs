@@ -7,6 +7,10 @@ import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { RedisStore, ThrottleManager } from '../dist/index.js';
+// Test hooks, not public API: a shortened window, and the store's counters.
+import { testWindow } from '../dist/stores/redis/settings.js';
+import { storeParts } from '../dist/stores/redis/store.js';
+import { maxInWindow } from './fidelity.mjs';
 import { compare, formatNs, table } from './harness.mjs';
 
 const IN_FLIGHT = 64;
@@ -78,6 +82,85 @@ async function serverCostPerOp(admin, call, n) {
   return { commands, usec: usec / n };
 }
 
+/** The scaled minute of the fidelity runs: a 1 s strict window (floodgate's test hook) or fixed window (rate-limiter-flexible). */
+const FLEET_WINDOW_MS = 1_000;
+const FLEET_CAP = 300;
+const FLEET_MEMBERS = 4;
+const FLEET_LOOPS = 8;
+/** Start times are taken in this process a little after each admission: rolling windows are checked this much shorter. */
+const SLACK_MS = 20;
+/** Callers that do not wait try again this long after a refusal. */
+const RETRY_MS = 5;
+
+/**
+ * A saturating fleet under a binding per-window cap: `FLEET_MEMBERS` members (each with its own
+ * connection, as processes would have) of `FLEET_LOOPS` callers each, calling one call after
+ * another, waiting when refused, for `windows` windows. Returns the share of the allowed budget
+ * used (starts in [t0, t0 + windows x window) over windows x cap, t0 the first start) and the
+ * most starts in any rolling window (start times are taken in this process just after each
+ * admission, so windows are checked SLACK_MS shorter than they are).
+ */
+async function fleetFidelity(kind, { port, windows, prefix, wait }) {
+  const clients = [];
+  const client = () => {
+    const c = new Redis({ host: '127.0.0.1', port });
+    c.on('error', () => {});
+    clients.push(c);
+    return c;
+  };
+  const starts = [];
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  let calls;
+  const closers = [];
+  let creditsUsed = 0;
+  const statsOf = [];
+  if (kind === 'rlf') {
+    calls = Array.from({ length: FLEET_MEMBERS }, () => {
+      const limiter = new RateLimiterRedis({ storeClient: client(), keyPrefix: prefix, points: FLEET_CAP, duration: FLEET_WINDOW_MS / 1000 });
+      return async () => {
+        for (;;) {
+          try {
+            await limiter.consume('fleet');
+            starts.push(performance.now());
+            return;
+          } catch (refusal) {
+            if (!(refusal instanceof Object) || typeof refusal.msBeforeNext !== 'number') throw refusal;
+            await sleep(wait ? refusal.msBeforeNext + 1 : RETRY_MS);
+          }
+        }
+      };
+    });
+  } else {
+    calls = [];
+    for (let i = 0; i < FLEET_MEMBERS; i++) {
+      const store = new RedisStore({ client: client(), prefix, timeoutMs: 5_000, ...testWindow(FLEET_WINDOW_MS), ...(kind === 'exact' ? { maxCredits: 0 } : {}) });
+      const parts = storeParts(store);
+      const manager = new ThrottleManager({ store, env: {} });
+      // Credits are asked for only while the subscription is up (a ban elsewhere must reach us).
+      for (const until = Date.now() + 5_000; !parts.channel.listening; await sleep(5)) {
+        if (Date.now() > until) throw new Error('the RedisStore subscription did not come up');
+      }
+      statsOf.push(parts.stats);
+      manager.configure('fleet', { requestsPerSecond: 2_000, burst: 100, requestsPerMinute: FLEET_CAP, maxConcurrent: Infinity, retryAttempts: 0, timeoutMs: 0, maxWaitMs: wait ? 60_000 : 0, maxQueue: Infinity });
+      closers.push(() => manager.close());
+      const noop = async () => void starts.push(performance.now());
+      calls.push(wait ? () => manager.execute('fleet', noop) : () => manager.execute('fleet', noop).catch(() => sleep(RETRY_MS)));
+    }
+  }
+  const end = performance.now() + (windows + 0.5) * FLEET_WINDOW_MS;
+  const loop = async (call) => {
+    while (performance.now() < end) await call();
+  };
+  await Promise.all(calls.flatMap((call) => Array.from({ length: FLEET_LOOPS }, () => loop(call))));
+  for (const close of closers) await close();
+  for (const stats of statsOf) creditsUsed += stats.creditsUsed;
+  for (const c of clients) c.disconnect();
+  starts.sort((a, b) => a - b);
+  const t0 = starts[0];
+  const used = starts.filter((at) => at < t0 + windows * FLEET_WINDOW_MS).length;
+  return { share: used / (windows * FLEET_CAP), used, allowed: windows * FLEET_CAP, cap: FLEET_CAP, busiest: maxInWindow(starts, FLEET_WINDOW_MS - SLACK_MS), creditsUsed };
+}
+
 /**
  * Runs the Redis benchmark. Returns `{ skipped, rows, markdown }`: `skipped` is a reason (and
  * `rows` empty) when no redis-server is available.
@@ -115,15 +198,16 @@ export async function runRedisBench({ quick = false } = {}) {
     // window (a cap of 1e8 would let the ring of starts grow by one field per admission). The
     // scope's key expires between rounds (the window is short), so most admissions here find
     // unused slots in the ring; reusing a slot costs one HMGET more.
-    const store = new RedisStore({ client: fgClient, prefix: 'bench:fg:', windowMs: 100 });
+    const store = new RedisStore({ client: fgClient, prefix: 'bench:fg:', ...testWindow(100) });
+    const stats = storeParts(store).stats;
     const limits = { requestsPerSecond: 1e7, burst: 1e5, requestsPerMinute: 1e5 };
     const limiter = store.createLimiter('bench', limits, Date.now());
     const manager = new ThrottleManager({ store, env: {} });
     // The same admission without credits: every admission (or every tick's batch) a round trip.
-    const exactStore = new RedisStore({ client: exactClient, prefix: 'bench:fg0:', windowMs: 100, maxCredits: 0, subscribe: false });
+    const exactStore = new RedisStore({ client: exactClient, prefix: 'bench:fg0:', ...testWindow(100), maxCredits: 0, subscribe: false });
     const exactLimiter = exactStore.createLimiter('bench', limits, Date.now());
     // Credits are asked for only while the subscription is up (a ban elsewhere must reach us).
-    for (const until = Date.now() + 5_000; !store.channel.listening; await new Promise((r) => setTimeout(r, 5))) {
+    for (const until = Date.now() + 5_000; !storeParts(store).channel.listening; await new Promise((r) => setTimeout(r, 5))) {
       if (Date.now() > until) throw new Error('the RedisStore subscription did not come up');
     }
     manager.configure('bench', { ...limits, maxConcurrent: Infinity, retryAttempts: 0, timeoutMs: 0, maxWaitMs: Infinity, maxQueue: Infinity });
@@ -143,8 +227,20 @@ export async function runRedisBench({ quick = false } = {}) {
     const inflight = await compare(cases, { mode: 'inflight', inFlight: IN_FLIGHT, ...settings, minOps: IN_FLIGHT });
     const costs = [];
     for (const c of cases) costs.push(await serverCostPerOp(admin, c.call, quick ? 500 : 2_000));
+    const windows = quick ? 2 : 5;
+    const fidelity = [];
+    for (const wait of [true, false]) {
+      for (const [name, kind] of [
+        ['floodgate RedisStore (credits, the default)', 'credits'],
+        ['floodgate RedisStore, maxCredits: 0', 'exact'],
+        ['rate-limiter-flexible RateLimiterRedis (fixed window)', 'rlf'],
+      ]) {
+        const run = await fleetFidelity(kind, { port: server.port, windows, prefix: `bench:fid:${kind}:${wait}:`, wait });
+        fidelity.push({ name: `${name}, ${wait ? 'callers wait' : `callers retry ${RETRY_MS} ms after a refusal`}`, ...run });
+      }
+    }
     // Admissions per round trip: answered by Redis, plus those made with credits it granted.
-    const storeTrips = store.roundTrips / Math.max(1, store.answered + store.creditsUsed);
+    const storeTrips = stats.roundTrips / Math.max(1, stats.answered + stats.creditsUsed);
 
     const rows = cases.map((c, i) => ({
       name: c.name,
@@ -183,12 +279,205 @@ export async function runRedisBench({ quick = false } = {}) {
       '',
       `floodgate round trips per admission over the whole run (EVALSHA, plus EVAL after NOSCRIPT; one trip serves the admissions of a tick, and brings credits while the limits have room): ${storeTrips.toFixed(3)}.`,
       '',
+      `### Fleet fidelity: the budget a saturating fleet uses under a binding cap`,
+      '',
+      `${FLEET_MEMBERS} members, each with its own connection and ${FLEET_LOOPS} callers calling one call after another, ` +
+        `either waiting when refused (floodgate's \`maxWaitMs\`, rate-limiter-flexible's \`msBeforeNext\`) or refused at once and trying again ${RETRY_MS} ms later, ` +
+        `share a cap of ${FLEET_CAP} starts per ${FLEET_WINDOW_MS / 1000} s window (the per-minute cap, time scaled down by floodgate's test hook; ` +
+        `floodgate also has a bucket of 2,000/s, burst 100) for ${windows} windows. "Used" is the starts in the first ${windows} windows from the first start ` +
+        `over ${windows} × ${FLEET_CAP}; "busiest" the most starts in any rolling window (taken in this process just after each admission, so ` +
+        `windows are checked ${SLACK_MS} ms shorter). rate-limiter-flexible's window is fixed: rolling windows across its boundaries can hold up to twice its points.`,
+      '',
+      table(
+        ['case', 'used of the allowed budget', 'busiest rolling window (cap ' + FLEET_CAP + ')', 'over the cap', 'credits used'],
+        fidelity.map((f) => [f.name, `${(100 * f.share).toFixed(1)} % (${f.used} / ${f.allowed})`, String(f.busiest), String(Math.max(0, f.busiest - FLEET_CAP)), String(f.creditsUsed)]),
+      ),
+      '',
     ].join('\n');
     await manager.close();
-    return { skipped: null, rows, inFlight: IN_FLIGHT, storeTripsPerAdmission: storeTrips, markdown };
+    return { skipped: null, rows, inFlight: IN_FLIGHT, storeTripsPerAdmission: storeTrips, fidelity, markdown };
   } finally {
     for (const c of clients) c.disconnect();
     await server.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Redis Cluster against one node: the same admissions on a three-node cluster (every node a
+// master, on 127.0.0.1) and on one redis-server, with the cluster and standalone clients of both
+// libraries, in the same run.
+
+/** Starts `count` redis-servers with the extra arguments `argsOf(port)`; resolves once each answers PING. */
+async function startNodes(count, argsOf) {
+  const nodes = [];
+  for (let i = 0; i < count; i++) {
+    const port = await freePort();
+    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning', ...argsOf(port)], { stdio: 'ignore' });
+    nodes.push({ port, child });
+  }
+  const stop = () => Promise.all(nodes.map(({ child }) => new Promise((resolve) => (child.exitCode !== null ? resolve() : (child.once('exit', resolve), child.kill('SIGKILL'))))));
+  for (const { port, child } of nodes) {
+    const ping = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+    ping.on('error', () => {});
+    for (const deadline = Date.now() + 10_000; ; await new Promise((r) => setTimeout(r, 20))) {
+      try {
+        await ping.connect();
+        await ping.ping();
+        break;
+      } catch {
+        ping.disconnect();
+        if (Date.now() > deadline || child.exitCode !== null) {
+          await stop();
+          throw new Error(`redis-server did not start on port ${port}`);
+        }
+      }
+    }
+    ping.disconnect();
+  }
+  return { ports: nodes.map((n) => n.port), stop };
+}
+
+/** Three nodes joined by `redis-cli --cluster create`, ready once every node says cluster_state:ok. */
+async function startCluster() {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'floodgate-bench-cluster-'));
+  const busPorts = [await freePort(), await freePort(), await freePort()];
+  let n = 0;
+  const { ports, stop } = await startNodes(3, (port) => ['--cluster-enabled', 'yes', '--cluster-port', String(busPorts[n++]), '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--dir', dir]);
+  const stopAll = async () => {
+    await stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const created = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8' });
+  if (created.error || created.status !== 0) {
+    await stopAll();
+    throw new Error(`redis-cli --cluster create failed: ${created.error?.message ?? created.stderr}`);
+  }
+  const admins = ports.map((port) => new Redis({ host: '127.0.0.1', port }));
+  try {
+    for (const deadline = Date.now() + 30_000; ; await new Promise((r) => setTimeout(r, 20))) {
+      const infos = await Promise.all(admins.map((a) => a.cluster('INFO')));
+      if (infos.every((info) => info.includes('cluster_state:ok'))) break;
+      if (Date.now() > deadline) throw new Error('the cluster did not reach cluster_state:ok');
+    }
+  } catch (error) {
+    await stopAll();
+    throw error;
+  } finally {
+    for (const a of admins) a.disconnect();
+  }
+  return { ports, stop: stopAll };
+}
+
+/**
+ * Admissions per second, floodgate's RedisStore on a three-node cluster against one node, with
+ * ioredis (Redis / Cluster) and node-redis (createClient / createCluster), with credits (the
+ * default) and without (`maxCredits: 0`: each admission, or each tick's batch, a round trip).
+ * Returns `{ skipped, rows, markdown }`.
+ */
+export async function runClusterBench({ quick = false } = {}) {
+  const skip = (why) => ({ skipped: `cluster benchmark skipped: ${why}`, rows: [], markdown: `_cluster benchmark skipped: ${why}_\n` });
+  for (const tool of ['redis-server', 'redis-cli']) {
+    const found = spawnSync(tool, ['--version'], { encoding: 'utf8' });
+    if (found.error || found.status !== 0) return skip(`${tool} not found (Debian/Ubuntu: apt-get install -y redis-server)`);
+  }
+  const { createClient, createCluster } = await import('redis');
+  const { Cluster } = await import('ioredis');
+  const settings = quick ? { rounds: 5, roundMs: 60, warmupMs: 60, maxOps: 50_000 } : { rounds: 9, roundMs: 200, warmupMs: 300, maxOps: 400_000 };
+  let single;
+  let cluster;
+  const closers = [];
+  try {
+    single = await startNodes(1, () => []);
+    cluster = await startCluster();
+    const port = single.ports[0];
+    const clients = {
+      'ioredis, one node': async () => {
+        const c = new Redis({ host: '127.0.0.1', port });
+        closers.push(() => c.disconnect());
+        return c;
+      },
+      'ioredis Cluster, three nodes': async () => {
+        const c = new Cluster(cluster.ports.map((p) => ({ host: '127.0.0.1', port: p })));
+        closers.push(() => c.disconnect());
+        await new Promise((resolve) => c.once('ready', resolve));
+        return c;
+      },
+      'node-redis, one node': async () => {
+        const c = createClient({ socket: { host: '127.0.0.1', port } });
+        c.on('error', () => {});
+        closers.push(() => c.destroy());
+        return c.connect();
+      },
+      'node-redis createCluster, three nodes': async () => {
+        const c = createCluster({ rootNodes: cluster.ports.map((p) => ({ url: `redis://127.0.0.1:${p}` })) });
+        c.on('error', () => {});
+        closers.push(() => c.destroy());
+        return c.connect();
+      },
+    };
+    const limits = { requestsPerSecond: 1e7, burst: 1e5, requestsPerMinute: 1e5 };
+    const cases = [];
+    /** One manager per store (closing it closes the store). */
+    const stores = [];
+    for (const [name, connect] of Object.entries(clients)) {
+      for (const maxCredits of [undefined, 0]) {
+        const store = new RedisStore({ client: await connect(), prefix: `bench:cl${cases.length}:`, ...testWindow(100), ...(maxCredits === 0 ? { maxCredits: 0, subscribe: false } : {}) });
+        // A manager attaches to the store: that is when it subscribes (credits need the subscription).
+        stores.push(new ThrottleManager({ store, env: {} }));
+        if (maxCredits === undefined) {
+          for (const until = Date.now() + 10_000; !storeParts(store).channel.listening; await new Promise((r) => setTimeout(r, 5))) {
+            if (Date.now() > until) throw new Error(`the subscription of ${name} did not come up`);
+          }
+        }
+        const limiter = store.createLimiter('bench', limits, Date.now());
+        cases.push({ name: `${name}${maxCredits === 0 ? ', maxCredits: 0' : ''}`, group: name, call: () => limiter.tryAcquire(Date.now()) });
+      }
+    }
+    const sequential = await compare(cases, { mode: 'sequential', ...settings });
+    const few = await compare(cases, { mode: 'inflight', inFlight: FEW_IN_FLIGHT, ...settings, minOps: FEW_IN_FLIGHT });
+    const inflight = await compare(cases, { mode: 'inflight', inFlight: IN_FLIGHT, ...settings, minOps: IN_FLIGHT });
+    const rows = cases.map((c, i) => ({
+      name: c.name,
+      sequentialOpsPerSec: 1e9 / sequential[i].nsPerOp,
+      fewOpsPerSec: 1e9 / few[i].nsPerOp,
+      inflightOpsPerSec: 1e9 / inflight[i].nsPerOp,
+    }));
+    const fmtOps = (ops) => `${Math.round(ops).toLocaleString('en-US')}/s`;
+    /** Cluster ÷ one node, for the same library and credit setting (rows come in that order). */
+    const ratio = (i, key) => (rows[i + 2][key] / rows[i][key]).toFixed(2);
+    const ratios = [0, 1, 4, 5].map((i) => `${rows[i + 2].name} ÷ ${rows[i].name}: ${ratio(i, 'sequentialOpsPerSec')}× sequential, ${ratio(i, 'fewOpsPerSec')}× ${FEW_IN_FLIGHT} in flight, ${ratio(i, 'inflightOpsPerSec')}× ${IN_FLIGHT} in flight`);
+    const markdown = [
+      `## Fleet mode on Redis Cluster: admissions per second, three nodes against one`,
+      '',
+      `One redis-server, and a three-node Redis Cluster (every node a master), all on 127.0.0.1, in the same run; one scope ` +
+        `(so one node of the cluster serves it: a scope's key carries its hash tag). Admissions are RedisStore's own ` +
+        `(\`tryAcquire\`), limits that never refuse; "maxCredits: 0" rows make every admission (or every tick's batch) a round trip.`,
+      '',
+      table(
+        ['client', 'sequential', `${FEW_IN_FLIGHT} in flight`, `${IN_FLIGHT} in flight`],
+        rows.map((r) => [r.name, fmtOps(r.sequentialOpsPerSec), fmtOps(r.fewOpsPerSec), fmtOps(r.inflightOpsPerSec)]),
+      ),
+      '',
+      ...ratios.map((line) => `- ${line}`),
+      '',
+    ].join('\n');
+    for (const manager of stores) await manager.close();
+    return { skipped: null, rows, markdown };
+  } catch (error) {
+    return skip(error.message);
+  } finally {
+    for (const close of closers) {
+      try {
+        close();
+      } catch {
+        // already closed
+      }
+    }
+    await single?.stop();
+    await cluster?.stop();
   }
 }
 
@@ -196,4 +485,5 @@ export async function runRedisBench({ quick = false } = {}) {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const result = await runRedisBench({ quick: process.argv.includes('--quick') });
   process.stdout.write(result.markdown);
+  process.stdout.write(`\n${(await runClusterBench({ quick: process.argv.includes('--quick') })).markdown}`);
 }

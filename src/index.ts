@@ -13,6 +13,7 @@ export {
   type ThrottleManagerOptions,
   type ExecuteOptions,
   type ConfigureOptions,
+  type ApplyPolicyOptions,
   type SuspendOptions,
   type ResumeOptions,
   type ErrorHandler,
@@ -35,7 +36,7 @@ export { redactText, redactUrl, redactHeaders, summarizeError, REDACTED } from '
 export type { ErrorStatistics, ErrorStatisticsOptions, ErrorHistoryEntry } from './classify/history.js';
 
 export type * from './events/events.js';
-export type { StatusReport, ScopeStatus, ScopeState, ScopeCounters } from './status/report.js';
+export type { StatusReport, ScopeStatus, ScopeState, ScopeCounters, WouldRefuseCounters } from './status/report.js';
 export type { LatencyFigures } from './status/latency.js';
 export type { CircuitStateName } from './breaker/circuit.js';
 export type { BreakerOption, BreakerSpec, BreakerFigures } from './breaker/breakers.js';
@@ -44,8 +45,10 @@ export { ConsecutiveBreaker, SamplingBreaker, CountBreaker } from 'cockatiel';
 
 export { MemoryStore } from './stores/memory-store.js';
 export type { ThrottleStore, ScopeLimiter, LimiterLimits, LimiterSnapshot, StoreHealth, SharedState, SharedStateListener } from './stores/types.js';
-// Fleet mode. RedisStore imports nothing from ioredis at runtime: the user passes the client in.
-export { RedisStore, type RedisStoreOptions, type RedisFallback } from './stores/redis-store.js';
+// Fleet mode. RedisStore imports nothing from ioredis or node-redis (not even types): the user passes the client in.
+export { RedisStore } from './stores/redis/store.js';
+export type { RedisStoreOptions, RedisFallback } from './stores/redis/settings.js';
+export type { RedisClient, IoredisClient, NodeRedisClient } from './stores/redis/client.js';
 
 // Governance: the decision ledger and policy artifacts (README "Decision ledger", "Policy artifacts").
 export * from './governance/index.js';
@@ -58,3 +61,5 @@ export type { BudgetOption } from './spend/budget.js';
 export type { ScopeCosts, ModelSpend } from './spend/meter.js';
 export type { CostSummary } from './spend/summary.js';
 export type { CacheOptions } from './cache/response-cache.js';
+// Outbound HTTP: a fetch through the manager, the providers' rate-limit headers, the anti-loop guard (README "Outbound HTTP").
+export * from './outbound/index.js';

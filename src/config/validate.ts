@@ -1,6 +1,8 @@
 import { checkBreaker } from '../breaker/breakers.js';
 import { ConfigError } from '../errors/errors.js';
 import { checkBudget } from '../spend/budget.js';
+import { checkContracts } from '../governance/contracts.js';
+import { checkMode } from '../governance/observe.js';
 import type { NumericConfigKey, ThrottleConfig } from './types.js';
 
 interface FieldRule {
@@ -40,6 +42,9 @@ export const FIELD_RULES: Readonly<Record<NumericConfigKey, FieldRule>> = {
 
 export const CONFIG_KEYS = Object.keys(FIELD_RULES) as NumericConfigKey[];
 
+/** The fields that hold something else than a number, with their checks. */
+const OTHER_FIELDS: Readonly<Record<string, (value: unknown) => unknown>> = { breaker: checkBreaker, mode: checkMode, contracts: checkContracts, budget: checkBudget };
+
 export function describeRule(r: FieldRule): string {
   const bound = `${r.minInclusive ? '>=' : '>'} ${r.min}`;
   return `must be ${r.integer ? 'an integer' : 'a number'} ${bound}${r.infinite ? ', or Infinity' : ''}`;
@@ -75,16 +80,12 @@ export function validatePartial(service: string, partial: unknown): Partial<Thro
   if (entries === undefined) throw new ConfigError(where, partial, 'must be an object of ThrottleConfig fields');
   const checked: Record<string, unknown> = {};
   for (const [key, value] of entries) {
-    if (key === 'breaker') {
-      if (value !== undefined) checked[key] = checkBreaker(value);
-      continue;
-    }
-    if (key === 'budget') {
-      if (value !== undefined) checked[key] = checkBudget(value);
+    if (Object.hasOwn(OTHER_FIELDS, key)) {
+      if (value !== undefined) checked[key] = OTHER_FIELDS[key]!(value);
       continue;
     }
     if (!Object.hasOwn(FIELD_RULES, key)) {
-      throw new ConfigError(key, value, `is not a ThrottleConfig field; known fields: ${[...CONFIG_KEYS, 'breaker', 'budget'].join(', ')}`);
+      throw new ConfigError(key, value, `is not a ThrottleConfig field; known fields: ${[...CONFIG_KEYS, ...Object.keys(OTHER_FIELDS)].join(', ')}`);
     }
     if (value === undefined) continue;
     checked[key] = checkField(key as NumericConfigKey, value);

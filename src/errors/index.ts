@@ -8,11 +8,13 @@ export {
   ConfigError,
   BudgetExceededError,
   isBudgetExceededError,
+  DegradedError,
   isRateLimitedError,
   isCircuitOpenError,
   isPlatformSuspendedError,
   isCallTimeoutError,
   isCallCancelledError,
   isConfigError,
+  isDegradedError,
   retryAfterOf,
 } from './errors.js';
