@@ -2,7 +2,12 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 // Tests import 'floodgate' exactly as users do; it resolves to the source here.
-const alias = { floodgate: fileURLToPath(new URL('./src/index.ts', import.meta.url)) };
+// Subpaths first: an alias also matches the paths below its key.
+const alias = {
+  'floodgate/prometheus': fileURLToPath(new URL('./src/metrics/prometheus.ts', import.meta.url)),
+  'floodgate/otel': fileURLToPath(new URL('./src/metrics/otel.ts', import.meta.url)),
+  floodgate: fileURLToPath(new URL('./src/index.ts', import.meta.url)),
+};
 
 // Every test file runs twice: once with standard (TC39) decorators and once with
 // TypeScript's `experimentalDecorators`, the two modes users compile with.

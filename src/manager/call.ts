@@ -5,6 +5,7 @@ import { CallCancelledError, CircuitOpenError, PlatformSuspendedError, RateLimit
 import { compactTime } from '../limiter/compact-time.js';
 import { retryDelay } from '../retry/backoff.js';
 import type { AttemptTimeouts, DeadlineNode } from './attempt-timeouts.js';
+import type { CallObserver } from './call-observer.js';
 import type { Scope } from './scope.js';
 
 /** What the call path needs from its manager. */
@@ -18,6 +19,8 @@ export interface CallHost {
   /** The deadline list of attempts under this `timeoutMs` (one per distinct value, for the whole manager). */
   attemptTimeouts(timeoutMs: number): AttemptTimeouts;
   onRetry(scope: Scope, endpoint: string | undefined, retry: number, delayMs: number, classification: ErrorClassification, error: unknown): void;
+  /** Metrics and decision logs: null unless something is attached (one null check per attempt). */
+  readonly observers: { readonly current: CallObserver | null };
 }
 
 let sequence = 0;
@@ -57,7 +60,7 @@ export function runCall(
     scope.throwIfRefusing(now);
     return new Call(host, scope, endpoint, signal, fn, thisArg, args).admitThenRun(now);
   } catch (error) {
-    countEnd(scope, error);
+    countEnd(host, scope, error);
     return Promise.reject(error);
   }
 }
@@ -66,7 +69,8 @@ export function runCall(
  * Counts how a call that did not succeed ended, once per call (successes are counted by the
  * scope): with `successes`, these add up to `requests` once nothing waits or runs.
  */
-function countEnd(scope: Scope, error: unknown): void {
+function countEnd(host: CallHost, scope: Scope, error: unknown): void {
+  host.observers.current?.callFailed(scope, error);
   const incidents = scope.incidents();
   switch (brandOf(error)) {
     case RateLimitedError.code:
@@ -130,7 +134,8 @@ class TimedAttempt implements DeadlineNode {
 }
 
 class Call {
-  /** When the current attempt started, and its place in the order of events (see nextSequence). */
+  /** When the current attempt asked for admission and when it started, and its place in the order of events (see nextSequence). */
+  private asked = 0;
   private start = 0;
   private sequence = 0;
   /** Inside p-retry: a failed attempt rejects with AttemptFailure instead of starting the retries. */
@@ -161,6 +166,7 @@ class Call {
 
   /** The attempt, at once when the scope admits it now, else after waiting for admission. */
   admitThenRun(now: number): Promise<unknown> {
+    this.asked = now;
     const scope = this.scope;
     const admitted = scope.admitNow(now);
     if (admitted === 0) return this.attempt(now);
@@ -260,18 +266,20 @@ class Call {
     } catch (error) {
       if (probe) scope.circuit?.abandonProbe(Date.now());
       // Inside p-retry the retry loop counts how the call ends.
-      if (!this.retrying) countEnd(scope, error);
+      if (!this.retrying) countEnd(this.host, scope, error);
       throw error;
     }
   }
 
   private succeeded(value: unknown): unknown {
     this.scope.succeeded(this.start);
+    this.host.observers.current?.attemptEnded(this.scope, this.endpoint, this.asked, this.start, true);
     return value;
   }
 
   private failed(error: unknown): unknown {
     this.scope.release();
+    this.host.observers.current?.attemptEnded(this.scope, this.endpoint, this.asked, this.start, false);
     const classification = this.host.handleFailure(this.scope, this.endpoint, error, this.sequence);
     if (this.retrying) throw (this.lastFailure = new AttemptFailure(error, classification));
     return this.retryAfterFailure(error, classification);
@@ -285,11 +293,11 @@ class Call {
   private async retryAfterFailure(error: unknown, classification: ErrorClassification): Promise<unknown> {
     try {
       if (!this.planRetry(1, classification, error)) {
-        countEnd(this.scope, error);
+        countEnd(this.host, this.scope, error);
         throw error;
       }
     } catch (aborted) {
-      if (aborted !== error) countEnd(this.scope, aborted);
+      if (aborted !== error) countEnd(this.host, this.scope, aborted);
       throw aborted;
     }
     this.retrying = true;
@@ -308,7 +316,7 @@ class Call {
       });
     } catch (failure) {
       const final = this.finalError(failure);
-      countEnd(this.scope, final);
+      countEnd(this.host, this.scope, final);
       throw final;
     }
   }

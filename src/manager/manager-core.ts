@@ -10,6 +10,7 @@ import { MemoryStore } from '../stores/memory-store.js';
 import type { ThrottleStore } from '../stores/types.js';
 import { AttemptTimeouts } from './attempt-timeouts.js';
 import { runCall, type CallHost } from './call.js';
+import { ObserverSlot } from './call-observer.js';
 import { markRecorded, recordedByOtherLayer, type FailureLayer } from './recorded-failures.js';
 import { Scope } from './scope.js';
 import { ScopeEvents, scopeRef } from './scope-events.js';
@@ -33,6 +34,8 @@ export class ManagerCore implements CallHost {
   readonly history: ErrorHistory;
   readonly handlers: { readonly category?: ErrorCategory; readonly service?: string; readonly handler: ErrorHandler }[] = [];
   store: ThrottleStore;
+  /** Metrics collectors and the decision log (see call-observer.ts). */
+  readonly observers = new ObserverSlot();
   private readonly maxScopes: number;
   private readonly scopeEvents: ScopeEvents;
   /** One deadline list per distinct timeoutMs: a few timers for the whole manager, none per scope. */
