@@ -33,6 +33,8 @@ export default defineConfig({
       test: {
         name: mode.name,
         include: ['test/**/*.test.ts'],
+        // Inlined so that a test can give it the faked clock (its rotation timer comes from 'timers').
+        server: { deps: { inline: ['rotating-file-stream'] } },
         environment: 'node',
         restoreMocks: true,
         unstubEnvs: true,

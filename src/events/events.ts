@@ -71,6 +71,14 @@ export interface StoreHealthEvent {
   readonly lastError: string | null;
 }
 
+/** `configure()` changed a service's (or a platform's) configuration. */
+export interface ConfiguredEvent {
+  readonly service: string;
+  readonly platform?: string;
+  /** The fields given (their values are in `getConfig()`). */
+  readonly fields: readonly string[];
+}
+
 /** The manager's events, for `manager.on(name, listener)`. */
 export interface FloodgateEvents {
   retry: [RetryEvent];
@@ -83,4 +91,5 @@ export interface FloodgateEvents {
   paused: [PausedEvent];
   /** Fleet mode: the shared store's health changed. */
   storeHealth: [StoreHealthEvent];
+  configured: [ConfiguredEvent];
 }

@@ -8,6 +8,7 @@ import { isFloodgateError } from '../errors/floodgate-error.js';
 import type { ErrorSummary, FloodgateEvents, ScopeRef } from '../events/events.js';
 import { MemoryStore } from '../stores/memory-store.js';
 import type { ThrottleStore } from '../stores/types.js';
+import { DecisionLog, checkLoggingOptions } from '../logging/decision-log.js';
 import { AttemptTimeouts } from './attempt-timeouts.js';
 import { runCall, type CallHost } from './call.js';
 import { ObserverSlot } from './call-observer.js';
@@ -42,6 +43,9 @@ export class ManagerCore implements CallHost {
   private readonly timeouts = new Map<number, AttemptTimeouts>();
   /** Fleet mode: stops the shared store (Redis) telling this manager about other processes. */
   private detachStore: (() => void) | undefined;
+  /** The decision log: undefined until first use (FLOODGATE_LOG_DIR is read then), null when off. */
+  private decisionLog: DecisionLog | null | undefined;
+  private readonly env: Readonly<Record<string, string | undefined>>;
 
   constructor(
     private readonly emitter: EventEmitter<FloodgateEvents>,
@@ -50,7 +54,10 @@ export class ManagerCore implements CallHost {
     this.store = options.store ?? new MemoryStore();
     this.maxScopes = positiveInteger('maxScopes', options.maxScopes ?? 10_000);
     this.history = new ErrorHistory({ capacity: options.historySize ?? 1_000 });
-    this.configs = new ServiceConfigs(options.env ?? process.env);
+    this.env = options.env ?? process.env;
+    this.configs = new ServiceConfigs(this.env);
+    if (options.logging === false) this.decisionLog = null;
+    else if (options.logging !== undefined) this.decisionLog = new DecisionLog(emitter, this.observers, checkLoggingOptions(options.logging));
     this.scopeEvents = new ScopeEvents(emitter, () => this.store.shared);
     // Last, once nothing above can throw: a constructor that failed must not stay subscribed.
     this.attachStore();
@@ -65,6 +72,7 @@ export class ManagerCore implements CallHost {
     if (existing !== undefined) return existing;
     checkName('service', service);
     if (platform !== undefined) checkName('platform', platform);
+    this.firstUse();
     const now = Date.now();
     if (this.scopes.size >= this.maxScopes) this.scopes.evictIdle(Math.max(1, Math.ceil(this.maxScopes / 10)), now);
     const scope = new Scope(service, platform, this.configs.resolve(service, platform), this.store, this.scopeEvents, now);
@@ -97,7 +105,22 @@ export class ManagerCore implements CallHost {
     this.scopes.clear();
   }
 
+  /**
+   * Starts the decision log at the manager's first use (a scope created, configure()): the
+   * singleton is created on import, and FLOODGATE_LOG_DIR is read then, never at import.
+   */
+  firstUse(): DecisionLog | null {
+    if (this.decisionLog === undefined) {
+      const dir = this.env.FLOODGATE_LOG_DIR;
+      this.decisionLog = dir === undefined || dir === '' ? null : new DecisionLog(this.emitter, this.observers, { dir });
+    }
+    this.decisionLog?.start();
+    return this.decisionLog;
+  }
+
   async close(): Promise<void> {
+    // Used again after close(), the manager logs again from its next use.
+    await this.decisionLog?.close();
     this.dropScopes('the manager was closed');
     this.detachStore?.(); // fleet mode
     this.detachStore = undefined;

@@ -5,6 +5,7 @@ import { redactText } from '../classify/redact.js';
 import type { ErrorCategory, ErrorClassification, ErrorPattern } from '../classify/types.js';
 import type { ServiceName, ThrottleConfig } from '../config/types.js';
 import { ConfigError } from '../errors/errors.js';
+import type { DecisionLogStatus, LoggingOptions } from '../logging/decision-log.js';
 import type { FloodgateEvents } from '../events/events.js';
 import { buildStatusReport, type StatusReport } from '../status/report.js';
 import type { ThrottleStore } from '../stores/types.js';
@@ -24,6 +25,13 @@ export interface ThrottleManagerOptions {
   readonly historySize?: number;
   /** Scopes kept before idle ones are forgotten (least recently used first). @default 10000 */
   readonly maxScopes?: number;
+  /**
+   * Decision logs (README: "Decision logs"): one JSON line per refusal, retry, circuit change,
+   * ban, suspension, resume, configuration change and store health change, in daily files.
+   * `false` keeps them off even when `FLOODGATE_LOG_DIR` is set.
+   * @default off, or `{ dir: FLOODGATE_LOG_DIR }` when that variable is set (read at first use)
+   */
+  readonly logging?: LoggingOptions | false;
 }
 
 export interface ExecuteOptions {
@@ -85,18 +93,29 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> {
    * changes nothing.
    */
   configure(service: ServiceName, partial: Partial<ThrottleConfig>, options: ConfigureOptions = {}): ThrottleConfig {
-    const { configs, scopes } = this.#core;
+    const core = this.#core;
+    const { configs, scopes } = core;
+    core.firstUse();
     const now = Date.now();
     if (options.platform !== undefined) {
       const resolved = configs.configurePlatform(service, options.platform, partial);
       scopes.get(service, options.platform)?.reconfigure(resolved, now);
+      this.emitConfigured(service, options.platform, partial);
       return resolved;
     }
     const { resolved, platforms } = configs.configureService(service, partial);
     for (const scope of scopes.values()) {
       if (scope.service === service) scope.reconfigure(platforms.get(scope.key) ?? resolved, now);
     }
+    this.emitConfigured(service, undefined, partial);
     return resolved;
+  }
+
+  /** The `configured` event (validated already: `partial` is a plain object here). */
+  private emitConfigured(service: string, platform: string | undefined, partial: object): void {
+    if (this.listenerCount('configured') === 0) return;
+    const fields = Object.keys(partial);
+    this.emit('configured', platform === undefined ? { service, fields } : { service, platform, fields });
   }
 
   /** The configuration in force for a service (or one of its platforms). */
@@ -181,7 +200,12 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> {
     const { scopes, store } = this.#core;
     const now = Date.now();
     for (const scope of scopes.values()) scope.expireSuspension(now);
-    return buildStatusReport(scopes.values(), store.name, now, store.health?.());
+    return buildStatusReport(scopes.values(), store.name, now, store.health?.(), this.loggingStatus());
+  }
+
+  /** The decision log's figures (lines written and dropped, last error), or null when logging is off. */
+  loggingStatus(): DecisionLogStatus | null {
+    return this.#core.firstUse()?.status() ?? null;
   }
 
   /** Forgets every scope, counter and handled error; waiting calls reject with CallCancelledError. */

@@ -1,12 +1,11 @@
 import type { CircuitStateName } from '../breaker/circuit.js';
-import { brandOf } from '../errors/floodgate-error.js';
-import { CircuitOpenError, PlatformSuspendedError, RateLimitedError } from '../errors/errors.js';
 import type { RetryEvent, SuspendedEvent } from '../events/events.js';
 import type { CallObserver } from '../manager/call-observer.js';
 import type { ManagerCore } from '../manager/manager-core.js';
 import type { Scope } from '../manager/scope.js';
 import { coreOf, type ThrottleManager } from '../manager/throttle-manager.js';
 import { ConfigError } from '../errors/errors.js';
+import { refusalOf, type RefusalReason } from './refusal.js';
 
 /** Upper bounds (seconds) of the wait and attempt-duration histograms. */
 export const SECONDS_BUCKETS: readonly number[] = Object.freeze([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]);
@@ -14,8 +13,6 @@ export const SECONDS_BUCKETS: readonly number[] = Object.freeze([0.005, 0.01, 0.
 /** The label value of a label set folded by the series cap. */
 export const OTHER = '_other';
 
-/** Why a call was refused, as a metric label. */
-export type RefusalReason = 'queue_full' | 'max_wait' | 'paused' | 'circuit_open' | 'suspended';
 
 /** A histogram's counts per bucket (not cumulative; the last slot is +Inf), their sum and count. */
 export class HistogramData {
@@ -144,8 +141,8 @@ export class MetricsFeed implements CallObserver {
   }
 
   callFailed(scope: Scope, error: unknown): void {
-    const reason = refusalReason(error);
-    if (reason === null) return;
+    const reason = refusalOf(error)?.reason;
+    if (reason === undefined) return;
     const tallies = this.talliesOf(scope.key, scope.service, scope.platform);
     if (tallies !== null) tallies.refusals.set(reason, (tallies.refusals.get(reason) ?? 0) + 1);
   }
@@ -207,20 +204,6 @@ export class MetricsFeed implements CallObserver {
 
 function newSeries(service: string, platform: string, endpoint: string): EndpointSeries {
   return { labels: { service, platform, endpoint }, wait: new HistogramData(), succeeded: new HistogramData(), failed: new HistogramData() };
-}
-
-function refusalReason(error: unknown): RefusalReason | null {
-  switch (brandOf(error)) {
-    case RateLimitedError.code:
-      // Ours (the brand says so): its reason is a plain field.
-      return (error as RateLimitedError).reason;
-    case CircuitOpenError.code:
-      return 'circuit_open';
-    case PlatformSuspendedError.code:
-      return 'suspended';
-    default:
-      return null;
-  }
 }
 
 function figuresOf(scope: Scope, now: number): ScopeFigures {

@@ -2,6 +2,7 @@ import { unusedBreakerFigures, type BreakerFigures } from '../breaker/breakers.j
 import type { CircuitStateName } from '../breaker/circuit.js';
 import type { Scope } from '../manager/scope.js';
 import type { StoreHealth } from '../stores/types.js';
+import type { DecisionLogStatus } from '../logging/decision-log.js';
 import type { LatencyFigures } from './latency.js';
 
 export type ScopeState = 'ok' | 'waiting' | 'paused' | 'circuit_open' | 'suspended';
@@ -72,13 +73,15 @@ export interface StatusReport {
   readonly storeHealth: StoreHealth;
   readonly scopes: Readonly<Record<string, ScopeStatus>>;
   readonly totals: ScopeCounters;
+  /** The decision log (lines written and dropped, last error); null when logging is off. */
+  readonly logging: DecisionLogStatus | null;
 }
 
 const NO_LATENCY: LatencyFigures = Object.freeze({ count: 0, meanMs: 0, maxMs: 0, p50Ms: 0, p95Ms: 0 });
 
 const LOCAL_HEALTH: StoreHealth = { status: 'ok', mode: 'local', since: null, lastError: null };
 
-export function buildStatusReport(scopes: Iterable<Scope>, store: string, now: number, storeHealth: StoreHealth = LOCAL_HEALTH): StatusReport {
+export function buildStatusReport(scopes: Iterable<Scope>, store: string, now: number, storeHealth: StoreHealth = LOCAL_HEALTH, logging: DecisionLogStatus | null = null): StatusReport {
   const report: Record<string, ScopeStatus> = {};
   const totals = { requests: 0, successes: 0, failed: 0, rateLimited: 0, rejected: 0, cancelled: 0, failures: 0, retries: 0 };
   for (const scope of scopes) {
@@ -86,7 +89,7 @@ export function buildStatusReport(scopes: Iterable<Scope>, store: string, now: n
     report[scope.key] = status;
     for (const key of Object.keys(totals) as (keyof ScopeCounters)[]) totals[key] += status.counters[key];
   }
-  return { generatedAt: now, store, storeHealth: { ...storeHealth }, scopes: report, totals };
+  return { generatedAt: now, store, storeHealth: { ...storeHealth }, scopes: report, totals, logging };
 }
 
 function scopeStatus(scope: Scope, now: number): ScopeStatus {
