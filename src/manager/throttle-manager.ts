@@ -5,7 +5,7 @@ import { redactText } from '../classify/redact.js';
 import type { ErrorCategory, ErrorClassification, ErrorPattern } from '../classify/types.js';
 import type { ServiceName, ThrottleConfig } from '../config/types.js';
 import { ConfigError } from '../errors/errors.js';
-import type { DecisionLogStatus, LoggingOptions } from '../logging/decision-log.js';
+import type { LoggingOptions } from '../logging/decision-log.js';
 import type { FloodgateEvents } from '../events/events.js';
 import { buildStatusReport, type StatusReport } from '../status/report.js';
 import type { ThrottleStore } from '../stores/types.js';
@@ -100,23 +100,17 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> {
     if (options.platform !== undefined) {
       const resolved = configs.configurePlatform(service, options.platform, partial);
       scopes.get(service, options.platform)?.reconfigure(resolved, now);
-      this.emitConfigured(service, options.platform, partial);
+      emitConfigured(this, service, options.platform, partial);
       return resolved;
     }
     const { resolved, platforms } = configs.configureService(service, partial);
     for (const scope of scopes.values()) {
       if (scope.service === service) scope.reconfigure(platforms.get(scope.key) ?? resolved, now);
     }
-    this.emitConfigured(service, undefined, partial);
+    emitConfigured(this, service, undefined, partial);
     return resolved;
   }
 
-  /** The `configured` event (validated already: `partial` is a plain object here). */
-  private emitConfigured(service: string, platform: string | undefined, partial: object): void {
-    if (this.listenerCount('configured') === 0) return;
-    const fields = Object.keys(partial);
-    this.emit('configured', platform === undefined ? { service, fields } : { service, platform, fields });
-  }
 
   /** The configuration in force for a service (or one of its platforms). */
   getConfig(service: ServiceName, options: ConfigureOptions = {}): ThrottleConfig {
@@ -200,12 +194,7 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> {
     const { scopes, store } = this.#core;
     const now = Date.now();
     for (const scope of scopes.values()) scope.expireSuspension(now);
-    return buildStatusReport(scopes.values(), store.name, now, store.health?.(), this.loggingStatus());
-  }
-
-  /** The decision log's figures (lines written and dropped, last error), or null when logging is off. */
-  loggingStatus(): DecisionLogStatus | null {
-    return this.#core.firstUse()?.status() ?? null;
+    return buildStatusReport(scopes.values(), store.name, now, store.health?.(), this.#core.firstUse()?.status() ?? null);
   }
 
   /** Forgets every scope, counter and handled error; waiting calls reject with CallCancelledError. */
@@ -218,6 +207,13 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> {
   async close(): Promise<void> {
     await this.#core.close();
   }
+}
+
+/** The `configured` event (validated already: `partial` is a plain object here). */
+function emitConfigured(manager: ThrottleManager, service: string, platform: string | undefined, partial: object): void {
+  if (manager.listenerCount('configured') === 0) return;
+  const fields = Object.keys(partial);
+  manager.emit('configured', platform === undefined ? { service, fields } : { service, platform, fields });
 }
 
 /** The internals behind `manager` (the decorators' entry). Not exported from the package. */
