@@ -42,6 +42,8 @@ export interface EndpointSeries {
   readonly wait: HistogramData;
   readonly succeeded: HistogramData;
   readonly failed: HistogramData;
+  /** An exporter's own form of the labels (OpenTelemetry attributes), made once. */
+  exported?: unknown;
 }
 
 /** Counts kept from the call path and events, per scope key: refusals by reason, retries by kind, suspensions. */
@@ -74,9 +76,13 @@ export interface Collection {
   readonly series: readonly EndpointSeries[];
 }
 
+/** Told of each attempt's wait and duration (seconds) with its series: OpenTelemetry records its histograms here. */
+export type AttemptHook = (series: EndpointSeries, waitSeconds: number, durationSeconds: number, ok: boolean) => void;
+
 export interface FeedOptions {
   /** Label sets kept per metric; beyond it, scopes are left out of the scope gauges and new (scope, endpoint) series fold into `_other`. @default 10000 */
   readonly maxSeries?: number;
+  readonly onAttempt?: AttemptHook;
 }
 
 /**
@@ -88,6 +94,7 @@ export interface FeedOptions {
 export class MetricsFeed implements CallObserver {
   readonly maxSeries: number;
   private readonly core: ManagerCore;
+  private readonly onAttempt: AttemptHook | undefined;
   private readonly byScope = new Map<Scope, Map<string, EndpointSeries>>();
   private seriesCount = 0;
   private otherSeries: EndpointSeries | null = null;
@@ -112,6 +119,7 @@ export class MetricsFeed implements CallObserver {
     const maxSeries = options.maxSeries ?? 10_000;
     if (!Number.isInteger(maxSeries) || maxSeries < 1) throw new ConfigError('maxSeries', maxSeries, 'must be an integer >= 1');
     this.maxSeries = maxSeries;
+    this.onAttempt = options.onAttempt;
   }
 
   start(): void {
@@ -136,8 +144,11 @@ export class MetricsFeed implements CallObserver {
 
   attemptEnded(scope: Scope, endpoint: string | undefined, askedAt: number, startedAt: number, ok: boolean): void {
     const series = this.seriesOf(scope, endpoint ?? '');
-    series.wait.observe((startedAt - askedAt) / 1000);
-    (ok ? series.succeeded : series.failed).observe((Date.now() - startedAt) / 1000);
+    const waitSeconds = (startedAt - askedAt) / 1000;
+    const durationSeconds = (Date.now() - startedAt) / 1000;
+    series.wait.observe(waitSeconds);
+    (ok ? series.succeeded : series.failed).observe(durationSeconds);
+    if (this.onAttempt !== undefined) this.onAttempt(series, waitSeconds, durationSeconds, ok);
   }
 
   callFailed(scope: Scope, error: unknown): void {
