@@ -36,9 +36,13 @@ export type ScopeLabels = {
   readonly platform: string;
 };
 
-/** The histograms of one (scope, endpoint) label set. */
+/**
+ * The histograms of one (service, endpoint) label set. Not per platform: a platform may stand
+ * for each user of an application (thousands), and a histogram costs 17 series; per-scope
+ * state is in the gauges and counters.
+ */
 export interface EndpointSeries {
-  readonly labels: ScopeLabels & { readonly endpoint: string };
+  readonly labels: { readonly service: string; readonly endpoint: string };
   readonly wait: HistogramData;
   readonly succeeded: HistogramData;
   readonly failed: HistogramData;
@@ -95,9 +99,13 @@ export class MetricsFeed implements CallObserver {
   readonly maxSeries: number;
   private readonly core: ManagerCore;
   private readonly onAttempt: AttemptHook | undefined;
-  private readonly byScope = new Map<Scope, Map<string, EndpointSeries>>();
+  private readonly byService = new Map<string, Map<string, EndpointSeries>>();
   private seriesCount = 0;
   private otherSeries: EndpointSeries | null = null;
+  // The series of the latest attempt: a run of calls to one method finds it without a lookup.
+  private lastService = '';
+  private lastEndpoint = '';
+  private lastSeries: EndpointSeries | null = null;
   private readonly tallies = new Map<string, ScopeTallies>();
   private detachObserver: (() => void) | null = null;
   private readonly onRetryEvent = (event: RetryEvent): void => {
@@ -134,16 +142,17 @@ export class MetricsFeed implements CallObserver {
     this.detachObserver = null;
     this.manager.off('retry', this.onRetryEvent);
     this.manager.off('suspended', this.onSuspendedEvent);
-    this.byScope.clear();
+    this.byService.clear();
     this.tallies.clear();
     this.seriesCount = 0;
     this.otherSeries = null;
+    this.lastSeries = null;
   }
 
   // CallObserver: on the call path, so no allocation once a series exists.
 
   attemptEnded(scope: Scope, endpoint: string | undefined, askedAt: number, startedAt: number, ok: boolean): void {
-    const series = this.seriesOf(scope, endpoint ?? '');
+    const series = this.seriesOf(scope.service, endpoint ?? '');
     const waitSeconds = (startedAt - askedAt) / 1000;
     const durationSeconds = (Date.now() - startedAt) / 1000;
     series.wait.observe(waitSeconds);
@@ -161,39 +170,43 @@ export class MetricsFeed implements CallObserver {
   /** Reads every live scope (up to the cap) and drops what belongs to scopes the manager forgot. */
   collect(now: number): Collection {
     const registry = this.core.scopes;
-    for (const scope of this.byScope.keys()) {
-      if (registry.get(scope.service, scope.platform) !== scope) {
-        this.seriesCount -= this.byScope.get(scope)!.size;
-        this.byScope.delete(scope);
-      }
+    const scopes: ScopeFigures[] = [];
+    const services = new Set<string>();
+    let cappedScopes = 0;
+    for (const scope of registry.values()) {
+      services.add(scope.service);
+      if (scopes.length >= this.maxSeries) cappedScopes++;
+      else scopes.push(figuresOf(scope, now));
+    }
+    // What belongs to scopes (or services) the manager forgot goes with them.
+    for (const [service, endpoints] of this.byService) {
+      if (services.has(service)) continue;
+      this.seriesCount -= endpoints.size;
+      this.byService.delete(service);
+      if (this.lastService === service) this.lastSeries = null;
     }
     for (const [key, tallies] of this.tallies) {
       if (tallies.labels.service !== OTHER && registry.getByKey(key) === undefined) this.tallies.delete(key);
     }
-    const scopes: ScopeFigures[] = [];
-    let cappedScopes = 0;
-    for (const scope of registry.values()) {
-      if (scopes.length >= this.maxSeries) {
-        cappedScopes++;
-        continue;
-      }
-      scopes.push(figuresOf(scope, now));
-    }
     const series: EndpointSeries[] = [];
-    for (const endpoints of this.byScope.values()) for (const one of endpoints.values()) series.push(one);
+    for (const endpoints of this.byService.values()) for (const one of endpoints.values()) series.push(one);
     if (this.otherSeries !== null) series.push(this.otherSeries);
     return { scopes, scopeCount: scopes.length + cappedScopes, cappedScopes, tallies: [...this.tallies.values()], series };
   }
 
-  private seriesOf(scope: Scope, endpoint: string): EndpointSeries {
-    let endpoints = this.byScope.get(scope);
-    const existing = endpoints?.get(endpoint);
-    if (existing !== undefined) return existing;
-    if (this.seriesCount >= this.maxSeries) return (this.otherSeries ??= newSeries(OTHER, OTHER, OTHER));
-    if (endpoints === undefined) this.byScope.set(scope, (endpoints = new Map()));
-    const series = newSeries(scope.service, scope.platform ?? '', endpoint);
-    endpoints.set(endpoint, series);
-    this.seriesCount++;
+  private seriesOf(service: string, endpoint: string): EndpointSeries {
+    if (this.lastSeries !== null && this.lastService === service && this.lastEndpoint === endpoint) return this.lastSeries;
+    let endpoints = this.byService.get(service);
+    let series = endpoints?.get(endpoint);
+    if (series === undefined) {
+      if (this.seriesCount >= this.maxSeries) return (this.otherSeries ??= newSeries(OTHER, OTHER));
+      if (endpoints === undefined) this.byService.set(service, (endpoints = new Map()));
+      endpoints.set(endpoint, (series = newSeries(service, endpoint)));
+      this.seriesCount++;
+    }
+    this.lastService = service;
+    this.lastEndpoint = endpoint;
+    this.lastSeries = series;
     return series;
   }
 
@@ -213,8 +226,8 @@ export class MetricsFeed implements CallObserver {
   }
 }
 
-function newSeries(service: string, platform: string, endpoint: string): EndpointSeries {
-  return { labels: { service, platform, endpoint }, wait: new HistogramData(), succeeded: new HistogramData(), failed: new HistogramData() };
+function newSeries(service: string, endpoint: string): EndpointSeries {
+  return { labels: { service, endpoint }, wait: new HistogramData(), succeeded: new HistogramData(), failed: new HistogramData() };
 }
 
 function figuresOf(scope: Scope, now: number): ScopeFigures {

@@ -153,6 +153,6 @@ function scopeAttributes(labels: ScopeLabels): Attributes {
 }
 
 function attributesOf(series: EndpointSeries): { wait: Attributes; succeeded: Attributes; failed: Attributes } {
-  const wait: Attributes = { ...scopeAttributes(series.labels), 'floodgate.endpoint': series.labels.endpoint };
+  const wait: Attributes = { 'floodgate.service': series.labels.service, 'floodgate.endpoint': series.labels.endpoint };
   return { wait, succeeded: { ...wait, 'floodgate.outcome': 'success' }, failed: { ...wait, 'floodgate.outcome': 'failure' } };
 }

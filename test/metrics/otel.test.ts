@@ -75,10 +75,10 @@ describe('instrument: OpenTelemetry metrics and span events', () => {
     expect(point<number>(metrics.get('floodgate.scopes'), {})?.value).toBe(1);
     const duration = metrics.get('floodgate.attempt.duration')!;
     expect(duration.descriptor.unit).toBe('s');
-    const succeeded = point<Histogram>(duration, { ...at, 'floodgate.endpoint': 'GET /x', 'floodgate.outcome': 'success' })!;
+    const succeeded = point<Histogram>(duration, { 'floodgate.service': SVC, 'floodgate.endpoint': 'GET /x', 'floodgate.outcome': 'success' })!;
     expect(succeeded.value.count).toBe(1);
     expect(succeeded.value.buckets.boundaries).toContain(0.005);
-    expect(point<Histogram>(metrics.get('floodgate.wait.duration'), { ...at, 'floodgate.endpoint': '' })?.value.count).toBe(2);
+    expect(point<Histogram>(metrics.get('floodgate.wait.duration'), { 'floodgate.service': SVC, 'floodgate.endpoint': '' })?.value.count).toBe(2);
   });
 
   it("adds retry, refusal and circuit-change events to the caller's active span", async () => {

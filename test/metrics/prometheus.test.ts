@@ -47,9 +47,10 @@ describe('collectMetrics: the exposition a Prometheus server scrapes', () => {
     // Every label is one of the bounded set: never a message, a URL or an id.
     const allowed = new Set(['service', 'platform', 'endpoint', 'outcome', 'reason', 'kind', 'state', 'le']);
     for (const sample of metrics.samples) for (const key of Object.keys(sample.labels)) expect(allowed).toContain(key);
-    // The endpoint label is on the histograms only: the attempt durations of `GET /posts`.
-    expect(valueOf(metrics, 'floodgate_attempt_duration_seconds_count', { ...scope, endpoint: 'GET /posts', outcome: 'success' })).toBe(2);
-    expect(valueOf(metrics, 'floodgate_attempt_duration_seconds_count', { ...scope, endpoint: '', outcome: 'failure' })).toBe(1);
+    // The endpoint label is on the histograms, per service (not per platform: a platform may be a user).
+    expect(valueOf(metrics, 'floodgate_attempt_duration_seconds_count', { service: SVC, endpoint: 'GET /posts', outcome: 'success' })).toBe(2);
+    expect(valueOf(metrics, 'floodgate_attempt_duration_seconds_count', { service: SVC, endpoint: '', outcome: 'failure' })).toBe(1);
+    expect(metrics.samples.filter((sample) => sample.name.startsWith('floodgate_attempt_duration') && 'platform' in sample.labels)).toEqual([]);
   });
 
   it('shows tokens, minute-window room, the queue and the wait histogram in seconds', async () => {
@@ -66,7 +67,7 @@ describe('collectMetrics: the exposition a Prometheus server scrapes', () => {
     await vi.advanceTimersByTimeAsync(1_000);
     await waiting;
     metrics = await read(registry);
-    const series = { service: SVC, platform: '', endpoint: 'e' };
+    const series = { service: SVC, endpoint: 'e' };
     // Waited 1 s: in the 1 s bucket, not in the 0.5 s one.
     expect(valueOf(metrics, 'floodgate_wait_seconds_bucket', { ...series, le: '0.5' })).toBe(0);
     expect(valueOf(metrics, 'floodgate_wait_seconds_bucket', { ...series, le: '1' })).toBe(1);
@@ -134,15 +135,19 @@ describe('collectMetrics: the exposition a Prometheus server scrapes', () => {
     const small = new ThrottleManager({ env: {}, maxScopes: 2 });
     try {
       roomy(small);
+      roomy(small, {}, 'other');
       collectMetrics(small, { registry });
-      await small.execute(SVC, ok, { platform: 'a', endpoint: 'e' });
-      await small.execute(SVC, ok, { platform: 'b', endpoint: 'e' });
+      await small.execute('other', ok, { endpoint: 'e' });
+      small.suspend(SVC, { platform: 'a', reason: 'r', durationMs: 60_000 });
+      small.resume(SVC, { platform: 'a' });
       let metrics = await scrape(server.url);
-      expect(valueOf(metrics, 'floodgate_wait_seconds_count', { platform: 'a' })).toBe(1);
-      // A third scope makes room by forgetting the least recently used idle one: `a`.
+      expect(valueOf(metrics, 'floodgate_wait_seconds_count', { service: 'other' })).toBe(1);
+      expect(valueOf(metrics, 'floodgate_suspensions_total', { platform: 'a' })).toBe(1);
+      // A third scope makes room by forgetting the least recently used idle one: `other`, then `svc:a`.
+      await small.execute(SVC, ok, { platform: 'b', endpoint: 'e' });
       await small.execute(SVC, ok, { platform: 'c', endpoint: 'e' });
       metrics = await scrape(server.url);
-      expect(metrics.samples.filter((sample) => sample.labels.platform === 'a')).toEqual([]);
+      expect(metrics.samples.filter((sample) => sample.labels.service === 'other' || sample.labels.platform === 'a')).toEqual([]);
       expect(valueOf(metrics, 'floodgate_calls_total', { platform: 'c', outcome: 'success' })).toBe(1);
       small.reset();
       metrics = await scrape(server.url);
@@ -157,11 +162,14 @@ describe('collectMetrics: the exposition a Prometheus server scrapes', () => {
     roomy(manager);
     collectMetrics(manager, { registry, maxSeries: 2 });
     for (const platform of ['a', 'b', 'c']) await manager.execute(SVC, ok, { platform, endpoint: 'e' });
+    for (const endpoint of ['f', 'g']) await manager.execute(SVC, ok, { platform: 'a', endpoint });
     const metrics = await scrape(server.url);
     expect(metrics.samples.filter((sample) => sample.name === 'floodgate_tokens')).toHaveLength(2);
     expect(valueOf(metrics, 'floodgate_metrics_capped_scopes')).toBe(1);
     expect(valueOf(metrics, 'floodgate_scopes')).toBe(3);
-    expect(valueOf(metrics, 'floodgate_attempt_duration_seconds_count', { service: '_other', platform: '_other', endpoint: '_other', outcome: 'success' })).toBe(1);
+    expect(valueOf(metrics, 'floodgate_attempt_duration_seconds_count', { service: SVC, endpoint: 'e', outcome: 'success' })).toBe(3);
+    expect(valueOf(metrics, 'floodgate_attempt_duration_seconds_count', { service: SVC, endpoint: 'f', outcome: 'success' })).toBe(1);
+    expect(valueOf(metrics, 'floodgate_attempt_duration_seconds_count', { service: '_other', endpoint: '_other', outcome: 'success' })).toBe(1);
   });
 
   it('works with an OpenMetrics registry (counters without _total in the family name)', async () => {
