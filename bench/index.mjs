@@ -6,6 +6,7 @@ import { benchClassify, benchRedact } from './classify.mjs';
 import { realTimeBucket, simulatedMinute } from './fidelity.mjs';
 import { compare, formatBytes, formatNs, table } from './harness.mjs';
 import { measureMemory } from './memory.mjs';
+import { runMetricsBench } from './metrics.mjs';
 import { runRedisBench } from './redis.mjs';
 import { bare } from './stacks/bare.mjs';
 import { cockatiel } from './stacks/cockatiel.mjs';
@@ -21,6 +22,8 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 /** `--calls`: only the call-path sections (success, failure, refusal), for iterating on the hot path. */
 const callsOnly = args.includes('--calls');
+/** `--metrics`: only the observability section (collector attached vs not, scrape of 10,000 scopes). */
+const metricsOnly = args.includes('--metrics');
 const outIndex = args.indexOf('--out');
 const outFile = outIndex >= 0 ? args[outIndex + 1] : undefined;
 
@@ -289,8 +292,22 @@ function targets({ seq, flight, failure, refused, mem, fid, fleet }) {
   print();
 }
 
+/** The observability section (bench/metrics.mjs): its markdown printed, its figures returned. */
+async function observability() {
+  log('Observability…');
+  const section = await runMetricsBench({ quick, log });
+  print(section.markdown);
+  return section;
+}
+
 const started = Date.now();
 environment();
+if (metricsOnly) {
+  await observability();
+  print(`_Run took ${((Date.now() - started) / 1000).toFixed(0)} s._`);
+  if (outFile) writeFileSync(outFile, `${out.join('\n')}\n`);
+  process.exit(0);
+}
 const seq = await timeStacks('Successful call, sequential (await each)', SUCCESS_STACKS, makeSuccess, 'sequential');
 const flight = await timeStacks('Successful call, 1,000 in flight', SUCCESS_STACKS, makeSuccess, 'inflight');
 const failure = await timeStacks('Failure path: first attempt throws ECONNRESET, the retry succeeds (backoff 0), sequential', FAILURE_STACKS, makeFailOnce, 'sequential', { failing: true });
@@ -308,6 +325,7 @@ log('Fleet mode (Redis)…');
 const fleet = await runRedisBench({ quick });
 print(fleet.markdown);
 print();
+await observability();
 targets({ seq, flight, failure, refused, mem, fid, fleet });
 print(`_Run took ${((Date.now() - started) / 1000).toFixed(0)} s._`);
 if (outFile) writeFileSync(outFile, `${out.join('\n')}\n`);

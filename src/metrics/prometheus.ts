@@ -154,7 +154,7 @@ function histogramSamples(name: string, labels: Labels, data: HistogramData): Sa
 const CIRCUIT_STATES = ['closed', 'open', 'half_open'] as const;
 
 /** The metric table (README: "Metrics"). Names without the prefix. */
-export const METRICS: readonly MetricDefinition[] = [
+const METRICS: readonly MetricDefinition[] = [
   {
     name: 'calls_total',
     help: 'Calls by how they ended (success, failed, rate_limited, rejected, cancelled).',
