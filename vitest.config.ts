@@ -2,11 +2,15 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 // Tests import 'floodgate' exactly as users do; it resolves to the source here.
-// Subpaths first: an alias also matches the paths below its key.
+// Subpaths first: an alias also matches `floodgate/...`, and the first match wins.
+const source = (path: string): string => fileURLToPath(new URL(path, import.meta.url));
 const alias = {
-  'floodgate/prometheus': fileURLToPath(new URL('./src/metrics/prometheus.ts', import.meta.url)),
-  'floodgate/otel': fileURLToPath(new URL('./src/metrics/otel.ts', import.meta.url)),
-  floodgate: fileURLToPath(new URL('./src/index.ts', import.meta.url)),
+  'floodgate/http': source('./src/http/index.ts'),
+  'floodgate/express': source('./src/http/express.ts'),
+  'floodgate/fastify': source('./src/http/fastify.ts'),
+  'floodgate/prometheus': source('./src/metrics/prometheus.ts'),
+  'floodgate/otel': source('./src/metrics/otel.ts'),
+  floodgate: source('./src/index.ts'),
 };
 
 // Every test file runs twice: once with standard (TC39) decorators and once with

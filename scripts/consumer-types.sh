@@ -24,7 +24,13 @@ class Client {
 }
 const config: ThrottleConfig = manager.getConfig(ServiceType.LLM_API);
 const report: StatusReport = manager.getStatusReport();
-export { Client, config, report, floodgate };
+// The status routes' entry points: Express and Fastify are optional peers, their types absent here.
+import { createStatusHandler, type StatusHandler } from 'floodgate/http';
+import { statusRouter } from 'floodgate/express';
+import { statusPlugin, type StatusPluginOptions } from 'floodgate/fastify';
+const status: StatusHandler = createStatusHandler({ prefix: '/traffic-control', manager });
+const pluginOptions: StatusPluginOptions = { manager, authorize: (request) => request.headers['x-admin'] === 'yes' };
+export { Client, config, report, floodgate, status, statusRouter, statusPlugin, pluginOptions };
 TS
 for mode in standard legacy; do
   legacy=$([ "$mode" = legacy ] && echo true || echo false)

@@ -1,0 +1,9 @@
+/**
+ * `floodgate/http`: floodgate on your own HTTP server. The read-only status routes and the live
+ * status page, for a bare `node:http` server (`floodgate/express` and `floodgate/fastify` mount
+ * the same routes).
+ *
+ * @packageDocumentation
+ */
+export { createStatusHandler, type StatusHandler, type StatusHandlerOptions } from './status-handler.js';
+export type { StatusRoutesOptions } from './status-routes.js';
