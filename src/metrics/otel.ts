@@ -61,8 +61,10 @@ function create(manager: ThrottleManager, meterProvider: MeterProvider, options:
     maxSeries: options.maxSeries,
     onAttempt(series, waitSeconds, durationSeconds, ok) {
       const attributes = (series.exported ??= attributesOf(series)) as { wait: Attributes; succeeded: Attributes; failed: Attributes };
-      waitHistogram.record(waitSeconds, attributes.wait);
-      attemptHistogram.record(durationSeconds, ok ? attributes.succeeded : attributes.failed);
+      guarded(() => {
+        waitHistogram.record(waitSeconds, attributes.wait);
+        attemptHistogram.record(durationSeconds, ok ? attributes.succeeded : attributes.failed);
+      });
     },
   });
 
@@ -105,30 +107,35 @@ function create(manager: ThrottleManager, meterProvider: MeterProvider, options:
   meter.addBatchObservableCallback(observe, observables);
 
   // Span events: on the span active where the decision is made (the caller's, when it has one).
-  const onRetry = (event: RetryEvent): void => {
-    trace.getActiveSpan()?.addEvent('floodgate.retry', {
-      'floodgate.scope': event.scope,
-      'floodgate.retry.attempt': event.retry,
-      'floodgate.retry.delay_ms': event.delayMs,
-      'error.type': event.classification.category,
+  // A broken provider or span must never change what a caller gets: each of these is guarded.
+  const onRetry = (event: RetryEvent): void =>
+    guarded(() =>
+      trace.getActiveSpan()?.addEvent('floodgate.retry', {
+        'floodgate.scope': event.scope,
+        'floodgate.retry.attempt': event.retry,
+        'floodgate.retry.delay_ms': event.delayMs,
+        'error.type': event.classification.category,
+      }),
+    );
+  const onCircuitChange = (event: CircuitStateChangeEvent): void =>
+    guarded(() => {
+      const attributes = { 'floodgate.scope': event.scope, 'floodgate.circuit.from': event.from, 'floodgate.circuit.to': event.to };
+      const span = trace.getActiveSpan();
+      if (span !== undefined) span.addEvent('floodgate.circuit_state_change', attributes);
+      else tracerProvider.getTracer(SCOPE_NAME).startSpan('floodgate.circuit_state_change', { attributes }).end();
     });
-  };
-  const onCircuitChange = (event: CircuitStateChangeEvent): void => {
-    const attributes = { 'floodgate.scope': event.scope, 'floodgate.circuit.from': event.from, 'floodgate.circuit.to': event.to };
-    const span = trace.getActiveSpan();
-    if (span !== undefined) span.addEvent('floodgate.circuit_state_change', attributes);
-    else tracerProvider.getTracer(SCOPE_NAME).startSpan('floodgate.circuit_state_change', { attributes }).end();
-  };
   const spanEvents: CallObserver = {
     attemptEnded() {},
     callFailed(scope: Scope, error: unknown) {
       const refusal = refusalOf(error);
       if (refusal === null) return;
-      const span = trace.getActiveSpan();
-      if (span === undefined || !span.isRecording()) return;
-      const attributes: Attributes = { 'floodgate.scope': scope.key, 'floodgate.refusal.reason': refusal.reason, 'error.type': error instanceof Error ? error.name : 'FloodgateError' };
-      if (refusal.retryAfterMs !== undefined) attributes['floodgate.retry_after_ms'] = refusal.retryAfterMs;
-      span.addEvent('floodgate.refusal', attributes);
+      guarded(() => {
+        const span = trace.getActiveSpan();
+        if (span === undefined || !span.isRecording()) return;
+        const attributes: Attributes = { 'floodgate.scope': scope.key, 'floodgate.refusal.reason': refusal.reason, 'error.type': (error as Error).name };
+        if (refusal.retryAfterMs !== undefined) attributes['floodgate.retry_after_ms'] = refusal.retryAfterMs;
+        span.addEvent('floodgate.refusal', attributes);
+      });
     },
   };
   feed.start();
@@ -146,6 +153,14 @@ function create(manager: ThrottleManager, meterProvider: MeterProvider, options:
       forget(instrumented, manager, meterProvider);
     },
   };
+}
+
+function guarded(action: () => void): void {
+  try {
+    action();
+  } catch {
+    // Telemetry that fails is dropped; the call it describes goes on.
+  }
 }
 
 function scopeAttributes(labels: ScopeLabels): Attributes {

@@ -100,6 +100,23 @@ describe('instrument: OpenTelemetry metrics and span events', () => {
     ]);
   });
 
+  it('a span or provider that throws never changes what the caller gets', async () => {
+    roomy(manager, { circuitBreakerThreshold: 2, retryAttempts: 1, backoffBaseMs: 0 });
+    const broken = { getMeter: () => { throw new Error('no meter'); } };
+    expect(() => instrument(manager, { meterProvider: broken })).toThrow('no meter');
+    instrument(manager, { meterProvider, tracerProvider });
+    const hostile = trace.wrapSpanContext({ traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', traceFlags: 1 });
+    Object.assign(hostile, { isRecording: () => true, addEvent: () => { throw new Error('exporter down'); } });
+    let attempts = 0;
+    const outcome = await context.with(trace.setSpan(context.active(), hostile), async () => {
+      const first = await manager.execute(SVC, () => (attempts++ === 0 ? Promise.reject(networkError()) : 'ok'));
+      const second = await manager.execute(SVC, () => Promise.reject(httpError(500))).catch((error: Error) => error.message);
+      const third = await manager.execute(SVC, ok).catch((error: Error) => error.name);
+      return [first, second, third];
+    });
+    expect(outcome).toEqual(['ok', 'HTTP 500', 'CircuitOpenError']);
+  });
+
   it('records a circuit change as a span of its own when no span is active', async () => {
     roomy(manager, { circuitBreakerThreshold: 1 });
     instrument(manager, { meterProvider, tracerProvider });
