@@ -30,7 +30,13 @@ import { statusRouter } from 'floodgate/express';
 import { statusPlugin, type StatusPluginOptions } from 'floodgate/fastify';
 const status: StatusHandler = createStatusHandler({ prefix: '/traffic-control', manager });
 const pluginOptions: StatusPluginOptions = { manager, authorize: (request) => request.headers['x-admin'] === 'yes' };
-export { Client, config, report, floodgate, status, statusRouter, statusPlugin, pluginOptions };
+// The metrics entry points: prom-client and @opentelemetry/api are optional peers, their types absent here.
+import { collectMetrics, type PrometheusRegistry } from 'floodgate/prometheus';
+import { instrument, type InstrumentOptions } from 'floodgate/otel';
+const registry: PrometheusRegistry = { registerMetric() {}, getSingleMetric: () => undefined, removeSingleMetric() {} };
+const metrics = collectMetrics(manager, { registry, prefix: 'app_floodgate_' });
+const otelOptions: InstrumentOptions = { maxSeries: 100 };
+export { Client, config, report, floodgate, status, statusRouter, statusPlugin, pluginOptions, metrics, instrument, otelOptions };
 TS
 for mode in standard legacy; do
   legacy=$([ "$mode" = legacy ] && echo true || echo false)
