@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -141,6 +143,26 @@ describe('decision logs', () => {
     expect(status.dropped).toBeGreaterThanOrEqual(5);
     expect(status.dir).toBe(join(file, 'logs'));
   });
+
+  it('a full disk (writes failing with EFBIG under a file-size limit) never fails a call: lines are dropped and counted', async () => {
+    const worker = fileURLToPath(new URL('./full-disk-worker.ts', import.meta.url));
+    const { code, out, err } = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+      // `ulimit -f 4`: no file of this process may grow past 4 KiB (Node ignores SIGXFSZ, so the write fails).
+      const child = spawn('bash', ['-c', `ulimit -f 4 && exec "${process.execPath}" --import tsx "${worker}" "${dir}"`], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+      child.on('exit', (code) => resolve({ code, out, err }));
+    });
+    expect(code, err).toBe(0);
+    const result = JSON.parse(out.trim().split('\n').at(-1)!) as { refused: number; answer: number; logging: { written: number; dropped: number; lastError: string } };
+    expect(result.refused).toBe(400);
+    expect(result.answer).toBe(42);
+    expect(result.logging.lastError).toMatch(/EFBIG/);
+    expect(result.logging.dropped).toBeGreaterThan(0);
+    expect(statSync(join(dir, CURRENT)).size).toBeLessThanOrEqual(4096);
+  }, 60_000);
 
   it('a disk slower than the decisions: past 1 MiB waiting, lines are dropped and counted, calls answer as ever', async () => {
     const manager = managerWith({ env: {}, logging: { dir } });
