@@ -22,9 +22,9 @@ export interface LoggingOptions {
 /** The decision log's health, in the status report (`logging`). */
 export interface DecisionLogStatus {
   readonly dir: string;
-  /** Lines handed to the file. */
+  /** Lines the file took. */
   readonly written: number;
-  /** Lines dropped: the disk was slow (too much waiting to be written), full or unwritable. */
+  /** Lines lost: dropped while too much waited for the disk, or failed to write (a full or unwritable disk). */
   readonly dropped: number;
   /** The last write error (redacted), or null. */
   readonly lastError: string | null;
@@ -63,6 +63,11 @@ export class DecisionLog implements CallObserver {
   private dropped = 0;
   private lastError: string | null = null;
   private reopenAt = 0;
+  /** Every line's write callback (one function for all): counts what the file took and what it failed to take. */
+  private readonly onWritten = (error?: Error | null): void => {
+    if (error) this.dropped++;
+    else this.written++;
+  };
   private detach: (() => void) | null = null;
   private readonly listeners: { [K in keyof FloodgateEvents]?: (...args: FloodgateEvents[K]) => void } = {
     retry: (e) => this.log('retry', { scope: e.scope, endpoint: e.endpoint, retry: e.retry, delayMs: e.delayMs, category: e.classification.category, pattern: e.classification.pattern, error: e.error }),
@@ -127,9 +132,9 @@ export class DecisionLog implements CallObserver {
         this.dropped++;
         return;
       }
-      stream.write(`${JSON.stringify({ ts: new Date().toISOString(), event, ...fields })}\n`);
-      this.written++;
+      stream.write(`${JSON.stringify({ ts: new Date().toISOString(), event, ...fields })}\n`, this.onWritten);
     } catch (error) {
+      this.dropped++;
       this.failed(error);
     }
   }
@@ -160,8 +165,8 @@ export class DecisionLog implements CallObserver {
     return stream;
   }
 
+  /** The stream failed: lines waiting in it fail with it (counted by their callbacks); new ones are dropped for a while. */
   private failed(error: unknown): void {
-    this.dropped++;
     this.lastError = describe(error);
     this.reopenAt = Date.now() + REOPEN_AFTER_MS;
     const stream = this.stream;
