@@ -9,9 +9,12 @@ import type { Scope } from './scope.js';
 export interface CallObserver {
   /**
    * An attempt ended: `askedAt` when it asked for admission, `startedAt` when it started (both
-   * epoch ms, the manager's clock), `ok` whether it succeeded. The observer reads the time itself.
+   * epoch ms, the manager's clock), `tookMs` how long it ran, `ok` whether it succeeded.
+   * `tookMs` is -1 for a success the scope did not time: reading the clock costs as much as the
+   * rest of a call, so successes are timed as the status report's latency is (a scope's first
+   * 128, then one in 8); every failure is timed.
    */
-  attemptEnded(scope: Scope, endpoint: string | undefined, askedAt: number, startedAt: number, ok: boolean): void;
+  attemptEnded(scope: Scope, endpoint: string | undefined, askedAt: number, startedAt: number, tookMs: number, ok: boolean): void;
   /** A call ended without success; `error` is what its caller gets (a refusal, the provider's error, a cancellation). */
   callFailed(scope: Scope, error: unknown): void;
 }
@@ -42,8 +45,8 @@ export class ObserverSlot {
 
 function fanOut(observers: readonly CallObserver[]): CallObserver {
   return {
-    attemptEnded(scope, endpoint, askedAt, startedAt, ok) {
-      for (const observer of observers) observer.attemptEnded(scope, endpoint, askedAt, startedAt, ok);
+    attemptEnded(scope, endpoint, askedAt, startedAt, tookMs, ok) {
+      for (const observer of observers) observer.attemptEnded(scope, endpoint, askedAt, startedAt, tookMs, ok);
     },
     callFailed(scope, error) {
       for (const observer of observers) observer.callFailed(scope, error);

@@ -272,14 +272,15 @@ class Call {
   }
 
   private succeeded(value: unknown): unknown {
-    this.scope.succeeded(this.start);
-    this.host.observers.current?.attemptEnded(this.scope, this.endpoint, this.asked, this.start, true);
+    const tookMs = this.scope.succeeded(this.start);
+    this.host.observers.current?.attemptEnded(this.scope, this.endpoint, this.asked, this.start, tookMs, true);
     return value;
   }
 
   private failed(error: unknown): unknown {
     this.scope.release();
-    this.host.observers.current?.attemptEnded(this.scope, this.endpoint, this.asked, this.start, false);
+    const observer = this.host.observers.current;
+    if (observer !== null) observer.attemptEnded(this.scope, this.endpoint, this.asked, this.start, Date.now() - this.start, false);
     const classification = this.host.handleFailure(this.scope, this.endpoint, error, this.sequence);
     if (this.retrying) throw (this.lastFailure = new AttemptFailure(error, classification));
     return this.retryAfterFailure(error, classification);

@@ -80,7 +80,7 @@ export interface Collection {
   readonly series: readonly EndpointSeries[];
 }
 
-/** Told of each attempt's wait and duration (seconds) with its series: OpenTelemetry records its histograms here. */
+/** Told of each attempt's wait and duration (seconds; -1 when not timed) with its series: OpenTelemetry records its histograms here. */
 export type AttemptHook = (series: EndpointSeries, waitSeconds: number, durationSeconds: number, ok: boolean) => void;
 
 export interface FeedOptions {
@@ -151,12 +151,13 @@ export class MetricsFeed implements CallObserver {
 
   // CallObserver: on the call path, so no allocation once a series exists.
 
-  attemptEnded(scope: Scope, endpoint: string | undefined, askedAt: number, startedAt: number, ok: boolean): void {
+  attemptEnded(scope: Scope, endpoint: string | undefined, askedAt: number, startedAt: number, tookMs: number, ok: boolean): void {
     const series = this.seriesOf(scope.service, endpoint ?? '');
     const waitSeconds = (startedAt - askedAt) / 1000;
-    const durationSeconds = (Date.now() - startedAt) / 1000;
+    // -1: a success the scope did not time (see CallObserver.attemptEnded); its wait is still known.
+    const durationSeconds = tookMs < 0 ? -1 : tookMs / 1000;
     series.wait.observe(waitSeconds);
-    (ok ? series.succeeded : series.failed).observe(durationSeconds);
+    if (durationSeconds >= 0) (ok ? series.succeeded : series.failed).observe(durationSeconds);
     if (this.onAttempt !== undefined) this.onAttempt(series, waitSeconds, durationSeconds, ok);
   }
 

@@ -63,7 +63,7 @@ function create(manager: ThrottleManager, meterProvider: MeterProvider, options:
       const attributes = (series.exported ??= attributesOf(series)) as { wait: Attributes; succeeded: Attributes; failed: Attributes };
       guarded(() => {
         waitHistogram.record(waitSeconds, attributes.wait);
-        attemptHistogram.record(durationSeconds, ok ? attributes.succeeded : attributes.failed);
+        if (durationSeconds >= 0) attemptHistogram.record(durationSeconds, ok ? attributes.succeeded : attributes.failed);
       });
     },
   });
