@@ -6,6 +6,8 @@ import { benchClassify, benchRedact } from './classify.mjs';
 import { realTimeBucket, simulatedMinute } from './fidelity.mjs';
 import { compare, formatBytes, formatNs, table } from './harness.mjs';
 import { measureMemory } from './memory.mjs';
+import { benchGovernance } from './governance.mjs';
+import { runOutboundBench } from './outbound.mjs';
 import { runMetricsBench } from './metrics.mjs';
 import { runRedisBench } from './redis.mjs';
 import { runStatusBench } from './status.mjs';
@@ -236,7 +238,7 @@ async function fidelity() {
   return rows;
 }
 
-function targets({ seq, flight, failure, refused, mem, fid, fleet }) {
+function targets({ seq, flight, failure, refused, mem, fid, fleet, outbound }) {
   const get = (results, name) => results.find((r) => r.name === name).nsPerOp;
   const rows = [];
   const check = (what, ok, detail) => rows.push([what, ok ? 'met' : '**missed**', detail]);
@@ -286,6 +288,18 @@ function targets({ seq, flight, failure, refused, mem, fid, fleet }) {
           `${(ours[key] / rlf[key]).toFixed(2)}× (${Math.round(ours[key]).toLocaleString('en-US')}/s vs ${Math.round(rlf[key]).toLocaleString('en-US')}/s)`);
       }
     }
+    for (const f of fleet.fidelity.filter((r) => r.name.startsWith('floodgate'))) {
+      check(`fleet fidelity, ${f.name}: ≥ 99 % of the allowed budget, 0 over`, f.share >= 0.99 && f.busiest <= f.cap, `${(100 * f.share).toFixed(1)} %, busiest window ${f.busiest} of ${f.cap}`);
+    }
+  }
+  if (outbound !== undefined) {
+    for (const [mode, results] of [['sequential', outbound.sequential], ['16 in flight', outbound.parallel]]) {
+      const plain = results.find((r) => r.group === 'baseline').nsPerOp;
+      for (const r of results.filter((row) => row.group === 'floodgate')) {
+        const overhead = (r.nsPerOp - plain) / plain;
+        check(`outbound, ${mode}: ${r.name} < 5 % over plain fetch`, overhead < 0.05, `${(overhead * 100).toFixed(1)} % (${Math.round(1e9 / r.nsPerOp)}/s vs ${Math.round(1e9 / plain)}/s)`);
+      }
+    }
   }
   print('## Targets');
   print();
@@ -320,6 +334,8 @@ if (callsOnly) {
   process.exit(0);
 }
 classification();
+log('governance…');
+print((await benchGovernance({ quick })).markdown);
 const mem = await memory();
 const fid = await fidelity();
 log('Fleet mode (Redis)…');
@@ -328,7 +344,11 @@ print(fleet.markdown);
 print();
 log('Status routes and page…');
 print((await runStatusBench({ quick })).markdown);
+log('Outbound HTTP…');
+const outbound = await runOutboundBench({ quick });
+print(outbound.markdown);
+print();
 await observability();
-targets({ seq, flight, failure, refused, mem, fid, fleet });
+targets({ seq, flight, failure, refused, mem, fid, fleet, outbound });
 print(`_Run took ${((Date.now() - started) / 1000).toFixed(0)} s._`);
 if (outFile) writeFileSync(outFile, `${out.join('\n')}\n`);

@@ -7,6 +7,10 @@ import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { RedisStore, ThrottleManager } from '../dist/index.js';
+// Test hooks, not public API: a shortened window, and the store's counters.
+import { testWindow } from '../dist/stores/redis/settings.js';
+import { storeParts } from '../dist/stores/redis/store.js';
+import { maxInWindow } from './fidelity.mjs';
 import { compare, formatNs, table } from './harness.mjs';
 
 const IN_FLIGHT = 64;
@@ -78,6 +82,85 @@ async function serverCostPerOp(admin, call, n) {
   return { commands, usec: usec / n };
 }
 
+/** The scaled minute of the fidelity runs: a 1 s strict window (floodgate's test hook) or fixed window (rate-limiter-flexible). */
+const FLEET_WINDOW_MS = 1_000;
+const FLEET_CAP = 300;
+const FLEET_MEMBERS = 4;
+const FLEET_LOOPS = 8;
+/** Start times are taken in this process a little after each admission: rolling windows are checked this much shorter. */
+const SLACK_MS = 20;
+/** Callers that do not wait try again this long after a refusal. */
+const RETRY_MS = 5;
+
+/**
+ * A saturating fleet under a binding per-window cap: `FLEET_MEMBERS` members (each with its own
+ * connection, as processes would have) of `FLEET_LOOPS` callers each, calling one call after
+ * another, waiting when refused, for `windows` windows. Returns the share of the allowed budget
+ * used (starts in [t0, t0 + windows x window) over windows x cap, t0 the first start) and the
+ * most starts in any rolling window (start times are taken in this process just after each
+ * admission, so windows are checked SLACK_MS shorter than they are).
+ */
+async function fleetFidelity(kind, { port, windows, prefix, wait }) {
+  const clients = [];
+  const client = () => {
+    const c = new Redis({ host: '127.0.0.1', port });
+    c.on('error', () => {});
+    clients.push(c);
+    return c;
+  };
+  const starts = [];
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  let calls;
+  const closers = [];
+  let creditsUsed = 0;
+  const statsOf = [];
+  if (kind === 'rlf') {
+    calls = Array.from({ length: FLEET_MEMBERS }, () => {
+      const limiter = new RateLimiterRedis({ storeClient: client(), keyPrefix: prefix, points: FLEET_CAP, duration: FLEET_WINDOW_MS / 1000 });
+      return async () => {
+        for (;;) {
+          try {
+            await limiter.consume('fleet');
+            starts.push(performance.now());
+            return;
+          } catch (refusal) {
+            if (!(refusal instanceof Object) || typeof refusal.msBeforeNext !== 'number') throw refusal;
+            await sleep(wait ? refusal.msBeforeNext + 1 : RETRY_MS);
+          }
+        }
+      };
+    });
+  } else {
+    calls = [];
+    for (let i = 0; i < FLEET_MEMBERS; i++) {
+      const store = new RedisStore({ client: client(), prefix, timeoutMs: 5_000, ...testWindow(FLEET_WINDOW_MS), ...(kind === 'exact' ? { maxCredits: 0 } : {}) });
+      const parts = storeParts(store);
+      const manager = new ThrottleManager({ store, env: {} });
+      // Credits are asked for only while the subscription is up (a ban elsewhere must reach us).
+      for (const until = Date.now() + 5_000; !parts.channel.listening; await sleep(5)) {
+        if (Date.now() > until) throw new Error('the RedisStore subscription did not come up');
+      }
+      statsOf.push(parts.stats);
+      manager.configure('fleet', { requestsPerSecond: 2_000, burst: 100, requestsPerMinute: FLEET_CAP, maxConcurrent: Infinity, retryAttempts: 0, timeoutMs: 0, maxWaitMs: wait ? 60_000 : 0, maxQueue: Infinity });
+      closers.push(() => manager.close());
+      const noop = async () => void starts.push(performance.now());
+      calls.push(wait ? () => manager.execute('fleet', noop) : () => manager.execute('fleet', noop).catch(() => sleep(RETRY_MS)));
+    }
+  }
+  const end = performance.now() + (windows + 0.5) * FLEET_WINDOW_MS;
+  const loop = async (call) => {
+    while (performance.now() < end) await call();
+  };
+  await Promise.all(calls.flatMap((call) => Array.from({ length: FLEET_LOOPS }, () => loop(call))));
+  for (const close of closers) await close();
+  for (const stats of statsOf) creditsUsed += stats.creditsUsed;
+  for (const c of clients) c.disconnect();
+  starts.sort((a, b) => a - b);
+  const t0 = starts[0];
+  const used = starts.filter((at) => at < t0 + windows * FLEET_WINDOW_MS).length;
+  return { share: used / (windows * FLEET_CAP), used, allowed: windows * FLEET_CAP, cap: FLEET_CAP, busiest: maxInWindow(starts, FLEET_WINDOW_MS - SLACK_MS), creditsUsed };
+}
+
 /**
  * Runs the Redis benchmark. Returns `{ skipped, rows, markdown }`: `skipped` is a reason (and
  * `rows` empty) when no redis-server is available.
@@ -115,15 +198,16 @@ export async function runRedisBench({ quick = false } = {}) {
     // window (a cap of 1e8 would let the ring of starts grow by one field per admission). The
     // scope's key expires between rounds (the window is short), so most admissions here find
     // unused slots in the ring; reusing a slot costs one HMGET more.
-    const store = new RedisStore({ client: fgClient, prefix: 'bench:fg:', windowMs: 100 });
+    const store = new RedisStore({ client: fgClient, prefix: 'bench:fg:', ...testWindow(100) });
+    const stats = storeParts(store).stats;
     const limits = { requestsPerSecond: 1e7, burst: 1e5, requestsPerMinute: 1e5 };
     const limiter = store.createLimiter('bench', limits, Date.now());
     const manager = new ThrottleManager({ store, env: {} });
     // The same admission without credits: every admission (or every tick's batch) a round trip.
-    const exactStore = new RedisStore({ client: exactClient, prefix: 'bench:fg0:', windowMs: 100, maxCredits: 0, subscribe: false });
+    const exactStore = new RedisStore({ client: exactClient, prefix: 'bench:fg0:', ...testWindow(100), maxCredits: 0, subscribe: false });
     const exactLimiter = exactStore.createLimiter('bench', limits, Date.now());
     // Credits are asked for only while the subscription is up (a ban elsewhere must reach us).
-    for (const until = Date.now() + 5_000; !store.channel.listening; await new Promise((r) => setTimeout(r, 5))) {
+    for (const until = Date.now() + 5_000; !storeParts(store).channel.listening; await new Promise((r) => setTimeout(r, 5))) {
       if (Date.now() > until) throw new Error('the RedisStore subscription did not come up');
     }
     manager.configure('bench', { ...limits, maxConcurrent: Infinity, retryAttempts: 0, timeoutMs: 0, maxWaitMs: Infinity, maxQueue: Infinity });
@@ -143,8 +227,20 @@ export async function runRedisBench({ quick = false } = {}) {
     const inflight = await compare(cases, { mode: 'inflight', inFlight: IN_FLIGHT, ...settings, minOps: IN_FLIGHT });
     const costs = [];
     for (const c of cases) costs.push(await serverCostPerOp(admin, c.call, quick ? 500 : 2_000));
+    const windows = quick ? 2 : 5;
+    const fidelity = [];
+    for (const wait of [true, false]) {
+      for (const [name, kind] of [
+        ['floodgate RedisStore (credits, the default)', 'credits'],
+        ['floodgate RedisStore, maxCredits: 0', 'exact'],
+        ['rate-limiter-flexible RateLimiterRedis (fixed window)', 'rlf'],
+      ]) {
+        const run = await fleetFidelity(kind, { port: server.port, windows, prefix: `bench:fid:${kind}:${wait}:`, wait });
+        fidelity.push({ name: `${name}, ${wait ? 'callers wait' : `callers retry ${RETRY_MS} ms after a refusal`}`, ...run });
+      }
+    }
     // Admissions per round trip: answered by Redis, plus those made with credits it granted.
-    const storeTrips = store.roundTrips / Math.max(1, store.answered + store.creditsUsed);
+    const storeTrips = stats.roundTrips / Math.max(1, stats.answered + stats.creditsUsed);
 
     const rows = cases.map((c, i) => ({
       name: c.name,
@@ -183,9 +279,23 @@ export async function runRedisBench({ quick = false } = {}) {
       '',
       `floodgate round trips per admission over the whole run (EVALSHA, plus EVAL after NOSCRIPT; one trip serves the admissions of a tick, and brings credits while the limits have room): ${storeTrips.toFixed(3)}.`,
       '',
+      `### Fleet fidelity: the budget a saturating fleet uses under a binding cap`,
+      '',
+      `${FLEET_MEMBERS} members, each with its own connection and ${FLEET_LOOPS} callers calling one call after another, ` +
+        `either waiting when refused (floodgate's \`maxWaitMs\`, rate-limiter-flexible's \`msBeforeNext\`) or refused at once and trying again ${RETRY_MS} ms later, ` +
+        `share a cap of ${FLEET_CAP} starts per ${FLEET_WINDOW_MS / 1000} s window (the per-minute cap, time scaled down by floodgate's test hook; ` +
+        `floodgate also has a bucket of 2,000/s, burst 100) for ${windows} windows. "Used" is the starts in the first ${windows} windows from the first start ` +
+        `over ${windows} × ${FLEET_CAP}; "busiest" the most starts in any rolling window (taken in this process just after each admission, so ` +
+        `windows are checked ${SLACK_MS} ms shorter). rate-limiter-flexible's window is fixed: rolling windows across its boundaries can hold up to twice its points.`,
+      '',
+      table(
+        ['case', 'used of the allowed budget', 'busiest rolling window (cap ' + FLEET_CAP + ')', 'over the cap', 'credits used'],
+        fidelity.map((f) => [f.name, `${(100 * f.share).toFixed(1)} % (${f.used} / ${f.allowed})`, String(f.busiest), String(Math.max(0, f.busiest - FLEET_CAP)), String(f.creditsUsed)]),
+      ),
+      '',
     ].join('\n');
     await manager.close();
-    return { skipped: null, rows, inFlight: IN_FLIGHT, storeTripsPerAdmission: storeTrips, markdown };
+    return { skipped: null, rows, inFlight: IN_FLIGHT, storeTripsPerAdmission: storeTrips, fidelity, markdown };
   } finally {
     for (const c of clients) c.disconnect();
     await server.stop();

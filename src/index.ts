@@ -13,6 +13,7 @@ export {
   type ThrottleManagerOptions,
   type ExecuteOptions,
   type ConfigureOptions,
+  type ApplyPolicyOptions,
   type SuspendOptions,
   type ResumeOptions,
   type ErrorHandler,
@@ -35,7 +36,7 @@ export { redactText, redactUrl, redactHeaders, summarizeError, REDACTED } from '
 export type { ErrorStatistics, ErrorStatisticsOptions, ErrorHistoryEntry } from './classify/history.js';
 
 export type * from './events/events.js';
-export type { StatusReport, ScopeStatus, ScopeState, ScopeCounters } from './status/report.js';
+export type { StatusReport, ScopeStatus, ScopeState, ScopeCounters, WouldRefuseCounters } from './status/report.js';
 export type { LoggingOptions, DecisionLogStatus } from './logging/decision-log.js';
 export type { LatencyFigures } from './status/latency.js';
 export type { CircuitStateName } from './breaker/circuit.js';
@@ -46,7 +47,11 @@ export { ConsecutiveBreaker, SamplingBreaker, CountBreaker } from 'cockatiel';
 export { MemoryStore } from './stores/memory-store.js';
 export type { ThrottleStore, ScopeLimiter, LimiterLimits, LimiterSnapshot, StoreHealth, SharedState, SharedStateListener } from './stores/types.js';
 // Fleet mode. RedisStore imports nothing from ioredis at runtime: the user passes the client in.
-export { RedisStore, type RedisStoreOptions, type RedisFallback } from './stores/redis-store.js';
+export { RedisStore } from './stores/redis/store.js';
+export type { RedisStoreOptions, RedisFallback } from './stores/redis/settings.js';
 
 // Governance: the decision ledger and policy artifacts (README "Decision ledger", "Policy artifacts").
 export * from './governance/index.js';
+
+// Outbound HTTP: a fetch through the manager, the providers' rate-limit headers, the anti-loop guard (README "Outbound HTTP").
+export * from './outbound/index.js';

@@ -145,13 +145,13 @@ function parseDate(value: string, format: RegExp, now: number): number | undefin
 }
 
 /** `Retry-After`: delta seconds or an HTTP date. */
-function parseRetryAfter(value: string, now: number): number | undefined {
+export function parseRetryAfter(value: string, now: number): number | undefined {
   if (DELTA_SECONDS.test(value)) return clampMs(Number(value) * 1000);
   return parseDate(value, HTTP_DATE, now);
 }
 
 /** OpenAI's Go-style durations: `1s`, `6m0s`, `20ms`, `1h2m3.5s`. */
-function parseGoDuration(value: string): number | undefined {
+export function parseGoDuration(value: string): number | undefined {
   if (!GO_DURATION.test(value)) return undefined;
   const unit: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
   let total = 0;
@@ -160,12 +160,17 @@ function parseGoDuration(value: string): number | undefined {
 }
 
 /** `x-ratelimit-reset` and kin: delta seconds, or an epoch (seconds, or ms) once the number is that large. */
-function parseReset(value: string, now: number): number | undefined {
+export function parseReset(value: string, now: number): number | undefined {
   if (!DELTA_SECONDS.test(value)) return undefined;
   const n = Number(value);
   if (n >= 1e12) return clampMs(n - now);
   if (n >= 1e9) return clampMs(n * 1000 - now);
   return clampMs(n * 1000);
+}
+
+/** An RFC 3339 time (Anthropic's resets) as ms from `now`. */
+export function parseRfc3339Delay(value: string, now: number): number | undefined {
+  return parseDate(value, RFC3339, now);
 }
 
 function retryAfterFromHeaders(h: Bag, status: number | undefined, now: number): number | undefined {
@@ -190,7 +195,7 @@ function retryAfterFromHeaders(h: Bag, status: number | undefined, now: number):
   for (const name of RETRY_HEADERS) {
     if (!name.startsWith('anthropic-')) continue;
     const v = get(name);
-    if (v !== undefined) consider(parseDate(v, RFC3339, now));
+    if (v !== undefined) consider(parseRfc3339Delay(v, now));
   }
   for (const name of ['x-ratelimit-reset', 'x-rate-limit-reset', 'ratelimit-reset']) {
     const v = get(name);

@@ -38,6 +38,8 @@ export const DEFAULT_ERROR_PATTERNS: readonly ErrorPattern[] = Object.freeze([
   row({ name: 'circuit-open', category: C.SERVER, severity: S.MEDIUM, retryable: false, types: ['EFLOODGATE_CIRCUIT_OPEN'] }),
   // The scope is suspended (after a ban, or by hand): BAN category for reporting, but not a new ban.
   row({ name: 'suspended-locally', category: C.BAN, severity: S.HIGH, retryable: false, isBan: false, types: ['EFLOODGATE_SUSPENDED'] }),
+  // The manager's anti-loop guard refused an outbound call: floodgate's choice, not the provider's state.
+  row({ name: 'degraded', category: C.RATE_LIMIT, severity: S.MEDIUM, retryable: false, types: ['EFLOODGATE_DEGRADED'] }),
   // The caller aborted or the manager closed: the caller chose this.
   row({ name: 'cancelled', category: C.CLIENT, severity: S.LOW, retryable: false, types: ['EFLOODGATE_CANCELLED'] }),
   // A bad configuration is a programming error; retrying cannot fix it.

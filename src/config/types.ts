@@ -1,4 +1,6 @@
 import type { BreakerOption } from '../breaker/breakers.js';
+import type { ContractSpec } from '../governance/contracts.js';
+import type { ScopeMode } from '../governance/observe.js';
 
 /** The built-in kinds of outside API. Any other non-empty string is a custom service type. */
 export enum ServiceType {
@@ -68,9 +70,21 @@ export interface ThrottleConfig {
    * @default 15 min (LLM_API, custom types), 1 h (SOCIAL_MEDIA, WEB_SCRAPER), 5 min (EXCHANGE_API, INTERNAL_API): never above `banSuspensionMs` of the preset
    */
   readonly maxRetryAfterMs: number;
+  /**
+   * `observe`: every decision is made and counted but no call is held or refused (a call that
+   * would wait or be refused runs at once; the report's `wouldRefuse` counts it). See README "Observe mode".
+   * @default 'enforce'
+   */
+  readonly mode?: ScopeMode | undefined;
+  /**
+   * Endpoint templates (`'GET /repos/{owner}/{repo}'`) with a latency limit and an error budget,
+   * scored per scope over a rolling window (README "Contracts and error budgets"). Replaced whole
+   * by each `configure()` that sets it; `{}` removes them.
+   */
+  readonly contracts?: Readonly<Record<string, ContractSpec>> | undefined;
 }
 
 export type ThrottleConfigKey = keyof ThrottleConfig;
 
-/** The fields that hold a number (all but `breaker`): the ones the environment can set. */
-export type NumericConfigKey = Exclude<ThrottleConfigKey, 'breaker'>;
+/** The fields that hold a number (all but `breaker`, `mode`, `contracts`): the ones the environment can set. */
+export type NumericConfigKey = Exclude<ThrottleConfigKey, 'breaker' | 'mode' | 'contracts'>;

@@ -1,5 +1,7 @@
 import { checkBreaker } from '../breaker/breakers.js';
 import { ConfigError } from '../errors/errors.js';
+import { checkContracts } from '../governance/contracts.js';
+import { checkMode } from '../governance/observe.js';
 import type { NumericConfigKey, ThrottleConfig } from './types.js';
 
 interface FieldRule {
@@ -36,6 +38,9 @@ export const FIELD_RULES: Readonly<Record<NumericConfigKey, FieldRule>> = {
 
 export const CONFIG_KEYS = Object.keys(FIELD_RULES) as NumericConfigKey[];
 
+/** The fields that hold something else than a number, with their checks. */
+const OTHER_FIELDS: Readonly<Record<string, (value: unknown) => unknown>> = { breaker: checkBreaker, mode: checkMode, contracts: checkContracts };
+
 export function describeRule(r: FieldRule): string {
   const bound = `${r.minInclusive ? '>=' : '>'} ${r.min}`;
   return `must be ${r.integer ? 'an integer' : 'a number'} ${bound}${r.infinite ? ', or Infinity' : ''}`;
@@ -71,12 +76,12 @@ export function validatePartial(service: string, partial: unknown): Partial<Thro
   if (entries === undefined) throw new ConfigError(where, partial, 'must be an object of ThrottleConfig fields');
   const checked: Record<string, unknown> = {};
   for (const [key, value] of entries) {
-    if (key === 'breaker') {
-      if (value !== undefined) checked[key] = checkBreaker(value);
+    if (Object.hasOwn(OTHER_FIELDS, key)) {
+      if (value !== undefined) checked[key] = OTHER_FIELDS[key]!(value);
       continue;
     }
     if (!Object.hasOwn(FIELD_RULES, key)) {
-      throw new ConfigError(key, value, `is not a ThrottleConfig field; known fields: ${[...CONFIG_KEYS, 'breaker'].join(', ')}`);
+      throw new ConfigError(key, value, `is not a ThrottleConfig field; known fields: ${[...CONFIG_KEYS, ...Object.keys(OTHER_FIELDS)].join(', ')}`);
     }
     if (value === undefined) continue;
     checked[key] = checkField(key as NumericConfigKey, value);

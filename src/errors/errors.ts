@@ -74,6 +74,31 @@ export class CallTimeoutError extends FloodgateError {
   }
 }
 
+/**
+ * The manager's anti-loop guard tripped (too many outbound calls, or a storm of failures, within a
+ * minute): every outbound call (createFetch) is refused until `until`. Carries no stack frames.
+ */
+export class DegradedError extends FloodgateError {
+  static readonly code = 'EFLOODGATE_DEGRADED';
+  /** The scope whose call was refused. */
+  readonly scope: string;
+  /** End of the degraded mode (epoch ms). */
+  readonly until: number;
+  /** What tripped the guard: `max_per_minute` (the cap on outbound calls) or `failure_storm`. */
+  readonly reason: 'max_per_minute' | 'failure_storm';
+
+  static {
+    lazyMessage(this, (e) => `Outbound calls are refused until ${isoTime(e.until)} (degraded mode: ${e.reason}); refused call in scope "${e.scope}"`);
+  }
+
+  constructor(scope: string, until: number, reason: DegradedError['reason']) {
+    super(DegradedError.code, undefined, NO_STACK);
+    this.scope = scope;
+    this.until = until;
+    this.reason = reason;
+  }
+}
+
 /** A configuration value is invalid. The message names the field, the value and the rule. */
 export class ConfigError extends FloodgateError {
   static readonly code = 'EFLOODGATE_CONFIG';
@@ -150,11 +175,12 @@ export const isPlatformSuspendedError = guard<PlatformSuspendedError>(PlatformSu
 export const isCallTimeoutError = guard<CallTimeoutError>(CallTimeoutError.code);
 export const isConfigError = guard<ConfigError>(ConfigError.code);
 export const isCallCancelledError = guard<CallCancelledError>(CallCancelledError.code);
+export const isDegradedError = guard<DegradedError>(DegradedError.code);
 
 /**
  * When a call floodgate refused may be tried again, in ms from `now` (0: now), for any of its
  * refusals: RateLimitedError (`retryAfterMs`), CircuitOpenError (`retryAt`: the probe's turn),
- * PlatformSuspendedError (`suspendedUntil`). undefined for any other error (a provider's own
+ * PlatformSuspendedError (`suspendedUntil`), DegradedError (`until`). undefined for any other error (a provider's own
  * error, a cancelled or timed-out call). Works across duplicate copies of the package; the HTTP
  * edges turn it into a `Retry-After` header.
  */
@@ -163,6 +189,7 @@ export function retryAfterOf(error: unknown, now: number = Date.now()): number |
     if (isRateLimitedError(error)) return untilOrZero(error.retryAfterMs);
     if (isCircuitOpenError(error)) return untilOrZero(error.retryAt - now);
     if (isPlatformSuspendedError(error)) return untilOrZero(error.suspendedUntil - now);
+    if (isDegradedError(error)) return untilOrZero(error.until - now);
   } catch {
     // A look-alike whose reads throw is not a refusal anyone can wait for.
   }

@@ -6,11 +6,13 @@ export {
   CallTimeoutError,
   CallCancelledError,
   ConfigError,
+  DegradedError,
   isRateLimitedError,
   isCircuitOpenError,
   isPlatformSuspendedError,
   isCallTimeoutError,
   isCallCancelledError,
   isConfigError,
+  isDegradedError,
   retryAfterOf,
 } from './errors.js';

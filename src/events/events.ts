@@ -1,6 +1,7 @@
 import type { CircuitStateName } from '../breaker/circuit.js';
 import type { ErrorSummary } from '../classify/redact.js';
 import type { ErrorClassification } from '../classify/types.js';
+import type { WouldRefuseReason } from '../governance/observe.js';
 
 /** Where an event happened. `platform` and `endpoint` are present when the call named them. */
 export interface ScopeRef {
@@ -71,6 +72,37 @@ export interface StoreHealthEvent {
   readonly lastError: string | null;
 }
 
+/** Observe mode: enforce mode would have refused this call; it runs instead. */
+export interface WouldRefuseEvent extends ScopeRef {
+  readonly reason: WouldRefuseReason;
+}
+
+/** A contract's burn rate reached its `burnAlert` (once per crossing: again only after it fell below). */
+export interface BudgetBurnEvent extends ScopeRef {
+  /** The contract's endpoint template. */
+  readonly contract: string;
+  readonly burnRate: number;
+  readonly burnAlert: number;
+  readonly errorBudget: number;
+  readonly windowMs: number;
+  /** Attempts and failures in the window. */
+  readonly calls: number;
+  readonly failures: number;
+}
+
+/** The anti-loop guard tripped: every outbound call (createFetch) is refused with DegradedError until `until`. */
+export interface DegradedEvent {
+  readonly until: number;
+  /** `max_per_minute`: too many outbound attempts in a minute; `failure_storm`: too many failed ones. */
+  readonly reason: 'max_per_minute' | 'failure_storm';
+}
+
+/** Degraded mode ended: outbound calls go through again, counted afresh. */
+export interface RecoveredEvent {
+  /** When it ended (epoch ms). */
+  readonly at: number;
+}
+
 /** `configure()` changed a service's (or a platform's) configuration. */
 export interface ConfiguredEvent {
   readonly service: string;
@@ -91,5 +123,10 @@ export interface FloodgateEvents {
   paused: [PausedEvent];
   /** Fleet mode: the shared store's health changed. */
   storeHealth: [StoreHealthEvent];
+  wouldRefuse: [WouldRefuseEvent];
+  budgetBurn: [BudgetBurnEvent];
+  /** The anti-loop guard tripped (see `configureGuard`). */
+  degraded: [DegradedEvent];
+  recovered: [RecoveredEvent];
   configured: [ConfiguredEvent];
 }

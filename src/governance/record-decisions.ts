@@ -36,6 +36,11 @@ const DECISIONS: { readonly [E in EventName]?: { readonly kind: Kind; readonly e
   },
   storeHealth: { kind: 'state', entry: (e) => ({ scope: `store:${e.store}`, decision: 'store', reason: e.status, mode: e.mode }) },
   rateLimited: { kind: 'refusal', entry: (e) => ({ ...where(e), decision: 'refuse', reason: e.reason, retryAfterMs: e.retryAfterMs }) },
+  budgetBurn: {
+    kind: 'state',
+    entry: (e) => ({ ...where(e), decision: 'budget_burn', reason: e.contract, burnRate: e.burnRate, burnAlert: e.burnAlert, calls: e.calls, failures: e.failures }),
+  },
+  wouldRefuse: { kind: 'refusal', entry: (e) => ({ ...where(e), decision: 'would_refuse', reason: e.reason }) },
   retry: {
     kind: 'retry',
     entry: (e) => ({ ...where(e), decision: 'retry', reason: e.classification.category, endpoint: e.endpoint, attempt: e.retry, delayMs: e.delayMs, statusCode: e.classification.statusCode }),

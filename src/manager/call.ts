@@ -1,12 +1,13 @@
 import pRetry from 'p-retry';
-import type { ErrorClassification } from '../classify/types.js';
+import { countsAgainstProvider, type ErrorClassification } from '../classify/types.js';
 import { brandOf } from '../errors/floodgate-error.js';
-import { CallCancelledError, CircuitOpenError, PlatformSuspendedError, RateLimitedError } from '../errors/errors.js';
+import { CallCancelledError, CircuitOpenError, DegradedError, PlatformSuspendedError, RateLimitedError } from '../errors/errors.js';
 import { compactTime } from '../limiter/compact-time.js';
 import { retryDelay } from '../retry/backoff.js';
 import type { AttemptTimeouts, DeadlineNode } from './attempt-timeouts.js';
 import type { CallObserver } from './call-observer.js';
 import type { Scope } from './scope.js';
+import { retryForbidden } from './unretryable.js';
 
 /** What the call path needs from its manager. */
 export interface CallHost {
@@ -60,6 +61,7 @@ export function runCall(
     scope.throwIfRefusing(now);
     return new Call(host, scope, endpoint, signal, fn, thisArg, args).admitThenRun(now);
   } catch (error) {
+    if (scope.config.mode === 'observe' && scope.letThrough(error)) return new Call(host, scope, endpoint, signal, fn, thisArg, args).runLetThrough(now);
     countEnd(host, scope, error);
     return Promise.reject(error);
   }
@@ -78,6 +80,7 @@ function countEnd(host: CallHost, scope: Scope, error: unknown): void {
       break;
     case CircuitOpenError.code:
     case PlatformSuspendedError.code:
+    case DegradedError.code:
       incidents.rejected++;
       break;
     case CallCancelledError.code:
@@ -160,8 +163,26 @@ class Call {
    * calls now, else runs it once admitted (at once, or after waiting).
    */
   beginRetry(now: number): Promise<unknown> {
-    this.scope.throwIfRefusing(now);
+    try {
+      this.scope.throwIfRefusing(now);
+    } catch (error) {
+      if (this.scope.config.mode === 'observe' && this.scope.letThrough(error)) return this.runLetThrough(now);
+      throw error;
+    }
     return this.admitThenRun(now);
+  }
+
+  /** Observe mode: a refusal was let through (counted by the scope); the attempt runs now, on no token, in a slot. */
+  runLetThrough(now: number): Promise<unknown> {
+    this.scope.active++;
+    return this.attempt(now);
+  }
+
+  /** Observe mode: the limits did not admit the call now. Enforce mode's refusal, if it makes one, is counted; the call runs at once. */
+  private runUnadmitted(now: number): Promise<unknown> {
+    const refusal = this.scope.observedRefusal(now, this.signal);
+    if (refusal !== null && !this.scope.letThrough(refusal)) throw refusal;
+    return this.runLetThrough(now);
   }
 
   /** The attempt, at once when the scope admits it now, else after waiting for admission. */
@@ -170,6 +191,7 @@ class Call {
     const scope = this.scope;
     const admitted = scope.admitNow(now);
     if (admitted === 0) return this.attempt(now);
+    if (typeof admitted === 'number' && scope.config.mode === 'observe') return this.runUnadmitted(now);
     // The probe of a half-open circuit may have to wait in line; it stays the probe.
     const probe = scope.circuit !== null && scope.circuit.stateName === 'half_open';
     if (typeof admitted === 'number') {
@@ -253,7 +275,10 @@ class Call {
     const scope = this.scope;
     try {
       const admittedByStore = typeof first !== 'number' && (await first) === 0;
-      if (!admittedByStore) await scope.waitForAdmission(Date.now(), this.signal);
+      if (!admittedByStore) {
+        if (scope.config.mode === 'observe') return this.runUnadmitted(Date.now());
+        await scope.waitForAdmission(Date.now(), this.signal);
+      }
       const now = Date.now();
       try {
         if (probe && scope.circuit !== null && scope.circuit.stateName === 'half_open') scope.throwIfSuspended(now);
@@ -273,6 +298,7 @@ class Call {
 
   private succeeded(value: unknown): unknown {
     const tookMs = this.scope.succeeded(this.start);
+    if (this.scope.contracts !== null) this.scoreContract(false);
     this.host.observers.current?.attemptEnded(this.scope, this.endpoint, this.asked, this.start, tookMs, true);
     return value;
   }
@@ -282,6 +308,7 @@ class Call {
     const observer = this.host.observers.current;
     if (observer !== null) observer.attemptEnded(this.scope, this.endpoint, this.asked, this.start, Date.now() - this.start, false);
     const classification = this.host.handleFailure(this.scope, this.endpoint, error, this.sequence);
+    if (this.scope.contracts !== null) this.scoreContract(countsAgainstProvider(classification));
     if (this.retrying) throw (this.lastFailure = new AttemptFailure(error, classification));
     return this.retryAfterFailure(error, classification);
   }
@@ -322,6 +349,12 @@ class Call {
     }
   }
 
+  /** The attempt that just ended, for the scope's contracts. */
+  private scoreContract(failed: boolean): void {
+    const now = Date.now();
+    this.scope.contracts!.record(this.endpoint, now, now - this.start, failed);
+  }
+
   /** What the caller gets when the retries end with `failure`. */
   private finalError(failure: unknown): unknown {
     if (failure === this.lastFailure && this.lastFailure !== null) return this.lastFailure.original;
@@ -349,7 +382,7 @@ class Call {
   /** Whether retry number `retry` happens; when it does, its delay is planned and announced (`retry` event). */
   private planRetry(retry: number, classification: ErrorClassification, error: unknown): boolean {
     const scope = this.scope;
-    if (!classification.retryable || retry > scope.config.retryAttempts) return false;
+    if (!classification.retryable || retry > scope.config.retryAttempts || retryForbidden(error)) return false;
     // A caller who aborted gets no further retry (nor a `retry` event for one that never happens).
     if (this.signal !== undefined && this.signal.aborted) throw this.aborted(this.signal.reason);
     const delayMs = retryDelay(retry, scope.config, classification.backoffMultiplier, classification.retryAfterMs);

@@ -6,6 +6,7 @@ import { countsAgainstProvider, ErrorCategory, type ErrorClassification } from '
 import { CallCancelledError, ConfigError, isCallTimeoutError } from '../errors/errors.js';
 import { isFloodgateError } from '../errors/floodgate-error.js';
 import type { ErrorSummary, FloodgateEvents, ScopeRef } from '../events/events.js';
+import { OutboundGuard } from '../outbound/guard.js';
 import { MemoryStore } from '../stores/memory-store.js';
 import type { ThrottleStore } from '../stores/types.js';
 import { DecisionLog, checkLoggingOptions } from '../logging/decision-log.js';
@@ -35,6 +36,8 @@ export class ManagerCore implements CallHost {
   readonly history: ErrorHistory;
   readonly handlers: { readonly category?: ErrorCategory; readonly service?: string; readonly handler: ErrorHandler }[] = [];
   store: ThrottleStore;
+  /** The anti-loop guard over outbound calls (createFetch); off until configured. */
+  readonly guard: OutboundGuard;
   /** Metrics collectors and the decision log (see call-observer.ts). */
   readonly observers = new ObserverSlot();
   private readonly maxScopes: number;
@@ -59,6 +62,15 @@ export class ManagerCore implements CallHost {
     if (options.logging === false) this.decisionLog = null;
     else if (options.logging !== undefined) this.decisionLog = new DecisionLog(emitter, this.observers, checkLoggingOptions(options.logging));
     this.scopeEvents = new ScopeEvents(emitter, () => this.store.shared);
+    this.guard = new OutboundGuard({
+      onDegraded: (until, reason, fromFleet) => {
+        // Fleet mode: the other processes enter degraded mode too (see OutboundGuard.adopt).
+        if (!fromFleet) this.store.shared?.publishMessage?.(GUARD_TOPIC, JSON.stringify({ ms: until - Date.now(), reason }));
+        emitter.emit('degraded', { until, reason });
+      },
+      onRecovered: () => emitter.emit('recovered', { at: Date.now() }),
+    });
+    if (options.guard !== undefined) this.guard.configure(options.guard);
     // Last, once nothing above can throw: a constructor that failed must not stay subscribed.
     this.attachStore();
   }
@@ -103,6 +115,7 @@ export class ManagerCore implements CallHost {
     this.timeouts.clear();
     for (const scope of this.scopes.values()) scope.dispose(new CallCancelledError(scope.key, why));
     this.scopes.clear();
+    this.guard.reset();
   }
 
   /**
@@ -132,7 +145,12 @@ export class ManagerCore implements CallHost {
   /** Throws PlatformSuspendedError while the scope is suspended. */
   throwIfSuspended(service: string, platform: string | undefined): void {
     const scope = this.scopes.get(service, platform);
-    if (scope?.suspension != null) scope.throwIfSuspended(Date.now());
+    if (scope?.suspension == null) return;
+    try {
+      scope.throwIfSuspended(Date.now());
+    } catch (error) {
+      if (scope.config.mode !== 'observe' || !scope.letThrough(error)) throw error;
+    }
   }
 
   /** Classifies a method's failure and counts it once (see {@link handleFailure}). */
@@ -203,13 +221,21 @@ export class ManagerCore implements CallHost {
     if (classification.isBan) {
       scope.suspend(now + scope.config.banSuspensionMs, `ban detected (${classification.pattern}): ${summary.message}`, false);
     } else if (classification.retryAfterMs !== undefined && pausesScope(classification)) {
-      // A provider may ask for centuries (`retry-after: 999999999999`): its word is capped.
-      const pauseMs = Math.min(classification.retryAfterMs, scope.config.maxRetryAfterMs);
-      const until = now + pauseMs;
-      if (scope.pauseUntil(until)) {
-        this.store.shared?.publishPause(scope.key, pauseMs); // fleet mode
-        this.emitter.emit('paused', { ...scopeRef(scope), until, classification });
-      }
+      this.pauseScope(scope, classification.retryAfterMs, classification, now);
+    }
+  }
+
+  /**
+   * Holds the scope's admissions for `pauseMs` (capped by `maxRetryAfterMs`: a provider may ask
+   * for centuries), fleet-wide with a shared store, and emits `paused`. Used for a failure's
+   * Retry-After and by createFetch for rate-limit headers of any response.
+   */
+  pauseScope(scope: Scope, pauseMs: number, classification: ErrorClassification, now: number): void {
+    const cappedMs = Math.min(pauseMs, scope.config.maxRetryAfterMs);
+    const until = now + cappedMs;
+    if (scope.pauseUntil(until)) {
+      this.store.shared?.publishPause(scope.key, cappedMs); // fleet mode
+      this.emitter.emit('paused', { ...scopeRef(scope), until, classification });
     }
   }
 
@@ -226,9 +252,20 @@ export class ManagerCore implements CallHost {
   }
 
   private attachStore(): void {
-    this.detachStore = this.store.shared?.attach(storeListener(this.scopes, (health) => this.emitter.emit('storeHealth', { store: this.store.name, ...health })));
+    this.detachStore = this.store.shared?.attach(
+      storeListener(
+        this.scopes,
+        (health) => this.emitter.emit('storeHealth', { store: this.store.name, ...health }),
+        (topic, payload) => {
+          if (topic === GUARD_TOPIC) this.guard.adopt(payload, Date.now());
+        },
+      ),
+    );
   }
 }
+
+/** The shared-state topic on which a manager's guard tells the fleet it tripped. */
+const GUARD_TOPIC = 'guard';
 
 /** A provider's Retry-After on a rate limit or an overload applies to everyone in the scope. */
 function pausesScope(classification: ErrorClassification): boolean {

@@ -2,6 +2,8 @@ import type { EventEmitter } from 'eventemitter3';
 import type { CircuitStateName } from '../breaker/circuit.js';
 import type { RateLimitedError } from '../errors/errors.js';
 import type { FloodgateEvents, ScopeRef } from '../events/events.js';
+import type { ContractFigures, ContractSpec } from '../governance/contracts.js';
+import type { WouldRefuseReason } from '../governance/observe.js';
 import type { SharedState } from '../stores/types.js';
 import type { Scope, ScopeListener } from './scope.js';
 
@@ -35,6 +37,16 @@ export class ScopeEvents implements ScopeListener {
     // An expiry happens everywhere at once: only resume() is published.
     if (!fromFleet && cause === 'manual') this.shared()?.publishResume(scope.key);
     this.emitter.emit('resumed', { ...scopeRef(scope), cause });
+  }
+
+  onWouldRefuse(scope: Scope, reason: WouldRefuseReason): void {
+    if (this.emitter.listenerCount('wouldRefuse') === 0) return;
+    this.emitter.emit('wouldRefuse', { ...scopeRef(scope), reason });
+  }
+
+  onBudgetBurn(scope: Scope, contract: string, spec: Required<ContractSpec>, figures: ContractFigures): void {
+    const { calls, failures, burnRate } = figures;
+    this.emitter.emit('budgetBurn', { ...scopeRef(scope), contract, burnRate, burnAlert: spec.burnAlert, errorBudget: spec.errorBudget, windowMs: spec.windowMs, calls, failures });
   }
 }
 

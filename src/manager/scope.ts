@@ -2,6 +2,8 @@ import { countsEveryCall } from '../breaker/breakers.js';
 import { Circuit, type CircuitListener, type CircuitStateName } from '../breaker/circuit.js';
 import type { ThrottleConfig } from '../config/types.js';
 import { CallCancelledError, CircuitOpenError, PlatformSuspendedError, RateLimitedError } from '../errors/errors.js';
+import { ContractBook, type ContractFigures, type ContractSpec } from '../governance/contracts.js';
+import { refusalReason, WouldRefuseCounts, type WouldRefuseReason } from '../governance/observe.js';
 import { AdmissionQueue, type AdmissionGate } from '../limiter/admission-queue.js';
 import { compactTime } from '../limiter/compact-time.js';
 import { LatencyHistogram } from '../status/latency.js';
@@ -37,6 +39,8 @@ export class Incidents {
   /** Failed attempts (classified provider errors, retries included). */
   failures = 0;
   retries = 0;
+  /** Observe mode: refusals let through, by reason. */
+  wouldRefuse: WouldRefuseCounts | null = null;
 }
 
 /** Told of what happens to a scope, for the manager's events and the fleet. One serves every scope of a manager. */
@@ -47,6 +51,10 @@ export interface ScopeListener extends CircuitListener {
   onSuspended(scope: Scope, until: number, reason: string, fromFleet: boolean): void;
   /** A suspension (or provider pause) was lifted by resume() (`manual`) or ran out (`expired`). */
   onResumed(scope: Scope, cause: 'manual' | 'expired', fromFleet: boolean): void;
+  /** Observe mode: a refusal was counted and the call let through. */
+  onWouldRefuse(scope: Scope, reason: WouldRefuseReason): void;
+  /** A contract's burn rate reached its `burnAlert`. */
+  onBudgetBurn(scope: Scope, template: string, spec: Required<ContractSpec>, figures: ContractFigures): void;
 }
 
 /**
@@ -60,6 +68,8 @@ export class Scope implements AdmissionGate, CircuitListener {
   readonly limiter: ScopeLimiter;
   queue: AdmissionQueue | null = null;
   latency: LatencyHistogram | null = null;
+  /** Null unless the configuration has `contracts`: the call path's one check. */
+  contracts: ContractBook | null = null;
 
   /** Calls in flight (admitted, not yet settled). */
   active = 0;
@@ -79,6 +89,7 @@ export class Scope implements AdmissionGate, CircuitListener {
     now: number,
   ) {
     this.limiter = store.createLimiter(this.key, config, now);
+    this.useContracts(config);
     this.lastUsed = compactTime(now);
     // Fleet mode (`shareCircuit`): another process may open this circuit before any failure here.
     // A failure-rate breaker counts every call from the first.
@@ -239,6 +250,7 @@ export class Scope implements AdmissionGate, CircuitListener {
 
   reconfigure(config: ThrottleConfig, now: number): void {
     this.config = config;
+    this.useContracts(config);
     // The circuit first: a store sharing circuits reads its reset period with the limits.
     if (this.circuit !== null) this.circuit.reconfigure(config);
     else if (countsEveryCall(config.breaker)) this.ensureCircuit();
@@ -294,8 +306,38 @@ export class Scope implements AdmissionGate, CircuitListener {
     // The limiter's estimate cannot see the concurrency limit: with every slot busy it is 0,
     // which would tell the caller to come straight back. Hint the time a call takes instead.
     const error = new RateLimitedError(this.key, waitMs > 0 ? waitMs : this.slotWaitHint(), paused ? 'paused' : reason);
-    this.listener.onRateLimited(this, error);
+    // Observe mode decides a refusal it will not make: `letThrough` announces it (`wouldRefuse`).
+    if (!decidingObserved) this.listener.onRateLimited(this, error);
     return error;
+  }
+
+  /** Observe mode: the refusal a caller that may not wait would get now (see {@link throwIfCannotWait}), or null; not announced. */
+  observedRefusal(now: number, signal: AbortSignal | undefined): Error | null {
+    decidingObserved = true;
+    try {
+      return (this.queue ??= new AdmissionQueue(this)).refusal(now, this.config.maxWaitMs, this.config.maxQueue, signal);
+    } finally {
+      decidingObserved = false;
+    }
+  }
+
+  /**
+   * Observe mode: `error`, one of floodgate's refusals, is counted and announced instead of
+   * thrown, and the caller runs at once. False (nothing counted) when `error` is no refusal.
+   */
+  letThrough(error: unknown): boolean {
+    const reason = refusalReason(error);
+    if (reason === null) return false;
+    (this.incidents().wouldRefuse ??= new WouldRefuseCounts()).add(reason);
+    this.listener.onWouldRefuse(this, reason);
+    return true;
+  }
+
+  /** Contracts from `config`, keeping the windows when they are unchanged. */
+  private useContracts(config: ThrottleConfig): void {
+    const specs = config.contracts as Readonly<Record<string, Required<ContractSpec>>> | undefined;
+    if (specs === this.contracts?.specs) return;
+    this.contracts = specs === undefined ? null : new ContractBook(specs, (template, spec, figures) => this.listener.onBudgetBurn(this, template, spec, figures));
   }
 
   /** How long a concurrency slot likely stays busy: the mean call duration, or 1 s before any call finished. */
@@ -312,6 +354,9 @@ export class Scope implements AdmissionGate, CircuitListener {
     this.active--;
   }
 }
+
+/** True while {@link Scope.observedRefusal} decides (synchronously): its refusal is not announced as `rateLimited`. */
+let decidingObserved = false;
 
 export function scopeKey(service: string, platform: string | undefined): string {
   return platform === undefined ? service : `${service}:${platform}`;

@@ -60,6 +60,21 @@ export class ServiceConfigs {
     return resolved;
   }
 
+  /** The services and platforms (scope keys) given a configuration by the environment or `configure()`. */
+  configured(): { readonly services: readonly string[]; readonly platforms: readonly string[] } {
+    if (this.env !== undefined) this.readEnv(this.env);
+    return { services: [...this.services.keys()], platforms: [...this.platforms.keys()] };
+  }
+
+  /** Replaces every configuration at once (applyPolicy, which validated them); the environment is not read again. */
+  replace(services: ReadonlyMap<string, ThrottleConfig>, platforms: ReadonlyMap<string, Partial<ThrottleConfig>>): void {
+    this.env = undefined;
+    this.services.clear();
+    this.platforms.clear();
+    for (const [service, config] of services) this.services.set(service, config);
+    for (const [key, override] of platforms) this.platforms.set(key, override);
+  }
+
   private service(service: string): ThrottleConfig {
     if (this.env !== undefined) this.readEnv(this.env);
     return this.services.get(service) ?? presetFor(service);

@@ -5,7 +5,7 @@ import type { ScopeRegistry } from './scope-registry.js';
  * Fleet mode: applies what the shared store (Redis) reports from other processes to this
  * manager's scopes. Scopes unknown here are skipped: their next admission sees the shared state.
  */
-export function storeListener(scopes: ScopeRegistry, onHealthChange: (health: StoreHealth) => void): SharedStateListener {
+export function storeListener(scopes: ScopeRegistry, onHealthChange: (health: StoreHealth) => void, onMessage: (topic: string, payload: string) => void): SharedStateListener {
   return {
     onSuspended: (key, remainingMs, reason) => {
       scopes.getByKey(key)?.suspend(Date.now() + remainingMs, reason, true);
@@ -25,5 +25,6 @@ export function storeListener(scopes: ScopeRegistry, onHealthChange: (health: St
       scopes.getByKey(key)?.circuit?.forceClose();
     },
     onHealthChange,
+    onMessage,
   };
 }

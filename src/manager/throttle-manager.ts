@@ -7,7 +7,10 @@ import type { ServiceName, ThrottleConfig } from '../config/types.js';
 import { ConfigError } from '../errors/errors.js';
 import type { LoggingOptions } from '../logging/decision-log.js';
 import type { FloodgateEvents } from '../events/events.js';
+import { ManagerPolicy } from '../governance/manager-policy.js';
+import type { DecisionSource } from '../governance/record-decisions.js';
 import { buildStatusReport, type StatusReport } from '../status/report.js';
+import type { GuardOptions } from '../outbound/guard.js';
 import type { ThrottleStore } from '../stores/types.js';
 import { runCall } from './call.js';
 import { ManagerCore, type ErrorHandler } from './manager-core.js';
@@ -25,6 +28,8 @@ export interface ThrottleManagerOptions {
   readonly historySize?: number;
   /** Scopes kept before idle ones are forgotten (least recently used first). @default 10000 */
   readonly maxScopes?: number;
+  /** The anti-loop guard over outbound calls (createFetch). @default off */
+  readonly guard?: GuardOptions;
   /**
    * Decision logs (README: "Decision logs"): one JSON line per refusal, retry, circuit change,
    * ban, suspension, resume, configuration change and store health change, in daily files.
@@ -46,6 +51,11 @@ export interface ExecuteOptions {
 export interface ConfigureOptions {
   /** Configure only the scope `service:platform`, on top of the service's configuration. */
   readonly platform?: string;
+}
+
+export interface ApplyPolicyOptions {
+  /** The hash the artifact must have (from `exportPolicy()` or `policyHash()` where it was made, through a channel you trust). */
+  readonly expectedHash: string;
 }
 
 export interface SuspendOptions {
@@ -70,6 +80,7 @@ let readCore: (manager: ThrottleManager) => ManagerCore;
  */
 export class ThrottleManager extends EventEmitter<FloodgateEvents> {
   readonly #core: ManagerCore;
+  readonly #policy: ManagerPolicy;
 
   static {
     readCore = (manager) => manager.#core;
@@ -78,6 +89,7 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> {
   constructor(options: ThrottleManagerOptions = {}) {
     super();
     this.#core = new ManagerCore(this, options);
+    this.#policy = new ManagerPolicy(this.#core);
   }
 
   /** The process-wide manager, created (and reading the environment) on first use. */
@@ -99,11 +111,13 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> {
     const now = Date.now();
     if (options.platform !== undefined) {
       const resolved = configs.configurePlatform(service, options.platform, partial);
+      this.#policy.invalidate();
       scopes.get(service, options.platform)?.reconfigure(resolved, now);
       emitConfigured(this, service, options.platform, partial);
       return resolved;
     }
     const { resolved, platforms } = configs.configureService(service, partial);
+    this.#policy.invalidate();
     for (const scope of scopes.values()) {
       if (scope.service === service) scope.reconfigure(platforms.get(scope.key) ?? resolved, now);
     }
@@ -116,6 +130,14 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> {
   getConfig(service: ServiceName, options: ConfigureOptions = {}): ThrottleConfig {
     checkName('service', service);
     return this.#core.configs.resolve(service, options.platform);
+  }
+
+  /**
+   * Merges `options` onto the anti-loop guard over outbound calls (createFetch); a bad value
+   * throws ConfigError and changes nothing. Counting starts afresh.
+   */
+  configureGuard(options: GuardOptions): void {
+    this.#core.guard.configure(options);
   }
 
   /** Switches to another store (e.g. Redis) for scopes created from now on. */
@@ -171,6 +193,7 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> {
   /** Adds a pattern to the classifier, tried before the defaults unless `position: 'after'`. */
   registerErrorPattern(pattern: ErrorPattern, options?: RegisterPatternOptions): void {
     this.#core.classifier.register(pattern, options);
+    this.#policy.invalidate();
   }
 
   /** Runs `handler` for every failure handled of that category and/or service; returns the function that removes it. */
@@ -194,7 +217,37 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> {
     const { scopes, store } = this.#core;
     const now = Date.now();
     for (const scope of scopes.values()) scope.expireSuspension(now);
-    return buildStatusReport(scopes.values(), store.name, now, store.health?.(), this.#core.firstUse()?.status() ?? null);
+    return buildStatusReport(scopes.values(), store.name, now, store.health?.(), this.#policy.hash(), this.#core.guard.status(now), this.#core.firstUse()?.status() ?? null);
+  }
+
+  // Governance (README "Policy hash", "Decision ledger")
+
+  /**
+   * SHA-256 (64 lowercase hex digits) of the RFC 8785 form of the policy in force: every
+   * resolved configuration (presets, services and platforms configured, modes, contracts) and
+   * the pattern table in its order. Key order never changes it; any value does.
+   */
+  policyHash(): string {
+    return this.#policy.hash();
+  }
+
+  /** Writes the policy in force and its hash to `path` (`{ policy, hash }`, atomically); resolves with the hash. */
+  exportPolicy(path: string): Promise<string> {
+    return this.#policy.export(path);
+  }
+
+  /**
+   * Applies an artifact written by `exportPolicy()` once its policy hashes to `expectedHash`:
+   * every configuration and the user patterns are replaced, live scopes reconfigured. Rejects
+   * with ConfigError, changing nothing, when the artifact is refused or any part is invalid.
+   */
+  applyPolicy(path: string, options: ApplyPolicyOptions): Promise<string> {
+    return this.#policy.apply(path, options?.expectedHash);
+  }
+
+  /** Records this manager's decisions in `ledger` (`ledger.attach(manager)`); returns the function that stops it. */
+  useLedger(ledger: { attach(source: DecisionSource): () => void }): () => void {
+    return ledger.attach(this);
   }
 
   /** Forgets every scope, counter and handled error; waiting calls reject with CallCancelledError. */

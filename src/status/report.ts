@@ -1,7 +1,10 @@
 import { unusedBreakerFigures, type BreakerFigures } from '../breaker/breakers.js';
 import type { CircuitStateName } from '../breaker/circuit.js';
+import type { ContractFigures } from '../governance/contracts.js';
+import type { ScopeMode } from '../governance/observe.js';
 import type { Scope } from '../manager/scope.js';
 import type { StoreHealth } from '../stores/types.js';
+import type { GuardStatus } from '../outbound/guard.js';
 import type { DecisionLogStatus } from '../logging/decision-log.js';
 import type { LatencyFigures } from './latency.js';
 
@@ -31,10 +34,20 @@ export interface ScopeCounters {
   readonly retries: number;
 }
 
+/** Observe mode's figures, beside a scope's counters. */
+export interface WouldRefuseCounters {
+  /** Calls that enforce mode would have refused (or refused while waiting) and observe mode let through. */
+  readonly wouldRefuse: number;
+  /** The same by reason: `max_wait`, `queue_full`, `paused`, `circuit_open`, `suspended`. */
+  readonly wouldRefuseByReason: Readonly<Record<string, number>>;
+}
+
 export interface ScopeStatus {
   readonly service: string;
   readonly platform: string | null;
   readonly state: ScopeState;
+  /** `observe`: refusals are counted in `counters.wouldRefuse`, not made. */
+  readonly mode: ScopeMode;
   readonly circuit: {
     readonly state: CircuitStateName;
     readonly consecutiveFailures: number;
@@ -57,8 +70,12 @@ export interface ScopeStatus {
   readonly waiting: number;
   readonly suspension: { readonly until: number; readonly reason: string } | null;
   readonly pausedUntil: number | null;
-  readonly counters: ScopeCounters;
+  readonly counters: ScopeCounters & WouldRefuseCounters;
   readonly latency: LatencyFigures;
+  /** Per contract template, over its window (empty without `contracts`). */
+  readonly contracts: Readonly<Record<string, ContractFigures>>;
+  /** Attempts whose endpoint matched no contract (0 without `contracts`). */
+  readonly unmatchedCalls: number;
 }
 
 /** A plain JSON value: safe to serialise, log or serve as is. */
@@ -73,6 +90,10 @@ export interface StatusReport {
   readonly storeHealth: StoreHealth;
   readonly scopes: Readonly<Record<string, ScopeStatus>>;
   readonly totals: ScopeCounters;
+  /** The manager's `policyHash()`: the configuration and pattern table in force. */
+  readonly policyHash: string;
+  /** The anti-loop guard over outbound calls: `degraded` refuses every createFetch call until `until`. */
+  readonly guard: GuardStatus;
   /** The decision log (lines written and dropped, last error); null when logging is off. */
   readonly logging: DecisionLogStatus | null;
 }
@@ -81,7 +102,9 @@ const NO_LATENCY: LatencyFigures = Object.freeze({ count: 0, meanMs: 0, maxMs: 0
 
 const LOCAL_HEALTH: StoreHealth = { status: 'ok', mode: 'local', since: null, lastError: null };
 
-export function buildStatusReport(scopes: Iterable<Scope>, store: string, now: number, storeHealth: StoreHealth = LOCAL_HEALTH, logging: DecisionLogStatus | null = null): StatusReport {
+
+const GUARD_OK: GuardStatus = Object.freeze({ state: 'ok', until: null, reason: null, maxPerMinute: null, count: null });
+export function buildStatusReport(scopes: Iterable<Scope>, store: string, now: number, storeHealth: StoreHealth | undefined, policyHash: string, guard: GuardStatus = GUARD_OK, logging: DecisionLogStatus | null = null): StatusReport {
   const report: Record<string, ScopeStatus> = {};
   const totals = { requests: 0, successes: 0, failed: 0, rateLimited: 0, rejected: 0, cancelled: 0, failures: 0, retries: 0 };
   for (const scope of scopes) {
@@ -89,7 +112,7 @@ export function buildStatusReport(scopes: Iterable<Scope>, store: string, now: n
     report[scope.key] = status;
     for (const key of Object.keys(totals) as (keyof ScopeCounters)[]) totals[key] += status.counters[key];
   }
-  return { generatedAt: now, store, storeHealth: { ...storeHealth }, scopes: report, totals, logging };
+  return { generatedAt: now, store, storeHealth: { ...(storeHealth ?? LOCAL_HEALTH) }, scopes: report, totals, policyHash, guard: { ...guard }, logging };
 }
 
 function scopeStatus(scope: Scope, now: number): ScopeStatus {
@@ -111,6 +134,7 @@ function scopeStatus(scope: Scope, now: number): ScopeStatus {
     service: scope.service,
     platform: scope.platform ?? null,
     state,
+    mode: config.mode ?? 'enforce',
     circuit:
       circuit === null
         ? { state: 'closed', consecutiveFailures: 0, retryAt: null, breaker: unusedBreakerFigures(config.breaker, config.circuitBreakerThreshold) }
@@ -140,8 +164,11 @@ function scopeStatus(scope: Scope, now: number): ScopeStatus {
       cancelled: incidents?.cancelled ?? 0,
       failures: incidents?.failures ?? 0,
       retries: incidents?.retries ?? 0,
+      wouldRefuse: incidents?.wouldRefuse?.total ?? 0,
+      wouldRefuseByReason: incidents?.wouldRefuse?.reasons() ?? {},
     },
     latency: scope.latency?.figures() ?? NO_LATENCY,
+    ...(scope.contracts?.status(now) ?? { contracts: {}, unmatchedCalls: 0 }),
   };
 }
 

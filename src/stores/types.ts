@@ -74,9 +74,12 @@ export interface StoreHealth {
 export interface SharedStateListener {
   /** The scope is suspended fleet-wide (by another process, or seen in an admission answer). */
   onSuspended(scope: string, remainingMs: number, reason: string): void;
-  /** Someone lifted the scope's suspension with `resume()`. */
+  /**
+   * Someone called `resume()` for the scope: lift its suspension and its provider pause here
+   * too (the store has lifted both fleet-wide).
+   */
   onResumed(scope: string): void;
-  /** A provider's Retry-After paused the scope fleet-wide. */
+  /** A provider's Retry-After paused the scope fleet-wide (at most 24 h, whatever it asked). */
   onPaused(scope: string, remainingMs: number): void;
   /** Another process's circuit opened the scope fleet-wide (`shareCircuit`). */
   onCircuitOpened(scope: string, remainingMs: number): void;
@@ -84,6 +87,8 @@ export interface SharedStateListener {
   onCircuitClosed(scope: string): void;
   /** The store became unreachable, or reachable again. */
   onHealthChange(health: StoreHealth): void;
+  /** Another process published `payload` on `topic` (see {@link SharedState.publishMessage}). */
+  onMessage?(topic: string, payload: string): void;
 }
 
 /**
@@ -95,6 +100,13 @@ export interface SharedState {
   /** Starts telling `listener` about changes made elsewhere; returns the function that stops it. */
   attach(listener: SharedStateListener): () => void;
   publishSuspension(scope: string, durationMs: number, reason: string): void;
+  /** Lifts the scope's suspension and provider pause in the shared state and in every process. */
   publishResume(scope: string): void;
+  /** Pauses the scope fleet-wide (a provider's Retry-After); a store clamps it to its own ceiling too. */
   publishPause(scope: string, durationMs: number): void;
+  /**
+   * Tells the other processes something that is not a scope's (the anti-loop guard's degraded
+   * mode): delivered to their listeners' `onMessage`, never stored, lost while the store is down.
+   */
+  publishMessage?(topic: string, payload: string): void;
 }

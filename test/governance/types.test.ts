@@ -14,6 +14,15 @@ import {
   type LedgerStats,
   type LedgerVerification,
   type PolicyVerification,
+  type ApplyPolicyOptions,
+  type BudgetBurnEvent,
+  type ContractFigures,
+  type ContractSpec,
+  type ScopeMode,
+  type StatusReport,
+  type ThrottleConfig,
+  type WouldRefuseEvent,
+  type WouldRefuseReason,
 } from 'floodgate';
 import { tempDir } from './helpers.js';
 
@@ -47,4 +56,28 @@ describe('governance types', () => {
     expectTypeOf(verifyPolicy).returns.resolves.toEqualTypeOf<PolicyVerification>();
     expectTypeOf(hashPolicy).returns.toEqualTypeOf<string>();
   });
+
+  it('the manager-side governance API: modes, contracts, policy hash, artifacts, ledger', async () => {
+    const manager = new ThrottleManager({ env: {} });
+    expectTypeOf(manager.policyHash()).toEqualTypeOf<string>();
+    expectTypeOf(manager.exportPolicy).returns.toEqualTypeOf<Promise<string>>();
+    expectTypeOf(manager.applyPolicy).parameter(1).toEqualTypeOf<ApplyPolicyOptions>();
+    expectTypeOf(manager.useLedger(createLedger({ path: join(tempDir(), 'l.jsonl') }))).toEqualTypeOf<() => void>();
+    expectTypeOf<ThrottleConfig['mode']>().toEqualTypeOf<ScopeMode | undefined>();
+    expectTypeOf<ScopeMode>().toEqualTypeOf<'enforce' | 'observe'>();
+    expectTypeOf<NonNullable<ThrottleConfig['contracts']>[string]>().toEqualTypeOf<ContractSpec>();
+    expectTypeOf<StatusReport['policyHash']>().toEqualTypeOf<string>();
+    expectTypeOf<StatusReport['scopes'][string]['contracts'][string]>().toEqualTypeOf<ContractFigures>();
+    expectTypeOf<StatusReport['scopes'][string]['counters']['wouldRefuseByReason']>().toEqualTypeOf<Readonly<Record<string, number>>>();
+    expectTypeOf<WouldRefuseEvent['reason']>().toEqualTypeOf<WouldRefuseReason>();
+    expectTypeOf<BudgetBurnEvent['burnRate']>().toEqualTypeOf<number>();
+    // @ts-expect-error: only the two modes
+    expect(() => manager.configure('svc', { mode: 'shadow' })).toThrow(/mode/);
+    // @ts-expect-error: a contract needs its windowMs
+    const partial: ContractSpec = { maxLatencyMs: 1, errorBudget: 0.1 };
+    expect(partial.errorBudget).toBe(0.1);
+    expect(manager.getStatusReport().policyHash).toBe(manager.policyHash());
+    await manager.close();
+  });
 });
+

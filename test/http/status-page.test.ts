@@ -76,8 +76,9 @@ describe.each(SERVER_KINDS)('the status page served by %s', (kind) => {
       expect(await row(page, `${SVC}:flaky`).locator('td.circuit').textContent()).toMatch(/^open · probe in (1m 00s|[1-5]?\d s)$/); // a 60 s reset, counting down
       expect(await page.locator('#store-state').textContent()).toBe('memory · ok');
       expect(await page.locator('#scope-count').textContent()).toBe('3');
+      // The anti-loop guard (outbound calls) is in every report: ok, no cap configured.
+      expect(await page.locator('#guard-state').textContent()).toBe('ok');
       // Fields the report does not have are not shown.
-      expect(await page.locator('#card-guard').isHidden()).toBe(true);
       expect(await page.locator('#card-cost').isHidden()).toBe(true);
       expect(await page.locator('th.cost-col').isHidden()).toBe(true);
       expect(await page.locator('td.cost-col:visible').count()).toBe(0);

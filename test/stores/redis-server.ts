@@ -1,11 +1,13 @@
 /**
  * Starts and stops a private redis-server for the fleet tests: 127.0.0.1 only, a free port,
  * persistence off (`--save '' --appendonly no`). Nothing is skipped: without redis-server
- * the tests fail and say how to install it (CI installs it in .ci/run).
+ * every fleet test fails, each with a message that says how to install it (CI installs it in
+ * .ci/run). A failing `beforeAll` would only mark them skipped, and the run would read green.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
 
 export interface RedisServer {
   readonly port: number;
@@ -17,6 +19,30 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** A new client of this server; every client made here is closed by stop(). */
   client(options?: RedisOptions): Redis;
+}
+
+/**
+ * One redis-server for the tests of the calling file: started before them, stopped after.
+ * Returns the accessor each test calls; when the server could not start (not installed), the
+ * accessor throws why, so every test that needs Redis fails with that message.
+ */
+export function useRedisServer(): () => RedisServer {
+  let server: RedisServer | undefined;
+  let failure: unknown;
+  beforeAll(async () => {
+    try {
+      server = await startRedis();
+    } catch (error) {
+      failure = error;
+    }
+  }, 20_000);
+  afterAll(async () => {
+    await server?.stop();
+  });
+  return () => {
+    if (server === undefined) throw failure ?? new Error('redis-server was not started');
+    return server;
+  };
 }
 
 export function redisServerBinary(): string {

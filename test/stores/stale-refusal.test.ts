@@ -8,8 +8,8 @@ import type { Redis } from 'ioredis';
 import { Circuit, type CircuitListener } from '../../src/breaker/circuit.js';
 import { isPlatformSuspendedError } from '../../src/errors/errors.js';
 import { ThrottleManager } from '../../src/manager/throttle-manager.js';
-import { RedisStore } from '../../src/stores/redis-store.js';
-import type { RedisLimiter } from '../../src/stores/redis-limiter.js';
+import type { RedisLimiter } from '../../src/stores/redis/limiter.js';
+import { RedisStore } from '../../src/stores/redis/store.js';
 
 function sharedCircuit(): { limiter: RedisLimiter; circuit: Circuit; changes: string[] } {
   const store = new RedisStore({ client: {} as Redis, subscribe: false, shareCircuit: true });

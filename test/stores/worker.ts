@@ -1,9 +1,16 @@
 /**
  * One process of a fleet, for fleet-processes.test.ts. Run as
- * `node --import tsx test/stores/worker.ts` with FLEET_WORKER set to a JSON {@link WorkerSpec};
- * prints one JSON {@link WorkerReport} line on stdout and exits.
+ * `node --import tsx test/stores/worker.ts` with FLEET_WORKER set to a JSON {@link WorkerSpec}
+ * and an IPC channel; prints one JSON {@link WorkerReport} line on stdout and exits.
+ *
+ * Synchronised by messages, never by the clock: once its client, store and subscription are
+ * up it sends `ready` and waits for `go`, so workers that boot at different speeds still
+ * begin together. It then tells the test what it saw (`started`, `suspended`, `closed`, ...),
+ * and the test answers with `ban` or `stop` when the run has shown what it must.
  */
 import { Redis } from 'ioredis';
+import { testWindow } from '../../src/stores/redis/settings.js';
+import { storeParts } from '../../src/stores/redis/store.js';
 import { isCircuitOpenError, isPlatformSuspendedError, isRateLimitedError, RedisStore, ThrottleManager, type ThrottleConfig } from '../../src/index.js';
 
 export interface WorkerSpec {
@@ -11,30 +18,51 @@ export interface WorkerSpec {
   readonly prefix: string;
   readonly index: number;
   readonly config: Partial<ThrottleConfig>;
-  readonly store?: { readonly windowMs?: number; readonly timeoutMs?: number; readonly probeIntervalMs?: number; readonly share?: number; readonly shareCircuit?: boolean; readonly maxCredits?: number };
-  /** Calls are started for this long (ms). */
-  readonly runMs: number;
+  readonly store?: {
+    readonly windowMs?: number;
+    readonly timeoutMs?: number;
+    readonly probeIntervalMs?: number;
+    readonly share?: number;
+    readonly shareCircuit?: boolean;
+    readonly maxCredits?: number;
+    readonly subscribe?: boolean;
+  };
+  /** Calls are started until the test sends `stop`, or for this long (ms) when set. */
+  readonly runMs?: number;
   /** Calls in flight at once (each loop starts its next call when its last one settled, after `pauseMs`). */
-  readonly loops: number;
-  readonly pauseMs: number;
-  /** This worker's `banAt`-th call fails with a ban (403 "account suspended"). */
-  readonly banAt?: number;
+  readonly loops?: number;
+  readonly pauseMs?: number;
   readonly platform?: string;
-  /** The provider fails (503) until this worker's circuit has been open for this long (ms). */
-  readonly failFor?: number;
-  /** Epoch ms at which to start calling (so that workers started one by one begin together). */
-  readonly startAt?: number;
+  /**
+   * The provider fails (503) every call begun before this worker's circuit first opened; of
+   * the calls begun after (the fleet's probes, then the closed circuit's), the fleet's first
+   * fails and every later one succeeds (a counter in Redis decides).
+   */
+  readonly failUntilProbe?: boolean;
+  /** Makes this many calls at once, then ends (instead of loops). */
+  readonly burstOf?: number;
+  /** Counts each start in Redis (`<prefix>starts`), so that the test can wait for a number of them. */
+  readonly countStarts?: boolean;
 }
+
+/** What the test tells a worker; what a worker tells the test (`event` names what it saw). */
+export type ToWorker = { readonly t: 'go' } | { readonly t: 'ban' } | { readonly t: 'stop' };
+export type FromWorker = { readonly t: 'ready' } | { readonly t: 'event'; readonly name: WorkerEvent };
+/**
+ * Each told once, the first time it happens: `started`, a call started; `limited`, a call was
+ * refused for lack of capacity (`fallback_limited`: by the local fallback while Redis was
+ * down); `suspended`, a call was refused as suspended; `closed`, a call started after the
+ * circuit closed.
+ */
+export type WorkerEvent = 'started' | 'limited' | 'fallback_limited' | 'suspended' | 'closed';
 
 export interface WorkerReport {
   readonly index: number;
   /** Epoch ms at which each admitted call started, with the store mode at that moment and whether the provider failed it. */
-  readonly starts: readonly { readonly at: number; readonly mode: string; readonly failed?: boolean }[];
+  readonly starts: readonly { readonly at: number; readonly mode: string; readonly failed?: boolean; readonly begunAfterOpen?: boolean }[];
   /** Circuit transitions seen here (epoch ms). */
   readonly circuit: readonly { readonly at: number; readonly from: string; readonly to: string }[];
   readonly circuitOpen: number;
-  /** `startAt` had already passed when the worker was ready. */
-  readonly late: boolean;
   readonly issued: number;
   readonly settled: number;
   readonly rateLimited: number;
@@ -61,12 +89,14 @@ async function main(): Promise<void> {
   const store = new RedisStore({
     client,
     prefix: spec.prefix,
-    ...(spec.store?.windowMs === undefined ? {} : { windowMs: spec.store.windowMs }),
-    ...(spec.store?.timeoutMs === undefined ? {} : { timeoutMs: spec.store.timeoutMs }),
+    ...(spec.store?.windowMs === undefined ? {} : testWindow(spec.store.windowMs)),
+    // A deadline a loaded machine cannot reach by accident (the outage test sets its own).
+    timeoutMs: spec.store?.timeoutMs ?? 10_000,
     ...(spec.store?.probeIntervalMs === undefined ? {} : { probeIntervalMs: spec.store.probeIntervalMs }),
     ...(share === undefined ? {} : { fallback: { mode: 'local', share } }),
     ...(spec.store?.shareCircuit === undefined ? {} : { shareCircuit: spec.store.shareCircuit }),
     ...(spec.store?.maxCredits === undefined ? {} : { maxCredits: spec.store.maxCredits }),
+    ...(spec.store?.subscribe === undefined ? {} : { subscribe: spec.store.subscribe }),
   });
   const manager = new ThrottleManager({ store, env: {} });
   manager.configure(SERVICE, { maxConcurrent: Infinity, retryAttempts: 0, timeoutMs: 0, circuitBreakerThreshold: 1_000, maxQueue: 10_000, ...spec.config });
@@ -74,13 +104,35 @@ async function main(): Promise<void> {
   const circuit: { at: number; from: string; to: string }[] = [];
   manager.on('circuitStateChange', (e) => circuit.push({ at: Date.now(), from: e.from, to: e.to }));
   let openSeenAt: number | null = null;
+  let closedSeen = false;
   manager.on('circuitStateChange', (e) => {
     if (e.to === 'open') openSeenAt ??= Date.now();
+    if (e.to === 'closed') closedSeen = true;
   });
-  const late = spec.startAt !== undefined && Date.now() > spec.startAt;
-  if (spec.startAt !== undefined && !late) await new Promise((resolve) => setTimeout(resolve, spec.startAt! - Date.now()));
 
-  const starts: { at: number; mode: string; failed?: boolean }[] = [];
+  // The barrier: ready once the subscription is up (credits and fleet messages need it), then wait for go.
+  let stopped = false;
+  let banNext = false;
+  const go = new Promise<void>((resolve) => {
+    process.on('message', (message: ToWorker) => {
+      if (message.t === 'go') resolve();
+      else if (message.t === 'ban') banNext = true;
+      else if (message.t === 'stop') stopped = true;
+    });
+  });
+  while (spec.store?.subscribe !== false && !storeParts(store).channel.listening) await new Promise((resolve) => setTimeout(resolve, 5));
+  const sent = new Set<WorkerEvent>();
+  const tell = (message: FromWorker): void => {
+    if (message.t === 'event') {
+      if (sent.has(message.name)) return;
+      sent.add(message.name);
+    }
+    process.send!(message);
+  };
+  tell({ t: 'ready' });
+  await go;
+
+  const starts: { at: number; mode: string; failed?: boolean; begunAfterOpen?: boolean }[] = [];
   let circuitOpen = 0;
   let issued = 0;
   let settled = 0;
@@ -89,52 +141,64 @@ async function main(): Promise<void> {
   let firstSuspendedAt: number | null = null;
   let bannedAt: number | null = null;
   const otherErrors: string[] = [];
-  const end = Date.now() + spec.runMs;
+  const end = spec.runMs === undefined ? Infinity : Date.now() + spec.runMs;
   const options = spec.platform === undefined ? {} : { platform: spec.platform };
+  const probes = `${spec.prefix}probes`;
 
+  const call = async (): Promise<void> => {
+    issued++;
+    const ban = banNext;
+    banNext = false;
+    const begunAfterOpen = openSeenAt !== null;
+    try {
+      await manager.execute(
+        SERVICE,
+        async () => {
+          const at = Date.now();
+          if (spec.failUntilProbe === true && (!begunAfterOpen || (await client.incr(probes)) === 1)) {
+            starts.push({ at, mode: store.health().mode, failed: true, begunAfterOpen });
+            throw Object.assign(new Error('503 Service Unavailable'), { status: 503 });
+          }
+          starts.push({ at, mode: store.health().mode, begunAfterOpen });
+          if (spec.countStarts === true) void client.incr(`${spec.prefix}starts`);
+          tell({ t: 'event', name: 'started' });
+          if (closedSeen) tell({ t: 'event', name: 'closed' });
+          if (ban) {
+            bannedAt = Date.now();
+            throw Object.assign(new Error('403 Forbidden: this account has been suspended'), { status: 403 });
+          }
+        },
+        options,
+      );
+    } catch (error) {
+      if (isRateLimitedError(error)) {
+        rateLimited++;
+        tell({ t: 'event', name: store.health().mode === 'fallback_local' ? 'fallback_limited' : 'limited' });
+      } else if (isCircuitOpenError(error)) circuitOpen++;
+      else if (spec.failUntilProbe === true && (error as { status?: number }).status === 503) {
+        // The provider's own failure, as planned.
+      } else if (isPlatformSuspendedError(error)) {
+        suspended++;
+        firstSuspendedAt ??= Date.now();
+        tell({ t: 'event', name: 'suspended' });
+      } else if (!ban) otherErrors.push(String(error));
+    }
+    settled++;
+  };
   const loop = async (): Promise<void> => {
-    while (Date.now() < end) {
-      const number = ++issued;
-      try {
-        await manager.execute(
-          SERVICE,
-          async () => {
-            const at = Date.now();
-            if (spec.failFor !== undefined && (openSeenAt === null || at - openSeenAt < spec.failFor)) {
-              starts.push({ at, mode: store.health().mode, failed: true });
-              throw Object.assign(new Error('503 Service Unavailable'), { status: 503 });
-            }
-            starts.push({ at, mode: store.health().mode });
-            if (number === spec.banAt) {
-              bannedAt = Date.now();
-              throw Object.assign(new Error('403 Forbidden: this account has been suspended'), { status: 403 });
-            }
-          },
-          options,
-        );
-      } catch (error) {
-        if (isRateLimitedError(error)) rateLimited++;
-        else if (isCircuitOpenError(error)) circuitOpen++;
-        else if (spec.failFor !== undefined && (error as { status?: number }).status === 503) {
-          // The provider's own failure, as planned.
-        }
-        else if (isPlatformSuspendedError(error)) {
-          suspended++;
-          firstSuspendedAt ??= Date.now();
-        } else if (number !== spec.banAt) otherErrors.push(String(error));
-      }
-      settled++;
-      if (spec.pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, spec.pauseMs));
+    while (!stopped && Date.now() < end) {
+      await call();
+      if (spec.pauseMs !== undefined && spec.pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, spec.pauseMs));
     }
   };
-  await Promise.all(Array.from({ length: spec.loops }, loop));
+  if (spec.burstOf !== undefined) await Promise.all(Array.from({ length: spec.burstOf }, call));
+  else await Promise.all(Array.from({ length: spec.loops ?? 1 }, loop));
 
   const report: WorkerReport = {
     index: spec.index,
     starts,
     circuit,
     circuitOpen,
-    late,
     issued,
     settled,
     rateLimited,
@@ -144,11 +208,12 @@ async function main(): Promise<void> {
     otherErrors,
     unhandled,
     health: store.health().status,
-    creditsUsed: store.creditsUsed,
+    creditsUsed: storeParts(store).stats.creditsUsed,
   };
   await manager.close();
   client.disconnect();
   process.stdout.write(`${JSON.stringify(report)}\n`);
+  process.disconnect();
 }
 
 main().catch((error: unknown) => {

@@ -83,12 +83,14 @@ describe('public types', () => {
       options.maxCredits = 4;
     };
     expectTypeOf(tryToChange).parameter(0).toEqualTypeOf<RedisStoreOptions>();
+    // Test hooks are not options: the strict window is 60 s for users.
+    expectTypeOf<RedisStoreOptions>().not.toHaveProperty('windowMs');
   });
 
   it('the manager shows users only what they call: no internal member, in the types or at run time', () => {
     const members = Object.getOwnPropertyNames(ThrottleManager.prototype).filter((name) => name !== 'constructor').sort();
     expect(members).toEqual(
-      ['classifyError', 'close', 'configure', 'execute', 'getConfig', 'getErrorStatistics', 'getStatusReport', 'onError', 'registerErrorPattern', 'reset', 'resume', 'suspend', 'useStore'].sort(),
+      ['applyPolicy', 'classifyError', 'close', 'configure', 'configureGuard', 'execute', 'exportPolicy', 'getConfig', 'getErrorStatistics', 'getStatusReport', 'onError', 'policyHash', 'registerErrorPattern', 'reset', 'resume', 'suspend', 'useLedger', 'useStore'].sort(),
     );
     const own = Object.keys(new ThrottleManager({ env: {} })).filter((key) => !key.startsWith('_'));
     expect(own).toEqual([]);

@@ -1,7 +1,20 @@
-import type { RedisStore } from './redis-store.js';
+import type { Refund } from './admit-protocol.js';
+
+/** What credits need of the store: whether they may be used, and a way to give them back. */
+export interface CreditsHost {
+  /** Fleet messages reach this process (a ban elsewhere can stop its credits). */
+  readonly listening: boolean;
+  /** Redis answers (credits are not given back while it does not: they lapse there by themselves). */
+  readonly healthy: boolean;
+  /** The most credits one admission may ask for (RedisStoreOptions.maxCredits). */
+  readonly maxCredits: number;
+  giveBack(refund: Refund): void;
+}
 
 /** Admissions per lease below which a scope asks for no credits: it would not use them in time. */
 const CREDIT_DEMAND = 8;
+/** The credits argument as sent, '0' to '256' (RedisStoreOptions.maxCredits is at most 256): not formatted per admission. */
+const DECIMAL = Array.from({ length: 257 }, (_, n) => String(n));
 
 /**
  * The credits of one scope in this process: starts Redis granted ahead of need (see
@@ -22,8 +35,9 @@ export class Credits {
   private asksBefore = 0;
 
   constructor(
-    private readonly store: RedisStore,
+    private readonly host: CreditsHost,
     private readonly key: string,
+    private readonly scope: string,
     /** How long a grant stays usable, ms (> 0). */
     readonly leaseMs: number,
     /** The scope's ring length (0: no ring) and the bucket's ms per start (0: no bucket). */
@@ -38,7 +52,7 @@ export class Credits {
   take(at: number): boolean {
     this.countAsk(at);
     if (this.left === 0) return false;
-    if (at < this.until && this.store.channel.listening) {
+    if (at < this.until && this.host.listening) {
       this.left--;
       return true;
     }
@@ -54,11 +68,11 @@ export class Credits {
    * elsewhere must reach this process before it uses them).
    */
   toAsk(count: number, inFlight: number): string {
-    const store = this.store;
+    const host = this.host;
     const asked = this.asksBefore + this.asksNow - count;
-    if (asked < CREDIT_DEMAND || this.left > 0 || inFlight > 0 || !store.channel.listening) return '0';
+    if (asked < CREDIT_DEMAND || this.left > 0 || inFlight > 0 || !host.listening) return '0';
     const wanted = asked >> 1;
-    return store.creditArgs[wanted >= store.maxCredits ? store.maxCredits : wanted]!;
+    return DECIMAL[wanted >= host.maxCredits ? host.maxCredits : wanted]!;
   }
 
   /** Redis granted `n` with the admission sent at `sentAt`: the last starts before ring slot `end`, stamped `stamp`. */
@@ -80,10 +94,10 @@ export class Credits {
     const unused = this.left;
     if (unused === 0) return;
     this.left = 0;
-    if (!this.store.isHealthy) return;
+    if (!this.host.healthy) return;
     const length = this.ringLength;
-    const first = this.end < 0 ? -1 : (((this.end - unused) % length) + length) % length;
-    this.store.admissions.giveBack(this.key, this.ringLength, first, unused, this.stamp, 0, this.step);
+    const slot = this.end < 0 ? -1 : (((this.end - unused) % length) + length) % length;
+    this.host.giveBack({ key: this.key, scope: this.scope, ringLength: length, slot, count: unused, stamp: this.stamp, probe: false, step: this.step });
   }
 
   /** A process that stops asking leaves its credits unused: give them back when they lapse, not at its next ask. */

@@ -1,0 +1,71 @@
+import { ConfigError } from '../errors/errors.js';
+
+/** A declared path template, split into segments: a literal, a `{param}` (any one segment), or a final `*` (the rest). */
+export interface CompiledRoute {
+  readonly template: string;
+  readonly segments: readonly (string | typeof PARAM | typeof REST)[];
+}
+
+const PARAM = Symbol('param');
+const REST = Symbol('rest');
+/** The label of a path no template matches: the method alone says what was called. */
+export const UNMATCHED_ROUTE = '*';
+
+/** Validates and splits `routes` once, at createFetch. */
+export function compileRoutes(routes: unknown): readonly CompiledRoute[] {
+  if (!Array.isArray(routes)) throw new ConfigError('routes', routes, 'must be an array of path templates');
+  return routes.map((template: unknown, i) => {
+    if (typeof template !== 'string' || !template.startsWith('/') || /[?#\s]/.test(template)) {
+      throw new ConfigError(`routes[${i}]`, template, 'must be a path template starting with "/" (no query, no spaces), e.g. "/repos/{owner}/{repo}"');
+    }
+    const parts = template.split('/').slice(1);
+    const segments = parts.map((part, j) => {
+      if (part === '*' && j === parts.length - 1) return REST;
+      if (/^\{[^{}/]+\}$/.test(part)) return PARAM;
+      if (part.includes('{') || part.includes('}') || part.includes('*')) {
+        throw new ConfigError(`routes[${i}]`, template, 'a segment is a literal, a whole "{param}", or a final "*"');
+      }
+      return part;
+    });
+    return { template, segments };
+  });
+}
+
+/** The first template matching the request's path, else {@link UNMATCHED_ROUTE}. */
+export function routeOf(routes: readonly CompiledRoute[], input: RequestInfo | URL): string {
+  if (routes.length === 0) return UNMATCHED_ROUTE;
+  const path = pathOf(input);
+  if (path === undefined) return UNMATCHED_ROUTE;
+  const parts = path.split('/').slice(1);
+  for (const route of routes) if (matches(route.segments, parts)) return route.template;
+  return UNMATCHED_ROUTE;
+}
+
+function matches(segments: CompiledRoute['segments'], parts: readonly string[]): boolean {
+  for (let i = 0; i < segments.length; i++) {
+    const segment = segments[i];
+    if (segment === REST) return parts.length >= i;
+    if (i >= parts.length) return false;
+    if (segment === PARAM) {
+      if (parts[i] === '') return false;
+    } else if (segment !== decodeSafely(parts[i] as string)) return false;
+  }
+  return parts.length === segments.length;
+}
+
+function pathOf(input: RequestInfo | URL): string | undefined {
+  try {
+    if (input instanceof URL) return input.pathname;
+    return new URL(typeof input === 'string' ? input : input.url).pathname;
+  } catch {
+    return undefined;
+  }
+}
+
+function decodeSafely(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
+}
