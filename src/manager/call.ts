@@ -174,6 +174,7 @@ class Call {
 
   /** Observe mode: a refusal was let through (counted by the scope); the attempt runs now, on no token, in a slot. */
   runLetThrough(now: number): Promise<unknown> {
+    this.asked = now;
     this.scope.active++;
     return this.attempt(now);
   }

@@ -98,6 +98,17 @@ describe('collectMetrics: the exposition a Prometheus server scrapes', () => {
     expect(valueOf(metrics, 'floodgate_refusals_total', { service: SVC, platform: 'x', reason: 'suspended' })).toBe(1);
   });
 
+  it('observe mode: a call let through instead of refused waited nothing', async () => {
+    roomy(manager, { mode: 'observe' });
+    collectMetrics(manager, { registry });
+    manager.suspend(SVC, { reason: 'maintenance', durationMs: 60_000 });
+    await expect(manager.execute(SVC, ok, { endpoint: 'e' })).resolves.toBe('ok');
+    const metrics = await scrape(server.url);
+    expect(valueOf(metrics, 'floodgate_wait_seconds_count', { service: SVC, endpoint: 'e' })).toBe(1);
+    expect(valueOf(metrics, 'floodgate_wait_seconds_sum', { service: SVC, endpoint: 'e' })).toBe(0);
+    expect(valueOf(metrics, 'floodgate_refusals_total', { service: SVC, reason: 'suspended' })).toBeUndefined();
+  });
+
   it('uses only the registry it is given, switches nothing else on, and is idempotent', async () => {
     const first = collectMetrics(manager, { registry });
     const second = collectMetrics(manager, { registry });
