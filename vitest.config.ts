@@ -20,29 +20,43 @@ const decoratorModes = [
   { name: 'legacy', experimentalDecorators: true },
 ] as const;
 
+// The fleet tests run with every Redis client floodgate supports. In the two projects above
+// they use ioredis 5; these projects run them again with each other client, under standard
+// decorators only (the store tests declare no decorator). The worker-process tests (4 processes
+// each, the slowest) run with one client of each library: ioredis 5 above, node-redis 6 here.
+// The cluster test runs both libraries' cluster clients itself.
+const clientRuns = [
+  { client: 'ioredis6', include: ['test/stores/redis-store.test.ts'] },
+  { client: 'node-redis5', include: ['test/stores/redis-store.test.ts'] },
+  { client: 'node-redis6', include: ['test/stores/redis-store.test.ts', 'test/stores/fleet-processes.test.ts'] },
+] as const;
+
+function project(name: string, experimentalDecorators: boolean, include: readonly string[], env: Record<string, string> = {}) {
+  return {
+    resolve: { alias },
+    esbuild: {
+      target: 'es2022',
+      tsconfigRaw: { compilerOptions: { experimentalDecorators, useDefineForClassFields: true } },
+    },
+    test: {
+      name,
+      include: [...include],
+      // Inlined so that a test can give it the faked clock (its rotation timer comes from 'timers').
+      server: { deps: { inline: ['rotating-file-stream'] } },
+      environment: 'node' as const,
+      restoreMocks: true,
+      unstubEnvs: true,
+      env,
+    },
+  };
+}
+
 export default defineConfig({
   test: {
     reporters: ['default', './scripts/summary-reporter.mjs'],
-    projects: decoratorModes.map((mode) => ({
-      resolve: { alias },
-      esbuild: {
-        target: 'es2022',
-        tsconfigRaw: {
-          compilerOptions: {
-            experimentalDecorators: mode.experimentalDecorators,
-            useDefineForClassFields: true,
-          },
-        },
-      },
-      test: {
-        name: mode.name,
-        include: ['test/**/*.test.ts'],
-        // Inlined so that a test can give it the faked clock (its rotation timer comes from 'timers').
-        server: { deps: { inline: ['rotating-file-stream'] } },
-        environment: 'node',
-        restoreMocks: true,
-        unstubEnvs: true,
-      },
-    })),
+    projects: [
+      ...decoratorModes.map((mode) => project(mode.name, mode.experimentalDecorators, ['test/**/*.test.ts'])),
+      ...clientRuns.map((run) => project(`tc39 ${run.client}`, false, run.include, { FLOODGATE_TEST_CLIENT: run.client })),
+    ],
   },
 });

@@ -302,8 +302,188 @@ export async function runRedisBench({ quick = false } = {}) {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Redis Cluster against one node: the same admissions on a three-node cluster (every node a
+// master, on 127.0.0.1) and on one redis-server, with the cluster and standalone clients of both
+// libraries, in the same run.
+
+/** Starts `count` redis-servers with the extra arguments `argsOf(port)`; resolves once each answers PING. */
+async function startNodes(count, argsOf) {
+  const nodes = [];
+  for (let i = 0; i < count; i++) {
+    const port = await freePort();
+    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning', ...argsOf(port)], { stdio: 'ignore' });
+    nodes.push({ port, child });
+  }
+  const stop = () => Promise.all(nodes.map(({ child }) => new Promise((resolve) => (child.exitCode !== null ? resolve() : (child.once('exit', resolve), child.kill('SIGKILL'))))));
+  for (const { port, child } of nodes) {
+    const ping = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+    ping.on('error', () => {});
+    for (const deadline = Date.now() + 10_000; ; await new Promise((r) => setTimeout(r, 20))) {
+      try {
+        await ping.connect();
+        await ping.ping();
+        break;
+      } catch {
+        ping.disconnect();
+        if (Date.now() > deadline || child.exitCode !== null) {
+          await stop();
+          throw new Error(`redis-server did not start on port ${port}`);
+        }
+      }
+    }
+    ping.disconnect();
+  }
+  return { ports: nodes.map((n) => n.port), stop };
+}
+
+/** Three nodes joined by `redis-cli --cluster create`, ready once every node says cluster_state:ok. */
+async function startCluster() {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'floodgate-bench-cluster-'));
+  const busPorts = [await freePort(), await freePort(), await freePort()];
+  let n = 0;
+  const { ports, stop } = await startNodes(3, (port) => ['--cluster-enabled', 'yes', '--cluster-port', String(busPorts[n++]), '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--dir', dir]);
+  const stopAll = async () => {
+    await stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const created = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8' });
+  if (created.error || created.status !== 0) {
+    await stopAll();
+    throw new Error(`redis-cli --cluster create failed: ${created.error?.message ?? created.stderr}`);
+  }
+  const admins = ports.map((port) => new Redis({ host: '127.0.0.1', port }));
+  try {
+    for (const deadline = Date.now() + 30_000; ; await new Promise((r) => setTimeout(r, 20))) {
+      const infos = await Promise.all(admins.map((a) => a.cluster('INFO')));
+      if (infos.every((info) => info.includes('cluster_state:ok'))) break;
+      if (Date.now() > deadline) throw new Error('the cluster did not reach cluster_state:ok');
+    }
+  } catch (error) {
+    await stopAll();
+    throw error;
+  } finally {
+    for (const a of admins) a.disconnect();
+  }
+  return { ports, stop: stopAll };
+}
+
+/**
+ * Admissions per second, floodgate's RedisStore on a three-node cluster against one node, with
+ * ioredis (Redis / Cluster) and node-redis (createClient / createCluster), with credits (the
+ * default) and without (`maxCredits: 0`: each admission, or each tick's batch, a round trip).
+ * Returns `{ skipped, rows, markdown }`.
+ */
+export async function runClusterBench({ quick = false } = {}) {
+  const skip = (why) => ({ skipped: `cluster benchmark skipped: ${why}`, rows: [], markdown: `_cluster benchmark skipped: ${why}_\n` });
+  for (const tool of ['redis-server', 'redis-cli']) {
+    const found = spawnSync(tool, ['--version'], { encoding: 'utf8' });
+    if (found.error || found.status !== 0) return skip(`${tool} not found (Debian/Ubuntu: apt-get install -y redis-server)`);
+  }
+  const { createClient, createCluster } = await import('redis');
+  const { Cluster } = await import('ioredis');
+  const settings = quick ? { rounds: 5, roundMs: 60, warmupMs: 60, maxOps: 50_000 } : { rounds: 9, roundMs: 200, warmupMs: 300, maxOps: 400_000 };
+  let single;
+  let cluster;
+  const closers = [];
+  try {
+    single = await startNodes(1, () => []);
+    cluster = await startCluster();
+    const port = single.ports[0];
+    const clients = {
+      'ioredis, one node': async () => {
+        const c = new Redis({ host: '127.0.0.1', port });
+        closers.push(() => c.disconnect());
+        return c;
+      },
+      'ioredis Cluster, three nodes': async () => {
+        const c = new Cluster(cluster.ports.map((p) => ({ host: '127.0.0.1', port: p })));
+        closers.push(() => c.disconnect());
+        await new Promise((resolve) => c.once('ready', resolve));
+        return c;
+      },
+      'node-redis, one node': async () => {
+        const c = createClient({ socket: { host: '127.0.0.1', port } });
+        c.on('error', () => {});
+        closers.push(() => c.destroy());
+        return c.connect();
+      },
+      'node-redis createCluster, three nodes': async () => {
+        const c = createCluster({ rootNodes: cluster.ports.map((p) => ({ url: `redis://127.0.0.1:${p}` })) });
+        c.on('error', () => {});
+        closers.push(() => c.destroy());
+        return c.connect();
+      },
+    };
+    const limits = { requestsPerSecond: 1e7, burst: 1e5, requestsPerMinute: 1e5 };
+    const cases = [];
+    /** One manager per store (closing it closes the store). */
+    const stores = [];
+    for (const [name, connect] of Object.entries(clients)) {
+      for (const maxCredits of [undefined, 0]) {
+        const store = new RedisStore({ client: await connect(), prefix: `bench:cl${cases.length}:`, ...testWindow(100), ...(maxCredits === 0 ? { maxCredits: 0, subscribe: false } : {}) });
+        // A manager attaches to the store: that is when it subscribes (credits need the subscription).
+        stores.push(new ThrottleManager({ store, env: {} }));
+        if (maxCredits === undefined) {
+          for (const until = Date.now() + 10_000; !storeParts(store).channel.listening; await new Promise((r) => setTimeout(r, 5))) {
+            if (Date.now() > until) throw new Error(`the subscription of ${name} did not come up`);
+          }
+        }
+        const limiter = store.createLimiter('bench', limits, Date.now());
+        cases.push({ name: `${name}${maxCredits === 0 ? ', maxCredits: 0' : ''}`, group: name, call: () => limiter.tryAcquire(Date.now()) });
+      }
+    }
+    const sequential = await compare(cases, { mode: 'sequential', ...settings });
+    const few = await compare(cases, { mode: 'inflight', inFlight: FEW_IN_FLIGHT, ...settings, minOps: FEW_IN_FLIGHT });
+    const inflight = await compare(cases, { mode: 'inflight', inFlight: IN_FLIGHT, ...settings, minOps: IN_FLIGHT });
+    const rows = cases.map((c, i) => ({
+      name: c.name,
+      sequentialOpsPerSec: 1e9 / sequential[i].nsPerOp,
+      fewOpsPerSec: 1e9 / few[i].nsPerOp,
+      inflightOpsPerSec: 1e9 / inflight[i].nsPerOp,
+    }));
+    const fmtOps = (ops) => `${Math.round(ops).toLocaleString('en-US')}/s`;
+    /** Cluster ÷ one node, for the same library and credit setting (rows come in that order). */
+    const ratio = (i, key) => (rows[i + 2][key] / rows[i][key]).toFixed(2);
+    const ratios = [0, 1, 4, 5].map((i) => `${rows[i + 2].name} ÷ ${rows[i].name}: ${ratio(i, 'sequentialOpsPerSec')}× sequential, ${ratio(i, 'fewOpsPerSec')}× ${FEW_IN_FLIGHT} in flight, ${ratio(i, 'inflightOpsPerSec')}× ${IN_FLIGHT} in flight`);
+    const markdown = [
+      `## Fleet mode on Redis Cluster: admissions per second, three nodes against one`,
+      '',
+      `One redis-server, and a three-node Redis Cluster (every node a master), all on 127.0.0.1, in the same run; one scope ` +
+        `(so one node of the cluster serves it: a scope's key carries its hash tag). Admissions are RedisStore's own ` +
+        `(\`tryAcquire\`), limits that never refuse; "maxCredits: 0" rows make every admission (or every tick's batch) a round trip.`,
+      '',
+      table(
+        ['client', 'sequential', `${FEW_IN_FLIGHT} in flight`, `${IN_FLIGHT} in flight`],
+        rows.map((r) => [r.name, fmtOps(r.sequentialOpsPerSec), fmtOps(r.fewOpsPerSec), fmtOps(r.inflightOpsPerSec)]),
+      ),
+      '',
+      ...ratios.map((line) => `- ${line}`),
+      '',
+    ].join('\n');
+    for (const manager of stores) await manager.close();
+    return { skipped: null, rows, markdown };
+  } catch (error) {
+    return skip(error.message);
+  } finally {
+    for (const close of closers) {
+      try {
+        close();
+      } catch {
+        // already closed
+      }
+    }
+    await single?.stop();
+    await cluster?.stop();
+  }
+}
+
 // Run alone: `node bench/redis.mjs [--quick]` (after `npm run build`).
 if (import.meta.url === `file://${process.argv[1]}`) {
   const result = await runRedisBench({ quick: process.argv.includes('--quick') });
   process.stdout.write(result.markdown);
+  process.stdout.write(`\n${(await runClusterBench({ quick: process.argv.includes('--quick') })).markdown}`);
 }

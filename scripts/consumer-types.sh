@@ -30,14 +30,26 @@ import { statusRouter } from 'floodgate/express';
 import { statusPlugin, type StatusPluginOptions } from 'floodgate/fastify';
 const status: StatusHandler = createStatusHandler({ prefix: '/traffic-control', manager });
 const pluginOptions: StatusPluginOptions = { manager, authorize: (request) => request.headers['x-admin'] === 'yes' };
+// The inbound limiter's entry points, the same way.
+import { createLimiter, type LimiterOptions } from 'floodgate/http';
+import { limiterMiddleware } from 'floodgate/express';
+import { limiterPlugin, type LimiterPluginOptions } from 'floodgate/fastify';
+const limiterOptions: LimiterOptions = { manager, groups: { '/api/*': { requestsPerMinute: 60 } }, headers: 'draft-8' };
+const limiter = createLimiter(limiterOptions);
+const fastifyLimiter: LimiterPluginOptions = { manager, keys: { actor: (request) => request.headers['x-user'] as string | undefined } };
+// Fleet mode: the client's type is floodgate's own (neither ioredis nor redis is installed here).
+declare const client: floodgate.RedisClient;
+const store = new floodgate.RedisStore({ client, prefix: 'app:' } satisfies floodgate.RedisStoreOptions);
 // The metrics entry points: prom-client and @opentelemetry/api are optional peers, their types absent here.
 import { collectMetrics, type PrometheusRegistry } from 'floodgate/prometheus';
 import { instrument, type InstrumentOptions } from 'floodgate/otel';
 const registry: PrometheusRegistry = { registerMetric() {}, getSingleMetric: () => undefined, removeSingleMetric() {} };
 const metrics = collectMetrics(manager, { registry, prefix: 'app_floodgate_' });
 const otelOptions: InstrumentOptions = { maxSeries: 100 };
-export { Client, config, report, floodgate, status, statusRouter, statusPlugin, pluginOptions, metrics, instrument, otelOptions };
+export { Client, config, report, floodgate, store, status, statusRouter, statusPlugin, pluginOptions, limiter, limiterMiddleware, limiterPlugin, fastifyLimiter, metrics, instrument, otelOptions };
+
 TS
+if [ -e node_modules/ioredis ] || [ -e node_modules/redis ]; then echo "an optional peer was installed" >&2; exit 1; fi
 for mode in standard legacy; do
   legacy=$([ "$mode" = legacy ] && echo true || echo false)
   cat > "tsconfig.$mode.json" <<JSON

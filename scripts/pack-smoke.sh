@@ -39,14 +39,21 @@ const base = `http://127.0.0.1:${server.address().port}/tc`;
 assert.equal((await (await fetch(`${base}/status`)).json()).scopes.demo.counters.successes, 1);
 for (const file of ['', 'status-page.js', 'status-page.css', 'favicon.svg']) assert.equal((await fetch(`${base}/${file}`)).status, 200, file);
 server.close();
-await import('floodgate/express');
-await import('floodgate/fastify');
+assert.equal(typeof (await import('floodgate/express')).limiterMiddleware, 'function');
+assert.equal(typeof (await import('floodgate/fastify')).limiterPlugin, 'function');
+const { createLimiter } = await import('floodgate/http');
+const limiter = createLimiter({ manager, groups: { default: { requestsPerMinute: 1 } } });
+const limited = http.createServer(async (req, res) => void ((await limiter.check(req, res)) && res.end('ok')));
+await new Promise((resolve) => limited.listen(0, '127.0.0.1', resolve));
+const url = `http://127.0.0.1:${limited.address().port}/`;
+assert.deepEqual([(await fetch(url)).status, (await fetch(url)).status], [200, 429]);
+limited.close();
 console.log('http ok');
 JS
 node check.mjs
 node check-http.mjs
 # The published types never require Express's or Fastify's (optional peers).
-if grep -lE "from ['\"](express|fastify)['\"]" node_modules/floodgate/dist/http/*.d.ts; then echo "a .d.ts imports express or fastify" >&2; exit 1; fi
+if grep -lE "from ['\"](express|fastify)['\"]" node_modules/floodgate/dist/http/*.d.ts node_modules/floodgate/dist/http/limiter/*.d.ts; then echo "a .d.ts imports express or fastify" >&2; exit 1; fi
 node --no-warnings check.cjs
 # The decision ledger and its CLI, as a user runs it (the package's "bin").
 cat > ledger.mjs <<'JS'

@@ -46,9 +46,10 @@ export { ConsecutiveBreaker, SamplingBreaker, CountBreaker } from 'cockatiel';
 
 export { MemoryStore } from './stores/memory-store.js';
 export type { ThrottleStore, ScopeLimiter, LimiterLimits, LimiterSnapshot, StoreHealth, SharedState, SharedStateListener } from './stores/types.js';
-// Fleet mode. RedisStore imports nothing from ioredis at runtime: the user passes the client in.
+// Fleet mode. RedisStore imports nothing from ioredis or node-redis (not even types): the user passes the client in.
 export { RedisStore } from './stores/redis/store.js';
 export type { RedisStoreOptions, RedisFallback } from './stores/redis/settings.js';
+export type { RedisClient, IoredisClient, NodeRedisClient } from './stores/redis/client.js';
 
 // Governance: the decision ledger and policy artifacts (README "Decision ledger", "Policy artifacts").
 export * from './governance/index.js';

@@ -52,3 +52,6 @@ export function statusRouter<Req extends ExpressLikeRequest = ExpressLikeRequest
     );
   };
 }
+
+export { limiterMiddleware, type LimiterMiddleware } from './limiter/express.js';
+export type { LimiterOptions, Limiter } from './limiter/limiter.js';

@@ -77,3 +77,5 @@ export async function statusPlugin(fastify: FastifyLikeInstance, options: Status
   fastify.all('/', { onRequest: handler }, answered);
   fastify.all('/*', { onRequest: handler }, answered);
 }
+
+export { limiterPlugin, type LimiterPluginOptions, type FastifyHookInstance } from './limiter/fastify.js';

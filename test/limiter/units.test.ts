@@ -133,6 +133,25 @@ describe('RollingWindow', () => {
   });
 });
 
+describe('RollingWindow.remaining', () => {
+  it('counts the starts inside the window, before and after the buffer wraps', () => {
+    const limit = 7;
+    const window = new RollingWindow(limit);
+    const starts: number[] = [];
+    let now = 0;
+    for (let i = 0; i < 40; i++) {
+      now += [3_000, 11_000, 25_000, 61_000][i % 4]!;
+      if (window.wait(now) === 0) {
+        window.addStart(now);
+        starts.push(now);
+      }
+      for (const at of [now, now + 30_000, now + 59_999, now + 60_000, now + 120_000]) {
+        expect(window.remaining(at)).toBe(limit - starts.filter((start) => start > at - WINDOW_MS).length);
+      }
+    }
+  });
+});
+
 describe('LocalLimiter', () => {
   it('skips the rolling window when the per-minute cap cannot bind', () => {
     // burst + 60·rate = 1 + 60 = 61 <= 100: the bucket alone keeps under the cap.

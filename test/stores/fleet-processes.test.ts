@@ -1,11 +1,13 @@
 /**
  * Fleet mode with real worker processes (`node --import tsx test/stores/worker.ts`, each with
- * its own ioredis client) against a real Redis started by this file on 127.0.0.1.
+ * its own client of this run's library, TEST_CLIENT) against a real Redis started by this file
+ * on 127.0.0.1.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { busiestWindow, ringStarts, until, useRedisServer } from './redis-server.js';
+import { busiestWindow, ringStarts, TEST_CLIENT, until, useRedisServer } from './redis-server.js';
+import { useRedisCluster } from './redis-cluster-server.js';
 import type { FromRoundsWorker, RoundsSpec } from './rounds-worker.js';
 import type { FromWorker, ToWorker, WorkerEvent, WorkerReport, WorkerSpec } from './worker.js';
 
@@ -13,6 +15,8 @@ const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
 const ROUNDS_WORKER = fileURLToPath(new URL('./rounds-worker.ts', import.meta.url));
 /** The file's redis-server (every test fails, saying why, when it cannot start). */
 const server = useRedisServer();
+/** A three-node Redis Cluster, for the last test. */
+const cluster = useRedisCluster();
 let prefixCount = 0;
 
 function newPrefix(): string {
@@ -28,9 +32,9 @@ interface Worker {
 }
 
 /** Starts one worker process (killed if it overruns); it waits for `go` once ready. */
-function startWorker(spec: Omit<WorkerSpec, 'port'>): Worker {
+function startWorker(spec: Omit<WorkerSpec, 'port' | 'client'>): Worker {
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', WORKER], {
-    env: { ...process.env, FLEET_WORKER: JSON.stringify({ ...spec, port: server().port }, (_, v: unknown) => (v === Infinity ? 'Infinity' : v)) },
+    env: { ...process.env, FLEET_WORKER: JSON.stringify({ ...spec, port: server().port, client: TEST_CLIENT }, (_, v: unknown) => (v === Infinity ? 'Infinity' : v)) },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   const events = new Set<WorkerEvent>();
@@ -63,7 +67,7 @@ function startWorker(spec: Omit<WorkerSpec, 'port'>): Worker {
  * Starts the workers and lets them go together once every one is ready (its client, store and
  * subscription up): how fast each boots cannot decide what the run shows.
  */
-async function startFleet(specs: readonly Omit<WorkerSpec, 'port'>[]): Promise<Worker[]> {
+async function startFleet(specs: readonly Omit<WorkerSpec, 'port' | 'client'>[]): Promise<Worker[]> {
   const workers = specs.map(startWorker);
   await Promise.all(workers.map((w) => w.ready));
   for (const w of workers) w.send({ t: 'go' });
@@ -82,8 +86,10 @@ async function stopAll(workers: readonly Worker[]): Promise<WorkerReport[]> {
 
 const allStarts = (reports: readonly WorkerReport[]): number[] => reports.flatMap((r) => r.starts.map((s) => s.at)).sort((a, b) => a - b);
 
-function expectClean(reports: readonly WorkerReport[]): void {
+function expectClean(reports: readonly WorkerReport[], deployment: 'standalone' | 'cluster' = 'standalone'): void {
+  const library = TEST_CLIENT.startsWith('ioredis') ? 'ioredis' : 'node-redis';
   for (const r of reports) {
+    expect(r.clientKind).toBe(deployment === 'cluster' ? `${library}-cluster` : library);
     expect(r.settled, `worker ${r.index}: every call settled`).toBe(r.issued);
     expect(r.otherErrors).toEqual([]);
     expect(r.unhandled).toEqual([]);
@@ -251,6 +257,23 @@ describe('a fleet of worker processes', () => {
     expect(await ringStarts(check, scopeKey)).toBe(60);
     check.disconnect();
   }, 120_000);
+
+  it('on a three-node Redis Cluster, four workers sharing rpm 30 start exactly 30 calls in one 60 s window between them', async () => {
+    const prefix = newPrefix();
+    const admin = server().client();
+    const config = { requestsPerSecond: Infinity, burst: 30, requestsPerMinute: 30, maxWaitMs: 0 };
+    // The store of each worker has a cluster client; the test's counters stay on the plain server.
+    const workers = await startFleet([0, 1, 2, 3].map((index) => ({ prefix, index, config, cluster: cluster().ports, loops: 4, pauseMs: 20, countStarts: true })));
+    await until(async () => Number(await admin.get(`${prefix}starts`)) >= 30, 100_000, 'the cap to be spent');
+    await allTold(workers, 'limited');
+    const reports = await stopAll(workers);
+    admin.disconnect();
+    expectClean(reports, 'cluster');
+    const starts = allStarts(reports);
+    expect(starts.at(-1)! - starts[0]!).toBeLessThan(60_000);
+    expect(starts.length).toBe(30);
+    expect(reports.filter((r) => r.starts.length > 0).length).toBeGreaterThan(1);
+  }, 120_000);
 });
 
 type RoundResult = Extract<FromRoundsWorker, { t: 'done' }>;
@@ -260,13 +283,13 @@ type RoundResult = Extract<FromRoundsWorker, { t: 'done' }>;
  * round on a fresh budget; every round starts when all processes are ready for it. Returns
  * each round's results, one per process.
  */
-async function runRounds(processes: number, spec: Omit<RoundsSpec, 'port' | 'prefix'>): Promise<RoundResult[][]> {
+async function runRounds(processes: number, spec: Omit<RoundsSpec, 'port' | 'prefix' | 'client'>): Promise<RoundResult[][]> {
   const prefix = newPrefix();
   const results: RoundResult[][] = Array.from({ length: spec.rounds }, () => []);
   const ready: number[] = Array.from({ length: spec.rounds }, () => 0);
   const children = Array.from({ length: processes }, () =>
     spawn(process.execPath, ['--import', 'tsx', ROUNDS_WORKER], {
-      env: { ...process.env, ROUNDS_WORKER: JSON.stringify({ ...spec, prefix, port: server().port}, (_, v: unknown) => (v === Infinity ? 'Infinity' : v)) },
+      env: { ...process.env, ROUNDS_WORKER: JSON.stringify({ ...spec, prefix, port: server().port, client: TEST_CLIENT }, (_, v: unknown) => (v === Infinity ? 'Infinity' : v)) },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     }),
   );
@@ -326,4 +349,12 @@ describe("a fleet under a tight per-minute cap uses what the limits allow (issue
       expect(Math.abs(inFirst - ideal)).toBeLessThanOrEqual(1);
     }, 120_000);
   }
+
+  it('on a three-node Redis Cluster (the issue saw 27 of 30 there), with credits: 5 rounds in a row, each starts exactly the cap, at once and in chains', async () => {
+    for (const chains of [undefined, 4]) {
+      const rounds = await runRounds(4, { config, cluster: cluster().ports, rounds: 5, calls: 20, ...(chains === undefined ? {} : { chains }) });
+      for (const results of rounds) for (const r of results) expect(r.otherErrors).toEqual([]);
+      expect(rounds.map((results) => results.reduce((n, r) => n + r.started, 0))).toEqual(Array(5).fill(30));
+    }
+  }, 120_000);
 });

@@ -8,6 +8,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
+import type { RedisClient } from 'floodgate';
+import { connectClient, TEST_CLIENT } from './clients.js';
+
+export * from './clients.js';
 
 export interface RedisServer {
   readonly port: number;
@@ -17,8 +21,10 @@ export interface RedisServer {
   restart(): Promise<void>;
   /** Stops it for good. */
   stop(): Promise<void>;
-  /** A new client of this server; every client made here is closed by stop(). */
+  /** A new ioredis 5 client of this server (for the tests' own reads); every client made here is closed by stop(). */
   client(options?: RedisOptions): Redis;
+  /** A new client of this run's library ({@link TEST_CLIENT}) for a store; closed by stop(). */
+  storeClient(): RedisClient;
 }
 
 /**
@@ -27,23 +33,41 @@ export interface RedisServer {
  * accessor throws why, so every test that needs Redis fails with that message.
  */
 export function useRedisServer(): () => RedisServer {
-  let server: RedisServer | undefined;
+  return useStarted(startRedis, 20_000, 'redis-server');
+}
+
+/** Something started before the file's tests and stopped after them (see useRedisServer). */
+export function useStarted<T extends { stop(): Promise<void> }>(start: () => Promise<T>, timeoutMs: number, what: string): () => T {
+  let started: T | undefined;
   let failure: unknown;
   beforeAll(async () => {
     try {
-      server = await startRedis();
+      started = await start();
     } catch (error) {
       failure = error;
     }
-  }, 20_000);
+  }, timeoutMs);
   afterAll(async () => {
-    await server?.stop();
+    await started?.stop();
   });
   return () => {
-    if (server === undefined) throw failure ?? new Error('redis-server was not started');
-    return server;
+    if (started === undefined) throw failure ?? new Error(`${what} was not started`);
+    return started;
   };
 }
+
+/** What every test member's scope is configured with, before a test's own settings: nothing refused but by the limits under test. */
+export const MEMBER_CONFIG = {
+  requestsPerSecond: Infinity,
+  burst: 10,
+  requestsPerMinute: 10,
+  maxConcurrent: Infinity,
+  retryAttempts: 0,
+  timeoutMs: 0,
+  maxWaitMs: 0,
+  maxQueue: 1_000,
+  circuitBreakerThreshold: 1_000,
+} as const;
 
 export function redisServerBinary(): string {
   const found = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
@@ -72,7 +96,7 @@ export async function startRedis(): Promise<RedisServer> {
   const binary = redisServerBinary();
   const port = await freePort();
   let child: ChildProcess | undefined;
-  const clients = new Set<Redis>();
+  const clients = new Set<{ disconnect(): void }>();
 
   const launch = async (): Promise<void> => {
     const proc = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', '--loglevel', 'warning'], {
@@ -110,6 +134,11 @@ export async function startRedis(): Promise<RedisServer> {
       clients.clear();
       await kill();
     },
+    storeClient() {
+      const { client, close } = connectClient(TEST_CLIENT, port);
+      clients.add({ disconnect: close });
+      return client;
+    },
     client(options: RedisOptions = {}) {
       const client = new Redis({ host: '127.0.0.1', port, lazyConnect: false, ...options });
       // Connection errors while a test kills the server are expected; the store reports them.
@@ -121,7 +150,7 @@ export async function startRedis(): Promise<RedisServer> {
 }
 
 /** One PING over a raw socket: true when the server answers. */
-function pingOnce(port: number): Promise<boolean> {
+export function pingOnce(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const client = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
     client.on('error', () => {});
@@ -145,6 +174,18 @@ export async function until(check: () => boolean | Promise<boolean>, timeoutMs =
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(10);
   }
+}
+
+/**
+ * Drops every subscribed connection, as a network fault would. By the subscription (`sub=` in
+ * CLIENT LIST), not `CLIENT KILL TYPE pubsub`: Redis does not count a RESP3 connection (node-redis
+ * 6's default) as of type pubsub.
+ */
+export async function killSubscribers(admin: Redis): Promise<number> {
+  const list = String(await admin.client('LIST'));
+  const ids = [...list.matchAll(/^id=(\d+) .* sub=([1-9]\d*) /gm)].map((m) => m[1]!);
+  for (const id of ids) await admin.client('KILL', 'ID', id);
+  return ids.length;
 }
 
 /**

@@ -1,10 +1,11 @@
 /** RedisStore options: checked once, when the store is made; no Redis needed (nothing is sent). */
 import { describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { ConfigError, isConfigError, RedisStore, type RedisStoreOptions } from 'floodgate';
 import { resolveSettings } from '../../src/stores/redis/settings.js';
 
-const client = {} as Redis;
+/** A real client that never connects (nothing is sent). */
+const client = new Redis({ lazyConnect: true });
 
 function refusal(options: unknown): ConfigError {
   try {

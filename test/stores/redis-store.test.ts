@@ -1,11 +1,12 @@
 /**
  * Fleet mode against a real Redis (started by this file on 127.0.0.1, a free port, no
- * persistence). Several managers, each with its own ioredis client and RedisStore, stand in
- * for processes here; worker processes are in fleet-processes.test.ts.
+ * persistence). Several managers, each with its own client and RedisStore, stand in for
+ * processes here; worker processes are in fleet-processes.test.ts. The clients are of this
+ * run's library (TEST_CLIENT: vitest.config.ts runs this file with each one).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
 import {
+  type RedisClient,
   isCircuitOpenError,
   isPlatformSuspendedError,
   isRateLimitedError,
@@ -17,7 +18,7 @@ import {
 } from 'floodgate';
 import { testWindow } from '../../src/stores/redis/settings.js';
 import { storeParts, type RedisStoreParts } from '../../src/stores/redis/store.js';
-import { busiestWindow, ringStarts, sleep, startRedis, until, useRedisServer } from './redis-server.js';
+import { busiestWindow, killSubscribers, MEMBER_CONFIG, ringStarts, sleep, startRedis, TEST_CLIENT, until, useRedisServer } from './redis-server.js';
 
 const SVC = 'fleet_svc';
 /** The file's redis-server (every test fails, saying why, when it cannot start). */
@@ -39,27 +40,16 @@ interface Member {
   readonly store: RedisStore;
   /** The store's parts and counters (test hooks, not public API). */
   readonly parts: RedisStoreParts;
-  readonly client: Redis;
+  readonly client: RedisClient;
 }
 
 /** One "process": its own client, store and manager. */
 function member(prefix: string, config: Partial<ThrottleConfig>, options: Partial<RedisStoreOptions> = {}): Member {
-  const client = server().client();
+  const client = server().storeClient();
   // A deadline a loaded machine cannot reach by accident (tests of a slow Redis set their own).
   const store = new RedisStore({ client, prefix, timeoutMs: 10_000, ...options });
   const manager = new ThrottleManager({ store, env: {} });
-  manager.configure(SVC, {
-    requestsPerSecond: Infinity,
-    burst: 10,
-    requestsPerMinute: 10,
-    maxConcurrent: Infinity,
-    retryAttempts: 0,
-    timeoutMs: 0,
-    maxWaitMs: 0,
-    maxQueue: 1_000,
-    circuitBreakerThreshold: 1_000,
-    ...config,
-  });
+  manager.configure(SVC, { ...MEMBER_CONFIG, ...config });
   managers.push(manager);
   return { manager, store, parts: storeParts(store), client };
 }
@@ -91,6 +81,11 @@ async function keysOf(prefix: string): Promise<string[]> {
 }
 
 describe('RedisStore: shared limits', () => {
+  it(`runs with this run's client library (${TEST_CLIENT})`, () => {
+    const m = member(newPrefix(), {});
+    expect(m.parts.settings.client.kind).toBe(TEST_CLIENT.startsWith('ioredis') ? 'ioredis' : 'node-redis');
+  });
+
   it('three managers share one per-window cap and one token bucket', async () => {
     const prefix = newPrefix();
     const fleet = [member(prefix, {}), member(prefix, {}), member(prefix, {})];
@@ -197,7 +192,9 @@ describe('RedisStore: shared limits', () => {
     const prefix = newPrefix();
     const m = member(prefix, { burst: 100, requestsPerMinute: 100 });
     expect((await burst(m.manager, 3)).started).toBe(3);
-    await m.client.script('FLUSH');
+    const admin = server().client();
+    await admin.script('FLUSH');
+    admin.disconnect();
     expect((await burst(m.manager, 3)).started).toBe(3);
     expect(m.store.health().status).toBe('ok');
   });
@@ -416,7 +413,7 @@ describe('RedisStore: credits', () => {
     const key = `${prefix}{${SVC}}`;
     const made = await callUntilHoldingCredits(a, () => ringStarts(admin, key));
     expect(await ringStarts(admin, key)).toBeGreaterThan(made);
-    await admin.client('KILL', 'TYPE', 'pubsub');
+    expect(await killSubscribers(admin)).toBeGreaterThan(0);
     await until(() => !a.parts.channel.listening, 2_000, 'the subscription to drop');
     const [trips, used] = [a.parts.stats.roundTrips, a.parts.stats.creditsUsed];
     await a.manager.execute(SVC, async () => undefined);
@@ -440,9 +437,10 @@ describe('RedisStore: shared suspension and pause', () => {
   it('a ban seen by one manager suspends the scope in the others (pub/sub), and resume() in one lifts it in all', async () => {
     const prefix = newPrefix();
     const [a, b, c] = [member(prefix, {}), member(prefix, {}), member(prefix, {})];
-    // b and c know the scope (they made a call) and are idle now.
+    // b and c know the scope (they made a call) and are idle now; every one is subscribed.
     await burst(b.manager, 1, { platform: 'reddit' });
     await burst(c.manager, 1, { platform: 'reddit' });
+    await until(() => [a, b, c].every((m) => m.parts.channel.listening), 5_000, 'every subscription');
     const suspended: string[] = [];
     b.manager.on('suspended', (e) => suspended.push(`b:${e.scope}`));
     c.manager.on('suspended', (e) => suspended.push(`c:${e.scope}`));
@@ -515,6 +513,8 @@ describe('RedisStore: shared suspension and pause', () => {
     const prefix = newPrefix();
     const [a, b] = [member(prefix, { maxWaitMs: 0 }), member(prefix, { maxWaitMs: 0 })];
     await burst(b.manager, 1);
+    // b hears messages once its subscription is up (it connects apart, at its own pace).
+    await until(() => b.parts.channel.listening, 5_000, "b's subscription");
     const limited = Object.assign(new Error('429 Too Many Requests'), { status: 429, headers: { 'retry-after': '2' } });
     await expect(a.manager.execute(SVC, () => Promise.reject(limited))).rejects.toBe(limited);
     await until(() => b.manager.getStatusReport().scopes[SVC]!.pausedUntil !== null, 2_000, 'the pause to reach b');
@@ -750,7 +750,7 @@ describe('RedisStore: Redis down is not an outage', () => {
   it("fallback 'deny' fails closed while Redis is down, and admits again once it is back", async () => {
     const local = await startRedis();
     try {
-      const client = local.client();
+      const client = local.storeClient();
       const store = new RedisStore({ client, prefix: newPrefix(), timeoutMs: 100, probeIntervalMs: 100, fallback: { mode: 'deny' } });
       const manager = new ThrottleManager({ store, env: {} });
       managers.push(manager);

@@ -5,12 +5,16 @@
  * and manager of its own under a prefix of its own (a fresh budget); the worker sends `ready`
  * once its subscription is up, waits for `go`, makes the calls and sends what became of them.
  */
-import { Redis } from 'ioredis';
+import { type ClientKind, connectClient, connectCluster } from './clients.js';
 import { isRateLimitedError, RedisStore, ThrottleManager, type ThrottleConfig } from '../../src/index.js';
 import { storeParts } from '../../src/stores/redis/store.js';
 
 export interface RoundsSpec {
   readonly port: number;
+  /** The library of the stores' client. */
+  readonly client: ClientKind;
+  /** The client is a cluster client of these nodes (else a client of `port`). */
+  readonly cluster?: readonly number[];
   readonly prefix: string;
   readonly config: Partial<ThrottleConfig>;
   readonly maxCredits?: number;
@@ -31,9 +35,8 @@ const SERVICE = 'fleet_rounds';
 
 async function main(): Promise<void> {
   const spec = JSON.parse(process.env['ROUNDS_WORKER'] ?? '', (_, v: unknown) => (v === 'Infinity' ? Infinity : v)) as RoundsSpec;
-  const client = new Redis({ host: '127.0.0.1', port: spec.port });
-  client.on('error', () => {});
-  await client.ping();
+  const opened = spec.cluster === undefined ? connectClient(spec.client, spec.port) : await connectCluster(spec.client, spec.cluster);
+  const client = opened.client;
   const goes = new Map<number, () => void>();
   process.on('message', (message: ToRoundsWorker) => goes.get(message.round)?.());
   for (let round = 0; round < spec.rounds; round++) {
@@ -63,7 +66,7 @@ async function main(): Promise<void> {
     process.send!({ t: 'done', round, started, rateLimited, otherErrors, creditsUsed } satisfies FromRoundsWorker);
     await manager.close();
   }
-  client.disconnect();
+  opened.close();
   process.disconnect();
 }
 

@@ -12,7 +12,7 @@ import type { RedisLimiter } from '../../src/stores/redis/limiter.js';
 import { RedisStore } from '../../src/stores/redis/store.js';
 
 function sharedCircuit(): { limiter: RedisLimiter; circuit: Circuit; changes: string[] } {
-  const store = new RedisStore({ client: {} as Redis, subscribe: false, shareCircuit: true });
+  const store = new RedisStore({ client: answeredByHand().client, subscribe: false, shareCircuit: true });
   const limiter = store.createLimiter('svc', { requestsPerSecond: 10, burst: 10, requestsPerMinute: 100 }, Date.now()) as RedisLimiter;
   const changes: string[] = [];
   const listener: CircuitListener = { onCircuitChange: (_owner, from, to) => changes.push(`${from}>${to}`) };
@@ -54,6 +54,7 @@ function answeredByHand(): { client: Redis; answer: (reply: unknown[]) => void; 
     },
     eval: () => Promise.resolve(1),
     on: () => client,
+    duplicate: () => client,
   };
   return { client: client as unknown as Redis, answer: (reply) => waiting.shift()!(reply), sent: () => sent };
 }

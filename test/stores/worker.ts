@@ -9,12 +9,17 @@
  * and the test answers with `ban` or `stop` when the run has shown what it must.
  */
 import { Redis } from 'ioredis';
+import { type ClientKind, connectClient, connectCluster } from './clients.js';
 import { testWindow } from '../../src/stores/redis/settings.js';
 import { storeParts } from '../../src/stores/redis/store.js';
 import { isCircuitOpenError, isPlatformSuspendedError, isRateLimitedError, RedisStore, ThrottleManager, type ThrottleConfig } from '../../src/index.js';
 
 export interface WorkerSpec {
   readonly port: number;
+  /** The library of the store's client (the test's own counters use ioredis 5, on `port`). */
+  readonly client: ClientKind;
+  /** The store's client is a cluster client of these nodes (else a client of `port`). */
+  readonly cluster?: readonly number[];
   readonly prefix: string;
   readonly index: number;
   readonly config: Partial<ThrottleConfig>;
@@ -74,6 +79,8 @@ export interface WorkerReport {
   readonly health: string;
   /** Admissions made with credits (no round trip of their own). */
   readonly creditsUsed: number;
+  /** What the store recognised its client as. */
+  readonly clientKind: string;
 }
 
 const SERVICE = 'fleet_worker';
@@ -83,11 +90,13 @@ async function main(): Promise<void> {
   const unhandled: string[] = [];
   process.on('unhandledRejection', (reason) => unhandled.push(String(reason)));
 
+  // The test's own counters and barrier checks; the store has a client of the spec's library.
   const client = new Redis({ host: '127.0.0.1', port: spec.port });
   client.on('error', () => {});
+  const storeClient = spec.cluster === undefined ? connectClient(spec.client, spec.port) : await connectCluster(spec.client, spec.cluster);
   const share = spec.store?.share;
   const store = new RedisStore({
-    client,
+    client: storeClient.client,
     prefix: spec.prefix,
     ...(spec.store?.windowMs === undefined ? {} : testWindow(spec.store.windowMs)),
     // A deadline a loaded machine cannot reach by accident (the outage test sets its own).
@@ -209,9 +218,11 @@ async function main(): Promise<void> {
     unhandled,
     health: store.health().status,
     creditsUsed: storeParts(store).stats.creditsUsed,
+    clientKind: storeParts(store).settings.client.kind,
   };
   await manager.close();
   client.disconnect();
+  storeClient.close();
   process.stdout.write(`${JSON.stringify(report)}\n`);
   process.disconnect();
 }

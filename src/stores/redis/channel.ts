@@ -1,6 +1,7 @@
 import type { SharedState, SharedStateListener, StoreHealth } from '../types.js';
 import { CIRCUIT_CLOSE_SCRIPT, CIRCUIT_OPEN_SCRIPT, MAX_PAUSE_MS, MESSAGE_SCRIPT, PAUSE_SCRIPT, RESUME_SCRIPT, SUSPEND_SCRIPT } from './channel-scripts.js';
-import { describe, type RedisConnection, type Subscription } from './connection.js';
+import type { ClientSubscription } from './client.js';
+import { describe, type RedisConnection } from './connection.js';
 import { scopeKeyIn } from './lua.js';
 import type { RedisSettings } from './settings.js';
 
@@ -48,11 +49,17 @@ export class RedisChannel implements SharedState, FleetNotices {
   private readonly listeners = new Set<SharedStateListener>();
   /** Per scope, the limiters waiting for room (see watchRoom); an entry goes with its message. */
   private readonly roomWatch = new Map<string, Set<() => void>>();
-  private subscription: Subscription | undefined;
+  private subscription: ClientSubscription | undefined;
   resumes = 0;
   /** Suspensions and resumes made while Redis was down, sent when it answers again. */
   private readonly unsent = new Map<string, Publication>();
   private closed = false;
+  /**
+   * After the subscription dropped: not listening before this (epoch ms), however fast it came
+   * back (node-redis re-subscribes within a few ms). Messages sent meanwhile were lost, so
+   * credits granted before the drop must lapse unused: a lease lasts at most `creditMs`.
+   */
+  private deafUntil = 0;
 
   constructor(
     private readonly settings: RedisSettings,
@@ -60,13 +67,20 @@ export class RedisChannel implements SharedState, FleetNotices {
   ) {}
 
   get listening(): boolean {
-    return this.subscription !== undefined && this.subscription.listening;
+    if (this.subscription === undefined || !this.subscription.listening) return false;
+    if (this.deafUntil === 0) return true;
+    if (Date.now() < this.deafUntil) return false;
+    this.deafUntil = 0;
+    return true;
   }
 
   attach(listener: SharedStateListener): () => void {
     this.listeners.add(listener);
     if (this.settings.subscribe && this.subscription === undefined && !this.closed) {
-      this.subscription = this.connection.subscribe(this.settings.channel, (text) => this.receive(text));
+      this.subscription = this.connection.subscribe(this.settings.channel, {
+        message: (text) => this.receive(text),
+        dropped: () => (this.deafUntil = Date.now() + this.settings.creditMs),
+      });
     }
     return () => {
       this.listeners.delete(listener);

@@ -1,13 +1,6 @@
-// Types only: ioredis is an optional peer dependency, and the user passes the client in.
-import type { Cluster, Redis } from 'ioredis';
 import type { StoreHealth } from '../types.js';
+import type { ClientSubscription, FleetClient, SubscriptionHandlers } from './client.js';
 import type { RedisSettings } from './settings.js';
-
-/** ioredis states in which a command would only wait in the offline queue. */
-const DISCONNECTED = new Set(['reconnecting', 'close', 'end']);
-
-/** EVALSHA/EVAL taking the whole command as one array (ioredis flattens it): no per-call argument list. */
-type Send = (args: readonly (string | number)[]) => Promise<unknown>;
 
 /** Told when Redis stops answering, and when it answers again. */
 export interface HealthListener {
@@ -15,23 +8,14 @@ export interface HealthListener {
   up(): void;
 }
 
-/** A subscription to the store's channel, on a connection of its own. */
-export interface Subscription {
-  /** Messages from other processes reach this one now. */
-  readonly listening: boolean;
-  /** Unsubscribes and closes its connection (never the user's client). */
-  close(deadlineMs: number): Promise<void>;
-}
-
 /**
- * The user's client and the store's health. Every command the store sends to Redis goes
- * through here (admissions, the scripts that change shared state, pub/sub), so that this is
- * the one place that knows the client's API. Healthy until the first failure; degraded then
+ * The user's client (adapted: see client.ts) and the store's health. Every command the store
+ * sends to Redis goes through here (admissions, the scripts that change shared state, pub/sub). Healthy until the first failure; degraded then
  * until a PING is answered (probed every `probeIntervalMs`, or at once when the subscription
  * reconnects).
  */
 export class RedisConnection {
-  private readonly client: Redis | Cluster;
+  private readonly client: FleetClient;
   private healthy = true;
   private since: number | null = null;
   private lastError: string | null = null;
@@ -53,7 +37,7 @@ export class RedisConnection {
 
   /** The client cannot send now (a command would only wait in its offline queue). */
   get isDisconnected(): boolean {
-    return DISCONNECTED.has(this.client.status);
+    return this.client.disconnected;
   }
 
   /** The client's connection state, for messages. */
@@ -72,53 +56,24 @@ export class RedisConnection {
 
   /** EVALSHA with the whole command (sha, numkeys, keys, args) as one array. */
   evalsha(args: readonly (string | number)[]): Promise<unknown> {
-    const client = this.client;
-    return (client.evalsha as unknown as Send).call(client, args);
+    return this.client.evalsha(args);
   }
 
   /** EVAL with the whole command (script, numkeys, keys, args) as one array. */
   eval(args: readonly (string | number)[]): Promise<unknown> {
-    const client = this.client;
-    return (client.eval as unknown as Send).call(client, args);
+    return this.client.eval(args);
   }
 
   /**
-   * Subscribes to `channel` on a second connection (`client.duplicate()`); `onMessage` gets each
-   * message's text. The connection never keeps the process alive by itself.
+   * Subscribes to `channel` on a connection of its own (`message` gets each message's text,
+   * `dropped` is told when the connection drops). It never keeps the process alive by itself.
    */
-  subscribe(channel: string, onMessage: (text: string) => void): Subscription {
-    const subscriber = this.client.duplicate();
-    let subscribed = false;
-    const unref = (): void => (subscriber as { stream?: { unref?: () => void } }).stream?.unref?.();
-    subscriber.on('connect', unref);
-    // A reconnected subscriber is the first sign that Redis is back: try it now, not at the next probe.
-    subscriber.on('ready', () => this.probeNow());
-    // Errors are reported through health; an 'error' listener keeps ioredis from logging them.
-    subscriber.on('error', () => {});
-    subscriber.on('message', (from: string, text: string) => {
-      if (from === channel) onMessage(text);
+  subscribe(channel: string, handlers: Omit<SubscriptionHandlers, 'ready'>): ClientSubscription {
+    return this.client.subscribe(channel, {
+      ...handlers,
+      // A reconnected subscriber is the first sign that Redis is back: try it now, not at the next probe.
+      ready: () => this.probeNow(),
     });
-    subscriber.subscribe(channel).then(
-      () => {
-        subscribed = true;
-      },
-      () => {
-        // Reconnecting re-subscribes by itself; admissions still see the shared state.
-      },
-    );
-    return {
-      get listening() {
-        return subscribed && subscriber.status === 'ready';
-      },
-      async close(deadlineMs: number) {
-        try {
-          await withDeadline(subscriber.quit(), deadlineMs);
-        } catch {
-          // Unreachable: drop the connection instead.
-        }
-        subscriber.disconnect();
-      },
-    };
   }
 
   /** Redis failed to answer (an error, a deadline, a dropped connection): degraded until a PING is answered. */
@@ -189,20 +144,4 @@ export class RedisConnection {
 /** An error as the health report shows it. */
 export function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('timeout')), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
 }

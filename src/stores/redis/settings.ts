@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
-// Types only: ioredis is an optional peer dependency, and the user passes the client in.
-import type { Cluster, Redis } from 'ioredis';
 import { ConfigError } from '../../errors/errors.js';
 import { WINDOW_MS } from '../../limiter/rolling-window.js';
+import { adaptClient, CLIENT_RULE, type FleetClient, type RedisClient } from './client.js';
 
 /** What admissions do while Redis is unreachable, slow or failing. */
 export type RedisFallback =
@@ -12,8 +11,12 @@ export type RedisFallback =
   | { readonly mode: 'deny' };
 
 export interface RedisStoreOptions {
-  /** An ioredis client (or cluster) that you own: floodgate never closes it. */
-  readonly client: Redis | Cluster;
+  /**
+   * A client that you own, connected: floodgate never closes it. ioredis 5 or 6 (`new Redis()`,
+   * `new Cluster()`) or node-redis 5 or 6 (`createClient()`, `createCluster()`, after
+   * `await client.connect()`), recognised by its shape.
+   */
+  readonly client: RedisClient;
   /** Prepended to every key and to the pub/sub channel. @default 'floodgate:' */
   readonly prefix?: string;
   /** Deadline of each store call; past it the call is answered by the fallback. @default 250 */
@@ -60,7 +63,8 @@ export interface RedisStoreOptions {
 
 /** A {@link RedisStore}'s settings, validated: plain data, read once from the options. */
 export interface RedisSettings {
-  readonly client: Redis | Cluster;
+  /** The user's client, adapted. */
+  readonly client: FleetClient;
   readonly prefix: string;
   readonly timeoutMs: number;
   readonly fallback: RedisFallback;
@@ -91,8 +95,10 @@ const isBoolean = (v: unknown): v is boolean => typeof v === 'boolean';
 /** Reads and checks every option once; a bad one is a ConfigError naming it, its value and the rule. */
 export function resolveSettings(options: RedisStoreOptions): RedisSettings {
   if (options === null || typeof options !== 'object') throw new ConfigError('RedisStore options', options, 'must be an object with a `client`');
-  const client = options.client;
-  if (client === undefined || client === null || typeof client !== 'object') throw new ConfigError('RedisStore.client', client, 'is required: a connected ioredis client or cluster');
+  const given: unknown = options.client;
+  if (given === undefined || given === null) throw new ConfigError('RedisStore.client', given, `is required: it ${CLIENT_RULE}`);
+  const client = adaptClient(given);
+  if (client === null) throw new ConfigError('RedisStore.client', given, CLIENT_RULE);
   const prefix = option(options.prefix, 'floodgate:', 'prefix', (v): v is string => typeof v === 'string', 'must be a string');
   const maxCredits = option(options.maxCredits, 16, 'maxCredits', (v): v is number => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 256, 'must be an integer from 0 to 256');
   const fallback = readFallback(options.fallback);

@@ -1,0 +1,63 @@
+// One server of the inbound bench, in its own process (the load generator must not share its
+// event loop): `node bench/inbound-server.mjs <framework> <limiter> <scenario>` prints its port.
+// framework: http | express | fastify; limiter: none | floodgate | peer (express-rate-limit 8
+// on Express, @fastify/rate-limit 11 on Fastify); scenario: open | keys | binding.
+import http from 'node:http';
+import { ThrottleManager } from '../dist/index.js';
+import { createLimiter } from '../dist/http/index.js';
+import { limiterMiddleware } from '../dist/http/express.js';
+import { limiterPlugin } from '../dist/http/fastify.js';
+
+const [framework, limiterKind, scenario] = process.argv.slice(2);
+/** Requests per minute per key: never binding (open, keys), or the limit counted (binding). */
+export const LIMITS = { open: 10_000_000, keys: 1_000, binding: 2_000 };
+const limit = LIMITS[scenario];
+// `keys` and `binding`: each request names its client in X-Actor (the load generator cycles 100,000
+// of them, or sends one); `open`: one client, by address.
+const byActor = scenario !== 'open';
+const actorOf = (req) => req.headers['x-actor'];
+
+const manager = new ThrottleManager({ env: {}, maxScopes: 250_000 });
+const floodgateOptions = {
+  manager,
+  groups: { default: { requestsPerMinute: limit } },
+  headers: 'draft-8',
+  ...(byActor ? { keys: { actor: ['x-actor'], headersFrom: 'anyone' } } : {}),
+};
+
+async function start() {
+  if (framework === 'http') {
+    const limiter = limiterKind === 'floodgate' ? createLimiter(floodgateOptions) : null;
+    const server = http.createServer(async (req, res) => {
+      if (limiter !== null && !(await limiter.check(req, res))) return;
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+    });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return server.address().port;
+  }
+  if (framework === 'express') {
+    const { default: express } = await import('express');
+    const app = express();
+    if (limiterKind === 'floodgate') app.use(limiterMiddleware(floodgateOptions));
+    if (limiterKind === 'peer') {
+      const { rateLimit } = await import('express-rate-limit');
+      app.use(rateLimit({ windowMs: 60_000, limit, standardHeaders: 'draft-8', legacyHeaders: false, ...(byActor ? { keyGenerator: actorOf } : {}) }));
+    }
+    app.get('/', (_req, res) => void res.type('text/plain').send('ok'));
+    const server = http.createServer(app);
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return server.address().port;
+  }
+  const { default: Fastify } = await import('fastify');
+  const app = Fastify();
+  if (limiterKind === 'floodgate') await app.register(limiterPlugin, floodgateOptions);
+  if (limiterKind === 'peer') {
+    const { default: rateLimit } = await import('@fastify/rate-limit');
+    await app.register(rateLimit, { max: limit, timeWindow: 60_000, ...(byActor ? { keyGenerator: (request) => request.headers['x-actor'] } : {}) });
+  }
+  app.get('/', async (_request, reply) => reply.type('text/plain').send('ok'));
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  return app.server.address().port;
+}
+
+process.stdout.write(`${await start()}\n`);
