@@ -54,5 +54,13 @@ export type { RedisClient, IoredisClient, NodeRedisClient } from './stores/redis
 // Governance: the decision ledger and policy artifacts (README "Decision ledger", "Policy artifacts").
 export * from './governance/index.js';
 
+// Tokens and spend (README "Calls that cost more than one", "LLM spend", "Response cache").
+export { defaultEstimator, usageOf, type Cost, type Usage, type CostEstimator } from './tokens/cost.js';
+export type { CallContext } from './tokens/charge.js';
+export { DEFAULT_PRICES, DEFAULT_PRICES_DATE, type ModelPrice, type PriceTable } from './spend/prices.js';
+export type { BudgetOption } from './spend/budget.js';
+export type { ScopeCosts, ModelSpend } from './spend/meter.js';
+export type { CostSummary } from './spend/summary.js';
+export type { CacheOptions } from './cache/response-cache.js';
 // Outbound HTTP: a fetch through the manager, the providers' rate-limit headers, the anti-loop guard (README "Outbound HTTP").
 export * from './outbound/index.js';

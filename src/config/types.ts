@@ -1,4 +1,5 @@
 import type { BreakerOption } from '../breaker/breakers.js';
+import type { BudgetOption } from '../spend/budget.js';
 import type { ContractSpec } from '../governance/contracts.js';
 import type { ScopeMode } from '../governance/observe.js';
 
@@ -71,6 +72,24 @@ export interface ThrottleConfig {
    */
   readonly maxRetryAfterMs: number;
   /**
+   * Hard cap on the sum of costs (tokens) of the calls started in any rolling 60-second window, held
+   * together with the request limits (integer >= 1, or Infinity). A call's cost is its `cost` option,
+   * else the manager's estimator; its real usage replaces the estimate afterwards.
+   * @default Infinity
+   */
+  readonly tokensPerMinute?: number;
+  /** As `tokensPerMinute`, for input tokens alone (providers that limit them apart; a plain-number cost counts as input). @default Infinity */
+  readonly inputTokensPerMinute?: number;
+  /** As `tokensPerMinute`, for output tokens alone. @default Infinity */
+  readonly outputTokensPerMinute?: number;
+  /**
+   * A spending cap for each scope of this configuration: `{ usd, period: 'day' | 'month' | ms }`
+   * (day and month in UTC). A call that would pass it is refused with BudgetExceededError before it
+   * starts; see README "LLM spend". Not read from the environment.
+   * @default null (no budget)
+   */
+  readonly budget?: BudgetOption | null;
+  /**
    * `observe`: every decision is made and counted but no call is held or refused (a call that
    * would wait or be refused runs at once; the report's `wouldRefuse` counts it). See README "Observe mode".
    * @default 'enforce'
@@ -86,5 +105,5 @@ export interface ThrottleConfig {
 
 export type ThrottleConfigKey = keyof ThrottleConfig;
 
-/** The fields that hold a number (all but `breaker`, `mode`, `contracts`): the ones the environment can set. */
-export type NumericConfigKey = Exclude<ThrottleConfigKey, 'breaker' | 'mode' | 'contracts'>;
+/** The fields that hold a number (all but `breaker`, `mode`, `contracts`, `budget`): the ones the environment can set. */
+export type NumericConfigKey = Exclude<ThrottleConfigKey, 'breaker' | 'mode' | 'contracts' | 'budget'>;

@@ -1,5 +1,6 @@
 import { checkBreaker } from '../breaker/breakers.js';
 import { ConfigError } from '../errors/errors.js';
+import { checkBudget } from '../spend/budget.js';
 import { checkContracts } from '../governance/contracts.js';
 import { checkMode } from '../governance/observe.js';
 import type { NumericConfigKey, ThrottleConfig } from './types.js';
@@ -34,12 +35,15 @@ export const FIELD_RULES: Readonly<Record<NumericConfigKey, FieldRule>> = {
   maxQueue: rule(0, true, true, true),
   banSuspensionMs: rule(0, false, false, false),
   maxRetryAfterMs: rule(0, false, false, true),
+  tokensPerMinute: rule(1, true, true, true),
+  inputTokensPerMinute: rule(1, true, true, true),
+  outputTokensPerMinute: rule(1, true, true, true),
 };
 
 export const CONFIG_KEYS = Object.keys(FIELD_RULES) as NumericConfigKey[];
 
 /** The fields that hold something else than a number, with their checks. */
-const OTHER_FIELDS: Readonly<Record<string, (value: unknown) => unknown>> = { breaker: checkBreaker, mode: checkMode, contracts: checkContracts };
+const OTHER_FIELDS: Readonly<Record<string, (value: unknown) => unknown>> = { breaker: checkBreaker, mode: checkMode, contracts: checkContracts, budget: checkBudget };
 
 export function describeRule(r: FieldRule): string {
   const bound = `${r.minInclusive ? '>=' : '>'} ${r.min}`;

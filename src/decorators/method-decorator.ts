@@ -7,12 +7,16 @@ import { wrapperInfo } from './options.js';
  * decorators call it as `(method, context)`, `experimentalDecorators` as
  * `(prototype, name, descriptor)`.
  */
-export interface AsyncMethodDecorator {
-  <This, Args extends unknown[], Return>(
+/**
+ * A decorator for async methods. `Accepted`: the arguments its option functions (`platform`,
+ * `cost`, `model`, `cache.key`) take: a method whose arguments do not start with them is a type error.
+ */
+export interface AsyncMethodDecorator<Accepted extends unknown[] = any[]> {
+  <This, Args extends [...Accepted, ...unknown[]], Return>(
     method: (this: This, ...args: Args) => Promise<Return>,
     context: ClassMethodDecoratorContext<This, (this: This, ...args: Args) => Promise<Return>>,
   ): (this: This, ...args: Args) => Promise<Return>;
-  (target: object, propertyKey: string | symbol, descriptor: PropertyDescriptor): PropertyDescriptor;
+  <Method extends (...args: [...Accepted, ...any[]]) => Promise<unknown>>(target: object, propertyKey: string | symbol, descriptor: TypedPropertyDescriptor<Method>): TypedPropertyDescriptor<Method>;
 }
 
 /** What a decorator records about the method it wraps, for discovery. */
@@ -35,7 +39,7 @@ export function methodDecorator(
   wrap: (original: AnyMethod, name: string | symbol) => AnyMethod,
   describe: (name: string | symbol) => DecoratedMethodInfo,
   record: Recorder,
-): AsyncMethodDecorator {
+): AsyncMethodDecorator<any[]> {
   return function decorate(target: unknown, context: unknown, descriptor?: PropertyDescriptor): unknown {
     if (isTc39Context(context)) {
       if (context.kind !== 'method') throw new TypeError(`floodgate decorators apply to methods, not to a ${context.kind}`);

@@ -31,7 +31,7 @@ export interface UnifiedErrorHandlingOptions<Args extends unknown[] = any[]> ext
  * handlers, detects bans (suspending the scope), and refuses calls at once while the
  * scope is suspended. Rethrows the original error unless a `fallback` is given.
  */
-export function unifiedErrorHandling(service: ServiceName, options: UnifiedErrorHandlingOptions = {}): AsyncMethodDecorator {
+export function unifiedErrorHandling<Args extends unknown[] = any[]>(service: ServiceName, options: UnifiedErrorHandlingOptions<Args> = {}): AsyncMethodDecorator<Args> {
   checkName('service', service);
   const { fallback } = options;
   const target = targetOf(service, options);

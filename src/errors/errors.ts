@@ -10,8 +10,11 @@ export class RateLimitedError extends FloodgateError {
   readonly retryAfterMs: number;
   /** The scope key, `service` or `service:platform`. */
   readonly scope: string;
-  /** Why: `queue_full`, `max_wait` (would wait longer than `maxWaitMs`), or `paused` by the provider. */
-  readonly reason: 'queue_full' | 'max_wait' | 'paused';
+  /**
+   * Why: `queue_full`, `max_wait` (would wait longer than `maxWaitMs`), `paused` by the provider, or
+   * `cost_exceeds_limit` (the call's cost alone exceeds a token cap: it can never be admitted; `retryAfterMs` is Infinity).
+   */
+  readonly reason: 'queue_full' | 'max_wait' | 'paused' | 'cost_exceeds_limit';
 
   constructor(scope: string, retryAfterMs: number, reason: RateLimitedError['reason']) {
     const wait = Math.max(0, Math.ceil(retryAfterMs));
@@ -115,6 +118,30 @@ export class ConfigError extends FloodgateError {
   }
 }
 
+/** A call would take a scope's spend past its budget: it was not made. Carries no stack frames. */
+export class BudgetExceededError extends FloodgateError {
+  static readonly code = 'EFLOODGATE_BUDGET_EXCEEDED';
+  readonly scope: string;
+  /** The budget in force: `usd` per `period` (`'day'`, `'month'` (UTC) or a number of ms). */
+  readonly budget: { readonly usd: number; readonly period: 'day' | 'month' | number };
+  /** Spent in the current period, calls in flight included (their reservations). */
+  readonly spentUsd: number;
+  /** When the period ends and the budget is available again (epoch ms). */
+  readonly resetsAt: number;
+
+  static {
+    lazyMessage(this, (e) => `Budget of scope "${e.scope}" exceeded: $${e.spentUsd.toFixed(4)} of $${e.budget.usd} spent this period; resets at ${isoTime(e.resetsAt)}`);
+  }
+
+  constructor(scope: string, budget: BudgetExceededError['budget'], spentUsd: number, resetsAt: number) {
+    super(BudgetExceededError.code, undefined, NO_STACK);
+    this.scope = scope;
+    this.budget = budget;
+    this.spentUsd = spentUsd;
+    this.resetsAt = resetsAt;
+  }
+}
+
 /** The manager was closed while the call waited, or the caller's AbortSignal fired. */
 export class CallCancelledError extends FloodgateError {
   static readonly code = 'EFLOODGATE_CANCELLED';
@@ -175,6 +202,7 @@ export const isPlatformSuspendedError = guard<PlatformSuspendedError>(PlatformSu
 export const isCallTimeoutError = guard<CallTimeoutError>(CallTimeoutError.code);
 export const isConfigError = guard<ConfigError>(ConfigError.code);
 export const isCallCancelledError = guard<CallCancelledError>(CallCancelledError.code);
+export const isBudgetExceededError = guard<BudgetExceededError>(BudgetExceededError.code);
 export const isDegradedError = guard<DegradedError>(DegradedError.code);
 
 /**
@@ -186,9 +214,11 @@ export const isDegradedError = guard<DegradedError>(DegradedError.code);
  */
 export function retryAfterOf(error: unknown, now: number = Date.now()): number | undefined {
   try {
-    if (isRateLimitedError(error)) return untilOrZero(error.retryAfterMs);
+    // A cost that can never fit has no time to wait for.
+    if (isRateLimitedError(error)) return error.reason === 'cost_exceeds_limit' ? undefined : untilOrZero(error.retryAfterMs);
     if (isCircuitOpenError(error)) return untilOrZero(error.retryAt - now);
     if (isPlatformSuspendedError(error)) return untilOrZero(error.suspendedUntil - now);
+    if (isBudgetExceededError(error)) return untilOrZero(error.resetsAt - now);
     if (isDegradedError(error)) return untilOrZero(error.until - now);
   } catch {
     // A look-alike whose reads throw is not a refusal anyone can wait for.

@@ -6,6 +6,8 @@ export {
   CallTimeoutError,
   CallCancelledError,
   ConfigError,
+  BudgetExceededError,
+  isBudgetExceededError,
   DegradedError,
   isRateLimitedError,
   isCircuitOpenError,

@@ -24,7 +24,7 @@ export interface RetryEvent extends ScopeRef {
 }
 
 export interface RateLimitedEvent extends ScopeRef {
-  readonly reason: 'queue_full' | 'max_wait' | 'paused';
+  readonly reason: 'queue_full' | 'max_wait' | 'paused' | 'cost_exceeds_limit';
   readonly retryAfterMs: number;
 }
 

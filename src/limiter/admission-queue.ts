@@ -1,9 +1,10 @@
+import type { AdmissionCost } from '../stores/types.js';
 import { DeadlineTimer, HeadQueue } from '../timers/deadline-timer.js';
 
 /** What a queue asks of the scope it serves. */
 export interface AdmissionGate {
-  /** 0: admitted (capacity taken). A positive number: ms until capacity may free up; Infinity: until `drain()` is called. */
-  tryAdmit(now: number): number | Promise<number>;
+  /** 0: admitted (capacity taken, `cost` too). A positive number: ms until capacity may free up; Infinity: until `drain()` is called. */
+  tryAdmit(now: number, cost?: AdmissionCost): number | Promise<number>;
   /** A lower bound of the wait for the caller `position` places back in line. */
   estimateWait(position: number, now: number): number;
   /** Builds the error for a caller refused for lack of capacity (and counts it). */
@@ -21,6 +22,8 @@ interface Waiter {
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
   settled: boolean;
+  /** A weighted call's cost: the head waits until all of it fits (FIFO: nobody behind it passes). */
+  cost: AdmissionCost | undefined;
 }
 
 /**
@@ -50,11 +53,11 @@ export class AdmissionQueue {
    * Waits for admission. Refuses at once when the queue is full, or when even the most
    * optimistic estimate of this caller's turn lies beyond `maxWaitMs`.
    */
-  enqueue(now: number, maxWaitMs: number, maxQueue: number, signal: AbortSignal | undefined): Promise<void> {
+  enqueue(now: number, maxWaitMs: number, maxQueue: number, signal: AbortSignal | undefined, cost?: AdmissionCost): Promise<void> {
     const refusal = this.refusal(now, maxWaitMs, maxQueue, signal);
     if (refusal !== null) return Promise.reject(refusal);
     return new Promise<void>((resolve, reject) => {
-      const waiter: Waiter = { resolve, reject, deadline: now + maxWaitMs, signal, onAbort: undefined, settled: false };
+      const waiter: Waiter = { resolve, reject, deadline: now + maxWaitMs, signal, onAbort: undefined, settled: false, cost };
       if (signal !== undefined) {
         waiter.onAbort = () => this.settle(waiter, this.gate.aborted(signal.reason));
         signal.addEventListener('abort', waiter.onAbort, { once: true });
@@ -87,7 +90,7 @@ export class AdmissionQueue {
         // Admission is tried before the deadline: the timer wakes exactly at the deadline
         // when capacity frees then too, and a caller whose turn comes at `maxWaitMs` (which
         // enqueue() accepted) must be admitted, not refused.
-        const wait = this.gate.tryAdmit(now);
+        const wait = this.gate.tryAdmit(now, waiter.cost);
         if (typeof wait !== 'number') {
           this.awaitGate(wait);
           return;

@@ -1,9 +1,11 @@
 import pRetry from 'p-retry';
 import { countsAgainstProvider, type ErrorClassification } from '../classify/types.js';
 import { brandOf } from '../errors/floodgate-error.js';
-import { CallCancelledError, CircuitOpenError, DegradedError, PlatformSuspendedError, RateLimitedError } from '../errors/errors.js';
+import { BudgetExceededError, CallCancelledError, CircuitOpenError, DegradedError, PlatformSuspendedError, RateLimitedError } from '../errors/errors.js';
 import { compactTime } from '../limiter/compact-time.js';
 import { retryDelay } from '../retry/backoff.js';
+import { UNMETERED_CALL, type Charge } from '../tokens/charge.js';
+import type { MeterOptions } from '../tokens/metering.js';
 import type { AttemptTimeouts, DeadlineNode } from './attempt-timeouts.js';
 import type { CallObserver } from './call-observer.js';
 import type { Scope } from './scope.js';
@@ -22,6 +24,12 @@ export interface CallHost {
   onRetry(scope: Scope, endpoint: string | undefined, retry: number, delayMs: number, classification: ErrorClassification, error: unknown): void;
   /** Metrics and decision logs: null unless something is attached (one null check per attempt). */
   readonly observers: { readonly current: CallObserver | null };
+  /**
+   * The metering of a call (README "Calls that cost more than one"): its cost checked against the
+   * token caps and its spend reserved in the budget, or the refusal thrown (RateLimitedError
+   * `cost_exceeds_limit`, BudgetExceededError).
+   */
+  chargeFor(scope: Scope, metering: MeterOptions | undefined, args: ArrayLike<unknown> | undefined, now: number): Charge;
 }
 
 let sequence = 0;
@@ -52,16 +60,21 @@ export function runCall(
   fn: Target,
   thisArg: unknown,
   args: ArrayLike<unknown> | undefined,
+  metering?: MeterOptions,
 ): Promise<unknown> {
   scope.requests++;
   const now = Date.now();
   scope.lastUsed = compactTime(now);
+  let charge: Charge | null = null;
   try {
     // Refused before anything is allocated for the call: a refusal must stay cheap.
     scope.throwIfRefusing(now);
-    return new Call(host, scope, endpoint, signal, fn, thisArg, args).admitThenRun(now);
+    // One check when nothing meters the scope or the call.
+    if (metering !== undefined || scope.meter !== null) charge = host.chargeFor(scope, metering, args, now);
+    return new Call(host, scope, endpoint, signal, fn, thisArg, args, charge).admitThenRun(now);
   } catch (error) {
-    if (scope.config.mode === 'observe' && scope.letThrough(error)) return new Call(host, scope, endpoint, signal, fn, thisArg, args).runLetThrough(now);
+    charge?.end();
+    if (scope.config.mode === 'observe' && scope.letThrough(error)) return new Call(host, scope, endpoint, signal, fn, thisArg, args, null).runLetThrough(now);
     countEnd(host, scope, error);
     return Promise.reject(error);
   }
@@ -80,6 +93,7 @@ function countEnd(host: CallHost, scope: Scope, error: unknown): void {
       break;
     case CircuitOpenError.code:
     case PlatformSuspendedError.code:
+    case BudgetExceededError.code:
     case DegradedError.code:
       incidents.rejected++;
       break;
@@ -156,6 +170,8 @@ class Call {
     private readonly fn: Target,
     private readonly thisArg: unknown,
     private readonly args: ArrayLike<unknown> | undefined,
+    /** The call's metering; null when nothing meters it. */
+    private readonly charge: Charge | null,
   ) {}
 
   /**
@@ -190,7 +206,7 @@ class Call {
   admitThenRun(now: number): Promise<unknown> {
     this.asked = now;
     const scope = this.scope;
-    const admitted = scope.admitNow(now);
+    const admitted = scope.admitNow(now, this.charge ?? undefined);
     if (admitted === 0) return this.attempt(now);
     if (typeof admitted === 'number' && scope.config.mode === 'observe') return this.runUnadmitted(now);
     // The probe of a half-open circuit may have to wait in line; it stays the probe.
@@ -220,7 +236,7 @@ class Call {
     // hostile value (a revoked Proxy) throws: that is the attempt's failure, its slot released.
     let settles: Promise<unknown>;
     try {
-      const result = this.args === undefined ? this.fn(this.signal) : this.fn.apply(this.thisArg, this.args as unknown[]);
+      const result = this.args === undefined ? this.fn(this.signal, this.charge ?? UNMETERED_CALL) : this.fn.apply(this.thisArg, this.args as unknown[]);
       settles = result instanceof Promise ? result : Promise.resolve(result);
     } catch (error) {
       settles = Promise.reject(error);
@@ -278,7 +294,7 @@ class Call {
       const admittedByStore = typeof first !== 'number' && (await first) === 0;
       if (!admittedByStore) {
         if (scope.config.mode === 'observe') return this.runUnadmitted(Date.now());
-        await scope.waitForAdmission(Date.now(), this.signal);
+        await scope.waitForAdmission(Date.now(), this.signal, this.charge ?? undefined);
       }
       const now = Date.now();
       try {
@@ -292,7 +308,7 @@ class Call {
     } catch (error) {
       if (probe) scope.circuit?.abandonProbe(Date.now());
       // Inside p-retry the retry loop counts how the call ends.
-      if (!this.retrying) countEnd(this.host, scope, error);
+      if (!this.retrying) this.end(error);
       throw error;
     }
   }
@@ -301,13 +317,20 @@ class Call {
     const tookMs = this.scope.succeeded(this.start);
     if (this.scope.contracts !== null) this.scoreContract(false);
     this.host.observers.current?.attemptEnded(this.scope, this.endpoint, this.asked, this.start, tookMs, true);
-    return value;
+    return this.charge === null ? value : this.charge.succeeded(value);
+  }
+
+  /** The call ended without success: counted once, and its metering settled. */
+  private end(error: unknown): void {
+    countEnd(this.host, this.scope, error);
+    this.charge?.end();
   }
 
   private failed(error: unknown): unknown {
     this.scope.release();
     const observer = this.host.observers.current;
     if (observer !== null) observer.attemptEnded(this.scope, this.endpoint, this.asked, this.start, Date.now() - this.start, false);
+    this.charge?.attemptFailed();
     const classification = this.host.handleFailure(this.scope, this.endpoint, error, this.sequence);
     if (this.scope.contracts !== null) this.scoreContract(countsAgainstProvider(classification));
     if (this.retrying) throw (this.lastFailure = new AttemptFailure(error, classification));
@@ -322,11 +345,11 @@ class Call {
   private async retryAfterFailure(error: unknown, classification: ErrorClassification): Promise<unknown> {
     try {
       if (!this.planRetry(1, classification, error)) {
-        countEnd(this.host, this.scope, error);
+        this.end(error);
         throw error;
       }
     } catch (aborted) {
-      if (aborted !== error) countEnd(this.host, this.scope, aborted);
+      if (aborted !== error) this.end(aborted);
       throw aborted;
     }
     this.retrying = true;
@@ -345,7 +368,7 @@ class Call {
       });
     } catch (failure) {
       const final = this.finalError(failure);
-      countEnd(this.host, this.scope, final);
+      this.end(final);
       throw final;
     }
   }

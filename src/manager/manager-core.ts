@@ -1,4 +1,5 @@
 import type { EventEmitter } from 'eventemitter3';
+import { ResponseCache, type CacheOptions } from '../cache/response-cache.js';
 import { ErrorClassifier } from '../classify/classifier.js';
 import { ErrorHistory } from '../classify/history.js';
 import { redactUrl, summarizeError } from '../classify/redact.js';
@@ -7,7 +8,13 @@ import { CallCancelledError, ConfigError, isCallTimeoutError } from '../errors/e
 import { isFloodgateError } from '../errors/floodgate-error.js';
 import type { ErrorSummary, FloodgateEvents, ScopeRef } from '../events/events.js';
 import { OutboundGuard } from '../outbound/guard.js';
+import { Prices } from '../spend/prices.js';
+import { meters } from '../spend/meter.js';
 import { MemoryStore } from '../stores/memory-store.js';
+import type { Charge } from '../tokens/charge.js';
+import { defaultEstimator, type CostEstimator } from '../tokens/cost.js';
+import { openCharge, type MeterOptions } from '../tokens/metering.js';
+import { capsOf } from '../tokens/token-windows.js';
 import type { ThrottleStore } from '../stores/types.js';
 import { DecisionLog, checkLoggingOptions } from '../logging/decision-log.js';
 import { AttemptTimeouts } from './attempt-timeouts.js';
@@ -36,11 +43,16 @@ export class ManagerCore implements CallHost {
   readonly history: ErrorHistory;
   readonly handlers: { readonly category?: ErrorCategory; readonly service?: string; readonly handler: ErrorHandler }[] = [];
   store: ThrottleStore;
+  /** The price table (README "LLM spend"). */
+  readonly prices = new Prices();
+  readonly estimator: CostEstimator;
   /** The anti-loop guard over outbound calls (createFetch); off until configured. */
   readonly guard: OutboundGuard;
   /** Metrics collectors and the decision log (see call-observer.ts). */
   readonly observers = new ObserverSlot();
   private readonly maxScopes: number;
+  /** Response caches and coalescing (README "Response cache"), by owner: a decorated method, or a scope key for `execute`. */
+  private readonly responseCaches = new Map<unknown, ResponseCache>();
   private readonly scopeEvents: ScopeEvents;
   /** One deadline list per distinct timeoutMs: a few timers for the whole manager, none per scope. */
   private readonly timeouts = new Map<number, AttemptTimeouts>();
@@ -55,6 +67,7 @@ export class ManagerCore implements CallHost {
     options: ThrottleManagerOptions,
   ) {
     this.store = options.store ?? new MemoryStore();
+    this.estimator = options.estimateCost ?? defaultEstimator;
     this.maxScopes = positiveInteger('maxScopes', options.maxScopes ?? 10_000);
     this.history = new ErrorHistory({ capacity: options.historySize ?? 1_000 });
     this.env = options.env ?? process.env;
@@ -87,9 +100,19 @@ export class ManagerCore implements CallHost {
     this.firstUse();
     const now = Date.now();
     if (this.scopes.size >= this.maxScopes) this.scopes.evictIdle(Math.max(1, Math.ceil(this.maxScopes / 10)), now);
-    const scope = new Scope(service, platform, this.configs.resolve(service, platform), this.store, this.scopeEvents, now);
+    const config = this.configs.resolve(service, platform);
+    this.checkWeighted(config);
+    const scope = new Scope(service, platform, config, this.store, this.scopeEvents, now);
+    if (this.prices.inUse || meters(config)) scope.ensureMeter();
     this.scopes.add(scope);
     return scope;
+  }
+
+  /** A store that cannot enforce token caps refuses a configuration that sets them (README "Fleet mode and token caps"). */
+  checkWeighted(config: { readonly tokensPerMinute?: number; readonly inputTokensPerMinute?: number; readonly outputTokensPerMinute?: number }): void {
+    if (this.store.weighted === true || capsOf(config) === null) return;
+    const field = config.tokensPerMinute !== undefined && config.tokensPerMinute !== Infinity ? 'tokensPerMinute' : config.inputTokensPerMinute !== undefined && config.inputTokensPerMinute !== Infinity ? 'inputTokensPerMinute' : 'outputTokensPerMinute';
+    throw new ConfigError(field, config[field], `is not supported by the ${this.store.name} store: token caps are enforced by the memory store only`);
   }
 
   /** Changes whenever a scope is forgotten (eviction, reset, close, a new store): a cached Scope may be stale. */
@@ -98,8 +121,23 @@ export class ManagerCore implements CallHost {
   }
 
   /** `@throttled`'s entry: `method` applied to `thisArg` with `args`, through `scope`. */
-  invokeMethod(scope: Scope, endpoint: string | undefined, method: (...args: unknown[]) => unknown, thisArg: unknown, args: ArrayLike<unknown>): Promise<unknown> {
-    return runCall(this, scope, endpoint, undefined, method, thisArg, args);
+  invokeMethod(scope: Scope, endpoint: string | undefined, method: (...args: unknown[]) => unknown, thisArg: unknown, args: ArrayLike<unknown>, metering?: MeterOptions): Promise<unknown> {
+    return runCall(this, scope, endpoint, undefined, method, thisArg, args, metering);
+  }
+
+  /**
+   * `call()` through the response cache of `owner` under `key` (a scope's key is part of it): a result
+   * kept or in flight is shared; a shared one counts as a cache hit of `scope` and spends nothing.
+   */
+  cached(owner: unknown, scope: Scope, key: string, options: CacheOptions | undefined, call: () => Promise<unknown>): Promise<unknown> {
+    let cache = this.responseCaches.get(owner);
+    if (cache === undefined) this.responseCaches.set(owner, (cache = new ResponseCache()));
+    if (options !== undefined) cache.keepResults(options);
+    return cache.run(`${scope.key}\u0000${key}`, call, () => scope.incidents().cacheHits++);
+  }
+
+  chargeFor(scope: Scope, metering: MeterOptions | undefined, args: ArrayLike<unknown> | undefined, now: number): Charge {
+    return openCharge(scope, this.prices, this.estimator, metering, args, now);
   }
 
   useStore(store: ThrottleStore): void {
@@ -115,6 +153,7 @@ export class ManagerCore implements CallHost {
     this.timeouts.clear();
     for (const scope of this.scopes.values()) scope.dispose(new CallCancelledError(scope.key, why));
     this.scopes.clear();
+    this.responseCaches.clear();
     this.guard.reset();
   }
 

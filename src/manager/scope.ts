@@ -7,7 +7,8 @@ import { refusalReason, WouldRefuseCounts, type WouldRefuseReason } from '../gov
 import { AdmissionQueue, type AdmissionGate } from '../limiter/admission-queue.js';
 import { compactTime } from '../limiter/compact-time.js';
 import { LatencyHistogram } from '../status/latency.js';
-import type { ScopeLimiter, ThrottleStore } from '../stores/types.js';
+import { meters, ScopeMeter } from '../spend/meter.js';
+import type { AdmissionCost, ScopeLimiter, ThrottleStore } from '../stores/types.js';
 import { DeadlineTimer } from '../timers/deadline-timer.js';
 
 export interface Suspension {
@@ -39,6 +40,8 @@ export class Incidents {
   /** Failed attempts (classified provider errors, retries included). */
   failures = 0;
   retries = 0;
+  /** Calls answered by the response cache or an identical call in flight (kept here, not in the meter: a hit must not turn metering on). */
+  cacheHits = 0;
   /** Observe mode: refusals let through, by reason. */
   wouldRefuse: WouldRefuseCounts | null = null;
 }
@@ -79,6 +82,8 @@ export class Scope implements AdmissionGate, CircuitListener {
   incidentsOrNull: Incidents | null = null;
   /** Compact time (see compactTime) of the last call, for evicting the least recently used. */
   lastUsed: number;
+  /** Spend and budget: null until something meters this scope (README "LLM spend"); the call path checks it once. */
+  meter: ScopeMeter | null = null;
 
   constructor(
     readonly service: string,
@@ -195,6 +200,18 @@ export class Scope implements AdmissionGate, CircuitListener {
     this.ensureCircuit().failure(now);
   }
 
+  /** The scope's meter, created now if need be. */
+  ensureMeter(): ScopeMeter {
+    return (this.meter ??= new ScopeMeter(this.config.budget));
+  }
+
+  /** Refuses a call whose cost alone exceeds a token cap: it could never be admitted (counted and announced like any refusal). */
+  refuseCost(): RateLimitedError {
+    const error = new RateLimitedError(this.key, Infinity, 'cost_exceeds_limit');
+    this.listener.onRateLimited(this, error);
+    return error;
+  }
+
   /** The circuit, created now if need be (and linked to a store that shares circuits). */
   ensureCircuit(): Circuit {
     if (this.circuit !== null) return this.circuit;
@@ -205,9 +222,9 @@ export class Scope implements AdmissionGate, CircuitListener {
   }
 
   /** Admits without queueing when nobody is in line: 0 when admitted, else as {@link tryAdmit}. */
-  admitNow(now: number): number | Promise<number> {
+  admitNow(now: number, cost?: AdmissionCost): number | Promise<number> {
     if (this.queue !== null && this.queue.size > 0) return Infinity;
-    return this.tryAdmit(now);
+    return this.tryAdmit(now, cost);
   }
 
   /** Throws the refusal of a caller that may not wait in line now (see {@link AdmissionQueue.refusal}). */
@@ -217,9 +234,9 @@ export class Scope implements AdmissionGate, CircuitListener {
   }
 
   /** Waits in line for admission (FIFO), within `maxWaitMs` and `maxQueue`. */
-  waitForAdmission(now: number, signal: AbortSignal | undefined): Promise<void> {
+  waitForAdmission(now: number, signal: AbortSignal | undefined, cost?: AdmissionCost): Promise<void> {
     this.queue ??= new AdmissionQueue(this);
-    return this.queue.enqueue(now, this.config.maxWaitMs, this.config.maxQueue, signal);
+    return this.queue.enqueue(now, this.config.maxWaitMs, this.config.maxQueue, signal, cost);
   }
 
   /** Sleeps a retry's backoff; ends early (rejecting) when the scope's waiters are cancelled. */
@@ -255,6 +272,7 @@ export class Scope implements AdmissionGate, CircuitListener {
     if (this.circuit !== null) this.circuit.reconfigure(config);
     else if (countsEveryCall(config.breaker)) this.ensureCircuit();
     this.limiter.reconfigure(config, now);
+    if (this.meter !== null || meters(config)) this.ensureMeter().setBudget(config.budget);
     this.queue?.drain();
   }
 
@@ -266,16 +284,18 @@ export class Scope implements AdmissionGate, CircuitListener {
       (this.suspension === null || this.suspension.until <= now) &&
       this.pausedUntil <= now &&
       (this.circuit === null || this.circuit.isIdle(now)) &&
-      this.limiter.isIdle(now)
+      this.limiter.isIdle(now) &&
+      // A budget in use must not be forgotten with the scope (its spend would start again from 0).
+      (this.meter === null || this.meter.isIdle(now))
     );
   }
 
   // AdmissionGate: the queue's view of this scope.
 
-  tryAdmit(now: number): number | Promise<number> {
+  tryAdmit(now: number, cost?: AdmissionCost): number | Promise<number> {
     if (this.active >= this.config.maxConcurrent) return Infinity;
     if (this.pausedUntil > now) return this.pausedUntil - now;
-    const wait = this.limiter.tryAcquire(now);
+    const wait = this.limiter.tryAcquire(now, cost);
     if (wait === 0) {
       this.active++;
       return 0;

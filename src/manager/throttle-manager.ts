@@ -10,8 +10,14 @@ import type { FloodgateEvents } from '../events/events.js';
 import { ManagerPolicy } from '../governance/manager-policy.js';
 import type { DecisionSource } from '../governance/record-decisions.js';
 import { buildStatusReport, type StatusReport } from '../status/report.js';
+import { checkCacheOptions, type CacheOptions } from '../cache/response-cache.js';
+import { validatePartial } from '../config/validate.js';
+import { buildCostSummary, type CostSummary } from '../spend/summary.js';
+import type { ModelPrice } from '../spend/prices.js';
 import type { GuardOptions } from '../outbound/guard.js';
 import type { ThrottleStore } from '../stores/types.js';
+import type { CallContext } from '../tokens/charge.js';
+import type { Cost, CostEstimator } from '../tokens/cost.js';
 import { runCall } from './call.js';
 import { ManagerCore, type ErrorHandler } from './manager-core.js';
 import { scopeKey } from './scope.js';
@@ -28,6 +34,12 @@ export interface ThrottleManagerOptions {
   readonly historySize?: number;
   /** Scopes kept before idle ones are forgotten (least recently used first). @default 10000 */
   readonly maxScopes?: number;
+  /**
+   * The cost of a metered call that gives none (README "Estimating a cost"): a function of the
+   * decorated method's arguments (none for `execute`).
+   * @default defaultEstimator: about 4 characters per input token, the request's `max_tokens` as output
+   */
+  readonly estimateCost?: CostEstimator;
   /** The anti-loop guard over outbound calls (createFetch). @default off */
   readonly guard?: GuardOptions;
   /**
@@ -46,6 +58,17 @@ export interface ExecuteOptions {
   readonly endpoint?: string;
   /** Aborting removes the call from the admission queue (no token spent) or cancels its retry wait. */
   readonly signal?: AbortSignal;
+  /**
+   * What the call costs against the token caps (`tokensPerMinute`, ...): tokens, or `{ input, output }`
+   * estimates, reconciled with its real usage afterwards. @default the manager's estimator (0 for execute)
+   */
+  readonly cost?: Cost;
+  /** The model called, for its price (the result's `model` field wins). */
+  readonly model?: string;
+  /** Identical concurrent calls with this key share one provider call; with `cache`, the result is also kept. */
+  readonly cacheKey?: string;
+  /** Keeps results under `cacheKey` for `ttlMs` (at most `max` per scope; the first configuration of a scope wins). */
+  readonly cache?: Omit<CacheOptions, 'key'>;
 }
 
 export interface ConfigureOptions {
@@ -109,6 +132,8 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> {
     const { configs, scopes } = core;
     core.firstUse();
     const now = Date.now();
+    // A store that cannot hold token caps refuses them before anything changes.
+    if (this.#core.store.weighted !== true) this.#core.checkWeighted(validatePartial(service, partial));
     if (options.platform !== undefined) {
       const resolved = configs.configurePlatform(service, options.platform, partial);
       this.#policy.invalidate();
@@ -147,8 +172,11 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> {
 
   // Calls
 
-  /** Runs `fn` through the service's scope: suspension, circuit, limits, retries. */
-  execute<T>(service: ServiceName, fn: (signal: AbortSignal | undefined) => Promise<T> | T, options?: ExecuteOptions): Promise<T> {
+  /**
+   * Runs `fn` through the service's scope: suspension, circuit, limits, retries. `fn` gets the
+   * caller's signal and the call's context (`call.reportUsage(...)`).
+   */
+  execute<T>(service: ServiceName, fn: (signal: AbortSignal | undefined, call: CallContext) => Promise<T> | T, options?: ExecuteOptions): Promise<T> {
     const core = this.#core;
     let scope;
     try {
@@ -157,7 +185,40 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> {
       // A bad service or platform name rejects the call rather than throwing.
       return Promise.reject(error);
     }
-    return runCall(core, scope, options?.endpoint, options?.signal, fn as never, undefined, undefined) as Promise<T>;
+    if (options === undefined) return runCall(core, scope, undefined, undefined, fn as never, undefined, undefined) as Promise<T>;
+    let endpoint, signal, metered, cacheKey, cache: CacheOptions | undefined;
+    try {
+      // Each option read once: a getter cannot answer differently later, nor throw out of execute().
+      ({ endpoint, signal, cacheKey } = options);
+      // The options object itself meters the call (no copy on the hot path): openCharge reads cost and model once, inside the call's try.
+      metered = options.cost !== undefined || options.model !== undefined ? options : undefined;
+      if (cacheKey !== undefined) {
+        if (typeof cacheKey !== 'string') throw new ConfigError('cacheKey', cacheKey, 'must be a string');
+        cache = options.cache === undefined ? undefined : checkCacheOptions(options.cache);
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (cacheKey === undefined) return runCall(core, scope, endpoint, signal, fn as never, undefined, undefined, metered) as Promise<T>;
+    return core.cached(scope.key, scope, cacheKey, cache, () => runCall(core, scope, endpoint, signal, fn as never, undefined, undefined, metered)) as Promise<T>;
+  }
+
+  // Spend
+
+  /**
+   * Sets model prices (USD per million tokens): merged per model into the table (the documented
+   * defaults at first), or replacing it with `{ replace: true }`. From then on every call of this
+   * manager records its spend (README "LLM spend").
+   */
+  setPrices(prices: Readonly<Record<string, ModelPrice>>, options?: { readonly replace?: boolean }): void {
+    const core = this.#core;
+    core.prices.set(prices, options);
+    for (const scope of core.scopes.values()) scope.ensureMeter();
+  }
+
+  /** What each metered scope spent (tokens, USD, per model) and its budget: a plain JSON value. */
+  getCostSummary(): CostSummary {
+    return buildCostSummary(this.#core.scopes.values(), Date.now());
   }
 
   // Suspension

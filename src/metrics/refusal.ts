@@ -2,7 +2,7 @@ import { CircuitOpenError, PlatformSuspendedError, RateLimitedError } from '../e
 import { brandOf } from '../errors/floodgate-error.js';
 
 /** Why floodgate refused a call, as a metric label and a log field. */
-export type RefusalReason = 'queue_full' | 'max_wait' | 'paused' | 'circuit_open' | 'suspended';
+export type RefusalReason = 'queue_full' | 'max_wait' | 'paused' | 'cost_exceeds_limit' | 'circuit_open' | 'suspended';
 
 /** The refusal `error` is, or null when it is something else (the provider's error, a cancellation). */
 export function refusalOf(error: unknown): { readonly reason: RefusalReason; readonly retryAfterMs?: number } | null {

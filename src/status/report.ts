@@ -3,6 +3,7 @@ import type { CircuitStateName } from '../breaker/circuit.js';
 import type { ContractFigures } from '../governance/contracts.js';
 import type { ScopeMode } from '../governance/observe.js';
 import type { Scope } from '../manager/scope.js';
+import type { ScopeCosts } from '../spend/meter.js';
 import type { StoreHealth } from '../stores/types.js';
 import type { GuardStatus } from '../outbound/guard.js';
 import type { DecisionLogStatus } from '../logging/decision-log.js';
@@ -32,6 +33,8 @@ export interface ScopeCounters {
   readonly failures: number;
   /** Retry attempts made. */
   readonly retries: number;
+  /** Calls served by the response cache or by an identical call in flight (not counted in `requests`: they never reached the scope's limits). */
+  readonly cacheHits: number;
 }
 
 /** Observe mode's figures, beside a scope's counters. */
@@ -65,6 +68,8 @@ export interface ScopeStatus {
     /** Starts still allowed in the rolling 60-second window; null when the cap cannot bind. */
     readonly minuteRemaining: number | null;
     readonly requestsPerMinute: number | null;
+    /** Tokens still allowed in each rolling 60-second token window (null where uncapped); null when no token cap is set. */
+    readonly tokensRemaining: { readonly total: number | null; readonly input: number | null; readonly output: number | null } | null;
   };
   readonly inFlight: number;
   readonly waiting: number;
@@ -72,6 +77,8 @@ export interface ScopeStatus {
   readonly pausedUntil: number | null;
   readonly counters: ScopeCounters & WouldRefuseCounters;
   readonly latency: LatencyFigures;
+  /** Spend, tokens and budget (as in `getCostSummary()`); null while nothing meters the scope. */
+  readonly costs: ScopeCosts | null;
   /** Per contract template, over its window (empty without `contracts`). */
   readonly contracts: Readonly<Record<string, ContractFigures>>;
   /** Attempts whose endpoint matched no contract (0 without `contracts`). */
@@ -106,7 +113,7 @@ const LOCAL_HEALTH: StoreHealth = { status: 'ok', mode: 'local', since: null, la
 const GUARD_OK: GuardStatus = Object.freeze({ state: 'ok', until: null, reason: null, maxPerMinute: null, count: null });
 export function buildStatusReport(scopes: Iterable<Scope>, store: string, now: number, storeHealth: StoreHealth | undefined, policyHash: string, guard: GuardStatus = GUARD_OK, logging: DecisionLogStatus | null = null): StatusReport {
   const report: Record<string, ScopeStatus> = {};
-  const totals = { requests: 0, successes: 0, failed: 0, rateLimited: 0, rejected: 0, cancelled: 0, failures: 0, retries: 0 };
+  const totals = { requests: 0, successes: 0, failed: 0, rateLimited: 0, rejected: 0, cancelled: 0, failures: 0, retries: 0, cacheHits: 0 };
   for (const scope of scopes) {
     const status = scopeStatus(scope, now);
     report[scope.key] = status;
@@ -150,6 +157,7 @@ function scopeStatus(scope: Scope, now: number): ScopeStatus {
       requestsPerSecond: finiteOrNull(config.requestsPerSecond),
       minuteRemaining: snapshot.minuteRemaining,
       requestsPerMinute: finiteOrNull(config.requestsPerMinute),
+      tokensRemaining: snapshot.tokensRemaining ?? null,
     },
     inFlight: scope.active,
     waiting,
@@ -164,10 +172,12 @@ function scopeStatus(scope: Scope, now: number): ScopeStatus {
       cancelled: incidents?.cancelled ?? 0,
       failures: incidents?.failures ?? 0,
       retries: incidents?.retries ?? 0,
+      cacheHits: incidents?.cacheHits ?? 0,
       wouldRefuse: incidents?.wouldRefuse?.total ?? 0,
       wouldRefuseByReason: incidents?.wouldRefuse?.reasons() ?? {},
     },
     latency: scope.latency?.figures() ?? NO_LATENCY,
+    costs: scope.meter?.costs(now) ?? null,
     ...(scope.contracts?.status(now) ?? { contracts: {}, unmatchedCalls: 0 }),
   };
 }

@@ -1,6 +1,7 @@
 import { RollingWindow } from '../limiter/rolling-window.js';
 import { TokenBucket } from '../limiter/token-bucket.js';
-import type { LimiterLimits, LimiterSnapshot, ScopeLimiter, ThrottleStore } from './types.js';
+import { capsOf, TokenWindows } from '../tokens/token-windows.js';
+import type { AdmissionCost, LimiterLimits, LimiterSnapshot, ScopeLimiter, ThrottleStore } from './types.js';
 
 /**
  * The 60-second cap only binds when the bucket alone could exceed it: a bucket lets at
@@ -15,21 +16,38 @@ export const capBinds = (limits: LimiterLimits): boolean =>
  */
 export class LocalLimiter extends TokenBucket implements ScopeLimiter {
   private window: RollingWindow | null;
+  /** Token caps (weighted calls); null while the scope has none. */
+  private tokenWindows: TokenWindows | null;
 
   constructor(limits: LimiterLimits, now: number) {
     super(limits, now);
     this.window = capBinds(limits) ? new RollingWindow(limits.requestsPerMinute) : null;
+    const caps = capsOf(limits);
+    this.tokenWindows = caps === null ? null : new TokenWindows(caps);
   }
 
-  tryAcquire(now: number): number {
+  tryAcquire(now: number, cost?: AdmissionCost): number {
     const window = this.window;
     if (window !== null) {
       const wait = window.wait(now);
       if (wait > 0) return wait;
     }
+    // Every window must allow the call before any of them takes it.
+    const tokenWindows = this.tokenWindows;
+    if (tokenWindows !== null) {
+      const wait = tokenWindows.wait(now, cost === undefined ? 0 : cost.input, cost === undefined ? 0 : cost.output);
+      if (wait > 0) return wait;
+    }
     const wait = this.take(now);
-    if (wait === 0 && window !== null) window.addStart(now);
+    if (wait === 0) {
+      if (window !== null) window.addStart(now);
+      if (tokenWindows !== null && cost !== undefined) cost.ticket = tokenWindows.add(now, cost.input, cost.output);
+    }
     return wait;
+  }
+
+  amendCost(ticket: number, deltaInput: number, deltaOutput: number): void {
+    this.tokenWindows?.amend(ticket, deltaInput, deltaOutput);
   }
 
   estimateWait(position: number, now: number): number {
@@ -43,23 +61,26 @@ export class LocalLimiter extends TokenBucket implements ScopeLimiter {
     if (!capBinds(limits)) this.window = null;
     else if (this.window === null) this.window = new RollingWindow(limits.requestsPerMinute);
     else this.window.reconfigure(limits.requestsPerMinute);
+    const caps = capsOf(limits);
+    if (caps === null) this.tokenWindows = null;
+    else if (this.tokenWindows === null) this.tokenWindows = new TokenWindows(caps);
+    else this.tokenWindows.reconfigure(caps);
   }
 
   snapshot(now: number): LimiterSnapshot {
-    return {
-      tokens: this.available(now),
-      minuteRemaining: this.window === null ? null : this.window.remaining(now),
-    };
+    const snapshot = { tokens: this.available(now), minuteRemaining: this.window === null ? null : this.window.remaining(now) };
+    return this.tokenWindows === null ? snapshot : { ...snapshot, tokensRemaining: this.tokenWindows.remaining(now) };
   }
 
   isIdle(now: number): boolean {
-    return this.isFull(now) && (this.window === null || this.window.isEmpty(now));
+    return this.isFull(now) && (this.window === null || this.window.isEmpty(now)) && (this.tokenWindows === null || this.tokenWindows.isEmpty(now));
   }
 }
 
 /** The default store: every scope's limits live in this process's memory. */
 export class MemoryStore implements ThrottleStore {
   readonly name = 'memory';
+  readonly weighted = true;
 
   createLimiter(_scope: string, limits: LimiterLimits, now: number): ScopeLimiter {
     return new LocalLimiter(limits, now);

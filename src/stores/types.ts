@@ -5,6 +5,20 @@ export interface LimiterLimits {
   readonly requestsPerSecond: number;
   readonly burst: number;
   readonly requestsPerMinute: number;
+  /** Rolling-60-s caps on the sum of costs started (README "Calls that cost more than one"); absent or Infinity: none. */
+  readonly tokensPerMinute?: number | undefined;
+  readonly inputTokensPerMinute?: number | undefined;
+  readonly outputTokensPerMinute?: number | undefined;
+}
+
+/**
+ * The cost of the call being admitted (a weighted call): the limiter takes it from its token
+ * windows with the admission and writes the `ticket` that {@link ScopeLimiter.amendCost} reconciles later.
+ */
+export interface AdmissionCost {
+  readonly input: number;
+  readonly output: number;
+  ticket: number;
 }
 
 /** Remaining capacity of a scope, for the status report. */
@@ -13,6 +27,8 @@ export interface LimiterSnapshot {
   readonly tokens: number;
   /** Starts still allowed in the rolling 60-second window (`null` when the cap cannot bind). */
   readonly minuteRemaining: number | null;
+  /** Tokens still allowed in each rolling 60-second token window (null where uncapped); absent when no token cap is set. */
+  readonly tokensRemaining?: { readonly total: number | null; readonly input: number | null; readonly output: number | null };
 }
 
 /**
@@ -21,7 +37,9 @@ export interface LimiterSnapshot {
  */
 export interface ScopeLimiter {
   /** Takes one admission when every window allows it now and returns 0; otherwise returns the ms until one could be taken, taking nothing. */
-  tryAcquire(now: number): number | Promise<number>;
+  tryAcquire(now: number, cost?: AdmissionCost): number | Promise<number>;
+  /** Reconciles a weighted admission (its `ticket`): the differences between real usage and the estimate are credited (negative) or charged. */
+  amendCost?(ticket: number, deltaInput: number, deltaOutput: number): void;
   /** A lower bound of the wait for the caller `position` places back in line (0: next); used to refuse at once a caller that cannot make its deadline. */
   estimateWait(position: number, now: number): number;
   reconfigure(limits: LimiterLimits, now: number): void;
@@ -43,6 +61,8 @@ export interface ScopeLimiter {
 export interface ThrottleStore {
   /** Shown in the status report. */
   readonly name: string;
+  /** True when its limiters enforce token caps (`tokensPerMinute`, ...); a store without it refuses such a configuration with ConfigError. */
+  readonly weighted?: boolean;
   createLimiter(scope: string, limits: LimiterLimits, now: number): ScopeLimiter;
   /** Releases connections and timers the store owns (not a client the user passed in). */
   close(): Promise<void>;

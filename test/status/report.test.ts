@@ -50,9 +50,9 @@ describe('getStatusReport()', () => {
   it('counts requests, how each call ended, failed attempts and retries per scope', async () => {
     const report = await busyManager();
     // One call of SVC still waits in line: 5 = 2 + 1 + 1 + 0 + 0 + that one.
-    expect(report.scopes[SVC]!.counters).toEqual({ requests: 5, successes: 2, failed: 1, rateLimited: 1, rejected: 0, cancelled: 0, failures: 2, retries: 1, wouldRefuse: 0, wouldRefuseByReason: {} });
-    expect(report.scopes['social_media:reddit']!.counters).toEqual({ requests: 1, successes: 0, failed: 0, rateLimited: 0, rejected: 1, cancelled: 0, failures: 0, retries: 0, wouldRefuse: 0, wouldRefuseByReason: {} });
-    expect(report.totals).toEqual({ requests: 7, successes: 3, failed: 1, rateLimited: 1, rejected: 1, cancelled: 0, failures: 2, retries: 1 });
+    expect(report.scopes[SVC]!.counters).toEqual({ requests: 5, successes: 2, failed: 1, rateLimited: 1, rejected: 0, cancelled: 0, failures: 2, retries: 1, cacheHits: 0, wouldRefuse: 0, wouldRefuseByReason: {} });
+    expect(report.scopes['social_media:reddit']!.counters).toEqual({ requests: 1, successes: 0, failed: 0, rateLimited: 0, rejected: 1, cancelled: 0, failures: 0, retries: 0, cacheHits: 0, wouldRefuse: 0, wouldRefuseByReason: {} });
+    expect(report.totals).toEqual({ requests: 7, successes: 3, failed: 1, rateLimited: 1, rejected: 1, cancelled: 0, failures: 2, retries: 1, cacheHits: 0 });
   });
 
   it('counters add up once idle: requests = successes + failed + rateLimited + rejected + cancelled', async () => {

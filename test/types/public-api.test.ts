@@ -90,7 +90,7 @@ describe('public types', () => {
   it('the manager shows users only what they call: no internal member, in the types or at run time', () => {
     const members = Object.getOwnPropertyNames(ThrottleManager.prototype).filter((name) => name !== 'constructor').sort();
     expect(members).toEqual(
-      ['applyPolicy', 'classifyError', 'close', 'configure', 'configureGuard', 'execute', 'exportPolicy', 'getConfig', 'getErrorStatistics', 'getStatusReport', 'onError', 'policyHash', 'registerErrorPattern', 'reset', 'resume', 'suspend', 'useLedger', 'useStore'].sort(),
+      ['applyPolicy', 'classifyError', 'close', 'configure', 'configureGuard', 'execute', 'exportPolicy', 'getConfig', 'getCostSummary', 'getErrorStatistics', 'getStatusReport', 'onError', 'policyHash', 'registerErrorPattern', 'reset', 'resume', 'setPrices', 'suspend', 'useLedger', 'useStore'].sort(),
     );
     const own = Object.keys(new ThrottleManager({ env: {} })).filter((key) => !key.startsWith('_'));
     expect(own).toEqual([]);

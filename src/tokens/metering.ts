@@ -1,0 +1,43 @@
+import { ConfigError } from '../errors/errors.js';
+import type { Scope } from '../manager/scope.js';
+import type { Prices } from '../spend/prices.js';
+import { Charge } from './charge.js';
+import { splitCost, type Cost, type CostEstimator } from './cost.js';
+
+/** What meters a call: `execute`'s `cost` and `model` options, or `@throttled`'s (which may be functions of the method's arguments). */
+export interface MeterOptions {
+  readonly cost?: Cost | ((...args: any[]) => Cost) | undefined;
+  readonly model?: string | ((...args: any[]) => string) | undefined;
+}
+
+/**
+ * Opens the metering of a call in `scope`: its cost (given, or estimated) checked against the
+ * token caps, its model, and its estimated spend reserved in the budget. Throws the refusal:
+ * RateLimitedError `cost_exceeds_limit`, BudgetExceededError, or ConfigError for a bad cost or model.
+ */
+export function openCharge(scope: Scope, prices: Prices, estimator: CostEstimator, metering: MeterOptions | undefined, args: ArrayLike<unknown> | undefined, now: number): Charge {
+  const meter = scope.ensureMeter();
+  const argList = args === undefined ? NO_ARGS : (Array.prototype.slice.call(args) as unknown[]);
+  const given = metering?.cost;
+  const { input, output } = splitCost(given === undefined ? estimator(argList) : typeof given === 'function' ? given(...argList) : given, 'cost');
+  const { tokensPerMinute, inputTokensPerMinute, outputTokensPerMinute } = scope.config;
+  // An unset cap is undefined: every comparison with it is false.
+  if (input + output > tokensPerMinute! || input > inputTokensPerMinute! || output > outputTokensPerMinute!) throw scope.refuseCost();
+  const model = modelFor(metering?.model, argList);
+  let reservedUsd = 0;
+  const budget = meter.budget;
+  if (budget !== null) {
+    reservedUsd = prices.usd(model, input, output, 0);
+    budget.reserve(scope.key, reservedUsd, now);
+  }
+  return new Charge(scope, prices, input, output, model, reservedUsd);
+}
+
+const NO_ARGS: readonly unknown[] = Object.freeze([]);
+
+function modelFor(option: MeterOptions['model'], args: readonly unknown[]): string | undefined {
+  if (option === undefined) return undefined;
+  const model = typeof option === 'function' ? option(...args) : option;
+  if (typeof model !== 'string' || model === '') throw new ConfigError('model', model, 'must be a non-empty string (or a function returning one)');
+  return model;
+}

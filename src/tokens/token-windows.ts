@@ -1,0 +1,149 @@
+import { WINDOW_MS } from '../limiter/rolling-window.js';
+
+/** The token caps of a scope (each Infinity when unset). */
+export interface TokenCaps {
+  readonly total: number;
+  readonly input: number;
+  readonly output: number;
+}
+
+/**
+ * Exact rolling-60-second caps on the sum of costs started: total, input and output tokens.
+ * Each admission is remembered as (start time, input, output) until it is 60 s old, so no
+ * 60-second window ever holds more than a cap, and a cost can later be amended (reconciled)
+ * in place by its ticket. Timer-free: expired starts are dropped when the window is next read.
+ * Memory: three numbers per millisecond in which calls started during the last minute (at most
+ * 60,000 entries however fast calls start), nothing once the minute is quiet.
+ */
+export class TokenWindows {
+  private times: number[] = [];
+  private inputs: number[] = [];
+  private outputs: number[] = [];
+  /** Index of the oldest live entry; entries before it have expired. */
+  private head = 0;
+  /** Ticket of the entry at index 0 (tickets are never reused). */
+  private base = 0;
+  private sumInput = 0;
+  private sumOutput = 0;
+
+  constructor(private caps: TokenCaps) {}
+
+  /** 0 when `input` + `output` fit in every capped window now, else the ms until they will (taking nothing). */
+  wait(now: number, input: number, output: number): number {
+    this.expire(now);
+    const { total, input: inCap, output: outCap } = this.caps;
+    let wait = 0;
+    if (total !== Infinity) wait = this.waitFor(now, total, this.sumInput + this.sumOutput, input + output, 0);
+    if (inCap !== Infinity) wait = Math.max(wait, this.waitFor(now, inCap, this.sumInput, input, 1));
+    if (outCap !== Infinity) wait = Math.max(wait, this.waitFor(now, outCap, this.sumOutput, output, 2));
+    return wait;
+  }
+
+  /** Records an admission; returns its ticket (for {@link amend}). */
+  add(now: number, input: number, output: number): number {
+    let index = this.times.length - 1;
+    this.sumInput += input;
+    this.sumOutput += output;
+    // Starts in the same millisecond share one entry (and its ticket: amending it amends their sum),
+    // so that the window never holds more than 60,000 entries, however fast calls start.
+    if (index >= this.head && this.times[index] === now) {
+      this.inputs[index] = this.inputs[index]! + input;
+      this.outputs[index] = this.outputs[index]! + output;
+      return this.base + index;
+    }
+    index = this.times.length;
+    this.times.push(now);
+    this.inputs.push(input);
+    this.outputs.push(output);
+    return this.base + index;
+  }
+
+  /**
+   * Changes the cost recorded under `ticket` by the given differences (the call's real usage
+   * against its estimate): a credit frees capacity now, a charge takes it until the start turns
+   * 60 s old. A start already out of the window changes nothing, as it no longer counts.
+   */
+  amend(ticket: number, deltaInput: number, deltaOutput: number): void {
+    const index = ticket - this.base;
+    if (index < this.head || index >= this.times.length) return;
+    const input = Math.max(0, this.inputs[index]! + deltaInput);
+    const output = Math.max(0, this.outputs[index]! + deltaOutput);
+    this.sumInput += input - this.inputs[index]!;
+    this.sumOutput += output - this.outputs[index]!;
+    this.inputs[index] = input;
+    this.outputs[index] = output;
+  }
+
+  /** Whether a cost can ever fit (it exceeds no cap on its own). */
+  fits(input: number, output: number): boolean {
+    const { total, input: inCap, output: outCap } = this.caps;
+    return input + output <= total && input <= inCap && output <= outCap;
+  }
+
+  /** Tokens still allowed in each capped window now (null where uncapped). */
+  remaining(now: number): { total: number | null; input: number | null; output: number | null } {
+    this.expire(now);
+    const left = (cap: number, used: number): number | null => (cap === Infinity ? null : Math.max(0, cap - used));
+    return { total: left(this.caps.total, this.sumInput + this.sumOutput), input: left(this.caps.input, this.sumInput), output: left(this.caps.output, this.sumOutput) };
+  }
+
+  isEmpty(now: number): boolean {
+    this.expire(now);
+    return this.head === this.times.length;
+  }
+
+  reconfigure(caps: TokenCaps): void {
+    this.caps = caps;
+  }
+
+  /** The wait until `used - freed + cost <= cap` (dimension 0 total, 1 input, 2 output), freeing the oldest starts first. */
+  private waitFor(now: number, cap: number, used: number, cost: number, dimension: 0 | 1 | 2): number {
+    // A zero cost still needs the window not to be full: its real usage is charged afterwards.
+    if (used + cost <= cap && (cost > 0 || used < cap)) return 0;
+    let freed = 0;
+    for (let i = this.head; i < this.times.length; i++) {
+      freed += dimension === 0 ? this.inputs[i]! + this.outputs[i]! : dimension === 1 ? this.inputs[i]! : this.outputs[i]!;
+      const left = used - freed;
+      if (left + cost <= cap && (cost > 0 || left < cap)) return this.times[i]! + WINDOW_MS - now;
+    }
+    return WINDOW_MS;
+  }
+
+  /** Drops the starts at least 60 s old; compacts the arrays once half of them are dead. */
+  private expire(now: number): void {
+    const cutoff = now - WINDOW_MS;
+    const times = this.times;
+    let head = this.head;
+    while (head < times.length && times[head]! <= cutoff) {
+      this.sumInput -= this.inputs[head]!;
+      this.sumOutput -= this.outputs[head]!;
+      head++;
+    }
+    if (head === times.length) {
+      // All gone: restart empty (and exact: the float sums cannot drift across quiet minutes).
+      this.base += head;
+      this.times = [];
+      this.inputs = [];
+      this.outputs = [];
+      this.head = 0;
+      this.sumInput = 0;
+      this.sumOutput = 0;
+      return;
+    }
+    if (head > 32 && head * 2 > times.length) {
+      this.times = times.slice(head);
+      this.inputs = this.inputs.slice(head);
+      this.outputs = this.outputs.slice(head);
+      this.base += head;
+      head = 0;
+    }
+    this.head = head;
+  }
+}
+
+export function capsOf(config: { readonly tokensPerMinute?: number | undefined; readonly inputTokensPerMinute?: number | undefined; readonly outputTokensPerMinute?: number | undefined }): TokenCaps | null {
+  const total = config.tokensPerMinute ?? Infinity;
+  const input = config.inputTokensPerMinute ?? Infinity;
+  const output = config.outputTokensPerMinute ?? Infinity;
+  return total === Infinity && input === Infinity && output === Infinity ? null : { total, input, output };
+}
