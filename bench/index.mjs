@@ -1,7 +1,9 @@
 // `npm run bench [-- --quick] [-- --out file.md]`: floodgate against a hand-written stack and
 // its peers, in one process run; prints markdown. See docs/benchmarks.md.
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { benchClassify, benchRedact } from './classify.mjs';
 import { realTimeBucket, simulatedMinute } from './fidelity.mjs';
 import { compare, formatBytes, formatNs, table } from './harness.mjs';
@@ -349,6 +351,12 @@ print((await runClusterBench({ quick })).markdown);
 print();
 log('Status routes and page…');
 print((await runStatusBench({ quick })).markdown);
+log('Decision ledger…');
+// Its own process: it forks appending workers and measures the lock between processes.
+print('### Decision ledger (`bench/ledger.mjs`)');
+print();
+print(execFileSync(process.execPath, [fileURLToPath(new URL('./ledger.mjs', import.meta.url))], { encoding: 'utf8' }).trimEnd());
+print();
 log('Outbound HTTP…');
 const outbound = await runOutboundBench({ quick });
 print(outbound.markdown);
