@@ -8,6 +8,8 @@ const alias = {
   'floodgate/http': source('./src/http/index.ts'),
   'floodgate/express': source('./src/http/express.ts'),
   'floodgate/fastify': source('./src/http/fastify.ts'),
+  'floodgate/prometheus': source('./src/metrics/prometheus.ts'),
+  'floodgate/otel': source('./src/metrics/otel.ts'),
   floodgate: source('./src/index.ts'),
 };
 
@@ -36,7 +38,16 @@ function project(name: string, experimentalDecorators: boolean, include: readonl
       target: 'es2022',
       tsconfigRaw: { compilerOptions: { experimentalDecorators, useDefineForClassFields: true } },
     },
-    test: { name, include: [...include], environment: 'node' as const, restoreMocks: true, unstubEnvs: true, env },
+    test: {
+      name,
+      include: [...include],
+      // Inlined so that a test can give it the faked clock (its rotation timer comes from 'timers').
+      server: { deps: { inline: ['rotating-file-stream'] } },
+      environment: 'node' as const,
+      restoreMocks: true,
+      unstubEnvs: true,
+      env,
+    },
   };
 }
 

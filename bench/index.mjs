@@ -10,6 +10,7 @@ import { compare, formatBytes, formatNs, table } from './harness.mjs';
 import { measureMemory } from './memory.mjs';
 import { benchGovernance } from './governance.mjs';
 import { runOutboundBench } from './outbound.mjs';
+import { runMetricsBench } from './metrics.mjs';
 import { runClusterBench, runRedisBench } from './redis.mjs';
 import { runInboundBench } from './inbound.mjs';
 import { runStatusBench } from './status.mjs';
@@ -28,6 +29,8 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 /** `--calls`: only the call-path sections (success, failure, refusal), for iterating on the hot path. */
 const callsOnly = args.includes('--calls');
+/** `--metrics`: only the observability section (collector attached vs not, scrape of 10,000 scopes). */
+const metricsOnly = args.includes('--metrics');
 const outIndex = args.indexOf('--out');
 const outFile = outIndex >= 0 ? args[outIndex + 1] : undefined;
 
@@ -308,8 +311,22 @@ function targets({ seq, flight, failure, refused, mem, fid, fleet, outbound }) {
   print();
 }
 
+/** The observability section (bench/metrics.mjs): its markdown printed, its figures returned. */
+async function observability() {
+  log('Observability…');
+  const section = await runMetricsBench({ quick, log });
+  print(section.markdown);
+  return section;
+}
+
 const started = Date.now();
 environment();
+if (metricsOnly) {
+  await observability();
+  print(`_Run took ${((Date.now() - started) / 1000).toFixed(0)} s._`);
+  if (outFile) writeFileSync(outFile, `${out.join('\n')}\n`);
+  process.exit(0);
+}
 const seq = await timeStacks('Successful call, sequential (await each)', SUCCESS_STACKS, makeSuccess, 'sequential');
 const flight = await timeStacks('Successful call, 1,000 in flight', SUCCESS_STACKS, makeSuccess, 'inflight');
 const failure = await timeStacks('Failure path: first attempt throws ECONNRESET, the retry succeeds (backoff 0), sequential', FAILURE_STACKS, makeFailOnce, 'sequential', { failing: true });
@@ -349,6 +366,7 @@ print((await runInboundBench({ quick })).markdown);
 print();
 log('Tokens and spend…');
 print((await runTokensBench({ quick })).markdown);
+await observability();
 targets({ seq, flight, failure, refused, mem, fid, fleet, outbound });
 print(`_Run took ${((Date.now() - started) / 1000).toFixed(0)} s._`);
 if (outFile) writeFileSync(outFile, `${out.join('\n')}\n`);

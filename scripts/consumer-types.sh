@@ -40,7 +40,14 @@ const fastifyLimiter: LimiterPluginOptions = { manager, keys: { actor: (request)
 // Fleet mode: the client's type is floodgate's own (neither ioredis nor redis is installed here).
 declare const client: floodgate.RedisClient;
 const store = new floodgate.RedisStore({ client, prefix: 'app:' } satisfies floodgate.RedisStoreOptions);
-export { Client, config, report, floodgate, store, status, statusRouter, statusPlugin, pluginOptions, limiter, limiterMiddleware, limiterPlugin, fastifyLimiter };
+// The metrics entry points: prom-client and @opentelemetry/api are optional peers, their types absent here.
+import { collectMetrics, type PrometheusRegistry } from 'floodgate/prometheus';
+import { instrument, type InstrumentOptions } from 'floodgate/otel';
+const registry: PrometheusRegistry = { registerMetric() {}, getSingleMetric: () => undefined, removeSingleMetric() {} };
+const metrics = collectMetrics(manager, { registry, prefix: 'app_floodgate_' });
+const otelOptions: InstrumentOptions = { maxSeries: 100 };
+export { Client, config, report, floodgate, store, status, statusRouter, statusPlugin, pluginOptions, limiter, limiterMiddleware, limiterPlugin, fastifyLimiter, metrics, instrument, otelOptions };
+
 TS
 if [ -e node_modules/ioredis ] || [ -e node_modules/redis ]; then echo "an optional peer was installed" >&2; exit 1; fi
 for mode in standard legacy; do

@@ -72,6 +72,9 @@ try { throttleManager.getConfig('llm_api'); throw new Error('no ConfigError'); }
 catch (error) { if (!isConfigError(error) || error.value !== 'abc') throw error; }
 console.log('lazy environment ok');"
 test -f node_modules/floodgate/dist/index.d.ts
+# The metrics subpaths: floodgate/prometheus loads without prom-client (it only takes your registry).
+node --input-type=module -e "import { collectMetrics } from 'floodgate/prometheus'; if (typeof collectMetrics !== 'function') throw new Error('floodgate/prometheus'); console.log('prometheus subpath ok');"
+test -f node_modules/floodgate/dist/metrics/otel.d.ts && test -f node_modules/floodgate/dist/metrics/otel.js
 tar tzf "$tarball" > packed.txt
 grep -qx 'package/LICENSE' packed.txt
 if grep -q '\.map$' packed.txt; then echo "source maps shipped without their sources" >&2; exit 1; fi

@@ -37,6 +37,7 @@ export type { ErrorStatistics, ErrorStatisticsOptions, ErrorHistoryEntry } from 
 
 export type * from './events/events.js';
 export type { StatusReport, ScopeStatus, ScopeState, ScopeCounters, WouldRefuseCounters } from './status/report.js';
+export type { LoggingOptions, DecisionLogStatus } from './logging/decision-log.js';
 export type { LatencyFigures } from './status/latency.js';
 export type { CircuitStateName } from './breaker/circuit.js';
 export type { BreakerOption, BreakerSpec, BreakerFigures } from './breaker/breakers.js';

@@ -103,6 +103,14 @@ export interface RecoveredEvent {
   readonly at: number;
 }
 
+/** `configure()` changed a service's (or a platform's) configuration. */
+export interface ConfiguredEvent {
+  readonly service: string;
+  readonly platform?: string;
+  /** The fields given (their values are in `getConfig()`). */
+  readonly fields: readonly string[];
+}
+
 /** The manager's events, for `manager.on(name, listener)`. */
 export interface FloodgateEvents {
   retry: [RetryEvent];
@@ -120,4 +128,5 @@ export interface FloodgateEvents {
   /** The anti-loop guard tripped (see `configureGuard`). */
   degraded: [DegradedEvent];
   recovered: [RecoveredEvent];
+  configured: [ConfiguredEvent];
 }

@@ -7,6 +7,7 @@ import { retryDelay } from '../retry/backoff.js';
 import { UNMETERED_CALL, type Charge } from '../tokens/charge.js';
 import type { MeterOptions } from '../tokens/metering.js';
 import type { AttemptTimeouts, DeadlineNode } from './attempt-timeouts.js';
+import type { CallObserver } from './call-observer.js';
 import type { Scope } from './scope.js';
 import { retryForbidden } from './unretryable.js';
 
@@ -21,6 +22,8 @@ export interface CallHost {
   /** The deadline list of attempts under this `timeoutMs` (one per distinct value, for the whole manager). */
   attemptTimeouts(timeoutMs: number): AttemptTimeouts;
   onRetry(scope: Scope, endpoint: string | undefined, retry: number, delayMs: number, classification: ErrorClassification, error: unknown): void;
+  /** Metrics and decision logs: null unless something is attached (one null check per attempt). */
+  readonly observers: { readonly current: CallObserver | null };
   /**
    * The metering of a call (README "Calls that cost more than one"): its cost checked against the
    * token caps and its spend reserved in the budget, or the refusal thrown (RateLimitedError
@@ -72,7 +75,7 @@ export function runCall(
   } catch (error) {
     charge?.end();
     if (scope.config.mode === 'observe' && scope.letThrough(error)) return new Call(host, scope, endpoint, signal, fn, thisArg, args, null).runLetThrough(now);
-    countEnd(scope, error);
+    countEnd(host, scope, error);
     return Promise.reject(error);
   }
 }
@@ -81,7 +84,8 @@ export function runCall(
  * Counts how a call that did not succeed ended, once per call (successes are counted by the
  * scope): with `successes`, these add up to `requests` once nothing waits or runs.
  */
-function countEnd(scope: Scope, error: unknown): void {
+function countEnd(host: CallHost, scope: Scope, error: unknown): void {
+  host.observers.current?.callFailed(scope, error);
   const incidents = scope.incidents();
   switch (brandOf(error)) {
     case RateLimitedError.code:
@@ -147,7 +151,8 @@ class TimedAttempt implements DeadlineNode {
 }
 
 class Call {
-  /** When the current attempt started, and its place in the order of events (see nextSequence). */
+  /** When the current attempt asked for admission and when it started, and its place in the order of events (see nextSequence). */
+  private asked = 0;
   private start = 0;
   private sequence = 0;
   /** Inside p-retry: a failed attempt rejects with AttemptFailure instead of starting the retries. */
@@ -185,6 +190,7 @@ class Call {
 
   /** Observe mode: a refusal was let through (counted by the scope); the attempt runs now, on no token, in a slot. */
   runLetThrough(now: number): Promise<unknown> {
+    this.asked = now;
     this.scope.active++;
     return this.attempt(now);
   }
@@ -198,6 +204,7 @@ class Call {
 
   /** The attempt, at once when the scope admits it now, else after waiting for admission. */
   admitThenRun(now: number): Promise<unknown> {
+    this.asked = now;
     const scope = this.scope;
     const admitted = scope.admitNow(now, this.charge ?? undefined);
     if (admitted === 0) return this.attempt(now);
@@ -307,19 +314,22 @@ class Call {
   }
 
   private succeeded(value: unknown): unknown {
-    this.scope.succeeded(this.start);
+    const tookMs = this.scope.succeeded(this.start);
     if (this.scope.contracts !== null) this.scoreContract(false);
+    this.host.observers.current?.attemptEnded(this.scope, this.endpoint, this.asked, this.start, tookMs, true);
     return this.charge === null ? value : this.charge.succeeded(value);
   }
 
   /** The call ended without success: counted once, and its metering settled. */
   private end(error: unknown): void {
-    countEnd(this.scope, error);
+    countEnd(this.host, this.scope, error);
     this.charge?.end();
   }
 
   private failed(error: unknown): unknown {
     this.scope.release();
+    const observer = this.host.observers.current;
+    if (observer !== null) observer.attemptEnded(this.scope, this.endpoint, this.asked, this.start, Date.now() - this.start, false);
     this.charge?.attemptFailed();
     const classification = this.host.handleFailure(this.scope, this.endpoint, error, this.sequence);
     if (this.scope.contracts !== null) this.scoreContract(countsAgainstProvider(classification));

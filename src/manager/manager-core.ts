@@ -16,8 +16,10 @@ import { defaultEstimator, type CostEstimator } from '../tokens/cost.js';
 import { openCharge, type MeterOptions } from '../tokens/metering.js';
 import { capsOf } from '../tokens/token-windows.js';
 import type { ThrottleStore } from '../stores/types.js';
+import { DecisionLog, checkLoggingOptions } from '../logging/decision-log.js';
 import { AttemptTimeouts } from './attempt-timeouts.js';
 import { runCall, type CallHost } from './call.js';
+import { ObserverSlot } from './call-observer.js';
 import { markRecorded, recordedByOtherLayer, type FailureLayer } from './recorded-failures.js';
 import { Scope } from './scope.js';
 import { ScopeEvents, scopeRef } from './scope-events.js';
@@ -46,6 +48,8 @@ export class ManagerCore implements CallHost {
   readonly estimator: CostEstimator;
   /** The anti-loop guard over outbound calls (createFetch); off until configured. */
   readonly guard: OutboundGuard;
+  /** Metrics collectors and the decision log (see call-observer.ts). */
+  readonly observers = new ObserverSlot();
   private readonly maxScopes: number;
   /** Response caches and coalescing (README "Response cache"), by owner: a decorated method, or a scope key for `execute`. */
   private readonly responseCaches = new Map<unknown, ResponseCache>();
@@ -54,6 +58,9 @@ export class ManagerCore implements CallHost {
   private readonly timeouts = new Map<number, AttemptTimeouts>();
   /** Fleet mode: stops the shared store (Redis) telling this manager about other processes. */
   private detachStore: (() => void) | undefined;
+  /** The decision log: undefined until first use (FLOODGATE_LOG_DIR is read then), null when off. */
+  private decisionLog: DecisionLog | null | undefined;
+  private readonly env: Readonly<Record<string, string | undefined>>;
 
   constructor(
     private readonly emitter: EventEmitter<FloodgateEvents>,
@@ -63,7 +70,10 @@ export class ManagerCore implements CallHost {
     this.estimator = options.estimateCost ?? defaultEstimator;
     this.maxScopes = positiveInteger('maxScopes', options.maxScopes ?? 10_000);
     this.history = new ErrorHistory({ capacity: options.historySize ?? 1_000 });
-    this.configs = new ServiceConfigs(options.env ?? process.env);
+    this.env = options.env ?? process.env;
+    this.configs = new ServiceConfigs(this.env);
+    if (options.logging === false) this.decisionLog = null;
+    else if (options.logging !== undefined) this.decisionLog = new DecisionLog(emitter, this.observers, checkLoggingOptions(options.logging));
     this.scopeEvents = new ScopeEvents(emitter, () => this.store.shared);
     this.guard = new OutboundGuard({
       onDegraded: (until, reason, fromFleet) => {
@@ -87,6 +97,7 @@ export class ManagerCore implements CallHost {
     if (existing !== undefined) return existing;
     checkName('service', service);
     if (platform !== undefined) checkName('platform', platform);
+    this.firstUse();
     const now = Date.now();
     if (this.scopes.size >= this.maxScopes) this.scopes.evictIdle(Math.max(1, Math.ceil(this.maxScopes / 10)), now);
     const config = this.configs.resolve(service, platform);
@@ -146,7 +157,22 @@ export class ManagerCore implements CallHost {
     this.guard.reset();
   }
 
+  /**
+   * Starts the decision log at the manager's first use (a scope created, configure()): the
+   * singleton is created on import, and FLOODGATE_LOG_DIR is read then, never at import.
+   */
+  firstUse(): DecisionLog | null {
+    if (this.decisionLog === undefined) {
+      const dir = this.env.FLOODGATE_LOG_DIR;
+      this.decisionLog = dir === undefined || dir === '' ? null : new DecisionLog(this.emitter, this.observers, { dir });
+    }
+    this.decisionLog?.start();
+    return this.decisionLog;
+  }
+
   async close(): Promise<void> {
+    // Used again after close(), the manager logs again from its next use.
+    await this.decisionLog?.close();
     this.dropScopes('the manager was closed');
     this.detachStore?.(); // fleet mode
     this.detachStore = undefined;

@@ -251,13 +251,18 @@ export class Scope implements AdmissionGate, CircuitListener {
     if (this.queue !== null && this.queue.size > 0) this.queue.drain();
   }
 
-  /** A successful attempt that started at `start`: counted, and timed when the latency sample wants it. */
-  succeeded(start: number): void {
+  /**
+   * A successful attempt that started at `start`: counted, and timed when the latency sample
+   * wants it. Returns the time it took (ms), or -1 when it was not timed.
+   */
+  succeeded(start: number): number {
     this.release();
     const latency = (this.latency ??= new LatencyHistogram());
     this.successes++;
-    if (latency.wantsSample()) latency.add(Date.now() - start);
+    let tookMs = -1;
+    if (latency.wantsSample()) latency.add((tookMs = Date.now() - start));
     this.circuit?.success();
+    return tookMs;
   }
 
   reconfigure(config: ThrottleConfig, now: number): void {

@@ -5,6 +5,7 @@ import { redactText } from '../classify/redact.js';
 import type { ErrorCategory, ErrorClassification, ErrorPattern } from '../classify/types.js';
 import type { ServiceName, ThrottleConfig } from '../config/types.js';
 import { ConfigError } from '../errors/errors.js';
+import type { LoggingOptions } from '../logging/decision-log.js';
 import type { FloodgateEvents } from '../events/events.js';
 import { ManagerPolicy } from '../governance/manager-policy.js';
 import type { DecisionSource } from '../governance/record-decisions.js';
@@ -41,6 +42,13 @@ export interface ThrottleManagerOptions {
   readonly estimateCost?: CostEstimator;
   /** The anti-loop guard over outbound calls (createFetch). @default off */
   readonly guard?: GuardOptions;
+  /**
+   * Decision logs (README: "Decision logs"): one JSON line per refusal, retry, circuit change,
+   * ban, suspension, resume, configuration change and store health change, in daily files.
+   * `false` keeps them off even when `FLOODGATE_LOG_DIR` is set.
+   * @default off, or `{ dir: FLOODGATE_LOG_DIR }` when that variable is set (read at first use)
+   */
+  readonly logging?: LoggingOptions | false;
 }
 
 export interface ExecuteOptions {
@@ -120,7 +128,9 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> {
    * changes nothing.
    */
   configure(service: ServiceName, partial: Partial<ThrottleConfig>, options: ConfigureOptions = {}): ThrottleConfig {
-    const { configs, scopes } = this.#core;
+    const core = this.#core;
+    const { configs, scopes } = core;
+    core.firstUse();
     const now = Date.now();
     // A store that cannot hold token caps refuses them before anything changes.
     if (this.#core.store.weighted !== true) this.#core.checkWeighted(validatePartial(service, partial));
@@ -128,6 +138,7 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> {
       const resolved = configs.configurePlatform(service, options.platform, partial);
       this.#policy.invalidate();
       scopes.get(service, options.platform)?.reconfigure(resolved, now);
+      emitConfigured(this, service, options.platform, partial);
       return resolved;
     }
     const { resolved, platforms } = configs.configureService(service, partial);
@@ -135,8 +146,10 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> {
     for (const scope of scopes.values()) {
       if (scope.service === service) scope.reconfigure(platforms.get(scope.key) ?? resolved, now);
     }
+    emitConfigured(this, service, undefined, partial);
     return resolved;
   }
+
 
   /** The configuration in force for a service (or one of its platforms). */
   getConfig(service: ServiceName, options: ConfigureOptions = {}): ThrottleConfig {
@@ -265,7 +278,7 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> {
     const { scopes, store } = this.#core;
     const now = Date.now();
     for (const scope of scopes.values()) scope.expireSuspension(now);
-    return buildStatusReport(scopes.values(), store.name, now, store.health?.(), this.#policy.hash(), this.#core.guard.status(now));
+    return buildStatusReport(scopes.values(), store.name, now, store.health?.(), this.#policy.hash(), this.#core.guard.status(now), this.#core.firstUse()?.status() ?? null);
   }
 
   // Governance (README "Policy hash", "Decision ledger")
@@ -308,6 +321,13 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> {
   async close(): Promise<void> {
     await this.#core.close();
   }
+}
+
+/** The `configured` event (validated already: `partial` is a plain object here). */
+function emitConfigured(manager: ThrottleManager, service: string, platform: string | undefined, partial: object): void {
+  if (manager.listenerCount('configured') === 0) return;
+  const fields = Object.keys(partial);
+  manager.emit('configured', platform === undefined ? { service, fields } : { service, platform, fields });
 }
 
 /** The internals behind `manager` (the decorators' entry). Not exported from the package. */

@@ -6,6 +6,7 @@ import type { Scope } from '../manager/scope.js';
 import type { ScopeCosts } from '../spend/meter.js';
 import type { StoreHealth } from '../stores/types.js';
 import type { GuardStatus } from '../outbound/guard.js';
+import type { DecisionLogStatus } from '../logging/decision-log.js';
 import type { LatencyFigures } from './latency.js';
 
 export type ScopeState = 'ok' | 'waiting' | 'paused' | 'circuit_open' | 'suspended';
@@ -100,6 +101,8 @@ export interface StatusReport {
   readonly policyHash: string;
   /** The anti-loop guard over outbound calls: `degraded` refuses every createFetch call until `until`. */
   readonly guard: GuardStatus;
+  /** The decision log (lines written and dropped, last error); null when logging is off. */
+  readonly logging: DecisionLogStatus | null;
 }
 
 const NO_LATENCY: LatencyFigures = Object.freeze({ count: 0, meanMs: 0, maxMs: 0, p50Ms: 0, p95Ms: 0 });
@@ -108,7 +111,7 @@ const LOCAL_HEALTH: StoreHealth = { status: 'ok', mode: 'local', since: null, la
 
 
 const GUARD_OK: GuardStatus = Object.freeze({ state: 'ok', until: null, reason: null, maxPerMinute: null, count: null });
-export function buildStatusReport(scopes: Iterable<Scope>, store: string, now: number, storeHealth: StoreHealth | undefined, policyHash: string, guard: GuardStatus = GUARD_OK): StatusReport {
+export function buildStatusReport(scopes: Iterable<Scope>, store: string, now: number, storeHealth: StoreHealth | undefined, policyHash: string, guard: GuardStatus = GUARD_OK, logging: DecisionLogStatus | null = null): StatusReport {
   const report: Record<string, ScopeStatus> = {};
   const totals = { requests: 0, successes: 0, failed: 0, rateLimited: 0, rejected: 0, cancelled: 0, failures: 0, retries: 0, cacheHits: 0 };
   for (const scope of scopes) {
@@ -116,7 +119,7 @@ export function buildStatusReport(scopes: Iterable<Scope>, store: string, now: n
     report[scope.key] = status;
     for (const key of Object.keys(totals) as (keyof ScopeCounters)[]) totals[key] += status.counters[key];
   }
-  return { generatedAt: now, store, storeHealth: { ...(storeHealth ?? LOCAL_HEALTH) }, scopes: report, totals, policyHash, guard: { ...guard } };
+  return { generatedAt: now, store, storeHealth: { ...(storeHealth ?? LOCAL_HEALTH) }, scopes: report, totals, policyHash, guard: { ...guard }, logging };
 }
 
 function scopeStatus(scope: Scope, now: number): ScopeStatus {

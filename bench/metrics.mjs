@@ -1,0 +1,133 @@
+// Observability: the call path with a Prometheus collector (and an OpenTelemetry instrumentation)
+// attached, against none and the hand-written stack, in one run; and the time to scrape or
+// collect 10,000 scopes. `node bench/metrics.mjs [--quick]` alone, or a section of bench/index.mjs.
+import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { Registry } from 'prom-client';
+import { throttled } from '../dist/index.js';
+import { collectMetrics } from '../dist/metrics/prometheus.js';
+import { instrument } from '../dist/metrics/otel.js';
+import { compare, formatNs, median, table } from './harness.mjs';
+import { benchManager, decorate, OPEN_LIMITS } from './stacks/floodgate.mjs';
+import { handwritten } from './stacks/handwritten.mjs';
+import { makeSuccess } from './stacks/targets.mjs';
+
+function throttledClient(manager, service, target) {
+  const Client = decorate(
+    class {
+      call() {
+        return target();
+      }
+    },
+    'call',
+    throttled(service, { manager, endpoint: 'GET /items' }),
+  );
+  return new Client();
+}
+
+const STACKS = [
+  { name: 'floodgate `@throttled`, nothing attached', attach: () => () => {} },
+  {
+    name: 'floodgate `@throttled` + Prometheus collector',
+    attach: (manager) => {
+      const collector = collectMetrics(manager, { registry: new Registry() });
+      return () => collector.unregister();
+    },
+  },
+  {
+    name: 'floodgate `@throttled` + OpenTelemetry (SDK MeterProvider)',
+    attach: (manager) => {
+      const meterProvider = new MeterProvider({ readers: [new PeriodicExportingMetricReader({ exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE), exportIntervalMillis: 3_600_000 })] });
+      const instrumentation = instrument(manager, { meterProvider });
+      return () => {
+        instrumentation.unregister();
+        void meterProvider.shutdown();
+      };
+    },
+  },
+];
+
+async function callPath(settings, mode) {
+  const cases = [];
+  const cleanups = [];
+  const hand = handwritten.create(makeSuccess());
+  cases.push({ name: handwritten.name, call: hand.call });
+  for (const stack of STACKS) {
+    const { manager, service } = benchManager(OPEN_LIMITS);
+    cleanups.push(stack.attach(manager));
+    const client = throttledClient(manager, service, makeSuccess());
+    cases.push({ name: stack.name, call: () => client.call() });
+  }
+  const results = await compare(cases, { mode, rounds: settings.rounds, roundMs: settings.roundMs, warmupMs: settings.warmupMs });
+  for (const cleanup of cleanups) cleanup();
+  return results;
+}
+
+async function scrape(scopes, runs) {
+  const { manager, service } = benchManager(OPEN_LIMITS, { maxScopes: scopes * 2 });
+  const registry = new Registry();
+  collectMetrics(manager, { registry, maxSeries: scopes * 2 });
+  for (let i = 0; i < scopes; i++) await manager.execute(service, () => 1, { platform: `user${i}`, endpoint: 'GET /items' });
+  const times = [];
+  let bytes = 0;
+  let lines = 0;
+  for (let run = 0; run < runs; run++) {
+    const t0 = process.hrtime.bigint();
+    const text = await registry.metrics();
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    bytes = text.length;
+    lines = text.split('\n').filter((line) => line !== '' && !line.startsWith('#')).length;
+  }
+  const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+  const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 });
+  const meterProvider = new MeterProvider({ readers: [reader] });
+  instrument(manager, { meterProvider });
+  const otelTimes = [];
+  for (let run = 0; run < runs; run++) {
+    const t0 = process.hrtime.bigint();
+    await reader.collect();
+    otelTimes.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  await meterProvider.shutdown();
+  await manager.close();
+  return { prometheusMs: median(times), otelMs: median(otelTimes), bytes, lines };
+}
+
+/** Runs the section; returns its markdown and the figures the targets read. */
+export async function runMetricsBench({ quick = false, log = () => {} } = {}) {
+  const settings = quick ? { rounds: 5, roundMs: 20, warmupMs: 40 } : { rounds: 15, roundMs: 80, warmupMs: 200 };
+  const out = [];
+  out.push('## Observability: the call path with a collector attached, and scrape time');
+  out.push('');
+  const rows = [];
+  const ratios = {};
+  for (const mode of ['sequential', 'inflight']) {
+    log(`metrics: call path, ${mode}…`);
+    const results = await callPath(settings, mode);
+    const hand = results.find((r) => r.name === handwritten.name).nsPerOp;
+    const none = results.find((r) => r.name === STACKS[0].name).nsPerOp;
+    for (const r of results) {
+      rows.push([mode === 'sequential' ? 'sequential' : '1,000 in flight', r.name, formatNs(r.nsPerOp), `${(r.nsPerOp / hand).toFixed(2)}×`, r.name === handwritten.name ? '–' : `${(r.nsPerOp / none).toFixed(2)}×`, `${(r.spread * 100).toFixed(0)} %`]);
+    }
+    ratios[mode] = Object.fromEntries(results.map((r) => [r.name, r.nsPerOp / hand]));
+  }
+  out.push(table(['mode', 'stack', 'per call', '× hand-written', '× nothing attached', 'IQR/median'], rows));
+  out.push('');
+  const scopes = 10_000;
+  log('metrics: scrape of 10,000 scopes…');
+  const scraped = await scrape(scopes, quick ? 3 : 7);
+  out.push(table(
+    ['10,000 scopes (one call each, one endpoint)', 'median'],
+    [
+      ['Prometheus `registry.metrics()` (prom-client text)', `${scraped.prometheusMs.toFixed(1)} ms (${scraped.lines.toLocaleString('en')} samples, ${(scraped.bytes / 2 ** 20).toFixed(1)} MiB)`],
+      ['OpenTelemetry `reader.collect()` (SDK 2.x)', `${scraped.otelMs.toFixed(1)} ms`],
+    ],
+  ));
+  out.push('');
+  return { markdown: out.join('\n'), ratios, scraped, collectorName: STACKS[1].name };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const quick = process.argv.includes('--quick');
+  const { markdown } = await runMetricsBench({ quick, log: (text) => process.stderr.write(`[bench] ${text}\n`) });
+  process.stdout.write(`${markdown}\n`);
+}

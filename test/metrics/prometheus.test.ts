@@ -1,0 +1,239 @@
+import { ThrottleManager, isConfigError, type RateLimitedError } from 'floodgate';
+import { collectMetrics } from 'floodgate/prometheus';
+import { Registry, Counter } from 'prom-client';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { httpError, networkError, roomy, SVC } from '../helpers.js';
+import { namesIn, read, scrape, serveMetrics, valueOf } from './exposition.js';
+
+let registry: Registry;
+let server: { url: string; close: () => Promise<void> };
+let manager: ThrottleManager;
+
+beforeEach(async () => {
+  registry = new Registry();
+  server = await serveMetrics(registry);
+  manager = new ThrottleManager({ env: {} });
+});
+
+afterEach(async () => {
+  vi.useRealTimers();
+  await server.close();
+  await manager.close();
+});
+
+const ok = (): Promise<string> => Promise.resolve('ok');
+
+describe('collectMetrics: the exposition a Prometheus server scrapes', () => {
+  it('counts calls by outcome and attempts, per scope, with bounded labels', async () => {
+    roomy(manager, { circuitBreakerThreshold: 1 });
+    collectMetrics(manager, { registry });
+    await manager.execute(SVC, ok, { platform: 'reddit', endpoint: 'GET /posts' });
+    await manager.execute(SVC, ok, { platform: 'reddit', endpoint: 'GET /posts' });
+    await expect(manager.execute(SVC, () => Promise.reject(httpError(500)), { platform: 'reddit' })).rejects.toThrow('HTTP 500');
+    await expect(manager.execute(SVC, ok, { platform: 'reddit' })).rejects.toThrow(/circuit/i);
+
+    const metrics = await scrape(server.url);
+    const scope = { service: SVC, platform: 'reddit' };
+    expect(valueOf(metrics, 'floodgate_calls_total', { ...scope, outcome: 'success' })).toBe(2);
+    expect(valueOf(metrics, 'floodgate_calls_total', { ...scope, outcome: 'failed' })).toBe(1);
+    expect(valueOf(metrics, 'floodgate_calls_total', { ...scope, outcome: 'rejected' })).toBe(1);
+    expect(valueOf(metrics, 'floodgate_attempts_total', { ...scope, outcome: 'failure' })).toBe(1);
+    expect(valueOf(metrics, 'floodgate_refusals_total', { ...scope, reason: 'circuit_open' })).toBe(1);
+    expect(valueOf(metrics, 'floodgate_circuit_state', { ...scope, state: 'open' })).toBe(1);
+    expect(valueOf(metrics, 'floodgate_circuit_state', { ...scope, state: 'closed' })).toBe(0);
+    expect(valueOf(metrics, 'floodgate_scopes')).toBe(1);
+    expect(metrics.types.get('floodgate_calls_total')).toBe('counter');
+    expect(metrics.types.get('floodgate_attempt_duration_seconds')).toBe('histogram');
+    // Every label is one of the bounded set: never a message, a URL or an id.
+    const allowed = new Set(['service', 'platform', 'endpoint', 'outcome', 'reason', 'kind', 'state', 'le']);
+    for (const sample of metrics.samples) for (const key of Object.keys(sample.labels)) expect(allowed).toContain(key);
+    // The endpoint label is on the histograms, per service (not per platform: a platform may be a user).
+    expect(valueOf(metrics, 'floodgate_attempt_duration_seconds_count', { service: SVC, endpoint: 'GET /posts', outcome: 'success' })).toBe(2);
+    expect(valueOf(metrics, 'floodgate_attempt_duration_seconds_count', { service: SVC, endpoint: '', outcome: 'failure' })).toBe(1);
+    expect(metrics.samples.filter((sample) => sample.name.startsWith('floodgate_attempt_duration') && 'platform' in sample.labels)).toEqual([]);
+  });
+
+  it('shows tokens, minute-window room, the queue and the wait histogram in seconds', async () => {
+    // The clock is faked, so the exposition is read from the registry in-process (the other tests scrape over HTTP).
+    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
+    roomy(manager, { requestsPerSecond: 1, burst: 1, requestsPerMinute: 10 });
+    collectMetrics(manager, { registry });
+    await manager.execute(SVC, ok);
+    const waiting = manager.execute(SVC, ok, { endpoint: 'e' });
+    let metrics = await read(registry);
+    expect(valueOf(metrics, 'floodgate_queue_length', { service: SVC })).toBe(1);
+    expect(valueOf(metrics, 'floodgate_minute_window_remaining', { service: SVC })).toBe(9);
+    expect(valueOf(metrics, 'floodgate_tokens', { service: SVC })).toBeLessThan(1);
+    await vi.advanceTimersByTimeAsync(1_000);
+    await waiting;
+    metrics = await read(registry);
+    const series = { service: SVC, endpoint: 'e' };
+    // Waited 1 s: in the 1 s bucket, not in the 0.5 s one.
+    expect(valueOf(metrics, 'floodgate_wait_seconds_bucket', { ...series, le: '0.5' })).toBe(0);
+    expect(valueOf(metrics, 'floodgate_wait_seconds_bucket', { ...series, le: '1' })).toBe(1);
+    expect(valueOf(metrics, 'floodgate_wait_seconds_sum', series)).toBe(1);
+    expect(valueOf(metrics, 'floodgate_queue_length', { service: SVC })).toBe(0);
+    expect(valueOf(metrics, 'floodgate_minute_window_remaining', { service: SVC })).toBe(8);
+  });
+
+  it('counts refusals by reason, retries by kind and suspensions', async () => {
+    roomy(manager, { maxConcurrent: 1, maxQueue: 0, retryAttempts: 1, backoffBaseMs: 0 });
+    collectMetrics(manager, { registry });
+    let release!: () => void;
+    const busy = manager.execute(SVC, () => new Promise<void>((resolve) => (release = resolve)));
+    const refused = (await manager.execute(SVC, ok).catch((error: unknown) => error)) as RateLimitedError;
+    expect(refused.reason).toBe('queue_full');
+    release();
+    await busy;
+    let failures = 0;
+    await manager.execute(SVC, () => (failures++ === 0 ? Promise.reject(networkError()) : Promise.resolve('ok')));
+    manager.suspend(SVC, { platform: 'x', reason: 'maintenance', durationMs: 60_000 });
+    await expect(manager.execute(SVC, ok, { platform: 'x' })).rejects.toThrow(/suspended/);
+
+    const metrics = await scrape(server.url);
+    expect(valueOf(metrics, 'floodgate_refusals_total', { service: SVC, platform: '', reason: 'queue_full' })).toBe(1);
+    expect(valueOf(metrics, 'floodgate_retries_total', { service: SVC, platform: '', kind: 'network' })).toBe(1);
+    expect(valueOf(metrics, 'floodgate_suspensions_total', { service: SVC, platform: 'x' })).toBe(1);
+    expect(valueOf(metrics, 'floodgate_suspended', { service: SVC, platform: 'x' })).toBe(1);
+    expect(valueOf(metrics, 'floodgate_refusals_total', { service: SVC, platform: 'x', reason: 'suspended' })).toBe(1);
+  });
+
+  it('observe mode: a call let through instead of refused waited nothing', async () => {
+    roomy(manager, { mode: 'observe' });
+    collectMetrics(manager, { registry });
+    manager.suspend(SVC, { reason: 'maintenance', durationMs: 60_000 });
+    await expect(manager.execute(SVC, ok, { endpoint: 'e' })).resolves.toBe('ok');
+    const metrics = await scrape(server.url);
+    expect(valueOf(metrics, 'floodgate_wait_seconds_count', { service: SVC, endpoint: 'e' })).toBe(1);
+    expect(valueOf(metrics, 'floodgate_wait_seconds_sum', { service: SVC, endpoint: 'e' })).toBe(0);
+    expect(valueOf(metrics, 'floodgate_refusals_total', { service: SVC, reason: 'suspended' })).toBeUndefined();
+  });
+
+  it('uses only the registry it is given, switches nothing else on, and is idempotent', async () => {
+    const first = collectMetrics(manager, { registry });
+    const second = collectMetrics(manager, { registry });
+    expect(second).toBe(first);
+    await manager.execute(SVC, ok);
+    const metrics = await scrape(server.url);
+    for (const name of namesIn(metrics)) expect(name.startsWith('floodgate_')).toBe(true);
+    expect(valueOf(metrics, 'floodgate_calls_total', { service: SVC, outcome: 'success' })).toBe(1);
+    // A second registry gets its own collector; the first is untouched.
+    const other = new Registry();
+    const elsewhere = collectMetrics(manager, { registry: other, prefix: 'app_' });
+    expect(elsewhere).not.toBe(first);
+    expect((await other.getMetricsAsJSON()).map((metric) => metric.name)).toContain('app_calls_total');
+    elsewhere.unregister();
+  });
+
+  it('unregister() removes every series and detaches from the manager; the registry keeps the user’s own metrics', async () => {
+    const mine = new Counter({ name: 'app_requests_total', help: 'mine', registers: [registry] });
+    mine.inc();
+    const collector = collectMetrics(manager, { registry });
+    await manager.execute(SVC, ok, { endpoint: 'e' });
+    collector.unregister();
+    const metrics = await scrape(server.url);
+    expect([...namesIn(metrics)]).toEqual(['app_requests_total']);
+    // Collecting again works (a fresh collector, nothing carried over).
+    const again = collectMetrics(manager, { registry });
+    expect(again).not.toBe(collector);
+    const after = await scrape(server.url);
+    expect(valueOf(after, 'floodgate_attempt_duration_seconds_count', { service: SVC, endpoint: 'e', outcome: 'success' })).toBeUndefined();
+    expect(valueOf(after, 'floodgate_calls_total', { service: SVC, outcome: 'success' })).toBe(1);
+    again.unregister();
+  });
+
+  it('a scope the manager evicts leaves no series behind, histograms included', async () => {
+    const small = new ThrottleManager({ env: {}, maxScopes: 2 });
+    try {
+      roomy(small);
+      roomy(small, {}, 'other');
+      collectMetrics(small, { registry });
+      await small.execute('other', ok, { endpoint: 'e' });
+      small.suspend(SVC, { platform: 'a', reason: 'r', durationMs: 60_000 });
+      small.resume(SVC, { platform: 'a' });
+      let metrics = await scrape(server.url);
+      expect(valueOf(metrics, 'floodgate_wait_seconds_count', { service: 'other' })).toBe(1);
+      expect(valueOf(metrics, 'floodgate_suspensions_total', { platform: 'a' })).toBe(1);
+      // A third scope makes room by forgetting the least recently used idle one: `other`, then `svc:a`.
+      await small.execute(SVC, ok, { platform: 'b', endpoint: 'e' });
+      await small.execute(SVC, ok, { platform: 'c', endpoint: 'e' });
+      metrics = await scrape(server.url);
+      expect(metrics.samples.filter((sample) => sample.labels.service === 'other' || sample.labels.platform === 'a')).toEqual([]);
+      expect(valueOf(metrics, 'floodgate_calls_total', { platform: 'c', outcome: 'success' })).toBe(1);
+      small.reset();
+      metrics = await scrape(server.url);
+      expect(metrics.samples.filter((sample) => sample.labels.service === SVC)).toEqual([]);
+      expect(valueOf(metrics, 'floodgate_scopes')).toBe(0);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('caps the series: scopes beyond maxSeries are counted, new histogram series fold into _other', async () => {
+    roomy(manager);
+    collectMetrics(manager, { registry, maxSeries: 2 });
+    for (const platform of ['a', 'b', 'c']) await manager.execute(SVC, ok, { platform, endpoint: 'e' });
+    for (const endpoint of ['f', 'g']) await manager.execute(SVC, ok, { platform: 'a', endpoint });
+    const metrics = await scrape(server.url);
+    expect(metrics.samples.filter((sample) => sample.name === 'floodgate_tokens')).toHaveLength(2);
+    expect(valueOf(metrics, 'floodgate_metrics_capped_scopes')).toBe(1);
+    expect(valueOf(metrics, 'floodgate_scopes')).toBe(3);
+    expect(valueOf(metrics, 'floodgate_attempt_duration_seconds_count', { service: SVC, endpoint: 'e', outcome: 'success' })).toBe(3);
+    expect(valueOf(metrics, 'floodgate_attempt_duration_seconds_count', { service: SVC, endpoint: 'f', outcome: 'success' })).toBe(1);
+    expect(valueOf(metrics, 'floodgate_attempt_duration_seconds_count', { service: '_other', endpoint: '_other', outcome: 'success' })).toBe(1);
+  });
+
+  it('works with an OpenMetrics registry (counters without _total in the family name)', async () => {
+    const open = new (Registry as unknown as new (contentType: string) => Registry)(Registry.OPENMETRICS_CONTENT_TYPE);
+    const openServer = await serveMetrics(open);
+    try {
+      const collector = collectMetrics(manager, { registry: open });
+      await manager.execute(SVC, ok);
+      const metrics = await scrape(openServer.url);
+      expect(metrics.contentType).toContain('application/openmetrics-text');
+      expect(metrics.types.get('floodgate_calls')).toBe('counter');
+      expect(valueOf(metrics, 'floodgate_calls_total', { service: SVC, outcome: 'success' })).toBe(1);
+      expect(metrics.text.endsWith('# EOF\n')).toBe(true);
+      collector.unregister();
+      expect((await open.metrics()).trim()).toBe('# EOF');
+    } finally {
+      await openServer.close();
+    }
+  });
+
+  it('refuses a registry it cannot use, a bad prefix, or a name clash, with ConfigError naming the field', () => {
+    const bad = [
+      () => collectMetrics(manager, { registry: {} as never }),
+      () => collectMetrics(manager, { registry, prefix: '9bad-' }),
+      () => collectMetrics(manager, { registry, maxSeries: 0 }),
+    ];
+    const fields = bad.map((attempt) => {
+      try {
+        attempt();
+        return 'no error';
+      } catch (error) {
+        return isConfigError(error) ? error.field : String(error);
+      }
+    });
+    expect(fields).toEqual(['registry', 'prefix', 'maxSeries']);
+    collectMetrics(manager, { registry });
+    const other = new ThrottleManager({ env: {} });
+    try {
+      expect(() => collectMetrics(other, { registry })).toThrow(/floodgate_calls_total/);
+      // Nothing of the refused collector stays behind.
+      expect(registry.getMetricsAsArray()).toHaveLength(15);
+    } finally {
+      void other.close();
+    }
+  });
+
+  it('a failing scrape never fails a call, and calls never depend on the collector', async () => {
+    roomy(manager);
+    collectMetrics(manager, { registry });
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => manager.execute(SVC, () => i, { endpoint: `e${i % 3}` })));
+    expect(results[49]).toBe(49);
+    const metrics = await scrape(server.url);
+    const counts = ['e0', 'e1', 'e2'].map((endpoint) => valueOf(metrics, 'floodgate_attempt_duration_seconds_count', { endpoint, outcome: 'success' }));
+    expect(counts).toEqual([17, 17, 16]);
+  });
+});
