@@ -78,9 +78,15 @@ export class OutboundGuard {
     return this.reason !== null;
   }
 
+  /** The DegradedError a call of `scope` gets now, or null when the guard is not degraded (the inbound limiter answers with it). */
+  refusal(scope: string, now: number): DegradedError | null {
+    return this.reason !== null && !this.recoverIfDue(now) ? new DegradedError(scope, this.until, this.reason) : null;
+  }
+
   /** Throws DegradedError while degraded (before a call is admitted: it would be refused anyway). */
   throwIfDegraded(scope: string, now: number): void {
-    if (this.reason !== null && !this.recoverIfDue(now)) throw new DegradedError(scope, this.until, this.reason);
+    const refusal = this.refusal(scope, now);
+    if (refusal !== null) throw refusal;
   }
 
   /** Counts an outbound attempt about to start; throws DegradedError while degraded or when this one is past the cap. */

@@ -244,12 +244,9 @@ function responseEnd(res: ServerResponse): Promise<void> {
 function groupRefusal(core: ManagerCore, group: Group, now: number): unknown {
   const own = core.scopes.get(group.service, undefined)?.suspension;
   if (own != null && own.until > now) return new PlatformSuspendedError(group.service, own.until, own.reason);
-  if (group.upstream.length > 0 && core.guard.degraded) {
-    try {
-      core.guard.throwIfDegraded(group.service, now);
-    } catch (error) {
-      return error;
-    }
+  if (group.upstream.length > 0) {
+    const degraded = core.guard.refusal(group.service, now);
+    if (degraded !== null) return degraded;
   }
   for (const { service, platform } of group.upstream) {
     const scope = core.scopes.get(service, platform);
