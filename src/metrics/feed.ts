@@ -3,6 +3,7 @@ import type { RetryEvent, SuspendedEvent } from '../events/events.js';
 import type { CallObserver } from '../manager/call-observer.js';
 import type { ManagerCore } from '../manager/manager-core.js';
 import type { Scope } from '../manager/scope.js';
+import type { ScopeMeter } from '../spend/meter.js';
 import { coreOf, type ThrottleManager } from '../manager/throttle-manager.js';
 import { ConfigError } from '../errors/errors.js';
 import { refusalOf, type RefusalReason } from './refusal.js';
@@ -69,6 +70,24 @@ export interface ScopeFigures {
   readonly queueLength: number;
   readonly inFlight: number;
   readonly suspended: boolean;
+  /** Tokens still allowed in the rolling minute per token cap (null where uncapped); null without token caps. */
+  readonly tokenRoom: { readonly total: number | null; readonly input: number | null; readonly output: number | null } | null;
+  /** What the scope spent, per model; null while nothing meters it (README "LLM spend"). */
+  readonly spend: ScopeSpend | null;
+}
+
+/** A metered scope's spend (the running sums of its `ScopeMeter`) and its budget. */
+export interface ScopeSpend {
+  readonly models: readonly ModelFigures[];
+  /** The budget of the current period: its amount and what is left (spent and reserved taken off). Null without a budget. */
+  readonly budget: { readonly usd: number; readonly leftUsd: number } | null;
+}
+
+export interface ModelFigures {
+  readonly model: string;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  readonly usd: number;
 }
 
 export interface Collection {
@@ -251,7 +270,17 @@ function figuresOf(scope: Scope, now: number): ScopeFigures {
     queueLength: scope.queue?.size ?? 0,
     inFlight: scope.active,
     suspended: suspension !== null && suspension.until > now,
+    tokenRoom: snapshot.tokensRemaining ?? null,
+    spend: scope.meter === null ? null : spendOf(scope.meter, now),
   };
+}
+
+function spendOf(meter: ScopeMeter, now: number): ScopeSpend {
+  // What getCostSummary() shows for the scope (a budget whose period ended starts again).
+  const costs = meter.costs(now);
+  const models: ModelFigures[] = [];
+  for (const [model, spent] of Object.entries(costs.models)) models.push({ model, inputTokens: spent.inputTokens, outputTokens: spent.outputTokens, usd: spent.usd });
+  return { models, budget: costs.budget === null ? null : { usd: costs.budget.usd, leftUsd: costs.budget.leftUsd } };
 }
 
 /** One feed per (manager, key): `collectMetrics` and `instrument` are idempotent. */

@@ -80,7 +80,14 @@ function create(manager: ThrottleManager, meterProvider: MeterProvider, options:
   const queueLength = meter.createObservableGauge('floodgate.queue.length', { description: 'Calls waiting for admission.', unit: '{call}' });
   const inFlight = meter.createObservableGauge('floodgate.in_flight', { description: 'Calls admitted and not yet settled.', unit: '{call}' });
   const scopes = meter.createObservableGauge('floodgate.scopes', { description: 'Live scopes in the manager.', unit: '{scope}' });
-  const observables: Observable[] = [calls, attempts, retries, refusals, suspensions, circuitState, suspended, tokens, minuteRemaining, queueLength, inFlight, scopes];
+  // GenAI semantic-convention attributes (gen_ai.request.model, gen_ai.token.type); the instruments
+  // are floodgate's own: the convention's gen_ai.client.token.usage is a per-call histogram.
+  const llmTokens = meter.createObservableCounter('floodgate.llm.tokens', { description: 'LLM tokens used by metered calls that ended (reported usage, else the estimate).', unit: '{token}' });
+  const cost = meter.createObservableCounter('floodgate.cost', { description: 'Spend of metered calls that ended, at the price table.', unit: '{USD}' });
+  const budget = meter.createObservableGauge('floodgate.budget.limit', { description: "The scope's budget for its current period.", unit: '{USD}' });
+  const budgetRemaining = meter.createObservableGauge('floodgate.budget.remaining', { description: "What is left of the budget's current period (spend and reservations taken off).", unit: '{USD}' });
+  const tokenRoom = meter.createObservableGauge('floodgate.llm.token_window.remaining', { description: 'LLM tokens still allowed in the rolling 60-second window, per token cap.', unit: '{token}' });
+  const observables: Observable[] = [calls, attempts, retries, refusals, suspensions, circuitState, suspended, tokens, minuteRemaining, queueLength, inFlight, scopes, llmTokens, cost, budget, budgetRemaining, tokenRoom];
 
   const observe = (result: BatchObservableResult): void => {
     const collection = feed.collect(Date.now());
@@ -96,6 +103,24 @@ function create(manager: ThrottleManager, meterProvider: MeterProvider, options:
       if (figures.minuteRemaining !== null) result.observe(minuteRemaining, figures.minuteRemaining, at);
       result.observe(queueLength, figures.queueLength, at);
       result.observe(inFlight, figures.inFlight, at);
+      if (figures.tokenRoom !== null) {
+        for (const cap of ['total', 'input', 'output'] as const) {
+          const room = figures.tokenRoom[cap];
+          if (room !== null) result.observe(tokenRoom, room, { ...at, 'floodgate.token_window': cap });
+        }
+      }
+      const spend = figures.spend;
+      if (spend === null) continue;
+      for (const { model, inputTokens, outputTokens, usd } of spend.models) {
+        const byModel = { ...at, 'gen_ai.request.model': model };
+        result.observe(llmTokens, inputTokens, { ...byModel, 'gen_ai.token.type': 'input' });
+        result.observe(llmTokens, outputTokens, { ...byModel, 'gen_ai.token.type': 'output' });
+        result.observe(cost, usd, byModel);
+      }
+      if (spend.budget !== null) {
+        result.observe(budget, spend.budget.usd, at);
+        result.observe(budgetRemaining, spend.budget.leftUsd, at);
+      }
     }
     for (const tallies of collection.tallies) {
       const at = scopeAttributes(tallies.labels);
