@@ -6,6 +6,7 @@ import { Registry } from 'prom-client';
 import { throttled } from '../dist/index.js';
 import { collectMetrics } from '../dist/metrics/prometheus.js';
 import { instrument } from '../dist/metrics/otel.js';
+import { coreOf } from '../dist/manager/throttle-manager.js';
 import { compare, formatNs, median, table } from './harness.mjs';
 import { benchManager, decorate, OPEN_LIMITS } from './stacks/floodgate.mjs';
 import { handwritten } from './stacks/handwritten.mjs';
@@ -26,6 +27,11 @@ function throttledClient(manager, service, target) {
 
 const STACKS = [
   { name: 'floodgate `@throttled`, nothing attached', attach: () => () => {} },
+  {
+    // Diagnostic: what the observer slot's dispatch costs alone (the collector's row minus this is its own work).
+    name: 'diagnostic: `@throttled` + an observer that does nothing',
+    attach: (manager) => coreOf(manager).observers.attach({ attemptEnded() {}, callFailed() {} }),
+  },
   {
     name: 'floodgate `@throttled` + Prometheus collector',
     attach: (manager) => {
@@ -62,11 +68,17 @@ async function callPath(settings, mode) {
   return results;
 }
 
-async function scrape(scopes, runs) {
+async function scrape(scopes, runs, { metered = false } = {}) {
   const { manager, service } = benchManager(OPEN_LIMITS, { maxScopes: scopes * 2 });
   const registry = new Registry();
   collectMetrics(manager, { registry, maxSeries: scopes * 2 });
-  for (let i = 0; i < scopes; i++) await manager.execute(service, () => 1, { platform: `user${i}`, endpoint: 'GET /items' });
+  // Metered: every scope has spend (one model) and a budget, so the cost metrics have series too.
+  if (metered) {
+    manager.setPrices({ 'bench-model': { inputPerMTok: 1, outputPerMTok: 2 } });
+    manager.configure(service, { budget: { usd: 1_000, period: 'day' } });
+  }
+  const options = metered ? { model: 'bench-model', cost: { input: 100, output: 20 } } : {};
+  for (let i = 0; i < scopes; i++) await manager.execute(service, () => 1, { platform: `user${i}`, endpoint: 'GET /items', ...options });
   const times = [];
   let bytes = 0;
   let lines = 0;
@@ -115,15 +127,18 @@ export async function runMetricsBench({ quick = false, log = () => {} } = {}) {
   const scopes = 10_000;
   log('metrics: scrape of 10,000 scopes…');
   const scraped = await scrape(scopes, quick ? 3 : 7);
+  log('metrics: scrape of 10,000 metered scopes…');
+  const metered = await scrape(scopes, quick ? 3 : 7, { metered: true });
+  const row = (figures) => `${figures.prometheusMs.toFixed(1)} ms (${figures.lines.toLocaleString('en')} samples, ${(figures.bytes / 2 ** 20).toFixed(1)} MiB)`;
   out.push(table(
-    ['10,000 scopes (one call each, one endpoint)', 'median'],
+    ['10,000 scopes (one call each, one endpoint)', 'median', 'metered (a model, a budget: spend series too)'],
     [
-      ['Prometheus `registry.metrics()` (prom-client text)', `${scraped.prometheusMs.toFixed(1)} ms (${scraped.lines.toLocaleString('en')} samples, ${(scraped.bytes / 2 ** 20).toFixed(1)} MiB)`],
-      ['OpenTelemetry `reader.collect()` (SDK 2.x)', `${scraped.otelMs.toFixed(1)} ms`],
+      ['Prometheus `registry.metrics()` (prom-client text)', row(scraped), row(metered)],
+      ['OpenTelemetry `reader.collect()` (SDK 2.x)', `${scraped.otelMs.toFixed(1)} ms`, `${metered.otelMs.toFixed(1)} ms`],
     ],
   ));
   out.push('');
-  return { markdown: out.join('\n'), ratios, scraped, collectorName: STACKS[1].name };
+  return { markdown: out.join('\n'), ratios, scraped, collectorName: STACKS[2].name };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -15,18 +15,26 @@ export const SECONDS_BUCKETS: readonly number[] = Object.freeze([0.005, 0.01, 0.
 export const OTHER = '_other';
 
 
+/** {@link SECONDS_BUCKETS} in ms: the call path gives whole ms, and is never asked to divide. */
+const BOUNDS_MS: readonly number[] = SECONDS_BUCKETS.map((seconds) => seconds * 1000);
+
 /** A histogram's counts per bucket (not cumulative; the last slot is +Inf), their sum and count. */
 export class HistogramData {
   readonly counts = new Float64Array(SECONDS_BUCKETS.length + 1);
-  sum = 0;
+  sumMs = 0;
   count = 0;
 
-  observe(seconds: number): void {
+  observeMs(ms: number): void {
     let index = 0;
-    while (index < SECONDS_BUCKETS.length && seconds > SECONDS_BUCKETS[index]!) index++;
+    while (index < BOUNDS_MS.length && ms > BOUNDS_MS[index]!) index++;
     this.counts[index]!++;
-    this.sum += seconds;
+    this.sumMs += ms;
     this.count++;
+  }
+
+  /** The sum in seconds. */
+  get sum(): number {
+    return this.sumMs / 1000;
   }
 }
 
@@ -172,12 +180,11 @@ export class MetricsFeed implements CallObserver {
 
   attemptEnded(scope: Scope, endpoint: string | undefined, askedAt: number, startedAt: number, tookMs: number, ok: boolean): void {
     const series = this.seriesOf(scope.service, endpoint ?? '');
-    const waitSeconds = (startedAt - askedAt) / 1000;
+    const waitMs = startedAt - askedAt;
+    series.wait.observeMs(waitMs);
     // -1: a success the scope did not time (see CallObserver.attemptEnded); its wait is still known.
-    const durationSeconds = tookMs < 0 ? -1 : tookMs / 1000;
-    series.wait.observe(waitSeconds);
-    if (durationSeconds >= 0) (ok ? series.succeeded : series.failed).observe(durationSeconds);
-    if (this.onAttempt !== undefined) this.onAttempt(series, waitSeconds, durationSeconds, ok);
+    if (tookMs >= 0) (ok ? series.succeeded : series.failed).observeMs(tookMs);
+    if (this.onAttempt !== undefined) this.onAttempt(series, waitMs / 1000, tookMs < 0 ? -1 : tookMs / 1000, ok);
   }
 
   callFailed(scope: Scope, error: unknown): void {
