@@ -140,18 +140,33 @@ describe('decision logs', () => {
     expect(written.filter((line) => line.event === 'refusal')).toEqual([]);
   });
 
-  it('the anti-loop guard tripping writes a degraded line, and the call it refuses a refusal line', async () => {
+  it("a contract's burn alert writes a budget_burn line", async () => {
+    const manager = managerWith({ env: {}, logging: { dir } });
+    roomy(manager, { retryAttempts: 0, contracts: { 'GET /items/{id}': { maxLatencyMs: 1_000, errorBudget: 0.5, windowMs: 60_000 } } });
+    await expect(manager.execute(SVC, () => Promise.reject(httpError(500)), { endpoint: 'GET /items/7' })).rejects.toThrow('HTTP 500');
+    await manager.close();
+    // One failure in one call: a burn rate of 1 / 0.5 = 2, the default burnAlert.
+    expect(lines().filter((line) => line.event === 'budget_burn')).toEqual([
+      expect.objectContaining({ scope: SVC, contract: 'GET /items/{id}', burnRate: 2, burnAlert: 2, calls: 1, failures: 1 }),
+    ]);
+  });
+
+  it('the anti-loop guard tripping writes a degraded line, the call it refuses a refusal line, its end a recovered line', async () => {
     const server = await startServer();
     try {
+      vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
       const manager = managerWith({ env: {}, logging: { dir }, guard: { maxPerMinute: 1, cooldownMs: 60_000 } });
       roomy(manager, {}, 'http');
       const get = createFetch({ provider: 'api', manager });
       expect((await get(`${server.origin}/ok`)).status).toBe(200);
       const refused = await get(`${server.origin}/ok`).catch((error: unknown) => error);
       expect(isDegradedError(refused)).toBe(true);
+      const trippedAt = Date.now();
+      vi.advanceTimersByTime(60_000);
       await manager.close();
       const written = lines();
-      expect(written.find((line) => line.event === 'degraded')).toMatchObject({ reason: 'max_per_minute' });
+      expect(written.find((line) => line.event === 'degraded')).toMatchObject({ reason: 'max_per_minute', until: new Date(trippedAt + 60_000).toISOString() });
+      expect(written.find((line) => line.event === 'recovered')).toMatchObject({ at: new Date(trippedAt + 60_000).toISOString() });
       expect(written.find((line) => line.event === 'refusal')).toMatchObject({ scope: 'http:api', reason: 'degraded' });
     } finally {
       await server.close();
