@@ -110,10 +110,14 @@ export interface Collection {
 /** Told of each attempt's wait and duration (seconds; -1 when not timed) with its series: OpenTelemetry records its histograms here. */
 export type AttemptHook = (series: EndpointSeries, waitSeconds: number, durationSeconds: number, ok: boolean) => void;
 
+/** Told of each call floodgate refused, with the error its caller gets: OpenTelemetry adds its span event here. */
+export type RefusalHook = (scope: Scope, refusal: NonNullable<ReturnType<typeof refusalOf>>, error: unknown) => void;
+
 export interface FeedOptions {
   /** Label sets kept per metric; beyond it, scopes are left out of the scope gauges and new (scope, endpoint) series fold into `_other`. @default 10000 */
   readonly maxSeries?: number;
   readonly onAttempt?: AttemptHook;
+  readonly onRefusal?: RefusalHook;
 }
 
 /**
@@ -126,6 +130,7 @@ export class MetricsFeed implements CallObserver {
   readonly maxSeries: number;
   private readonly core: ManagerCore;
   private readonly onAttempt: AttemptHook | undefined;
+  private readonly onRefusal: RefusalHook | undefined;
   private readonly byService = new Map<string, Map<string, EndpointSeries>>();
   private seriesCount = 0;
   private otherSeries: EndpointSeries | null = null;
@@ -155,6 +160,7 @@ export class MetricsFeed implements CallObserver {
     if (!Number.isInteger(maxSeries) || maxSeries < 1) throw new ConfigError('maxSeries', maxSeries, 'must be an integer >= 1');
     this.maxSeries = maxSeries;
     this.onAttempt = options.onAttempt;
+    this.onRefusal = options.onRefusal;
   }
 
   start(): void {
@@ -188,10 +194,12 @@ export class MetricsFeed implements CallObserver {
   }
 
   callFailed(scope: Scope, error: unknown): void {
-    const reason = refusalOf(error)?.reason;
-    if (reason === undefined) return;
+    const refusal = refusalOf(error);
+    if (refusal === null) return;
+    const { reason } = refusal;
     const tallies = this.talliesOf(scope.key, scope.service, scope.platform);
     if (tallies !== null) tallies.refusals.set(reason, (tallies.refusals.get(reason) ?? 0) + 1);
+    if (this.onRefusal !== undefined) this.onRefusal(scope, refusal, error);
   }
 
   /** Reads every live scope (up to the cap) and drops what belongs to scopes the manager forgot. */

@@ -1,10 +1,7 @@
 import { metrics, trace, type Attributes, type BatchObservableResult, type Histogram, type MeterProvider, type Observable, type TracerProvider } from '@opentelemetry/api';
 import type { CircuitStateChangeEvent, RetryEvent } from '../events/events.js';
-import type { CallObserver } from '../manager/call-observer.js';
-import type { Scope } from '../manager/scope.js';
-import { coreOf, type ThrottleManager } from '../manager/throttle-manager.js';
+import type { ThrottleManager } from '../manager/throttle-manager.js';
 import { forget, MetricsFeed, onePer, SECONDS_BUCKETS, type EndpointSeries, type ScopeLabels } from './feed.js';
-import { refusalOf } from './refusal.js';
 
 /**
  * The part of an OpenTelemetry `MeterProvider` floodgate uses. A structural type: floodgate's
@@ -59,6 +56,16 @@ function create(manager: ThrottleManager, meterProvider: MeterProvider, options:
   const attemptHistogram = histogram('floodgate.attempt.duration', 'Duration of each attempt, from admission to its answer.');
   const feed = new MetricsFeed(manager, {
     maxSeries: options.maxSeries,
+    // Span events: on the span active where the decision is made (the caller's, when it has one).
+    onRefusal(scope, refusal, error) {
+      guarded(() => {
+        const span = trace.getActiveSpan();
+        if (span === undefined || !span.isRecording()) return;
+        const attributes: Attributes = { 'floodgate.scope': scope.key, 'floodgate.refusal.reason': refusal.reason, 'error.type': (error as Error).name };
+        if (refusal.retryAfterMs !== undefined) attributes['floodgate.retry_after_ms'] = refusal.retryAfterMs;
+        span.addEvent('floodgate.refusal', attributes);
+      });
+    },
     onAttempt(series, waitSeconds, durationSeconds, ok) {
       const attributes = (series.exported ??= attributesOf(series)) as { wait: Attributes; succeeded: Attributes; failed: Attributes };
       // Guarded inline (not through guarded()): no closure per attempt.
@@ -134,8 +141,7 @@ function create(manager: ThrottleManager, meterProvider: MeterProvider, options:
   };
   meter.addBatchObservableCallback(observe, observables);
 
-  // Span events: on the span active where the decision is made (the caller's, when it has one).
-  // A broken provider or span must never change what a caller gets: each of these is guarded.
+  // The other span events. A broken provider or span must never change what a caller gets: each is guarded.
   const onRetry = (event: RetryEvent): void =>
     guarded(() =>
       trace.getActiveSpan()?.addEvent('floodgate.retry', {
@@ -152,29 +158,13 @@ function create(manager: ThrottleManager, meterProvider: MeterProvider, options:
       if (span !== undefined) span.addEvent('floodgate.circuit_state_change', attributes);
       else tracerProvider.getTracer(SCOPE_NAME).startSpan('floodgate.circuit_state_change', { attributes }).end();
     });
-  const spanEvents: CallObserver = {
-    attemptEnded() {},
-    callFailed(scope: Scope, error: unknown) {
-      const refusal = refusalOf(error);
-      if (refusal === null) return;
-      guarded(() => {
-        const span = trace.getActiveSpan();
-        if (span === undefined || !span.isRecording()) return;
-        const attributes: Attributes = { 'floodgate.scope': scope.key, 'floodgate.refusal.reason': refusal.reason, 'error.type': (error as Error).name };
-        if (refusal.retryAfterMs !== undefined) attributes['floodgate.retry_after_ms'] = refusal.retryAfterMs;
-        span.addEvent('floodgate.refusal', attributes);
-      });
-    },
-  };
   feed.start();
   manager.on('retry', onRetry);
   manager.on('circuitStateChange', onCircuitChange);
-  const detachSpanEvents = coreOf(manager).observers.attach(spanEvents);
 
   return {
     unregister() {
       feed.stop();
-      detachSpanEvents();
       manager.off('retry', onRetry);
       manager.off('circuitStateChange', onCircuitChange);
       meter.removeBatchObservableCallback(observe, observables);
