@@ -3,9 +3,9 @@ import { fileURLToPath } from 'node:url';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createFetch, isBudgetExceededError, isConfigError, isDegradedError, isPlatformSuspendedError, MemoryStore, ThrottleManager, type SharedStateListener } from 'floodgate';
+import { createFetch, isBudgetExceededError, isConfigError, isDegradedError, isPlatformSuspendedError, ThrottleManager } from 'floodgate';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { httpError, roomy, SVC } from '../helpers.js';
+import { httpError, roomy, sharedStoreDouble, SVC } from '../helpers.js';
 import { startServer } from '../outbound/http-server.js';
 
 // rotating-file-stream takes its rotation timer from 'timers': give it the test's (faked) clock.
@@ -100,26 +100,13 @@ describe('decision logs', () => {
   });
 
   it('a shared store changing health writes a store_health line, its error redacted', async () => {
-    let listener: SharedStateListener | undefined;
-    const memory = new MemoryStore();
-    // A fleet store as a user could write one: the manager attaches to its shared state and hears its health.
-    const store = {
-      name: 'fleet-double',
-      createLimiter: memory.createLimiter.bind(memory),
-      close: async () => {},
-      shared: {
-        attach: (l: SharedStateListener) => ((listener = l), () => (listener = undefined)),
-        publishSuspension: () => {},
-        publishResume: () => {},
-        publishPause: () => {},
-      },
-    };
+    const { store, listener } = sharedStoreDouble();
     const manager = managerWith({ env: {}, store, logging: { dir } });
     roomy(manager);
     await manager.execute(SVC, () => 'ok');
     const secret = 'sk-abcdefghijklmnopqrstuvwxyz123456';
-    listener!.onHealthChange({ status: 'degraded', mode: 'fallback_local', since: Date.now(), lastError: `NOAUTH key ${secret}` });
-    listener!.onHealthChange({ status: 'ok', mode: 'shared', since: Date.now(), lastError: null });
+    listener()!.onHealthChange({ status: 'degraded', mode: 'fallback_local', since: Date.now(), lastError: `NOAUTH key ${secret}` });
+    listener()!.onHealthChange({ status: 'ok', mode: 'shared', since: Date.now(), lastError: null });
     await manager.close();
     const health = lines().filter((line) => line.event === 'store_health');
     expect(health).toEqual([
