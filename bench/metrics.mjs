@@ -52,6 +52,11 @@ const STACKS = [
   },
 ];
 
+/** The median over rounds of the ratio of two rows measured in the same round: steadier than a ratio of medians on a loaded machine. */
+function paired(row, base) {
+  return median(row.samples.map((ns, round) => ns / base.samples[round]));
+}
+
 async function callPath(settings, mode) {
   const cases = [];
   const cleanups = [];
@@ -115,14 +120,24 @@ export async function runMetricsBench({ quick = false, log = () => {} } = {}) {
   for (const mode of ['sequential', 'inflight']) {
     log(`metrics: call path, ${mode}…`);
     const results = await callPath(settings, mode);
-    const hand = results.find((r) => r.name === handwritten.name).nsPerOp;
-    const none = results.find((r) => r.name === STACKS[0].name).nsPerOp;
+    const handRow = results.find((r) => r.name === handwritten.name);
+    const noneRow = results.find((r) => r.name === STACKS[0].name);
+    const hand = handRow.nsPerOp;
+    const none = noneRow.nsPerOp;
     for (const r of results) {
-      rows.push([mode === 'sequential' ? 'sequential' : '1,000 in flight', r.name, formatNs(r.nsPerOp), `${(r.nsPerOp / hand).toFixed(2)}×`, r.name === handwritten.name ? '–' : `${(r.nsPerOp / none).toFixed(2)}×`, `${(r.spread * 100).toFixed(0)} %`]);
+      rows.push([
+        mode === 'sequential' ? 'sequential' : '1,000 in flight',
+        r.name,
+        formatNs(r.nsPerOp),
+        `${(r.nsPerOp / hand).toFixed(2)}×`,
+        r.name === handwritten.name ? '–' : `${(r.nsPerOp / none).toFixed(2)}×`,
+        r.name === handwritten.name ? '–' : `${paired(r, handRow).toFixed(2)}× / ${r === noneRow ? '–' : `${paired(r, noneRow).toFixed(2)}×`}`,
+        `${(r.spread * 100).toFixed(0)} %`,
+      ]);
     }
     ratios[mode] = Object.fromEntries(results.map((r) => [r.name, r.nsPerOp / hand]));
   }
-  out.push(table(['mode', 'stack', 'per call', '× hand-written', '× nothing attached', 'IQR/median'], rows));
+  out.push(table(['mode', 'stack', 'per call', '× hand-written', '× nothing attached', 'paired: × hand-written / × nothing attached', 'IQR/median'], rows));
   out.push('');
   const scopes = 10_000;
   log('metrics: scrape of 10,000 scopes…');
