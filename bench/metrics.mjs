@@ -7,7 +7,8 @@ import { throttled } from '../dist/index.js';
 import { collectMetrics } from '../dist/metrics/prometheus.js';
 import { instrument } from '../dist/metrics/otel.js';
 import { coreOf } from '../dist/manager/throttle-manager.js';
-import { compare, formatNs, median, table } from './harness.mjs';
+import { MetricsFeed } from '../dist/metrics/feed.js';
+import { compare, formatNs, median, table, timeSync } from './harness.mjs';
 import { benchManager, decorate, OPEN_LIMITS } from './stacks/floodgate.mjs';
 import { handwritten } from './stacks/handwritten.mjs';
 import { makeSuccess } from './stacks/targets.mjs';
@@ -71,6 +72,21 @@ async function callPath(settings, mode) {
   const results = await compare(cases, { mode, rounds: settings.rounds, roundMs: settings.roundMs, warmupMs: settings.warmupMs });
   for (const cleanup of cleanups) cleanup();
   return results;
+}
+
+/**
+ * The collector's own work per attempt, alone: `feed.attemptEnded` as the call path calls it,
+ * for a success admitted at once (one in 8 timed, as a scope's latency sampling does in the long run).
+ */
+async function observerAlone(quick) {
+  const { manager, service } = benchManager(OPEN_LIMITS);
+  await manager.execute(service, () => 1, { endpoint: 'GET /items' });
+  const scope = coreOf(manager).scopes.values().next().value;
+  const feed = new MetricsFeed(manager, {});
+  const at = Date.now();
+  const ns = timeSync((i) => feed.attemptEnded(scope, 'GET /items', at, at, (i & 7) === 0 ? 3 : -1, true), { n: quick ? 200_000 : 2_000_000, rounds: quick ? 5 : 9 });
+  await manager.close();
+  return ns;
 }
 
 async function scrape(scopes, runs, { metered = false } = {}) {
@@ -138,6 +154,10 @@ export async function runMetricsBench({ quick = false, log = () => {} } = {}) {
     ratios[mode] = Object.fromEntries(results.map((r) => [r.name, r.nsPerOp / hand]));
   }
   out.push(table(['mode', 'stack', 'per call', '× hand-written', '× nothing attached', 'paired: × hand-written / × nothing attached', 'IQR/median'], rows));
+  out.push('');
+  log('metrics: the observer alone…');
+  const alone = await observerAlone(quick);
+  out.push(`The Prometheus collector's own work per attempt (\`attemptEnded\` alone, a success admitted at once, one in 8 timed): **${alone.toFixed(1)} ns**.`);
   out.push('');
   const scopes = 10_000;
   log('metrics: scrape of 10,000 scopes…');
