@@ -82,6 +82,8 @@ export interface ScopeFigures {
   readonly tokenRoom: { readonly total: number | null; readonly input: number | null; readonly output: number | null } | null;
   /** What the scope spent, per model; null while nothing meters it (README "LLM spend"). */
   readonly spend: ScopeSpend | null;
+  /** Observe mode: refusals let through, by reason; null before the first. */
+  readonly wouldRefuse: Readonly<Record<string, number>> | null;
 }
 
 /** A metered scope's spend (the running sums of its `ScopeMeter`) and its budget. */
@@ -287,6 +289,7 @@ function figuresOf(scope: Scope, now: number): ScopeFigures {
     suspended: suspension !== null && suspension.until > now,
     tokenRoom: snapshot.tokensRemaining ?? null,
     spend: scope.meter === null ? null : spendOf(scope.meter, now),
+    wouldRefuse: incidents?.wouldRefuse?.reasons() ?? null,
   };
 }
 

@@ -68,12 +68,12 @@ function create(manager: ThrottleManager, meterProvider: MeterProvider, options:
     },
     onAttempt(series, waitSeconds, durationSeconds, ok) {
       const attributes = (series.exported ??= attributesOf(series)) as { wait: Attributes; succeeded: Attributes; failed: Attributes };
-      // Guarded inline (not through guarded()): no closure per attempt.
+      // Guarded as guarded() does, inline: no closure per attempt.
       try {
         waitHistogram.record(waitSeconds, attributes.wait);
         if (durationSeconds >= 0) attemptHistogram.record(durationSeconds, ok ? attributes.succeeded : attributes.failed);
       } catch {
-        // As guarded(): a broken SDK never reaches the caller.
+        // Dropped; the call goes on.
       }
     },
   });
@@ -82,6 +82,7 @@ function create(manager: ThrottleManager, meterProvider: MeterProvider, options:
   const attempts = meter.createObservableCounter('floodgate.attempts', { description: 'Attempts that reached the provider, retries included.', unit: '{attempt}' });
   const retries = meter.createObservableCounter('floodgate.retries', { description: 'Retries made, by the error category retried (error.type).', unit: '{retry}' });
   const refusals = meter.createObservableCounter('floodgate.refusals', { description: 'Calls refused by floodgate, by reason.', unit: '{call}' });
+  const wouldRefuse = meter.createObservableCounter('floodgate.would_refuse', { description: 'Observe mode: calls enforce mode would have refused, let through, by reason.', unit: '{call}' });
   const suspensions = meter.createObservableCounter('floodgate.suspensions', { description: 'Suspensions begun.', unit: '{suspension}' });
   const circuitState = meter.createObservableGauge('floodgate.circuit.state', { description: 'Circuit state per scope: 1 for the current state, 0 for the others.' });
   const suspended = meter.createObservableGauge('floodgate.suspended', { description: '1 while the scope is suspended.' });
@@ -97,7 +98,7 @@ function create(manager: ThrottleManager, meterProvider: MeterProvider, options:
   const budget = meter.createObservableGauge('floodgate.budget.limit', { description: "The scope's budget for its current period.", unit: '{USD}' });
   const budgetRemaining = meter.createObservableGauge('floodgate.budget.remaining', { description: "What is left of the budget's current period (spend and reservations taken off).", unit: '{USD}' });
   const tokenRoom = meter.createObservableGauge('floodgate.llm.token_window.remaining', { description: 'LLM tokens still allowed in the rolling 60-second window, per token cap.', unit: '{token}' });
-  const observables: Observable[] = [calls, attempts, retries, refusals, suspensions, circuitState, suspended, tokens, minuteRemaining, queueLength, inFlight, scopes, llmTokens, cost, budget, budgetRemaining, tokenRoom];
+  const observables: Observable[] = [calls, attempts, retries, refusals, wouldRefuse, suspensions, circuitState, suspended, tokens, minuteRemaining, queueLength, inFlight, scopes, llmTokens, cost, budget, budgetRemaining, tokenRoom];
 
   const observe = (result: BatchObservableResult): void => {
     const collection = feed.collect(Date.now());
@@ -113,6 +114,7 @@ function create(manager: ThrottleManager, meterProvider: MeterProvider, options:
       if (figures.minuteRemaining !== null) result.observe(minuteRemaining, figures.minuteRemaining, at);
       result.observe(queueLength, figures.queueLength, at);
       result.observe(inFlight, figures.inFlight, at);
+      if (figures.wouldRefuse !== null) for (const [reason, value] of Object.entries(figures.wouldRefuse)) result.observe(wouldRefuse, value, { ...at, 'floodgate.refusal.reason': reason });
       if (figures.tokenRoom !== null) {
         for (const cap of ['total', 'input', 'output'] as const) {
           const room = figures.tokenRoom[cap];

@@ -192,6 +192,12 @@ const METRICS: readonly MetricDefinition[] = [
     },
   },
   {
+    name: 'would_refuse_total',
+    help: 'Observe mode: calls enforce mode would have refused and observe mode let through, by reason.',
+    type: 'counter',
+    samples: (c) => perScope(c, (f, l) => (f.wouldRefuse === null ? null : Object.entries(f.wouldRefuse).map(([reason, value]) => ({ labels: { ...l, reason }, value })))),
+  },
+  {
     name: 'suspensions_total',
     help: 'Suspensions begun (bans detected, suspend() calls, the fleet).',
     type: 'counter',

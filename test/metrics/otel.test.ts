@@ -57,6 +57,16 @@ function point<T>(metric: MetricData | undefined, attributes: Record<string, unk
 const ok = (): Promise<string> => Promise.resolve('ok');
 
 describe('instrument: OpenTelemetry metrics and span events', () => {
+  it("exports observe mode's would-be refusals by reason", async () => {
+    roomy(manager, { mode: 'observe' });
+    instrument(manager, { meterProvider, tracerProvider });
+    manager.suspend(SVC, { reason: 'maintenance', durationMs: 60_000 });
+    await expect(manager.execute(SVC, ok)).resolves.toBe('ok');
+    const metrics = await collect();
+    expect(point<number>(metrics.get('floodgate.would_refuse'), { 'floodgate.service': SVC, 'floodgate.refusal.reason': 'suspended' })?.value).toBe(1);
+    expect(point<number>(metrics.get('floodgate.refusals'), { 'floodgate.service': SVC })).toBeUndefined();
+  });
+
   it('exports LLM tokens and spend per model (gen_ai attributes), the budget and the token-window room', async () => {
     roomy(manager, { tokensPerMinute: 10_000, budget: { usd: 2, period: 'month' } });
     manager.setPrices({ 'test-model': { inputPerMTok: 100, outputPerMTok: 400 } });

@@ -147,6 +147,7 @@ describe('collectMetrics: the exposition a Prometheus server scrapes', () => {
     expect(valueOf(metrics, 'floodgate_wait_seconds_count', { service: SVC, endpoint: 'e' })).toBe(1);
     expect(valueOf(metrics, 'floodgate_wait_seconds_sum', { service: SVC, endpoint: 'e' })).toBe(0);
     expect(valueOf(metrics, 'floodgate_refusals_total', { service: SVC, reason: 'suspended' })).toBeUndefined();
+    expect(valueOf(metrics, 'floodgate_would_refuse_total', { service: SVC, platform: '', reason: 'suspended' })).toBe(1);
   });
 
   it('uses only the registry it is given, switches nothing else on, and is idempotent', async () => {
@@ -261,7 +262,7 @@ describe('collectMetrics: the exposition a Prometheus server scrapes', () => {
     try {
       expect(() => collectMetrics(other, { registry })).toThrow(/floodgate_calls_total/);
       // Nothing of the refused collector stays behind.
-      expect(registry.getMetricsAsArray()).toHaveLength(20);
+      expect(registry.getMetricsAsArray()).toHaveLength(21);
     } finally {
       void other.close();
     }
