@@ -1,16 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ThrottleManager, isConfigError, throttled } from 'floodgate';
-import { SVC, deferred, flush, roomy, track } from '../helpers.js';
+import { SVC, deferred, flush, roomy, track, useFakeManager } from '../helpers.js';
 
 let manager: ThrottleManager;
-beforeEach(() => {
-  vi.useFakeTimers();
-  manager = new ThrottleManager({ env: {} });
+useFakeManager((m) => {
+  manager = m;
   roomy(manager);
-});
-afterEach(async () => {
-  await manager.close();
-  vi.useRealTimers();
 });
 
 describe('response cache and coalescing', () => {

@@ -3,7 +3,7 @@
  * observed, none of them is made and no call is held.
  */
 import { join } from 'node:path';
-import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   createFetch,
   createLedger,
@@ -17,14 +17,11 @@ import {
   type ThrottleConfig,
 } from 'floodgate';
 import { startServer } from '../outbound/http-server.js';
-import { configErrorOf, httpError, roomy, track } from '../helpers.js';
-import { managerUnderFakeTimers, readLines, tempDir } from './helpers.js';
+import { configErrorOf, httpError, roomy, track, useFakeManager } from '../helpers.js';
+import { readLines, tempDir } from './helpers.js';
 
-const current = managerUnderFakeTimers();
 let manager: ThrottleManager;
-beforeEach(() => {
-  manager = current();
-});
+useFakeManager((m) => (manager = m), { now: 1_800_000_000_000 });
 
 /** Lets every callback already due run, without moving the clock. */
 const settle = async (): Promise<void> => {

@@ -1,13 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { isCallCancelledError, isCallTimeoutError, ServiceType, ThrottleManager } from 'floodgate';
-import { delay } from '../helpers.js';
+import { delay, useFakeManager } from '../helpers.js';
 
 const SVC = 'timeouts_svc';
 let manager: ThrottleManager;
 
-beforeEach(() => {
-  vi.useFakeTimers();
-  manager = new ThrottleManager({ env: {} });
+useFakeManager((m) => {
+  manager = m;
   manager.configure(SVC, {
     requestsPerSecond: Infinity,
     burst: 1_000,
@@ -16,11 +15,6 @@ beforeEach(() => {
     retryAttempts: 0,
     timeoutMs: 1_000,
   });
-});
-
-afterEach(async () => {
-  await manager.close();
-  vi.useRealTimers();
 });
 
 const hang = (): Promise<never> => new Promise<never>(() => {});

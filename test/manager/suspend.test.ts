@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   ServiceType,
   ThrottleManager,
@@ -9,7 +9,7 @@ import {
   type ResumedEvent,
   type SuspendedEvent,
 } from 'floodgate';
-import { flush, networkError, track } from '../helpers.js';
+import { flush, networkError, track, useFakeManager } from '../helpers.js';
 
 const SOCIAL = ServiceType.SOCIAL_MEDIA;
 const HOUR = 3_600_000;
@@ -17,18 +17,13 @@ const HOUR = 3_600_000;
 let manager: ThrottleManager;
 let suspended: SuspendedEvent[];
 let resumed: ResumedEvent[];
-beforeEach(() => {
-  vi.useFakeTimers();
-  manager = new ThrottleManager({ env: {} });
+useFakeManager((m) => {
+  manager = m;
   manager.configure(SOCIAL, { burst: 5, requestsPerSecond: 10, requestsPerMinute: 100, maxConcurrent: 10, timeoutMs: 0 });
   suspended = [];
   resumed = [];
   manager.on('suspended', (e) => suspended.push(e));
   manager.on('resumed', (e) => resumed.push(e));
-});
-afterEach(async () => {
-  await manager.close();
-  vi.useRealTimers();
 });
 
 const post = (platform: string, fn: () => unknown = vi.fn(() => `posted to ${platform}`)) => ({ fn, call: track(manager.execute(SOCIAL, fn, { platform })) });

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   BudgetExceededError,
   DEFAULT_PRICES,
@@ -9,17 +9,10 @@ import {
   retryAfterOf,
   throttled,
 } from 'floodgate';
-import { SVC, deferred, flush, roomy, track } from '../helpers.js';
+import { SVC, deferred, flush, roomy, track, useFakeManager } from '../helpers.js';
 
 let manager: ThrottleManager;
-beforeEach(() => {
-  vi.useFakeTimers({ now: Date.UTC(2026, 11, 3, 10, 0, 0) });
-  manager = new ThrottleManager({ env: {} });
-});
-afterEach(async () => {
-  await manager.close();
-  vi.useRealTimers();
-});
+useFakeManager((m) => (manager = m), { now: Date.UTC(2026, 11, 3, 10, 0, 0) });
 
 /** $1 per million input tokens, $2 per million output: 1,000,000 input tokens cost $1. */
 const PRICES = { 'test-model': { inputPerMTok: 1, outputPerMTok: 2 } };

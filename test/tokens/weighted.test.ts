@@ -1,17 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ThrottleManager, isConfigError, isRateLimitedError, type RateLimitedError, type RateLimitedEvent } from 'floodgate';
 import { TokenWindows } from '../../src/tokens/token-windows.js';
-import { SVC, flush, roomy, track } from '../helpers.js';
+import { SVC, flush, roomy, track, useFakeManager } from '../helpers.js';
 
 let manager: ThrottleManager;
-beforeEach(() => {
-  vi.useFakeTimers();
-  manager = new ThrottleManager({ env: {} });
-});
-afterEach(async () => {
-  await manager.close();
-  vi.useRealTimers();
-});
+useFakeManager((m) => (manager = m));
 
 /** Largest sum of `cost` over starts within any 60-second window (a start at t counts in [t, t + 60 s)). */
 function worstWindow(starts: { at: number; cost: number }[]): { cost: number; count: number } {
