@@ -2,14 +2,13 @@ import { describe, expect, it, vi } from 'vitest';
 import {
   ServiceType,
   ThrottleManager,
-  isConfigError,
   isPlatformSuspendedError,
   type BanDetectedEvent,
   type PlatformSuspendedError,
   type ResumedEvent,
   type SuspendedEvent,
 } from 'floodgate';
-import { flush, networkError, track, useFakeManager } from '../helpers.js';
+import { configErrorOf, flush, networkError, track, useFakeManager } from '../helpers.js';
 
 const SOCIAL = ServiceType.SOCIAL_MEDIA;
 const HOUR = 3_600_000;
@@ -130,14 +129,7 @@ describe('suspend() and resume()', () => {
     [{ durationMs: Infinity, reason: 'x' }, 'durationMs'],
     [{ durationMs: 1_000, reason: '' }, 'reason'],
   ])('rejects bad options %j with a ConfigError', (options, field) => {
-    let error: unknown;
-    try {
-      manager.suspend(SOCIAL, options);
-    } catch (e) {
-      error = e;
-    }
-    expect(isConfigError(error)).toBe(true);
-    expect((error as { field: string }).field).toBe(field);
+    expect(configErrorOf(() => manager.suspend(SOCIAL, options)).field).toBe(field);
     expect(suspended).toEqual([]);
   });
 });

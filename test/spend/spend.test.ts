@@ -5,11 +5,10 @@ import {
   DEFAULT_PRICES_DATE,
   ThrottleManager,
   isBudgetExceededError,
-  isConfigError,
   retryAfterOf,
   throttled,
 } from 'floodgate';
-import { SVC, deferred, flush, roomy, track, useFakeManager } from '../helpers.js';
+import { SVC, configErrorOf, deferred, flush, roomy, track, useFakeManager } from '../helpers.js';
 
 let manager: ThrottleManager;
 useFakeManager((m) => (manager = m), { now: Date.UTC(2026, 11, 3, 10, 0, 0) });
@@ -82,13 +81,7 @@ describe('budgets', () => {
       [{ usd: 1, period: 10 }, 'budget.period'],
       ['lots', 'budget'],
     ] as const) {
-      let error: unknown;
-      try {
-        manager.configure(SVC, { budget: budget as never });
-      } catch (e) {
-        error = e;
-      }
-      expect(isConfigError(error) && error.field).toBe(field);
+      expect(configErrorOf(() => manager.configure(SVC, { budget: budget as never })).field).toBe(field);
     }
     manager.configure(SVC, { budget: { usd: 5, period: 'day' } });
     expect(manager.getConfig(SVC).budget).toEqual({ usd: 5, period: 'day' });

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ThrottleManager, isConfigError, isRateLimitedError, type RateLimitedError, type RateLimitedEvent } from 'floodgate';
 import { TokenWindows } from '../../src/tokens/token-windows.js';
-import { SVC, flush, roomy, track, useFakeManager } from '../helpers.js';
+import { SVC, configErrorOf, flush, roomy, track, useFakeManager } from '../helpers.js';
 
 let manager: ThrottleManager;
 useFakeManager((m) => (manager = m));
@@ -290,13 +290,7 @@ describe('stores that cannot hold token caps', () => {
   it('refuse them with a ConfigError that changes nothing', () => {
     const store = { name: 'shared-kv', createLimiter: () => { throw new Error('not used'); }, close: async () => {} };
     const fleet = new ThrottleManager({ env: {}, store: store as never });
-    let error: unknown;
-    try {
-      fleet.configure(SVC, { tokensPerMinute: 10_000 });
-    } catch (e) {
-      error = e;
-    }
-    expect(isConfigError(error) && error.field).toBe('tokensPerMinute');
+    expect(configErrorOf(() => fleet.configure(SVC, { tokensPerMinute: 10_000 })).field).toBe('tokensPerMinute');
     expect(fleet.getConfig(SVC).tokensPerMinute).toBeUndefined();
   });
 });
