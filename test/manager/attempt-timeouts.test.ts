@@ -1,20 +1,13 @@
 import { describe, expect, it, vi } from 'vitest';
 import { isCallCancelledError, isCallTimeoutError, ServiceType, ThrottleManager } from 'floodgate';
-import { delay, useFakeManager } from '../helpers.js';
+import { delay, roomy, useFakeManager } from '../helpers.js';
 
 const SVC = 'timeouts_svc';
 let manager: ThrottleManager;
 
 useFakeManager((m) => {
   manager = m;
-  manager.configure(SVC, {
-    requestsPerSecond: Infinity,
-    burst: 1_000,
-    requestsPerMinute: Infinity,
-    maxConcurrent: Infinity,
-    retryAttempts: 0,
-    timeoutMs: 1_000,
-  });
+  roomy(manager, { timeoutMs: 1_000 }, SVC);
 });
 
 const hang = (): Promise<never> => new Promise<never>(() => {});
