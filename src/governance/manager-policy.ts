@@ -35,8 +35,9 @@ export class ManagerPolicy {
 
   /**
    * Verifies the artifact against `expectedHash`, checks all of it, then applies it: every
-   * configuration, the user patterns and (when they differ) the prices are replaced, live scopes reconfigured. Throws
-   * ConfigError, changing nothing, when the artifact is refused or any part of it is invalid.
+   * configuration, the user patterns and (when they differ) the prices are replaced, live scopes
+   * reconfigured. Throws ConfigError, changing nothing, when the artifact is refused or any part
+   * of it is invalid.
    */
   async apply(path: string, expectedHash: unknown): Promise<string> {
     if (typeof expectedHash !== 'string' || !HEX64.test(expectedHash)) throw new ConfigError('applyPolicy: expectedHash', expectedHash, 'must be 64 lowercase hex digits (the hash exportPolicy returned)');
