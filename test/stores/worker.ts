@@ -48,6 +48,10 @@ export interface WorkerSpec {
   readonly burstOf?: number;
   /** Counts each start in Redis (`<prefix>starts`), so that the test can wait for a number of them. */
   readonly countStarts?: boolean;
+  /** Each call's cost (a weighted call: `execute(..., { cost })`). */
+  readonly cost?: { readonly input: number; readonly output: number };
+  /** What each call reports it really used (`call.reportUsage`); unset: its cost stands. */
+  readonly usage?: { readonly input: number; readonly output: number };
 }
 
 /** What the test tells a worker; what a worker tells the test (`event` names what it saw). */
@@ -64,7 +68,7 @@ export type WorkerEvent = 'started' | 'limited' | 'fallback_limited' | 'suspende
 export interface WorkerReport {
   readonly index: number;
   /** Epoch ms at which each admitted call started, with the store mode at that moment and whether the provider failed it. */
-  readonly starts: readonly { readonly at: number; readonly mode: string; readonly failed?: boolean; readonly begunAfterOpen?: boolean }[];
+  readonly starts: readonly { readonly at: number; readonly mode: string; readonly failed?: boolean; readonly begunAfterOpen?: boolean; readonly input?: number; readonly output?: number }[];
   /** Circuit transitions seen here (epoch ms). */
   readonly circuit: readonly { readonly at: number; readonly from: string; readonly to: string }[];
   readonly circuitOpen: number;
@@ -141,7 +145,7 @@ async function main(): Promise<void> {
   tell({ t: 'ready' });
   await go;
 
-  const starts: { at: number; mode: string; failed?: boolean; begunAfterOpen?: boolean }[] = [];
+  const starts: { at: number; mode: string; failed?: boolean; begunAfterOpen?: boolean; input?: number; output?: number }[] = [];
   let circuitOpen = 0;
   let issued = 0;
   let settled = 0;
@@ -151,7 +155,8 @@ async function main(): Promise<void> {
   let bannedAt: number | null = null;
   const otherErrors: string[] = [];
   const end = spec.runMs === undefined ? Infinity : Date.now() + spec.runMs;
-  const options = spec.platform === undefined ? {} : { platform: spec.platform };
+  const options = { ...(spec.platform === undefined ? {} : { platform: spec.platform }), ...(spec.cost === undefined ? {} : { cost: spec.cost }) };
+  const used = spec.usage ?? spec.cost;
   const probes = `${spec.prefix}probes`;
 
   const call = async (): Promise<void> => {
@@ -162,13 +167,14 @@ async function main(): Promise<void> {
     try {
       await manager.execute(
         SERVICE,
-        async () => {
+        async (_signal, context) => {
           const at = Date.now();
+          if (spec.usage !== undefined) context.reportUsage(spec.usage);
           if (spec.failUntilProbe === true && (!begunAfterOpen || (await client.incr(probes)) === 1)) {
             starts.push({ at, mode: store.health().mode, failed: true, begunAfterOpen });
             throw Object.assign(new Error('503 Service Unavailable'), { status: 503 });
           }
-          starts.push({ at, mode: store.health().mode, begunAfterOpen });
+          starts.push({ at, mode: store.health().mode, begunAfterOpen, ...(used === undefined ? {} : { input: used.input, output: used.output }) });
           if (spec.countStarts === true) void client.incr(`${spec.prefix}starts`);
           tell({ t: 'event', name: 'started' });
           if (closedSeen) tell({ t: 'event', name: 'closed' });

@@ -1,4 +1,4 @@
-import { type AdmitAnswer, decodeAdmitReply, encodeRefund, type Refund } from './admit-protocol.js';
+import { type AdmitAnswer, decodeAdmitReply, encodeAmend, encodeRefund, type Refund, type TokenAmend } from './admit-protocol.js';
 import { describe, type RedisConnection } from './connection.js';
 import type { RedisSettings } from './settings.js';
 
@@ -94,6 +94,17 @@ export class RedisAdmissions {
     const args = encodeRefund(refund, this.settings.channel);
     // EVAL, not EVALSHA: a rare command that must reach Redis before the ones sent after it.
     if (args !== null) this.connection.eval(args).catch(() => {});
+    if (refund.tokens != null) this.amendTokens(refund.tokens);
+  }
+
+  /**
+   * Reconciles token records (AMEND_SCRIPT): sent on the admissions' connection, so after the
+   * admission that made them. Not while Redis does not answer: the estimate stands (it errs on
+   * the safe side for a credit; a charge is lost).
+   */
+  amendTokens(amend: TokenAmend): void {
+    if (!this.connection.isHealthy) return;
+    this.connection.eval(encodeAmend(amend, this.settings.channel)).catch(() => {});
   }
 
   private transmit(batch: Batch, resend: boolean): void {

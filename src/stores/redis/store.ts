@@ -32,6 +32,8 @@ export function storeParts(store: RedisStore): RedisStoreParts {
  */
 export class RedisStore implements ThrottleStore {
   readonly name = 'redis';
+  /** Token caps (`tokensPerMinute`, ...) are enforced in the admission script, fleet-wide. */
+  readonly weighted = true;
   readonly shared: SharedState;
   readonly #connection: RedisConnection;
   readonly #channel: RedisChannel;
@@ -63,6 +65,7 @@ export class RedisStore implements ThrottleStore {
       },
       maxCredits: settings.maxCredits,
       giveBack: (refund) => admissions.giveBack(refund),
+      amendTokens: (amend) => admissions.amendTokens(amend),
     };
     this.#settings = settings;
     this.#connection = connection;
