@@ -768,3 +768,50 @@ describe('RedisStore: Redis down is not an outage', () => {
     }
   });
 });
+
+describe('token caps in Redis (weighted calls)', () => {
+  const weighted = { requestsPerMinute: Infinity, burst: 1_000, maxWaitMs: 0, tokensPerMinute: 100 };
+
+  it('members share tokensPerMinute: 100 concurrent calls of cost 30 against 100 tokens start 3 in all; a cost above the cap is refused at once; the report shows what is left', async () => {
+    const prefix = newPrefix();
+    const a = member(prefix, weighted);
+    const b = member(prefix, weighted);
+    let started = 0;
+    const run = (m: Member): Promise<unknown> => m.manager.execute(SVC, async () => void started++, { cost: 30 });
+    const outcomes = await Promise.allSettled([...Array.from({ length: 50 }, () => run(a)), ...Array.from({ length: 50 }, () => run(b))]);
+    expect(started).toBe(3);
+    expect(outcomes.filter((o) => o.status === 'rejected').every((o) => isRateLimitedError((o as PromiseRejectedResult).reason))).toBe(true);
+    const tooBig = await a.manager.execute(SVC, async () => {}, { cost: 101 }).catch((error: unknown) => error);
+    expect(isRateLimitedError(tooBig) && tooBig.reason).toBe('cost_exceeds_limit');
+    // As of each member's last answer from Redis: 10 tokens left of 100 at most.
+    const left = [a, b].map((m) => m.manager.getStatusReport().scopes[SVC]!.limits.tokensRemaining?.total);
+    expect(Math.min(...(left as number[]))).toBe(10);
+  });
+
+  it('reconciliation is applied in Redis: a failed call gives back its estimate, a call that reports less frees the rest, for every member', async () => {
+    const prefix = newPrefix();
+    const a = member(prefix, weighted);
+    const b = member(prefix, weighted);
+    const fits = (m: Member, cost: number): (() => Promise<boolean>) => async () =>
+      m.manager.execute(SVC, async () => {}, { cost }).then(
+        () => true,
+        (error: unknown) => {
+          if (!isRateLimitedError(error)) throw error;
+          return false;
+        },
+      );
+    // a's failed call used nothing: once its give-back is in Redis, b's call of the whole cap fits.
+    await expect(a.manager.execute(SVC, async () => { throw new Error('provider down'); }, { cost: 60 })).rejects.toThrow('provider down');
+    await until(fits(b, 100), 20_000, "b's call of 100 tokens to fit");
+    // The window is full now; nothing fits, not even a zero-cost call.
+    expect(await fits(a, 0)()).toBe(false);
+
+    const other = `${prefix}x`;
+    const c = member(other, weighted);
+    const d = member(other, weighted);
+    // c's call estimated 90 and reported 20: 80 free for d, once the reconciliation is in Redis.
+    await c.manager.execute(SVC, async (_signal, call) => call.reportUsage(20), { cost: 90 });
+    await until(fits(d, 80), 20_000, "d's call of 80 tokens to fit");
+    expect(await fits(d, 1)()).toBe(false);
+  });
+});

@@ -35,14 +35,39 @@ import { HEADER, NOW, OLD_HEADER, STATE_BYTES, TOKEN_ENTRY, TOKEN_STATE, tokenKe
  *   [a, b], tat rose by a step for each admitted from the first of them on, starting from at
  *   least r + step >= a + step; the last was checked with tat <= c + tau <= b + tau. So
  *   a + (n - 1) * step <= b + tau: n <= burst + rate * (b - a), the bucket's bound.
+ * - Token windows (weighted calls: each caller brings its cost, input and output; the caps on
+ *   their total, input and output per window). Each admitted caller gets a record (ticket,
+ *   stamp r, input, output) in the scope's token list, in admission order, and a grant of
+ *   credits one record carrying tokens for them (perIn and perOut each); the sums of the
+ *   records in the list are kept with the state (`T`). A record leaves the list only from its
+ *   front, once r + window <= now, and is changed afterwards only by AMEND_SCRIPT
+ *   (reconciliation). Callers are admitted in order while used + cost <= cap in every capped
+ *   dimension (a zero cost: while used < cap), so at each check c the sum of the records in the
+ *   list plus the cost admitted is within the cap. Take the starts made within one window
+ *   [a, a + window), and q the last of them to be checked, at c. Every other one was checked
+ *   before c and recorded at r >= its start >= a > c - window (a start on credit: at the end
+ *   of its grant's lease, and its tokens were taken from its grant's record): at c, each
+ *   record is still in the list (a record stamped later than one before it only keeps the
+ *   records behind it longer, which errs on the safe side). So the window's starts, with q's
+ *   cost, fit within the cap, as their records stood at c. Reconciliation changes records in
+ *   place: a credit (less used than estimated) frees room at once, and a charge (more used)
+ *   counts from when it reaches Redis until the record leaves the window; what a call used
+ *   beyond its estimate before its charge arrived cannot be refused after the fact (as in one
+ *   process).
  *
- * KEYS: 1 the scope's hash. ARGV: 1 tokens per second (-1: unlimited), 2 burst, 3 ring length
- * L (0: the cap does not bind), 4 window ms, 5 probe lock ms (0: the circuit is not shared),
- * 6 count, 7 and 8 the ring slots this process expects to be the next two (a hint, checked),
- * 9 credits asked for, 10 their lease ms, 11.. ages (ms) of starts admitted by a process's
- * fallback while Redis was unreachable, so that the shared window counts them too.
+ * KEYS: 1 the scope's hash, 2 its token list (same hash tag). ARGV: 1 tokens per second (-1:
+ * unlimited), 2 burst, 3 ring length L (0: the cap does not bind), 4 window ms, 5 probe lock
+ * ms (0: the circuit is not shared), 6 count, 7 and 8 the ring slots this process expects to
+ * be the next two (a hint, checked), 9 credits asked for, 10 their lease ms, 11 the token caps
+ * "total,input,output" (-1: uncapped; '': the scope has none, and 12 and 13 are ''), 12 each
+ * caller's cost "i,o,i,o,...", 13 the tokens each credit carries "i,o", 14.. ages (ms) of
+ * starts admitted by a process's fallback while Redis was unreachable, so that the shared
+ * window counts them too.
  *
- * Replies: `{admitted, tokens, remaining, waitMs, slot, stamp, probe}`: `admitted` (0..count,
+ * Replies: `{admitted, tokens, remaining, waitMs, slot, stamp, probe, ticket, left total,
+ * left input, left output}`: `ticket` is the first admitted caller's token record (the others
+ * follow in order, then the credits' one); `left`: tokens left in each window (-1: uncapped);
+ * `admitted` (0..count,
  * or more: the credits granted beyond count) started, each stored at `stamp` in the ring from
  * `slot` on (for REFUND_SCRIPT; slot -1: no ring); nothing more is admitted before `waitMs` (so
  * the others, if any, wait that long); `remaining`: at least this many more fit in the window (-1: the cap does not bind);
