@@ -369,6 +369,19 @@ describe('a fleet of worker processes sharing token caps (weighted calls)', () =
   }, 120_000);
 });
 
+describe('a fleet of worker processes sharing a budget', () => {
+  it('100 concurrent calls across two processes against a budget with room for 10 start exactly 10 (reserve, then reconcile, in Redis)', async () => {
+    const prefix = newPrefix();
+    // gpt-4o input at $2.50 per million tokens: 1,000 tokens cost $0.0025; $0.025 is room for 10.
+    const config = { requestsPerSecond: Infinity, burst: 1_000, requestsPerMinute: Infinity, maxWaitMs: 0, budget: { usd: 0.025, period: 'day' as const } };
+    const workers = await startFleet([0, 1].map((index) => ({ prefix, index, config, burstOf: 50, cost: { input: 1_000, output: 0 }, model: 'gpt-4o' })));
+    const reports = await Promise.all(workers.map((w) => w.report));
+    expectClean(reports);
+    expect(allStarts(reports).length).toBe(10);
+    expect(reports.reduce((n, r) => n + r.budgetExceeded, 0)).toBe(90);
+  }, 120_000);
+});
+
 type RoundResult = Extract<FromRoundsWorker, { t: 'done' }>;
 
 /**

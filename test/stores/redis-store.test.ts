@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type RedisClient,
+  isBudgetExceededError,
   isCircuitOpenError,
   isPlatformSuspendedError,
   isRateLimitedError,
@@ -813,5 +814,42 @@ describe('token caps in Redis (weighted calls)', () => {
     await c.manager.execute(SVC, async (_signal, call) => call.reportUsage(20), { cost: 90 });
     await until(fits(d, 80), 20_000, "d's call of 80 tokens to fit");
     expect(await fits(d, 1)()).toBe(false);
+  });
+});
+
+describe('budgets in Redis (the fleet\'s spend)', () => {
+  // gpt-4o input at $2.50 per million tokens: 1,000 tokens cost $0.0025; $0.025 is room for 10.
+  const budgeted = { requestsPerMinute: Infinity, burst: 1_000, maxWaitMs: 0, budget: { usd: 0.025, period: 'day' as const } };
+  const call = { cost: { input: 1_000, output: 0 }, model: 'gpt-4o' };
+
+  it('100 concurrent calls across two members against a budget with room for 10 start exactly 10; the others are refused with BudgetExceededError', async () => {
+    const prefix = newPrefix();
+    const a = member(prefix, budgeted);
+    const b = member(prefix, budgeted);
+    let started = 0;
+    const run = (m: Member): Promise<unknown> => m.manager.execute(SVC, async () => void started++, call);
+    const outcomes = await Promise.allSettled([...Array.from({ length: 50 }, () => run(a)), ...Array.from({ length: 50 }, () => run(b))]);
+    expect(started).toBe(10);
+    const refused = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as unknown] : []));
+    expect(refused.length).toBe(90);
+    expect(refused.every(isBudgetExceededError)).toBe(true);
+  });
+
+  it("each member's cost summary shows the fleet's spend in its budget (its own calls and tokens stay its own); a failed call gives back its reservation", async () => {
+    const prefix = newPrefix();
+    const a = member(prefix, budgeted);
+    const b = member(prefix, budgeted);
+    for (let i = 0; i < 4; i++) await a.manager.execute(SVC, async () => {}, call);
+    // A failed call spends what it reported using (nothing here): its reservation goes back.
+    await expect(a.manager.execute(SVC, async () => { throw new Error('provider down'); }, call)).rejects.toThrow('provider down');
+    await b.manager.execute(SVC, async () => {}, call);
+    // b's settlement answer carries the fleet's spend: 5 calls of $0.0025.
+    await until(() => Math.abs((b.manager.getCostSummary().scopes[SVC]?.budget?.spentUsd ?? 0) - 0.0125) < 1e-9, 20_000, "b's summary to show the fleet's spend");
+    const summary = b.manager.getCostSummary().scopes[SVC]!;
+    expect(summary.budget).toMatchObject({ shared: true, usd: 0.025 });
+    expect(summary.budget!.leftUsd).toBeCloseTo(0.0125, 9);
+    expect(summary.models['gpt-4o']!.calls).toBe(1);
+    expect(summary.inputTokens).toBe(1_000);
+    expect(b.manager.getStatusReport().scopes[SVC]!.costs?.budget?.spentUsd).toBeCloseTo(0.0125, 9);
   });
 });

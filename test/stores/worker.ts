@@ -12,7 +12,7 @@ import { Redis } from 'ioredis';
 import { type ClientKind, connectClient, connectCluster } from './clients.js';
 import { testWindow } from '../../src/stores/redis/settings.js';
 import { storeParts } from '../../src/stores/redis/store.js';
-import { isCircuitOpenError, isPlatformSuspendedError, isRateLimitedError, RedisStore, ThrottleManager, type ThrottleConfig } from '../../src/index.js';
+import { isBudgetExceededError, isCircuitOpenError, isPlatformSuspendedError, isRateLimitedError, RedisStore, ThrottleManager, type ThrottleConfig } from '../../src/index.js';
 
 export interface WorkerSpec {
   readonly port: number;
@@ -50,6 +50,8 @@ export interface WorkerSpec {
   readonly countStarts?: boolean;
   /** Each call's cost (a weighted call: `execute(..., { cost })`). */
   readonly cost?: { readonly input: number; readonly output: number };
+  /** Each call's model (`execute(..., { model })`): prices its cost against a budget. */
+  readonly model?: string;
   /** What each call reports it really used (`call.reportUsage`); unset: its cost stands. */
   readonly usage?: { readonly input: number; readonly output: number };
 }
@@ -75,6 +77,8 @@ export interface WorkerReport {
   readonly issued: number;
   readonly settled: number;
   readonly rateLimited: number;
+  /** Calls refused with BudgetExceededError. */
+  readonly budgetExceeded: number;
   readonly suspended: number;
   readonly firstSuspendedAt: number | null;
   readonly bannedAt: number | null;
@@ -150,12 +154,13 @@ async function main(): Promise<void> {
   let issued = 0;
   let settled = 0;
   let rateLimited = 0;
+  let budgetExceeded = 0;
   let suspended = 0;
   let firstSuspendedAt: number | null = null;
   let bannedAt: number | null = null;
   const otherErrors: string[] = [];
   const end = spec.runMs === undefined ? Infinity : Date.now() + spec.runMs;
-  const options = { ...(spec.platform === undefined ? {} : { platform: spec.platform }), ...(spec.cost === undefined ? {} : { cost: spec.cost }) };
+  const options = { ...(spec.platform === undefined ? {} : { platform: spec.platform }), ...(spec.cost === undefined ? {} : { cost: spec.cost }), ...(spec.model === undefined ? {} : { model: spec.model }) };
   const used = spec.usage ?? spec.cost;
   const probes = `${spec.prefix}probes`;
 
@@ -190,6 +195,7 @@ async function main(): Promise<void> {
         rateLimited++;
         tell({ t: 'event', name: store.health().mode === 'fallback_local' ? 'fallback_limited' : 'limited' });
       } else if (isCircuitOpenError(error)) circuitOpen++;
+      else if (isBudgetExceededError(error)) budgetExceeded++;
       else if (spec.failUntilProbe === true && (error as { status?: number }).status === 503) {
         // The provider's own failure, as planned.
       } else if (isPlatformSuspendedError(error)) {
@@ -217,6 +223,7 @@ async function main(): Promise<void> {
     issued,
     settled,
     rateLimited,
+    budgetExceeded,
     suspended,
     firstSuspendedAt,
     bannedAt,

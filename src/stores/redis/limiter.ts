@@ -9,6 +9,7 @@ import type { FleetNotices } from './channel.js';
 import type { RedisConnection } from './connection.js';
 import { Credits, type CreditsHost } from './credits.js';
 import { scopeKeyIn } from './lua.js';
+import { RedisSpend } from './spend.js';
 import type { RedisFallback, RedisSettings } from './settings.js';
 
 /** What a scope's limiter works with: the store's parts, each through the face it needs. */
@@ -79,6 +80,9 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink, BatchOwner<Scope
   private remaining: number | null;
   /** Tokens left in each capped token window (null: the scope has no token caps). */
   private tokensLeft: LimiterSnapshot['tokensRemaining'] | null = null;
+
+  /** The scope's budget, the fleet's: made when a metered call first asks for it. */
+  private shared: RedisSpend | null = null;
 
   constructor(
     private readonly parts: LimiterParts,
@@ -170,6 +174,10 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink, BatchOwner<Scope
       this.parts.fleet.unwatchRoom(this.scope, this.roomFreed);
     }
     return idle;
+  }
+
+  get spend(): RedisSpend {
+    return (this.shared ??= new RedisSpend(this.parts.connection, this.key, this.parts.settings.timeoutMs));
   }
 
   get sharesCircuit(): boolean {
