@@ -853,3 +853,18 @@ describe('budgets in Redis (the fleet\'s spend)', () => {
     expect(b.manager.getStatusReport().scopes[SVC]!.costs?.budget?.spentUsd).toBeCloseTo(0.0125, 9);
   });
 });
+
+describe('RedisStore.close()', () => {
+  it('gives back the credits the process holds unused: the shared window counts only the starts made, at once', async () => {
+    const prefix = newPrefix();
+    // A long lease: without the give-back on close, the credits would hold their slots for 10 s.
+    const m = member(prefix, { requestsPerMinute: 1_000, burst: 1_000 }, { creditMs: 10_000 });
+    const admin = server().client();
+    const scopeKey = `${prefix}{${SVC}}`;
+    const made = await callUntilHoldingCredits(m, () => ringStarts(admin, scopeKey));
+    expect(await ringStarts(admin, scopeKey)).toBeGreaterThan(made);
+    await managers.splice(managers.indexOf(m.manager), 1)[0]!.close();
+    expect(await ringStarts(admin, scopeKey)).toBe(made);
+    admin.disconnect();
+  });
+});

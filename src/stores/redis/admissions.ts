@@ -93,8 +93,26 @@ export class RedisAdmissions {
   giveBack(refund: Refund): void {
     const args = encodeRefund(refund, this.settings.channel);
     // EVAL, not EVALSHA: a rare command that must reach Redis before the ones sent after it.
-    if (args !== null) this.connection.eval(args).catch(() => {});
+    if (args !== null) this.track(this.connection.eval(args));
     if (refund.tokens != null) this.amendTokens(refund.tokens);
+  }
+
+  /** Give-backs and reconciliations sent and not answered yet (see {@link flush}). */
+  private readonly unanswered = new Set<Promise<unknown>>();
+
+  private track(sent: Promise<unknown>): void {
+    const forget = (): void => void this.unanswered.delete(settled);
+    const settled: Promise<unknown> = sent.then(forget, forget);
+    this.unanswered.add(settled);
+  }
+
+  /** Resolves once every give-back and reconciliation sent so far is answered, or after `timeoutMs` (the store is closing). */
+  async flush(timeoutMs: number): Promise<void> {
+    if (this.unanswered.size === 0) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    await Promise.race([Promise.all([...this.unanswered]), late]);
+    clearTimeout(timer);
   }
 
   /**
@@ -104,7 +122,7 @@ export class RedisAdmissions {
    */
   amendTokens(amend: TokenAmend): void {
     if (!this.connection.isHealthy) return;
-    this.connection.eval(encodeAmend(amend, this.settings.channel)).catch(() => {});
+    this.track(this.connection.eval(encodeAmend(amend, this.settings.channel)));
   }
 
   private transmit(batch: Batch, resend: boolean): void {

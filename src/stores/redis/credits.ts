@@ -12,6 +12,8 @@ export interface CreditsHost {
   giveBack(refund: Refund): void;
   /** Reconciles token records (a grant's tokens no call took). */
   amendTokens(amend: TokenAmend): void;
+  /** The scopes' credits holding a grant now, so that closing the store gives them back (see RedisStore.close). */
+  readonly held: Set<Credits>;
 }
 
 /** Admissions per lease below which a scope asks for no credits: it would not use them in time. */
@@ -102,6 +104,7 @@ export class Credits {
   grant(n: number, sentAt: number, end: number, stamp: number, ticket = -1, input = 0, output = 0): void {
     this.drop();
     this.left = n;
+    this.host.held.add(this);
     this.ticket = ticket;
     this.tokensIn = input;
     this.tokensOut = output;
@@ -122,6 +125,7 @@ export class Credits {
     if (unused === 0 && ticket < 0) return;
     this.left = 0;
     this.ticket = -1;
+    this.host.held.delete(this);
     if (!this.host.healthy) return;
     // The grant's tokens not taken by a call go back, even when every credit was used.
     const tokens = ticket < 0 || (this.tokensIn === 0 && this.tokensOut === 0) ? null : { key: this.key, scope: this.scope, first: ticket, count: 1, input: -this.tokensIn, output: -this.tokensOut };
