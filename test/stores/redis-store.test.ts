@@ -789,6 +789,40 @@ describe('token caps in Redis (weighted calls)', () => {
     expect(Math.min(...(left as number[]))).toBe(10);
   });
 
+  it('Redis slow: the fallback holds its share of the token cap; admissions Redis ran after their deadline give their token records back', async () => {
+    const prefix = newPrefix();
+    const m = member(prefix, { ...weighted, tokensPerMinute: 1_000 }, { timeoutMs: 100, probeIntervalMs: 100, fallback: { mode: 'local', share: 0.5 } });
+    const calls = (n: number): Promise<number> => Promise.allSettled(Array.from({ length: n }, () => m.manager.execute(SVC, async () => {}, { cost: 10 }))).then((all) => all.filter((o) => o.status === 'fulfilled').length);
+    expect(await calls(2)).toBe(2);
+    const admin = server().client();
+    await admin.client('PAUSE', 600, 'ALL');
+    // The fallback holds half of 1,000 tokens: 50 calls of 10.
+    expect(await calls(80)).toBe(50);
+    await until(() => m.store.health().status === 'ok', 5_000, 'recovery');
+    admin.disconnect();
+    // Redis ran the 80 admissions after their deadline and took their tokens: given back, the
+    // shared window holds the 2 first calls' 20 tokens only (the fallback's own are not imported).
+    expect(await calls(100)).toBe(98);
+  });
+
+  it("credits carry tokens; what the grant's tokens no call took goes back with them when the store is closed", async () => {
+    const prefix = newPrefix();
+    const m = member(prefix, { ...weighted, tokensPerMinute: 1e9 }, { creditMs: 10_000 });
+    const admin = server().client();
+    /** The tokens in the window (the sums kept with the scope's state in Redis), in calls of 7. */
+    const recorded = async (): Promise<number> => {
+      const state = await admin.hgetBuffer(`${prefix}{${SVC}}`, 'T');
+      return state === null ? 0 : (state.readDoubleLE(0) + state.readDoubleLE(8)) / 7;
+    };
+    // Calls of 7 tokens one after another, until Redis holds more tokens than the calls made took.
+    const made = await callUntilHoldingCredits(m, recorded, () => m.manager.execute(SVC, async () => {}, { cost: 7 }));
+    expect(m.parts.stats.creditsUsed).toBeGreaterThan(0);
+    expect(await recorded()).toBeGreaterThan(made);
+    await managers.splice(managers.indexOf(m.manager), 1)[0]!.close();
+    expect(await recorded()).toBe(made);
+    admin.disconnect();
+  });
+
   it('reconciliation is applied in Redis: a failed call gives back its estimate, a call that reports less frees the rest, for every member', async () => {
     const prefix = newPrefix();
     const a = member(prefix, weighted);

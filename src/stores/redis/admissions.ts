@@ -117,11 +117,10 @@ export class RedisAdmissions {
 
   /**
    * Reconciles token records (AMEND_SCRIPT): sent on the admissions' connection, so after the
-   * admission that made them. Not while Redis does not answer: the estimate stands (it errs on
-   * the safe side for a credit; a charge is lost).
+   * admission that made them. Sent even while the store is degraded (a late answer's give-back
+   * comes just then); a reconciliation that fails is lost: the estimate stands.
    */
   amendTokens(amend: TokenAmend): void {
-    if (!this.connection.isHealthy) return;
     this.track(this.connection.eval(encodeAmend(amend, this.settings.channel)));
   }
 
