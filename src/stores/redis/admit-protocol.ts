@@ -331,6 +331,7 @@ end
 -- one record of the tokens it carries; stamped like the ring's, at the end of the lease if any.
 local tfirst = tnext
 local newList = false
+local tstate = false
 if weighted then
   local entries = {}
   for i = 1, admitted do entries[i] = struct.pack(${TOKEN_ENTRY}, tnext + i - 1, stamp, costIn[i] or 0, costOut[i] or 0) end
@@ -348,7 +349,8 @@ if weighted then
       tout = tout + granted * perOut
     end
   end
-  redis.call('HSET', key, 'T', struct.pack(${TOKEN_STATE}, tin, tout, tnext))
+  -- Written with the state below (one HSET), or alone when nothing is admitted.
+  tstate = struct.pack(${TOKEN_STATE}, tin, tout, tnext)
 end
 -- When the bucket lets the next start in.
 local nextMs = 0
@@ -388,6 +390,7 @@ if admitted == 0 then
     remaining = limit - h
     if full == 1 then remaining = 0 end
   end
+  if tstate then redis.call('HSET', key, 'T', tstate) end
   return {0, tokens, remaining, math.ceil(nextMs), -1, 0, 0, tfirst, left[1], left[2], left[3]}
 end
 -- The key lives as long as the window needs its starts and the bucket until it is full again,
@@ -416,7 +419,16 @@ end
 if rate <= 0 then tat = 0 end
 if granted > 0 and stamp > cu then cu = stamp end
 local state = struct.pack(${HEADER}, tat, e, h, rl, full, cu)
-if slot < 0 then
+if tstate then
+  local kv = {'H', state, 'T', tstate}
+  local at = tostring(stamp)
+  for i = 0, taken - 1 do
+    if slot < 0 then break end
+    kv[#kv + 1] = (slot + i) % limit
+    kv[#kv + 1] = at
+  end
+  redis.call('HSET', key, unpack(kv))
+elseif slot < 0 then
   redis.call('HSET', key, 'H', state)
 elseif taken == 1 then
   -- The slot's name as the process sent it, when it is: Redis formats every number it is given.
