@@ -28,7 +28,7 @@ export interface BatchOwner<B extends Batch> {
   /** Redis failed, or did not answer by the deadline: the fallback answers the callers. */
   fellBack(batch: B, now: number): void;
   /** Redis answered after the deadline: what it took for the batch, to give back. */
-  lateRefund(answer: AdmitAnswer): Refund | null;
+  lateRefund(batch: B, answer: AdmitAnswer): Refund | null;
 }
 
 /** Counters for tests and the benchmark. */
@@ -149,7 +149,7 @@ export class RedisAdmissions {
     if (batch.done) {
       // Answered after its deadline: the callers already had the fallback's answer, so starts
       // Redis counted (and a probe it granted) are nobody's. Give them back.
-      const refund = batch.owner.lateRefund(answer);
+      const refund = batch.owner.lateRefund(batch, answer);
       if (refund !== null) this.giveBack(refund);
       return;
     }

@@ -346,10 +346,13 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink, BatchOwner<Scope
     for (let i = 0; i < callers.length; i += 2) callers[i]!(this.fallbackAcquire(now, costs === null ? undefined : costs[i / 2]) as never);
   }
 
-  lateRefund(answer: AdmitAnswer): Refund | null {
+  lateRefund(batch: ScopeBatch, answer: AdmitAnswer): Refund | null {
     if (answer.kind !== 'admitted' || answer.taken === 0) return null;
-    // Every token record the answer made (the callers', and the credits' one) goes to 0: nobody started.
-    const tokens = this.admitCommand.limits.tokenCaps === null ? null : { key: this.key, scope: this.scope, first: answer.ticket, count: answer.taken, input: ALL_TOKENS, output: ALL_TOKENS };
+    // Every token record the answer made goes to 0 (nobody started): one per caller admitted, and
+    // one for the credits granted if any.
+    const count = batch.callers.length / 2;
+    const records = answer.taken > count ? count + 1 : answer.taken;
+    const tokens = batch.costs === null ? null : { key: this.key, scope: this.scope, first: answer.ticket, count: records, input: ALL_TOKENS, output: ALL_TOKENS };
     return { key: this.key, scope: this.scope, ringLength: this.admitCommand.ringLengthArg, slot: answer.slot, count: answer.taken, stamp: answer.stamp, probe: answer.probe, step: 0, tokens };
   }
 
@@ -453,9 +456,11 @@ const MAX_BATCH = 256;
 /** Tickets of token records made by Redis are at least this (its clock in ms x 1000); the local fallback's are below. */
 const REDIS_TICKETS = 1e15;
 
+const UNWEIGHTED = Object.freeze(['', ''] as const);
+
 /** The costs argument of a batch ("i,o,i,o...") and the tokens each credit carries (the batch's largest cost); '' unweighted. */
-function costsOf(costs: readonly (AdmissionCost | undefined)[] | null): [string, string] {
-  if (costs === null) return ['', ''];
+function costsOf(costs: readonly (AdmissionCost | undefined)[] | null): readonly [string, string] {
+  if (costs === null) return UNWEIGHTED;
   let text = '';
   for (let i = 0; i < costs.length; i++) {
     const cost = costs[i];
