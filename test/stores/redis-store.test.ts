@@ -793,7 +793,10 @@ describe('token caps in Redis (weighted calls)', () => {
     const prefix = newPrefix();
     const m = member(prefix, { ...weighted, tokensPerMinute: 1_000 }, { timeoutMs: 100, probeIntervalMs: 100, fallback: { mode: 'local', share: 0.5 } });
     const calls = (n: number): Promise<number> => Promise.allSettled(Array.from({ length: n }, () => m.manager.execute(SVC, async () => {}, { cost: 10 }))).then((all) => all.filter((o) => o.status === 'fulfilled').length);
+    // The first calls must reach Redis, not the fallback: a node-redis client may still be connecting.
+    await until(() => !m.parts.connection.isDisconnected, 10_000, "the store's client to connect");
     expect(await calls(2)).toBe(2);
+    expect(m.parts.stats.answered).toBe(2);
     const admin = server().client();
     await admin.client('PAUSE', 600, 'ALL');
     // The fallback holds half of 1,000 tokens: 50 calls of 10.
