@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { redactText } from '../../classify/redact.js';
 import type { TokenCaps } from '../../tokens/token-windows.js';
 import { HEADER, NOW, OLD_HEADER, STATE_BYTES, TOKEN_ENTRY, TOKEN_STATE, tokenKeyIn } from './lua.js';
 
@@ -751,7 +752,8 @@ export function decodeAdmitReply(reply: unknown): AdmitAnswer {
       tokensLeft: { total: left(r[8]), input: left(r[9]), output: left(r[10]) },
     };
   }
-  if (code === -1) return { kind: 'suspended', ms: Number(r[1]), reason: String(r[2] ?? '') };
+  // Another process wrote the reason (an older version, or anyone with access to Redis): redacted here.
+  if (code === -1) return { kind: 'suspended', ms: Number(r[1]), reason: redactText(String(r[2] ?? '')) };
   if (code === -2) return { kind: 'paused', ms: Number(r[1]) };
   return { kind: 'circuit_open', ms: Number(r[1]) };
 }
