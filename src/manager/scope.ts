@@ -61,6 +61,15 @@ export interface ScopeListener extends CircuitListener {
 }
 
 /**
+ * The optional features a scope may use: contracts and spend metering. Allocated when the first
+ * is in use, so that each of the many scopes that use none (one per user, say) holds one null.
+ */
+class ScopeFeatures {
+  contracts: ContractBook | null = null;
+  meter: ScopeMeter | null = null;
+}
+
+/**
  * Everything floodgate knows about one scope (`service` or `service:platform`): limits,
  * circuit, suspension, counters. Plain fields, so the hot path reads and bumps numbers;
  * the queue and the latency histogram are created only when first needed.
@@ -71,8 +80,8 @@ export class Scope implements AdmissionGate, CircuitListener {
   readonly limiter: ScopeLimiter;
   queue: AdmissionQueue | null = null;
   latency: LatencyHistogram | null = null;
-  /** Null unless the configuration has `contracts`: the call path's one check. */
-  contracts: ContractBook | null = null;
+  /** Null until the scope uses an optional feature (see {@link ScopeFeatures}). */
+  private features: ScopeFeatures | null = null;
 
   /** Calls in flight (admitted, not yet settled). */
   active = 0;
@@ -82,8 +91,6 @@ export class Scope implements AdmissionGate, CircuitListener {
   incidentsOrNull: Incidents | null = null;
   /** Compact time (see compactTime) of the last call, for evicting the least recently used. */
   lastUsed: number;
-  /** Spend and budget: null until something meters this scope (README "LLM spend"); the call path checks it once. */
-  meter: ScopeMeter | null = null;
 
   constructor(
     readonly service: string,
@@ -100,6 +107,16 @@ export class Scope implements AdmissionGate, CircuitListener {
     // A failure-rate breaker counts every call from the first.
     if (this.limiter.sharesCircuit === true || countsEveryCall(config.breaker)) this.ensureCircuit();
     this.limiter.wakeWith?.(() => this.queue?.drain());
+  }
+
+  /** Null unless the configuration has `contracts`: the call path's one check. */
+  get contracts(): ContractBook | null {
+    return this.features === null ? null : this.features.contracts;
+  }
+
+  /** Spend and budget: null until something meters this scope (README "LLM spend"); the call path checks it once. */
+  get meter(): ScopeMeter | null {
+    return this.features === null ? null : this.features.meter;
   }
 
   /** The scope's incidents, created at the first one. */
@@ -202,7 +219,7 @@ export class Scope implements AdmissionGate, CircuitListener {
 
   /** The scope's meter, created now if need be. */
   ensureMeter(): ScopeMeter {
-    return (this.meter ??= new ScopeMeter(this.config.budget));
+    return ((this.features ??= new ScopeFeatures()).meter ??= new ScopeMeter(this.config.budget));
   }
 
   /** Refuses a call whose cost alone exceeds a token cap: it could never be admitted (counted and announced like any refusal). */
@@ -357,7 +374,11 @@ export class Scope implements AdmissionGate, CircuitListener {
   private useContracts(config: ThrottleConfig): void {
     const specs = config.contracts as Readonly<Record<string, Required<ContractSpec>>> | undefined;
     if (specs === this.contracts?.specs) return;
-    this.contracts = specs === undefined ? null : new ContractBook(specs, (template, spec, figures) => this.listener.onBudgetBurn(this, template, spec, figures));
+    if (specs === undefined) {
+      if (this.features !== null) this.features.contracts = null;
+      return;
+    }
+    (this.features ??= new ScopeFeatures()).contracts = new ContractBook(specs, (template, spec, figures) => this.listener.onBudgetBurn(this, template, spec, figures));
   }
 
   /** How long a concurrency slot likely stays busy: the mean call duration, or 1 s before any call finished. */
