@@ -141,20 +141,37 @@ export class Scope implements AdmissionGate, CircuitListener {
   }
 
   /**
-   * Throws PlatformSuspendedError while suspended, CircuitOpenError while the circuit refuses
-   * calls (see {@link Circuit.allow}: past its reset time this call becomes the probe).
+   * PlatformSuspendedError while suspended, CircuitOpenError while the circuit refuses calls
+   * (see {@link Circuit.allow}: past its reset time this call becomes the probe), else null.
    */
+  refusalNow(now: number): Error | null {
+    if (this.incidentsOrNull !== null && this.incidentsOrNull.suspension !== null) {
+      const refusal = this.suspensionRefusal(now);
+      if (refusal !== null) return refusal;
+    }
+    if (this.circuit !== null && !this.circuit.allow(now)) return new CircuitOpenError(this.key, this.circuit.retryAt);
+    return null;
+  }
+
+  /** Throws the {@link refusalNow} refusal, if any. */
   throwIfRefusing(now: number): void {
-    if (this.incidentsOrNull !== null && this.incidentsOrNull.suspension !== null) this.throwIfSuspended(now);
-    if (this.circuit !== null && !this.circuit.allow(now)) throw new CircuitOpenError(this.key, this.circuit.retryAt);
+    const refusal = this.refusalNow(now);
+    if (refusal !== null) throw refusal;
+  }
+
+  /** PlatformSuspendedError while suspended, else null; lifts a suspension whose time has come. */
+  suspensionRefusal(now: number): Error | null {
+    const suspension = this.suspension;
+    if (suspension === null) return null;
+    if (now < suspension.until) return new PlatformSuspendedError(this.key, suspension.until, suspension.reason);
+    this.resume('expired', false);
+    return null;
   }
 
   /** Throws PlatformSuspendedError while suspended; lifts a suspension whose time has come. */
   throwIfSuspended(now: number): void {
-    const suspension = this.suspension;
-    if (suspension === null) return;
-    if (now < suspension.until) throw new PlatformSuspendedError(this.key, suspension.until, suspension.reason);
-    this.resume('expired', false);
+    const refusal = this.suspensionRefusal(now);
+    if (refusal !== null) throw refusal;
   }
 
   // Suspension: refuses every call until `until`, announced to the listener (events, fleet).
@@ -244,10 +261,9 @@ export class Scope implements AdmissionGate, CircuitListener {
     return this.tryAdmit(now, cost);
   }
 
-  /** Throws the refusal of a caller that may not wait in line now (see {@link AdmissionQueue.refusal}). */
-  throwIfCannotWait(now: number, signal: AbortSignal | undefined): void {
-    const refusal = (this.queue ??= new AdmissionQueue(this)).refusal(now, this.config.maxWaitMs, this.config.maxQueue, signal);
-    if (refusal !== null) throw refusal;
+  /** The refusal of a caller that may not wait in line now, or null (see {@link AdmissionQueue.refusal}). */
+  refusalToWait(now: number, signal: AbortSignal | undefined): Error | null {
+    return (this.queue ??= new AdmissionQueue(this)).refusal(now, this.config.maxWaitMs, this.config.maxQueue, signal);
   }
 
   /** Waits in line for admission (FIFO), within `maxWaitMs` and `maxQueue`. */
@@ -339,7 +355,7 @@ export class Scope implements AdmissionGate, CircuitListener {
   }
 
   refuse(waitMs: number, reason: 'queue_full' | 'max_wait'): Error {
-    const paused = this.pausedUntil > Date.now() && reason === 'max_wait';
+    const paused = reason === 'max_wait' && this.pausedUntil > Date.now();
     // The limiter's estimate cannot see the concurrency limit: with every slot busy it is 0,
     // which would tell the caller to come straight back. Hint the time a call takes instead.
     const error = new RateLimitedError(this.key, waitMs > 0 ? waitMs : this.slotWaitHint(), paused ? 'paused' : reason);
@@ -348,11 +364,11 @@ export class Scope implements AdmissionGate, CircuitListener {
     return error;
   }
 
-  /** Observe mode: the refusal a caller that may not wait would get now (see {@link throwIfCannotWait}), or null; not announced. */
+  /** Observe mode: the refusal a caller that may not wait would get now (see {@link refusalToWait}), or null; not announced. */
   observedRefusal(now: number, signal: AbortSignal | undefined): Error | null {
     decidingObserved = true;
     try {
-      return (this.queue ??= new AdmissionQueue(this)).refusal(now, this.config.maxWaitMs, this.config.maxQueue, signal);
+      return this.refusalToWait(now, signal);
     } finally {
       decidingObserved = false;
     }
