@@ -61,7 +61,7 @@ export async function compare(cases, { mode = 'sequential', inFlight = 1000, rou
       r.samples.push(Number(now() - t0) / r.ops);
     }
   }
-  return runners.map((r) => ({ name: r.name, group: r.group, ops: r.ops, nsPerOp: median(r.samples), spread: spread(r.samples) }));
+  return runners.map((r) => ({ name: r.name, group: r.group, ops: r.ops, nsPerOp: median(r.samples), spread: spread(r.samples), samples: r.samples }));
 }
 
 /** Median ns per call of a synchronous function over `rounds` rounds of `n` calls. */
@@ -80,6 +80,12 @@ export function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** The value below which a fraction `p` of `values` lie (p = 0.25: the faster quarter of rounds). */
+export function quantile(values, p) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 }
 
 /** Inter-quartile spread relative to the median, to show how noisy a row was. */
