@@ -1,8 +1,10 @@
-// `node bench/compare-builds.mjs <other checkout>... [--rounds N] [--only success,failure,refusal,weighted]`:
+// `node bench/compare-builds.mjs <other checkout>... [--rounds N] [--clock cpu] [--only success,failure,refusal,weighted]`:
 // this checkout's floodgate rows against one or more other checkouts' (each with its own `dist/`
 // and `bench/stacks/`), side by side in one process, with the hand-written stack: "before and
 // after" of a change, measured in the same run (rows interleaved, rotating order, median of rounds).
-// Each floodgate row is also given as a ratio to the first checkout's same row.
+// Each floodgate row is also given as a ratio to the first checkout's same row (ratios are medians
+// of per-round ratios). `--clock cpu` times rounds by the process's CPU time: on a shared machine
+// the wall clock also counts the time spent waiting for a core.
 //
 //   git archive main | tar -x -C /tmp/base && ln -s "$PWD/node_modules" /tmp/base/node_modules
 //   (cd /tmp/base && npx tsc -p tsconfig.build.json) && npm run build
@@ -20,10 +22,12 @@ const option = (name) => {
   return at < 0 ? undefined : argv.splice(at, 2)[1];
 };
 const rounds = Number(option('--rounds') ?? 31);
+/** `--clock cpu`: rounds timed by the process's CPU time instead of the wall clock (a shared machine; see harness.mjs). */
+const clock = option('--clock') ?? 'wall';
 const only = option('--only')?.split(',');
 const others = argv;
 if (others.length === 0) {
-  process.stderr.write('usage: node bench/compare-builds.mjs <other checkout>... [--rounds N] [--only success,failure,refusal,weighted]\n');
+  process.stderr.write('usage: node bench/compare-builds.mjs <other checkout>... [--rounds N] [--clock cpu] [--only success,failure,refusal,weighted]\n');
   process.exit(2);
 }
 const wants = (section) => only === undefined || only.includes(section);
@@ -43,7 +47,7 @@ builds.push({ tag: 'this', stacks: await import('./stacks/floodgate.mjs'), refus
  * apart, so load that shifts between rounds (a busy machine) cancels out.
  */
 async function section(title, cases, { reference = true, base } = {}) {
-  const results = await compare(cases, { mode: 'sequential', rounds, roundMs: 50, warmupMs: 200 });
+  const results = await compare(cases, { mode: 'sequential', rounds, roundMs: 50, warmupMs: 200, clock });
   const hand = reference ? results[0] : undefined;
   const rowName = (name) => name.slice(name.indexOf(': ') + 2);
   const baseOf = (r) => (base !== undefined ? results.find((b) => b.name === base(r.name)) : results.find((b) => b.name.includes(': ') && rowName(b.name) === rowName(r.name)));

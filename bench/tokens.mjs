@@ -1,6 +1,6 @@
 // Tokens and spend: what weighting a call, and checking its spend against a budget, add to the hot
 // path (sequential awaited no-op calls through manager.execute, same run). Run alone
-// (`npm run build && node bench/tokens.mjs [--quick]`) or as a section of `npm run bench`.
+// (`npm run build && node bench/tokens.mjs [--quick] [--clock cpu]`) or as a section of `npm run bench`.
 //
 // The figures are differences of a few tens of ns on calls of a few hundred, on a machine other
 // work shares: a median per row, compared across rows, moves with the load between rounds. So
@@ -29,8 +29,8 @@ function paired(a, b, of) {
   return { median: median(values), low: quantile(values, 0.25), high: quantile(values, 0.75) };
 }
 
-export async function runTokensBench({ quick = false } = {}) {
-  const settings = quick ? { rounds: 9, roundMs: 20, warmupMs: 40 } : { rounds: 41, roundMs: 40, warmupMs: 300 };
+export async function runTokensBench({ quick = false, clock = 'wall' } = {}) {
+  const settings = { ...(quick ? { rounds: 9, roundMs: 20, warmupMs: 40 } : { rounds: 41, roundMs: 40, warmupMs: 300 }), clock };
   const plain = managerWith(OPEN_LIMITS);
   const weighted = managerWith(OPEN_TOKENS);
   const budgeted = managerWith({ ...OPEN_TOKENS, budget: { usd: 1e12, period: 'day' } }, { 'bench-model': { inputPerMTok: 1, outputPerMTok: 2 } });
@@ -48,7 +48,7 @@ export async function runTokensBench({ quick = false } = {}) {
   const weighting = paired(weightedRow, unweightedRow, (w, u) => (w / u - 1) * 100);
   const spend = paired(spendRow, weightedRow, (s, w) => s - w);
   const markdown = [
-    `### Tokens and spend (sequential awaited no-op call; ${settings.rounds} interleaved rounds, per-round ratios)`,
+    `### Tokens and spend (sequential awaited no-op call; ${settings.rounds} interleaved rounds, per-round ratios${clock === 'cpu' ? ', CPU time' : ''})`,
     '',
     table(['case', 'per call (median of rounds)', 'vs unweighted (median of per-round ratios)', 'spread'], rows),
     '',
@@ -61,5 +61,6 @@ export async function runTokensBench({ quick = false } = {}) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  console.log((await runTokensBench({ quick: process.argv.includes('--quick') })).markdown);
+  // `--clock cpu`: rounds timed by the process's CPU time (a shared machine; see harness.mjs).
+  console.log((await runTokensBench({ quick: process.argv.includes('--quick'), clock: process.argv.includes('--clock=cpu') || process.argv.join(' ').includes('--clock cpu') ? 'cpu' : 'wall' })).markdown);
 }

@@ -28,7 +28,7 @@ export function openCharge(scope: Scope, prices: Prices, estimator: CostEstimato
   const budget = meter.budget;
   if (budget !== null) {
     reservedUsd = prices.usd(model, input, output, 0);
-    budget.reserve(scope.key, reservedUsd, now);
+    budget.reserve(scope, reservedUsd, now);
   }
   return new Charge(scope, prices, input, output, model, reservedUsd);
 }
