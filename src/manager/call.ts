@@ -77,6 +77,7 @@ export function runCall(
       return new Call(host, scope, endpoint, signal, fn, thisArg, args, charge).admitThenRun(now);
     }
   } catch (error) {
+    // Thrown before any attempt started: a metering refusal, a store's error, a throwing listener.
     charge?.end();
     refusal = error;
   }

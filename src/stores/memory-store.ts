@@ -16,8 +16,8 @@ export const capBinds = (limits: LimiterLimits): boolean =>
  */
 export class LocalLimiter extends TokenBucket implements ScopeLimiter {
   /**
-   * What binds beside the bucket, in one slot: the strict minute alone (a RollingWindow), with
-   * token caps a {@link WeightedWindows}, and null while neither binds (most per-user scopes).
+   * What binds beside the bucket, in one slot (one null per scope while neither binds): the strict
+   * minute alone (a RollingWindow, the presets' case), or with token caps a {@link WeightedWindows}.
    */
   private windows: StartWindows | null;
 
