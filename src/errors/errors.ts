@@ -16,9 +16,14 @@ export class RateLimitedError extends FloodgateError {
    */
   readonly reason: 'queue_full' | 'max_wait' | 'paused' | 'cost_exceeds_limit';
 
+  static {
+    // Written when first read, as for the other refusals: a full queue refuses thousands of callers a second.
+    lazyMessage(this, (e) => `Rate limited in scope "${e.scope}" (${e.reason}); retry after ${e.retryAfterMs} ms`);
+  }
+
   constructor(scope: string, retryAfterMs: number, reason: RateLimitedError['reason']) {
     const wait = Math.max(0, Math.ceil(retryAfterMs));
-    super(RateLimitedError.code, `Rate limited in scope "${scope}" (${reason}); retry after ${wait} ms`, NO_STACK);
+    super(RateLimitedError.code, undefined, NO_STACK);
     this.scope = scope;
     this.retryAfterMs = wait;
     this.reason = reason;

@@ -65,20 +65,31 @@ export function runCall(
   scope.requests++;
   const now = Date.now();
   scope.lastUsed = compactTime(now);
+  let refusal: unknown;
   let charge: Charge | null = null;
   try {
-    // Refused before anything is allocated for the call: a refusal must stay cheap.
-    scope.throwIfRefusing(now);
-    // One check when nothing meters the scope or the call.
-    if (metering !== undefined || scope.meter !== null) charge = host.chargeFor(scope, metering, args, now);
-    if (charge !== null && charge.reserving !== null) return reservedThenRun(host, scope, endpoint, signal, fn, thisArg, args, charge, charge.reserving);
-    return new Call(host, scope, endpoint, signal, fn, thisArg, args, charge).admitThenRun(now);
+    // Refused before anything is allocated for the call, the refusal returned rather than
+    // thrown: a refusal must stay cheap, and a throw costs as much as the rest of it.
+    refusal = scope.refusalNow(now);
+    if (refusal === null) {
+      // One check when nothing meters the scope or the call.
+      if (metering !== undefined || scope.meter !== null) charge = host.chargeFor(scope, metering, args, now);
+      if (charge !== null && charge.reserving !== null) return reservedThenRun(host, scope, endpoint, signal, fn, thisArg, args, charge, charge.reserving);
+      return new Call(host, scope, endpoint, signal, fn, thisArg, args, charge).admitThenRun(now);
+    }
   } catch (error) {
+    // Thrown before any attempt started: a metering refusal, a store's error, a throwing listener.
     charge?.end();
-    if (scope.config.mode === 'observe' && scope.letThrough(error)) return new Call(host, scope, endpoint, signal, fn, thisArg, args, null).runLetThrough(now);
-    countEnd(host, scope, error);
-    return Promise.reject(error);
+    refusal = error;
   }
+  if (scope.config.mode === 'observe' && scope.letThrough(refusal)) return new Call(host, scope, endpoint, signal, fn, thisArg, args, null).runLetThrough(now);
+  return rejectCall(host, scope, refusal);
+}
+
+/** A call that ends before any attempt of it started: counted (see {@link countEnd}), and its promise rejected. */
+function rejectCall(host: CallHost, scope: Scope, error: unknown): Promise<never> {
+  countEnd(host, scope, error);
+  return Promise.reject(error);
 }
 
 /** Fleet budgets (RedisStore): the call goes on once the store reserved its spend, or is refused as any refusal before admission. */
@@ -227,11 +238,13 @@ class Call {
     const probe = scope.circuit !== null && scope.circuit.stateName === 'half_open';
     if (typeof admitted === 'number') {
       // A caller refused at once (queue full, a wait beyond maxWaitMs) is told synchronously.
-      try {
-        scope.throwIfCannotWait(now, this.signal);
-      } catch (error) {
+      const refusal = scope.refusalToWait(now, this.signal);
+      if (refusal !== null) {
         if (probe) scope.circuit!.abandonProbe(now);
-        throw error;
+        // Rejected, not thrown (see runCall); inside p-retry the retry loop counts how the call ends.
+        if (this.retrying) return Promise.reject(refusal);
+        this.charge?.end();
+        return rejectCall(this.host, scope, refusal);
       }
     }
     return this.admitThenAttempt(admitted, probe);

@@ -6,16 +6,15 @@ import { nextSequence } from './call.js';
 /** The decorator layers that record failures. @internal */
 export type FailureLayer = 'throttled' | 'unified';
 
-/** The classification of every error recorded (for getClassification). */
-const recorded = new WeakMap<object, ErrorClassification>();
-
 /**
- * Which layer recorded an error last, and when. Stacked decorators see the same failure
- * twice (the inner layer first); the outer one skips a failure the other layer recorded
- * after the outer one started. An error object thrown again later (a client that reuses
- * its error, `mockRejectedValue(error)`) is a new failure and is counted again.
+ * Every error recorded: its classification (for getClassification), and which layer recorded
+ * it last, and when. Stacked decorators see the same failure twice (the inner layer first); the
+ * outer one skips a failure the other layer recorded after the outer one started. An error
+ * object thrown again later (a client that reuses its error, `mockRejectedValue(error)`) is a
+ * new failure and is counted again. One map, one entry per failure: a WeakMap write is among
+ * the dearest steps of the failure path.
  */
-const marks = new WeakMap<object, { readonly layer: FailureLayer; readonly seq: number }>();
+const recorded = new WeakMap<object, { readonly classification: ErrorClassification; readonly layer: FailureLayer; readonly seq: number }>();
 
 /** floodgate's own errors are classified by the default table alone (see ErrorClassifier). */
 const ownErrors = new ErrorClassifier();
@@ -28,18 +27,17 @@ const ownErrors = new ErrorClassifier();
  */
 export function getClassification(error: unknown): ErrorClassification | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
-  return recorded.get(error) ?? (isFloodgateError(error) ? ownErrors.classify(error) : undefined);
+  return recorded.get(error)?.classification ?? (isFloodgateError(error) ? ownErrors.classify(error) : undefined);
 }
 
 /** The other layer's classification when it recorded this very failure since `since` (then count it once). */
 export function recordedByOtherLayer(error: unknown, since: number, layer: FailureLayer): ErrorClassification | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
-  const mark = marks.get(error);
-  return mark !== undefined && mark.layer !== layer && mark.seq >= since ? recorded.get(error) : undefined;
+  const mark = recorded.get(error);
+  return mark !== undefined && mark.layer !== layer && mark.seq >= since ? mark.classification : undefined;
 }
 
 export function markRecorded(error: unknown, classification: ErrorClassification, layer: FailureLayer): void {
   if (typeof error !== 'object' || error === null) return;
-  recorded.set(error, classification);
-  marks.set(error, { layer, seq: nextSequence() });
+  recorded.set(error, { classification, layer, seq: nextSequence() });
 }

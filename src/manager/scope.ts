@@ -61,6 +61,15 @@ export interface ScopeListener extends CircuitListener {
 }
 
 /**
+ * The optional features a scope may use: contracts and spend metering. Allocated when the first
+ * is in use, so that each of the many scopes that use none (one per user, say) holds one null.
+ */
+class ScopeFeatures {
+  contracts: ContractBook | null = null;
+  meter: ScopeMeter | null = null;
+}
+
+/**
  * Everything floodgate knows about one scope (`service` or `service:platform`): limits,
  * circuit, suspension, counters. Plain fields, so the hot path reads and bumps numbers;
  * the queue and the latency histogram are created only when first needed.
@@ -71,8 +80,8 @@ export class Scope implements AdmissionGate, CircuitListener {
   readonly limiter: ScopeLimiter;
   queue: AdmissionQueue | null = null;
   latency: LatencyHistogram | null = null;
-  /** Null unless the configuration has `contracts`: the call path's one check. */
-  contracts: ContractBook | null = null;
+  /** Null until the scope uses an optional feature (see {@link ScopeFeatures}). */
+  private features: ScopeFeatures | null = null;
 
   /** Calls in flight (admitted, not yet settled). */
   active = 0;
@@ -82,8 +91,6 @@ export class Scope implements AdmissionGate, CircuitListener {
   incidentsOrNull: Incidents | null = null;
   /** Compact time (see compactTime) of the last call, for evicting the least recently used. */
   lastUsed: number;
-  /** Spend and budget: null until something meters this scope (README "LLM spend"); the call path checks it once. */
-  meter: ScopeMeter | null = null;
 
   constructor(
     readonly service: string,
@@ -100,6 +107,16 @@ export class Scope implements AdmissionGate, CircuitListener {
     // A failure-rate breaker counts every call from the first.
     if (this.limiter.sharesCircuit === true || countsEveryCall(config.breaker)) this.ensureCircuit();
     this.limiter.wakeWith?.(() => this.queue?.drain());
+  }
+
+  /** Null unless the configuration has `contracts`: the call path's one check. */
+  get contracts(): ContractBook | null {
+    return this.features === null ? null : this.features.contracts;
+  }
+
+  /** Spend and budget: null until something meters this scope (README "LLM spend"); the call path checks it once. */
+  get meter(): ScopeMeter | null {
+    return this.features === null ? null : this.features.meter;
   }
 
   /** The scope's incidents, created at the first one. */
@@ -124,20 +141,37 @@ export class Scope implements AdmissionGate, CircuitListener {
   }
 
   /**
-   * Throws PlatformSuspendedError while suspended, CircuitOpenError while the circuit refuses
-   * calls (see {@link Circuit.allow}: past its reset time this call becomes the probe).
+   * PlatformSuspendedError while suspended, CircuitOpenError while the circuit refuses calls
+   * (see {@link Circuit.allow}: past its reset time this call becomes the probe), else null.
    */
+  refusalNow(now: number): Error | null {
+    if (this.incidentsOrNull !== null && this.incidentsOrNull.suspension !== null) {
+      const refusal = this.suspensionRefusal(now);
+      if (refusal !== null) return refusal;
+    }
+    if (this.circuit !== null && !this.circuit.allow(now)) return new CircuitOpenError(this.key, this.circuit.retryAt);
+    return null;
+  }
+
+  /** Throws the {@link refusalNow} refusal, if any. */
   throwIfRefusing(now: number): void {
-    if (this.incidentsOrNull !== null && this.incidentsOrNull.suspension !== null) this.throwIfSuspended(now);
-    if (this.circuit !== null && !this.circuit.allow(now)) throw new CircuitOpenError(this.key, this.circuit.retryAt);
+    const refusal = this.refusalNow(now);
+    if (refusal !== null) throw refusal;
+  }
+
+  /** PlatformSuspendedError while suspended, else null; lifts a suspension whose time has come. */
+  suspensionRefusal(now: number): Error | null {
+    const suspension = this.suspension;
+    if (suspension === null) return null;
+    if (now < suspension.until) return new PlatformSuspendedError(this.key, suspension.until, suspension.reason);
+    this.resume('expired', false);
+    return null;
   }
 
   /** Throws PlatformSuspendedError while suspended; lifts a suspension whose time has come. */
   throwIfSuspended(now: number): void {
-    const suspension = this.suspension;
-    if (suspension === null) return;
-    if (now < suspension.until) throw new PlatformSuspendedError(this.key, suspension.until, suspension.reason);
-    this.resume('expired', false);
+    const refusal = this.suspensionRefusal(now);
+    if (refusal !== null) throw refusal;
   }
 
   // Suspension: refuses every call until `until`, announced to the listener (events, fleet).
@@ -202,7 +236,7 @@ export class Scope implements AdmissionGate, CircuitListener {
 
   /** The scope's meter, created now if need be. */
   ensureMeter(): ScopeMeter {
-    return (this.meter ??= new ScopeMeter(this.config.budget));
+    return ((this.features ??= new ScopeFeatures()).meter ??= new ScopeMeter(this.config.budget));
   }
 
   /** Refuses a call whose cost alone exceeds a token cap: it could never be admitted (counted and announced like any refusal). */
@@ -227,10 +261,9 @@ export class Scope implements AdmissionGate, CircuitListener {
     return this.tryAdmit(now, cost);
   }
 
-  /** Throws the refusal of a caller that may not wait in line now (see {@link AdmissionQueue.refusal}). */
-  throwIfCannotWait(now: number, signal: AbortSignal | undefined): void {
-    const refusal = (this.queue ??= new AdmissionQueue(this)).refusal(now, this.config.maxWaitMs, this.config.maxQueue, signal);
-    if (refusal !== null) throw refusal;
+  /** The refusal of a caller that may not wait in line now, or null (see {@link AdmissionQueue.refusal}). */
+  refusalToWait(now: number, signal: AbortSignal | undefined): Error | null {
+    return (this.queue ??= new AdmissionQueue(this)).refusal(now, this.config.maxWaitMs, this.config.maxQueue, signal);
   }
 
   /** Waits in line for admission (FIFO), within `maxWaitMs` and `maxQueue`. */
@@ -322,7 +355,7 @@ export class Scope implements AdmissionGate, CircuitListener {
   }
 
   refuse(waitMs: number, reason: 'queue_full' | 'max_wait'): Error {
-    const paused = this.pausedUntil > Date.now() && reason === 'max_wait';
+    const paused = reason === 'max_wait' && this.pausedUntil > Date.now();
     // The limiter's estimate cannot see the concurrency limit: with every slot busy it is 0,
     // which would tell the caller to come straight back. Hint the time a call takes instead.
     const error = new RateLimitedError(this.key, waitMs > 0 ? waitMs : this.slotWaitHint(), paused ? 'paused' : reason);
@@ -331,11 +364,11 @@ export class Scope implements AdmissionGate, CircuitListener {
     return error;
   }
 
-  /** Observe mode: the refusal a caller that may not wait would get now (see {@link throwIfCannotWait}), or null; not announced. */
+  /** Observe mode: the refusal a caller that may not wait would get now (see {@link refusalToWait}), or null; not announced. */
   observedRefusal(now: number, signal: AbortSignal | undefined): Error | null {
     decidingObserved = true;
     try {
-      return (this.queue ??= new AdmissionQueue(this)).refusal(now, this.config.maxWaitMs, this.config.maxQueue, signal);
+      return this.refusalToWait(now, signal);
     } finally {
       decidingObserved = false;
     }
@@ -357,7 +390,11 @@ export class Scope implements AdmissionGate, CircuitListener {
   private useContracts(config: ThrottleConfig): void {
     const specs = config.contracts as Readonly<Record<string, Required<ContractSpec>>> | undefined;
     if (specs === this.contracts?.specs) return;
-    this.contracts = specs === undefined ? null : new ContractBook(specs, (template, spec, figures) => this.listener.onBudgetBurn(this, template, spec, figures));
+    if (specs === undefined) {
+      if (this.features !== null) this.features.contracts = null;
+      return;
+    }
+    (this.features ??= new ScopeFeatures()).contracts = new ContractBook(specs, (template, spec, figures) => this.listener.onBudgetBurn(this, template, spec, figures));
   }
 
   /** How long a concurrency slot likely stays busy: the mean call duration, or 1 s before any call finished. */

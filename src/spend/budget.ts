@@ -50,12 +50,15 @@ export class BudgetState {
 
   constructor(public option: BudgetOption) {}
 
-  /** Reserves `usd` or throws BudgetExceededError; a budget already used up refuses even a call estimated at 0. */
-  reserve(scope: string, usd: number, now: number): void {
+  /**
+   * Reserves `usd` or throws BudgetExceededError; a budget already used up refuses even a call
+   * estimated at 0. `scope.key` is read for the refusal only (a per-user scope's key is built when read).
+   */
+  reserve(scope: { readonly key: string }, usd: number, now: number): void {
     this.roll(now);
     const committed = this.spentUsd + this.reservedUsd;
     if (committed + usd > this.option.usd + EPSILON || committed >= this.option.usd) {
-      throw new BudgetExceededError(scope, this.option, committed, this.resetsAt);
+      throw new BudgetExceededError(scope.key, this.option, committed, this.resetsAt);
     }
     this.reservedUsd += usd;
   }

@@ -1,3 +1,5 @@
+import { unboxed } from '../limiter/compact-time.js';
+
 /**
  * Latency figures without keeping samples: counts in power-of-two millisecond buckets
  * (<1, 1–2, 2–4 … ≥2^22 ms ≈ 70 min). Percentiles are interpolated inside their bucket,
@@ -41,7 +43,7 @@ export class LatencyHistogram {
   }
 
   add(ms: number): void {
-    const value = ms > 0 ? ms : 0;
+    const value = ms > 0 ? unboxed(ms) : 0;
     // Bucket b holds [2^(b-1), 2^b) ms; bucket 0 holds < 1 ms.
     const bucket = value < 1 ? 0 : Math.min(BUCKETS - 1, 32 - Math.clz32(value));
     if (this.counts.length === 0) this.low = bucket;

@@ -30,7 +30,7 @@ export function openCharge(scope: Scope, prices: Prices, estimator: CostEstimato
   const budget = meter.budget;
   if (budget !== null) {
     reservedUsd = prices.usd(model, input, output, 0);
-    budget.reserve(scope.key, reservedUsd, now);
+    budget.reserve(scope, reservedUsd, now);
   }
   const charge = new Charge(scope, prices, input, output, model, reservedUsd);
   // Fleet mode: the budget is the fleet's too; the call starts once the store reserved its spend.

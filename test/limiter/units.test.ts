@@ -180,6 +180,28 @@ describe('LocalLimiter', () => {
     expect(limiter.snapshot(0).minuteRemaining).toBeNull();
   });
 
+  it('adds and drops token caps when reconfigured, keeping the starts and costs already counted', () => {
+    const binding = { requestsPerSecond: 10, burst: 5, requestsPerMinute: 3 };
+    const limiter = new LocalLimiter(binding, 0);
+    expect(limiter.tryAcquire(0)).toBe(0);
+    limiter.reconfigure({ ...binding, tokensPerMinute: 100 }, 0);
+    const cost = { input: 60, output: 0, ticket: -1 };
+    expect(limiter.tryAcquire(1_000, cost)).toBe(0);
+    expect(limiter.snapshot(1_000)).toEqual({ tokens: 4, minuteRemaining: 1, tokensRemaining: { total: 40, input: null, output: null } });
+    // The minute still holds both starts, and the token window the cost, after the caps change.
+    limiter.reconfigure({ ...binding, tokensPerMinute: 80 }, 1_000);
+    expect(limiter.snapshot(1_000)).toEqual({ tokens: 4, minuteRemaining: 1, tokensRemaining: { total: 20, input: null, output: null } });
+    expect(limiter.tryAcquire(2_000, { input: 30, output: 0, ticket: -1 })).toBe(59_000);
+    limiter.amendCost(cost.ticket, -50, 0);
+    expect(limiter.tryAcquire(2_000, { input: 30, output: 0, ticket: -1 })).toBe(0);
+    // Without caps the limiter is back to the bucket and the minute, which has no room left.
+    limiter.reconfigure(binding, 2_000);
+    expect(limiter.snapshot(2_000)).toEqual({ tokens: 4, minuteRemaining: 0 });
+    expect(limiter.tryAcquire(2_000)).toBe(58_000);
+    expect(limiter.isIdle(61_000)).toBe(false);
+    expect(limiter.isIdle(62_000)).toBe(true);
+  });
+
   it('is idle only once its state equals a fresh one', () => {
     const limiter = new LocalLimiter({ requestsPerSecond: 1, burst: 2, requestsPerMinute: 10 }, 0);
     expect(limiter.isIdle(0)).toBe(true);
