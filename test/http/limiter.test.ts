@@ -60,6 +60,37 @@ describe.each(LIMITED_SERVER_KINDS)('inbound limiter on %s', (kind) => {
     expect(JSON.stringify(manager.getStatusReport())).not.toMatch(/noisy|quiet|s-1|127\.0\.0\.1/);
   });
 
+  it('caps a group as a whole beside each key: the limit that refused is in the headers, and neither spends the other', async () => {
+    const { origin } = await start({ groups: { '/api/v1/chat/*': { requestsPerMinute: 3, name: 'chat', total: { requestsPerMinute: 5 } } }, trustProxy: ['loopback'] });
+    const as = (actor: string): Record<string, string> => ({ 'x-actor': actor });
+    const first = await fetch(`${origin}/api/v1/chat/a`, { headers: as('a') });
+    // Admitted: both quotas, per key first (draft-8 lists every policy).
+    expect(first.headers.get('ratelimit-policy')).toBe('"chat";q=3;w=60, "chat.total";q=5;w=60');
+    expect(first.headers.get('ratelimit')).toMatch(/^"chat";r=2;t=\d+, "chat.total";r=4;t=\d+$/);
+    // a's own limit refuses its 4th without spending the group's quota: b still gets two.
+    expect(await statuses(origin, '/api/v1/chat/a', 3, as('a'))).toEqual([200, 200, 429]);
+    expect(await statuses(origin, '/api/v1/chat/a', 2, as('b'))).toEqual([200, 200]);
+    const refused = await fetch(`${origin}/api/v1/chat/a`, { headers: as('c') });
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('ratelimit-policy')).toBe('"chat.total";q=5;w=60');
+    expect(refused.headers.get('ratelimit')).toBe(`"chat.total";r=0;t=${refused.headers.get('retry-after')}`);
+    // A full group spends no key's quota: c was refused by the group, never counted in its own scope.
+    const scopes = manager.getStatusReport().scopes;
+    expect(scopes['inbound.chat:total']).toMatchObject({ counters: { requests: 6 } });
+    const perKey = Object.entries(scopes).filter(([key]) => /^inbound\.chat:actor:/.test(key));
+    expect(perKey.map(([, scope]) => scope.counters.requests).sort()).toEqual([0, 2, 4]);
+  });
+
+  it('limits a group with only a group-wide limit as a whole: every key shares it, no scope per key', async () => {
+    const { origin } = await start({ groups: { '/api/v1/chat/*': { name: 'chat', total: { requestsPerMinute: 4 } } }, keys: { headersFrom: 'anyone' } });
+    const seen = [];
+    for (const actor of ['a', 'b', 'c', 'd', 'e']) seen.push(...(await statuses(origin, '/api/v1/chat/a', 1, { 'x-actor': actor })));
+    expect(seen).toEqual([200, 200, 200, 200, 429]);
+    expect(Object.keys(manager.getStatusReport().scopes).filter((key) => key.startsWith('inbound.chat'))).toEqual(['inbound.chat:total']);
+    const headers = (await fetch(`${origin}/api/v1/chat/a`)).headers;
+    expect(headers.get('ratelimit-policy')).toBe('"chat.total";q=4;w=60');
+  });
+
   it('uses a key function from any peer; one that throws or finds nothing falls to the next key', async () => {
     const { origin } = await start({
       groups: CHAT,

@@ -11,13 +11,14 @@ import { CircuitOpenError, ConfigError, DegradedError, PlatformSuspendedError, r
 import { brandOf } from '../../errors/floodgate-error.js';
 import { runCall } from '../../manager/call.js';
 import type { ManagerCore } from '../../manager/manager-core.js';
+import type { Scope } from '../../manager/scope.js';
 import { coreOf, ThrottleManager } from '../../manager/throttle-manager.js';
 import type { ScopeLimiter } from '../../stores/types.js';
 import { pathOf } from '../status-routes.js';
 import { boundedMemo } from './bounded-memo.js';
 import { addressKey, compileTrustedProxies, forwardedHops, isTrusted, unmapIPv4 } from './client-address.js';
-import { GroupTable, type Group, type GroupLimits } from './groups.js';
-import { checkHeaderFormats, policyHeaders, stateHeaders, type RateLimitHeaderFormat } from './ratelimit-headers.js';
+import { GroupTable, TOTAL_PLATFORM, type Group, type GroupLimits } from './groups.js';
+import { checkHeaderFormats, policyHeaders, quotaHeaders, stateHeaders, type QuotaPolicy, type QuotaState, type RateLimitHeaderFormat } from './ratelimit-headers.js';
 
 /** Why a request was refused; `refusalStatus` maps each to a status code. */
 export type RefusalKind = 'rate_limited' | 'suspended' | 'circuit_open' | 'degraded';
@@ -54,8 +55,9 @@ export interface LimiterKeys<Req = IncomingMessage> {
 export interface LimiterOptions<Req = IncomingMessage> {
   /**
    * Endpoint groups by path template (`'/exact'`, `'/users/:id'`, prefix `'/api/v1/chat/*'`), each
-   * with its limits per client key; the most specific template matches. `default` holds the
-   * limits of unmatched paths (`false`: unmatched paths are not limited).
+   * with its limits per client key and, in `total`, for all keys together; the most specific
+   * template matches. `default` holds the limits of unmatched paths (`false`: unmatched paths are
+   * not limited).
    * @default { default: { requestsPerMinute: 200 } }
    */
   readonly groups?: Readonly<Record<string, GroupLimits | false>>;
@@ -158,7 +160,10 @@ export function createLimiter<Req = IncomingMessage>(options: LimiterOptions<Req
   if (forwardedHeader !== 'x-forwarded-for' && forwardedHeader !== 'forwarded') throw new ConfigError('forwardedHeader', forwardedHeader, "must be 'x-forwarded-for' or 'forwarded'");
   const keys = clientKeys<Req>(options.keys, core, trusted, forwardedHeader);
   // Every group's limits go onto its service: per-key scopes inherit them.
-  for (const group of table.all) manager.configure(group.service, group.settings);
+  for (const group of table.all) {
+    manager.configure(group.service, group.settings);
+    if (group.total !== null) manager.configure(group.service, group.total.settings, { platform: TOTAL_PLATFORM });
+  }
   // Paths repeat: each is matched once (exempt first), the answer remembered.
   const groupOf = boundedMemo<Group | null>(MEMO_SIZE, (path) => (exempt.match(path) !== null ? null : table.match(path)));
   const policies = new Map(table.all.map((group) => [group, group.policy === null ? {} : policyHeaders(formats, group.policy)]));
@@ -170,32 +175,61 @@ export function createLimiter<Req = IncomingMessage>(options: LimiterOptions<Req
     const now = Date.now();
     const closed = groupRefusal(core, group, now);
     if (closed !== null) return refuse(group, closed, now);
-    const scope = core.scopeOf(group.service, keys(req, keyReq));
+    const own = group.perKey ? core.scopeOf(group.service, keys(req, keyReq)) : null;
+    if (group.total === null) return enter(group, own!, null, res);
+    const total = core.scopeOf(group.service, TOTAL_PLATFORM);
+    if (own === null) return enter(group, total, null, res);
+    // The group-wide scope goes first only while it is full: then a refused request spends no
+    // key's quota, and a key over its own limit never spends the group's.
+    return fullNow(total, now) ? enter(group, total, own, res) : enter(group, own, total, res);
+  }
+
+  /**
+   * Admission through `first`, then `second` (a call of the manager in each, held until the
+   * response ends). Synchronous when both decide at once (the memory store admits or refuses
+   * in the call); a promise when a store answers later or a request waits its turn.
+   */
+  function enter(group: Group, first: Scope, second: Scope | null, res: ServerResponse): Verdict | Promise<Verdict> {
+    let verdict: Verdict | undefined;
+    let settle: ((verdict: Verdict) => void) | undefined;
+    const admitted = (): Promise<void> => {
+      verdict = admit(group, first, second, Date.now());
+      settle?.(verdict);
+      return responseEnd(res);
+    };
+    const call = runCall(core, first, undefined, undefined, second === null ? admitted : () => runCall(core, second, undefined, undefined, admitted, undefined, undefined), undefined, undefined);
+    // Admitted already: the call settles when the response ends, never rejecting.
+    if (verdict !== undefined) return verdict;
     return new Promise<Verdict>((resolve) => {
-      const call = runCall(
-        core,
-        scope,
-        undefined,
-        undefined,
-        () => {
-          resolve(admit(group, scope.limiter, Date.now()));
-          return responseEnd(res);
-        },
-        undefined,
-        undefined,
-      );
+      settle = resolve;
       // Before admission only: once admitted the call settles when the response ends, never rejecting.
       call.catch((error: unknown) => resolve(refuse(group, error, Date.now())));
     });
   }
 
-  function admit(group: Group, limiter: ScopeLimiter, now: number): Verdict {
-    if (group.policy === null || formats.length === 0) return ADMITTED_BARE;
-    const policy = group.policy;
-    const headers: Record<string, string> = { ...policies.get(group) };
-    const snapshot = limiter.snapshot(now);
-    const remaining = Math.max(0, Math.min(policy.limit, snapshot.tokens, snapshot.minuteRemaining ?? Infinity));
-    stateHeaders(headers, formats, policy, remaining, Math.ceil(limiter.estimateWait(remaining, now) / 1_000), now);
+  function admit(group: Group, first: Scope, second: Scope | null, now: number): Verdict {
+    if (formats.length === 0) return ADMITTED_BARE;
+    if (second === null && first.platform !== TOTAL_PLATFORM) {
+      // One quota, the group's per-key one: its policy field was formatted once.
+      const policy = group.policy;
+      if (policy === null) return ADMITTED_BARE;
+      const headers: Record<string, string> = { ...policies.get(group) };
+      const remaining = remainingOf(first.limiter, policy, now);
+      stateHeaders(headers, formats, policy, remaining, Math.ceil(first.limiter.estimateWait(remaining, now) / 1_000), now);
+      return { admitted: true, headers };
+    }
+    const quotas: QuotaState[] = [];
+    for (const scope of second === null ? [first] : [first, second]) {
+      const policy = scope.platform === TOTAL_PLATFORM ? group.total!.policy : group.policy;
+      if (policy === null) continue;
+      const remaining = remainingOf(scope.limiter, policy, now);
+      quotas.push({ policy, remaining, resetSeconds: Math.ceil(scope.limiter.estimateWait(remaining, now) / 1_000) });
+    }
+    if (quotas.length === 0) return ADMITTED_BARE;
+    // Per key first, then the group's: the order the headers list them in, whichever was asked first.
+    if (quotas.length === 2 && first.platform === TOTAL_PLATFORM) quotas.reverse();
+    const headers: Record<string, string> = {};
+    quotaHeaders(headers, formats, quotas, now);
     return { admitted: true, headers };
   }
 
@@ -205,8 +239,9 @@ export function createLimiter<Req = IncomingMessage>(options: LimiterOptions<Req
     const kind = refusalKind(error);
     const status = statusOf[kind];
     const headers: Record<string, string> = { ...REFUSAL_HEADERS, 'retry-after': String(retryAfter) };
-    // Refused: nothing remains now, and the quota grows again when the client may retry.
-    if (group.policy !== null && formats.length > 0) stateHeaders(Object.assign(headers, policies.get(group)), formats, group.policy, 0, retryAfter, now);
+    // The quota that refused: nothing remains now, and it grows again when the client may retry.
+    const policy = group.total !== null && scopeOfRefusal(error) === group.total.key ? group.total.policy : group.policy;
+    if (policy !== null && formats.length > 0) quotaHeaders(headers, formats, [{ policy, remaining: 0, resetSeconds: retryAfter }], now);
     const body = JSON.stringify({ error: status === 429 ? 'too_many_requests' : status === 503 ? 'service_unavailable' : 'refused', retryAfterSeconds: retryAfter });
     return { admitted: false, status, headers, body };
   }
@@ -232,6 +267,22 @@ export function writeVerdict(verdict: Verdict, res: ServerResponse): boolean {
     res.end(verdict.body);
   }
   return false;
+}
+
+/** Requests the quota still allows now: the bucket's tokens and the minute's starts, within the policy's limit. */
+function remainingOf(limiter: ScopeLimiter, policy: QuotaPolicy, now: number): number {
+  const snapshot = limiter.snapshot(now);
+  return Math.max(0, Math.min(policy.limit, snapshot.tokens, snapshot.minuteRemaining ?? Infinity));
+}
+
+/** True when `scope` would not admit a request now (every slot busy, no token, the minute full, or callers in line). */
+function fullNow(scope: Scope, now: number): boolean {
+  return scope.active >= scope.config.maxConcurrent || (scope.queue !== null && scope.queue.size > 0) || scope.estimateWait(0, now) > 0;
+}
+
+/** The scope key a refusal names (floodgate's refusals carry one), or undefined. */
+function scopeOfRefusal(error: unknown): unknown {
+  return typeof error === 'object' && error !== null ? (error as { scope?: unknown }).scope : undefined;
 }
 
 /** Settles when the response is over: finished, or the client went away. */

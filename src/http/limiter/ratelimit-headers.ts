@@ -36,8 +36,8 @@ export function checkHeaderFormats(value: unknown): readonly RateLimitHeaderForm
 export function policyHeaders(formats: readonly RateLimitHeaderFormat[], policy: QuotaPolicy): Readonly<Record<string, string>> {
   const headers: Record<string, string> = {};
   for (const format of formats) {
-    if (format === 'draft-8') headers['ratelimit-policy'] = `"${policy.name}";q=${policy.limit};w=${policy.windowSeconds}`;
-    else if (format === 'draft-7') headers['ratelimit-policy'] = `${policy.limit};w=${policy.windowSeconds}`;
+    if (format === 'draft-8') headers['ratelimit-policy'] = draft8Policy(policy);
+    else if (format === 'draft-7') headers['ratelimit-policy'] = draft7Policy(policy);
   }
   return headers;
 }
@@ -56,7 +56,7 @@ export function stateHeaders(
   now: number,
 ): void {
   for (const format of formats) {
-    if (format === 'draft-8') headers.ratelimit = `"${policy.name}";r=${remaining};t=${resetSeconds}`;
+    if (format === 'draft-8') headers.ratelimit = draft8State(policy, remaining, resetSeconds);
     else if (format === 'draft-7') headers.ratelimit = `limit=${policy.limit}, remaining=${remaining}, reset=${resetSeconds}`;
     else {
       headers['x-ratelimit-limit'] = String(policy.limit);
@@ -65,3 +65,33 @@ export function stateHeaders(
     }
   }
 }
+
+/** One quota's state, for {@link quotaHeaders}. */
+export interface QuotaState {
+  readonly policy: QuotaPolicy;
+  readonly remaining: number;
+  readonly resetSeconds: number;
+}
+
+/**
+ * Policy and state fields of several quotas at once (a group's per-key and group-wide limits):
+ * draft-8 lists every one (its fields are lists); draft-7 and legacy hold one quota, so they
+ * show the one with the fewest requests remaining (the first of equals).
+ */
+export function quotaHeaders(headers: Record<string, string>, formats: readonly RateLimitHeaderFormat[], quotas: readonly QuotaState[], now: number): void {
+  let tightest = quotas[0]!;
+  for (const quota of quotas) if (quota.remaining < tightest.remaining) tightest = quota;
+  for (const format of formats) {
+    if (format === 'draft-8') {
+      headers['ratelimit-policy'] = quotas.map((quota) => draft8Policy(quota.policy)).join(', ');
+      headers.ratelimit = quotas.map((quota) => draft8State(quota.policy, quota.remaining, quota.resetSeconds)).join(', ');
+    } else {
+      if (format === 'draft-7') headers['ratelimit-policy'] = draft7Policy(tightest.policy);
+      stateHeaders(headers, [format], tightest.policy, tightest.remaining, tightest.resetSeconds, now);
+    }
+  }
+}
+
+const draft8Policy = (policy: QuotaPolicy): string => `"${policy.name}";q=${policy.limit};w=${policy.windowSeconds}`;
+const draft7Policy = (policy: QuotaPolicy): string => `${policy.limit};w=${policy.windowSeconds}`;
+const draft8State = (policy: QuotaPolicy, remaining: number, resetSeconds: number): string => `"${policy.name}";r=${remaining};t=${resetSeconds}`;
