@@ -1,14 +1,18 @@
 // One server of the inbound bench, in its own process (the load generator must not share its
 // event loop): `node bench/inbound-server.mjs <framework> <limiter> <scenario>` prints its port.
-// framework: http | express | fastify; limiter: none | floodgate | peer (express-rate-limit 8
+// framework: http | express | fastify; limiter: none | floodgate | base | peer (express-rate-limit 8
 // on Express, @fastify/rate-limit 11 on Fastify); scenario: open | keys | binding.
 import http from 'node:http';
-import { ThrottleManager } from '../dist/index.js';
-import { createLimiter } from '../dist/http/index.js';
-import { limiterMiddleware } from '../dist/http/express.js';
-import { limiterPlugin } from '../dist/http/fastify.js';
+import { pathToFileURL } from 'node:url';
 
-const [framework, limiterKind, scenario] = process.argv.slice(2);
+// limiter `base`: floodgate from another build (`FLOODGATE_BASE_DIST`, a dist/ directory), for before/after runs.
+const [framework, variant, scenario] = process.argv.slice(2);
+const dist = variant === 'base' ? pathToFileURL(`${process.env.FLOODGATE_BASE_DIST}/`).href : new URL('../dist/', import.meta.url).href;
+const { ThrottleManager } = await import(`${dist}index.js`);
+const { createLimiter } = await import(`${dist}http/index.js`);
+const { limiterMiddleware } = await import(`${dist}http/express.js`);
+const { limiterPlugin } = await import(`${dist}http/fastify.js`);
+const limiterKind = variant === 'base' ? 'floodgate' : variant;
 /** Requests per minute per key: never binding (open, keys), or the limit counted (binding). */
 export const LIMITS = { open: 10_000_000, keys: 1_000, binding: 2_000 };
 const limit = LIMITS[scenario];
@@ -60,4 +64,9 @@ async function start() {
   return app.server.address().port;
 }
 
+// The bench asks for this process's CPU time around each round: CPU per request holds up on a
+// busy machine far better than requests per second do.
+process.on('message', (message) => {
+  if (message === 'cpu') process.send(process.cpuUsage());
+});
 process.stdout.write(`${await start()}\n`);

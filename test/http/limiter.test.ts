@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createFetch, isDegradedError, ThrottleManager } from 'floodgate';
-import type { LimiterOptions } from 'floodgate/http';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createLimiter, createStatusHandler, type LimiterOptions } from 'floodgate/http';
 import { LIMITED_SERVER_KINDS, LIMITED_SERVERS, statuses, type LimitedServer } from './limiter-servers.js';
 
 const CHAT = { '/api/v1/chat/*': { requestsPerMinute: 3, name: 'chat' } } as const;
@@ -248,6 +250,20 @@ describe.each(LIMITED_SERVER_KINDS)('inbound limiter on %s', (kind) => {
     expect(await statuses(asked.origin, '/api/v1/chat/a', 1)).toEqual([200]);
   });
 
+  it('refuses a group whose upstream circuit is open: 503 when asked, Retry-After until the circuit lets a probe through', async () => {
+    manager.configure('provider', { circuitBreakerThreshold: 1, retryAttempts: 0, circuitBreakerResetMs: 45_000 });
+    const reset = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    await expect(manager.execute('provider', async () => Promise.reject(reset))).rejects.toBe(reset);
+    expect(manager.getStatusReport().scopes.provider!.circuit.state).toBe('open');
+    const { origin } = await start({ groups: { '/api/v1/chat/*': { requestsPerMinute: 100, upstream: 'provider' } }, refusalStatus: { circuit_open: 503 } });
+    const refused = await fetch(`${origin}/api/v1/chat/a`);
+    expect(refused.status).toBe(503);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(30);
+    const body = await refused.text();
+    expect(JSON.parse(body)).toEqual({ error: 'service_unavailable', retryAfterSeconds: Number(refused.headers.get('retry-after')) });
+    expect(body).not.toMatch(/provider|ECONNRESET|hang up/);
+  });
+
   it('refuses a group with an upstream while the anti-loop guard is degraded: 503 when asked, Retry-After the cooldown', async () => {
     manager.configureGuard({ maxPerMinute: 1, cooldownMs: 90_000 });
     const { origin } = await start({ groups: { '/api/v1/chat/*': { requestsPerMinute: 100, upstream: 'http:provider' } }, refusalStatus: { degraded: 503 } });
@@ -281,6 +297,39 @@ describe('inbound limiter over IPv6 loopback', () => {
       expect(keys[0]).toMatch(/^inbound\.chat:ip:/);
     } finally {
       await server.close();
+      await manager.close();
+    }
+  });
+});
+
+describe('inbound scopes on the read-only status routes', () => {
+  it('show hashed keys only: no actor, session or address the clients sent', async () => {
+    const manager = new ThrottleManager({ env: {} });
+    const limiter = createLimiter({ manager, groups: CHAT, trustProxy: ['loopback'] });
+    const status = createStatusHandler({ manager, prefix: '/traffic-control' });
+    const server = http.createServer(async (req, res) => {
+      if (await status(req, res)) return;
+      if (!(await limiter.check(req, res))) return;
+      res.end('ok');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      await statuses(origin, '/api/v1/chat/a', 4, { 'x-actor': 'alice@example.com' });
+      await statuses(origin, '/api/v1/chat/a', 1, { 'x-session-id': 'sess-0f9e8d7c' });
+      await statuses(origin, '/api/v1/chat/a', 1, { 'x-forwarded-for': '203.0.113.77' });
+      const report = await (await fetch(`${origin}/traffic-control/status`)).text();
+      const keys = Object.keys(JSON.parse(report).scopes as Record<string, unknown>);
+      expect(keys.sort().map((key) => key.replace(/[A-Za-z0-9_-]{22}$/, '<hash>'))).toEqual(['inbound.chat:actor:<hash>', 'inbound.chat:ip:<hash>', 'inbound.chat:session:<hash>']);
+      const actorKey = keys.find((key) => key.includes(':actor:'))!;
+      const metrics = await fetch(`${origin}/traffic-control/metrics/${encodeURIComponent(actorKey)}`);
+      expect(metrics.status).toBe(200);
+      const scope = await metrics.text();
+      expect(JSON.parse(scope).status.counters).toMatchObject({ requests: 4, rateLimited: 1 });
+      for (const text of [report, scope]) expect(text).not.toMatch(/alice|example\.com|sess-0f9e8d7c|203\.0\.113/);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
       await manager.close();
     }
   });
