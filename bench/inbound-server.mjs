@@ -57,7 +57,9 @@ async function start() {
   if (limiterKind === 'floodgate') await app.register(limiterPlugin, floodgateOptions);
   if (limiterKind === 'peer') {
     const { default: rateLimit } = await import('@fastify/rate-limit');
-    await app.register(rateLimit, { max: limit, timeWindow: 60_000, ...(byActor ? { keyGenerator: (request) => request.headers['x-actor'] } : {}) });
+    // `cache`: its LRU keeps 5,000 clients by default and forgets the rest (a forgotten client starts
+    // afresh); 250,000 here, as the floodgate manager's maxScopes, so that both keep every client.
+    await app.register(rateLimit, { max: limit, timeWindow: 60_000, cache: 250_000, ...(byActor ? { keyGenerator: (request) => request.headers['x-actor'] } : {}) });
   }
   app.get('/', async (_request, reply) => reply.type('text/plain').send('ok'));
   await app.listen({ port: 0, host: '127.0.0.1' });
