@@ -9,7 +9,10 @@ import { mergeConfig } from '../../config/validate.js';
 import { CUSTOM_SERVICE_PRESET } from '../../config/presets.js';
 import type { QuotaPolicy } from './ratelimit-headers.js';
 
-/** Limits of a token bucket, a rolling-minute cap and a concurrency cap (per key, or for a group's `total`). */
+/**
+ * Limits of a token bucket, a rolling-minute cap and a concurrency cap: each client key's in a
+ * group, all keys' together in its `total`.
+ */
 export interface GroupTotalLimits {
   /** Token-bucket refill rate. @default Infinity (no bucket) */
   readonly requestsPerSecond?: number;
@@ -17,7 +20,7 @@ export interface GroupTotalLimits {
   readonly burst?: number;
   /** Hard cap: no more than this many requests start in any rolling 60 s. @default Infinity */
   readonly requestsPerMinute?: number;
-  /** Requests in flight at once. @default Infinity */
+  /** Requests in flight at once (held until the response ends or the client goes away). @default Infinity */
   readonly maxConcurrent?: number;
   /** How long a request may wait for its turn before it is refused. @default 0 (refused at once) */
   readonly maxWaitMs?: number;
@@ -25,20 +28,8 @@ export interface GroupTotalLimits {
   readonly maxQueue?: number;
 }
 
-/** The limits of one group (each applies per client key), plus its name and the outbound scopes it depends on. */
-export interface GroupLimits {
-  /** Token-bucket refill rate per key. @default Infinity (no bucket) */
-  readonly requestsPerSecond?: number;
-  /** Token-bucket capacity per key. @default `requestsPerSecond` rounded up (at least 1), or `requestsPerMinute` when there is no bucket */
-  readonly burst?: number;
-  /** Hard cap per key: no more than this many requests start in any rolling 60 s. @default Infinity */
-  readonly requestsPerMinute?: number;
-  /** Requests of one key in flight at once (held until the response ends or the client goes away). @default Infinity */
-  readonly maxConcurrent?: number;
-  /** How long a request may wait for its turn before it is refused. @default 0 (refused at once) */
-  readonly maxWaitMs?: number;
-  /** Requests of one key allowed to wait (with `maxWaitMs` > 0). @default 100 */
-  readonly maxQueue?: number;
+/** The limits of one group, each per client key (and in `total` for all keys together), plus its name and the outbound scopes it depends on. */
+export interface GroupLimits extends GroupTotalLimits {
   /**
    * The group's name: the policy name in the RateLimit headers, and the scope's service is
    * `<limiter name>.<group name>` in the status report.
