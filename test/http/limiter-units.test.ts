@@ -3,7 +3,7 @@ import { ThrottleManager } from 'floodgate';
 import { createLimiter, type LimiterOptions } from 'floodgate/http';
 import { addressKey, compileTrustedProxies, expandIPv6, forwardedHops, isTrusted, unmapIPv4 } from '../../src/http/limiter/client-address.js';
 import { GroupTable } from '../../src/http/limiter/groups.js';
-import { quotaHeaders } from '../../src/http/limiter/ratelimit-headers.js';
+import { quotaHeaders, quotaPolicy } from '../../src/http/limiter/ratelimit-headers.js';
 import { configErrorOf } from '../helpers.js';
 
 describe('client address', () => {
@@ -77,7 +77,7 @@ describe('endpoint groups', () => {
     const chat = table.match('/api/v1/chat/x')!;
     expect(chat.service).toBe('inbound.chat');
     expect(chat.config).toMatchObject({ requestsPerMinute: 300, burst: 300, requestsPerSecond: Infinity, maxWaitMs: 0, retryAttempts: 0, maxConcurrent: Infinity });
-    expect(chat.policy).toEqual({ name: 'chat', limit: 300, windowSeconds: 60 });
+    expect(chat.policy).toMatchObject({ name: 'chat', limit: 300, windowSeconds: 60, draft8: '"chat";q=300;w=60', draft7: '300;w=60' });
     expect(table.match('/api/v1/users/1')!.config).toMatchObject({ requestsPerSecond: 2, burst: 2 });
     expect(table.match('/nowhere')!.config.requestsPerMinute).toBe(200);
   });
@@ -97,8 +97,8 @@ describe('endpoint groups', () => {
 });
 
 describe('RateLimit header fields of several quotas', () => {
-  const key = { name: 'chat', limit: 300, windowSeconds: 60 };
-  const group = { name: 'chat.total', limit: 5_000, windowSeconds: 60 };
+  const key = quotaPolicy('chat', 300, 60);
+  const group = quotaPolicy('chat.total', 5_000, 60);
   const quotas = [
     { policy: key, remaining: 299, resetSeconds: 1 },
     { policy: group, remaining: 12, resetSeconds: 3 },

@@ -7,7 +7,7 @@ import { capBinds } from '../../stores/memory-store.js';
 import { ConfigError } from '../../errors/errors.js';
 import { mergeConfig } from '../../config/validate.js';
 import { CUSTOM_SERVICE_PRESET } from '../../config/presets.js';
-import type { QuotaPolicy } from './ratelimit-headers.js';
+import { quotaPolicy, type QuotaPolicy } from './ratelimit-headers.js';
 
 /**
  * Limits of a token bucket, a rolling-minute cap and a concurrency cap: each client key's in a
@@ -225,8 +225,8 @@ function defaultBurst(rate: unknown, cap: unknown): number {
 
 /** The window the headers describe: the per-minute cap when it binds, else the bucket. */
 function policyOf(name: string, config: ThrottleConfig): QuotaPolicy | null {
-  if (capBinds(config)) return { name, limit: config.requestsPerMinute, windowSeconds: 60 };
-  if (config.requestsPerSecond !== Infinity) return { name, limit: config.burst, windowSeconds: Math.max(1, Math.ceil(config.burst / config.requestsPerSecond)) };
+  if (capBinds(config)) return quotaPolicy(name, config.requestsPerMinute, 60);
+  if (config.requestsPerSecond !== Infinity) return quotaPolicy(name, config.burst, Math.max(1, Math.ceil(config.burst / config.requestsPerSecond)));
   return null;
 }
 

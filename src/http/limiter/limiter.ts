@@ -242,7 +242,7 @@ export function createLimiter<Req = IncomingMessage>(options: LimiterOptions<Req
     // The quota that refused: nothing remains now, and it grows again when the client may retry.
     const policy = group.total !== null && scopeOfRefusal(error) === group.total.key ? group.total.policy : group.policy;
     if (policy !== null && formats.length > 0) quotaHeaders(headers, formats, [{ policy, remaining: 0, resetSeconds: retryAfter }], now);
-    const body = JSON.stringify({ error: status === 429 ? 'too_many_requests' : status === 503 ? 'service_unavailable' : 'refused', retryAfterSeconds: retryAfter });
+    const body = `{"error":"${status === 429 ? 'too_many_requests' : status === 503 ? 'service_unavailable' : 'refused'}","retryAfterSeconds":${retryAfter}}`;
     return { admitted: false, status, headers, body };
   }
 

@@ -18,6 +18,14 @@ export interface QuotaPolicy {
   readonly limit: number;
   /** The window in seconds: 60 for a per-minute cap, the bucket's refill time for a token bucket. */
   readonly windowSeconds: number;
+  /** Its `RateLimit-Policy` item in draft-8 and draft-7: fixed, so formatted once (see {@link quotaPolicy}). */
+  readonly draft8: string;
+  readonly draft7: string;
+}
+
+/** A quota policy with its header items formatted. */
+export function quotaPolicy(name: string, limit: number, windowSeconds: number): QuotaPolicy {
+  return { name, limit, windowSeconds, draft8: `"${name}";q=${limit};w=${windowSeconds}`, draft7: `${limit};w=${windowSeconds}` };
 }
 
 /** The formats asked for: one, a list, or none (`false`). */
@@ -36,8 +44,8 @@ export function checkHeaderFormats(value: unknown): readonly RateLimitHeaderForm
 export function policyHeaders(formats: readonly RateLimitHeaderFormat[], policy: QuotaPolicy): Readonly<Record<string, string>> {
   const headers: Record<string, string> = {};
   for (const format of formats) {
-    if (format === 'draft-8') headers['ratelimit-policy'] = draft8Policy(policy);
-    else if (format === 'draft-7') headers['ratelimit-policy'] = draft7Policy(policy);
+    if (format === 'draft-8') headers['ratelimit-policy'] = policy.draft8;
+    else if (format === 'draft-7') headers['ratelimit-policy'] = policy.draft7;
   }
   return headers;
 }
@@ -83,15 +91,20 @@ export function quotaHeaders(headers: Record<string, string>, formats: readonly 
   for (const quota of quotas) if (quota.remaining < tightest.remaining) tightest = quota;
   for (const format of formats) {
     if (format === 'draft-8') {
-      headers['ratelimit-policy'] = quotas.map((quota) => draft8Policy(quota.policy)).join(', ');
-      headers.ratelimit = quotas.map((quota) => draft8State(quota.policy, quota.remaining, quota.resetSeconds)).join(', ');
+      let policies = '';
+      let states = '';
+      for (const quota of quotas) {
+        const separator = policies === '' ? '' : ', ';
+        policies += separator + quota.policy.draft8;
+        states += separator + draft8State(quota.policy, quota.remaining, quota.resetSeconds);
+      }
+      headers['ratelimit-policy'] = policies;
+      headers.ratelimit = states;
     } else {
-      if (format === 'draft-7') headers['ratelimit-policy'] = draft7Policy(tightest.policy);
+      if (format === 'draft-7') headers['ratelimit-policy'] = tightest.policy.draft7;
       stateHeaders(headers, [format], tightest.policy, tightest.remaining, tightest.resetSeconds, now);
     }
   }
 }
 
-const draft8Policy = (policy: QuotaPolicy): string => `"${policy.name}";q=${policy.limit};w=${policy.windowSeconds}`;
-const draft7Policy = (policy: QuotaPolicy): string => `${policy.limit};w=${policy.windowSeconds}`;
 const draft8State = (policy: QuotaPolicy, remaining: number, resetSeconds: number): string => `"${policy.name}";r=${remaining};t=${resetSeconds}`;
