@@ -82,6 +82,7 @@ export function createFetch(options: CreateFetchOptions): typeof globalThis.fetc
 
 /** Refuses a call at once while the guard is degraded, counted in the scope like any refusal. */
 function refuseDegraded(core: ManagerCore, scope: Scope): void {
+  if (scope.config.mode === 'observe') return; // each attempt meets the guard (see attempt), counted there
   try {
     core.guard.throwIfDegraded(scope.key, Date.now());
   } catch (error) {
@@ -136,7 +137,12 @@ class OutboundCall {
     const { core, scope } = this;
     for (const response of this.responses) discard(response); // an earlier attempt's answer, not needed any more
     this.responses.length = 0;
-    core.guard.admit(scope.key, Date.now());
+    try {
+      core.guard.admit(scope.key, Date.now());
+    } catch (error) {
+      // Observe mode: the guard decided (and may have tripped); the attempt is sent anyway.
+      if (scope.config.mode !== 'observe' || !scope.letThrough(error)) throw error;
+    }
     const timeoutMs = scope.config.timeoutMs;
     const deadline = timeoutMs > 0 && timeoutMs !== Infinity ? new AttemptDeadline(scope.key, timeoutMs, callSignal) : null;
     let response: Response;
