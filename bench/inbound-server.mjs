@@ -1,14 +1,18 @@
 // One server of the inbound bench, in its own process (the load generator must not share its
 // event loop): `node bench/inbound-server.mjs <framework> <limiter> <scenario>` prints its port.
-// framework: http | express | fastify; limiter: none | floodgate | peer (express-rate-limit 8
+// framework: http | express | fastify; limiter: none | floodgate | base | peer (express-rate-limit 8
 // on Express, @fastify/rate-limit 11 on Fastify); scenario: open | keys | binding.
 import http from 'node:http';
-import { ThrottleManager } from '../dist/index.js';
-import { createLimiter } from '../dist/http/index.js';
-import { limiterMiddleware } from '../dist/http/express.js';
-import { limiterPlugin } from '../dist/http/fastify.js';
+import { pathToFileURL } from 'node:url';
 
-const [framework, limiterKind, scenario] = process.argv.slice(2);
+// limiter `base`: floodgate from another build (`FLOODGATE_BASE_DIST`, a dist/ directory), for before/after runs.
+const [framework, variant, scenario] = process.argv.slice(2);
+const dist = variant === 'base' ? pathToFileURL(`${process.env.FLOODGATE_BASE_DIST}/`).href : new URL('../dist/', import.meta.url).href;
+const { ThrottleManager } = await import(`${dist}index.js`);
+const { createLimiter } = await import(`${dist}http/index.js`);
+const { limiterMiddleware } = await import(`${dist}http/express.js`);
+const { limiterPlugin } = await import(`${dist}http/fastify.js`);
+const limiterKind = variant === 'base' ? 'floodgate' : variant;
 /** Requests per minute per key: never binding (open, keys), or the limit counted (binding). */
 export const LIMITS = { open: 10_000_000, keys: 1_000, binding: 2_000 };
 const limit = LIMITS[scenario];
@@ -53,11 +57,18 @@ async function start() {
   if (limiterKind === 'floodgate') await app.register(limiterPlugin, floodgateOptions);
   if (limiterKind === 'peer') {
     const { default: rateLimit } = await import('@fastify/rate-limit');
-    await app.register(rateLimit, { max: limit, timeWindow: 60_000, ...(byActor ? { keyGenerator: (request) => request.headers['x-actor'] } : {}) });
+    // `cache`: its LRU keeps 5,000 clients by default and forgets the rest (a forgotten client starts
+    // afresh); 250,000 here, as the floodgate manager's maxScopes, so that both keep every client.
+    await app.register(rateLimit, { max: limit, timeWindow: 60_000, cache: 250_000, ...(byActor ? { keyGenerator: (request) => request.headers['x-actor'] } : {}) });
   }
   app.get('/', async (_request, reply) => reply.type('text/plain').send('ok'));
   await app.listen({ port: 0, host: '127.0.0.1' });
   return app.server.address().port;
 }
 
+// The bench asks for this process's CPU time around each round: CPU per request holds up on a
+// busy machine far better than requests per second do.
+process.on('message', (message) => {
+  if (message === 'cpu') process.send(process.cpuUsage());
+});
 process.stdout.write(`${await start()}\n`);

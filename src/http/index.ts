@@ -8,5 +8,5 @@
 export { createStatusHandler, type StatusHandler, type StatusHandlerOptions } from './status-handler.js';
 export type { StatusRoutesOptions } from './status-routes.js';
 export { createLimiter, type Limiter, type LimiterOptions, type LimiterKeys, type KeySource, type RefusalKind, type Verdict } from './limiter/limiter.js';
-export type { GroupLimits } from './limiter/groups.js';
+export type { GroupLimits, GroupTotalLimits } from './limiter/groups.js';
 export type { RateLimitHeaderFormat } from './limiter/ratelimit-headers.js';

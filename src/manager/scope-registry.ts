@@ -15,6 +15,8 @@ export class ScopeRegistry {
   private count = 0;
   /** Changes whenever a scope is forgotten, so that a cached Scope can tell it may be stale. */
   private drops = 0;
+  /** No eviction scan before the registry holds this many scopes (see {@link evictIdle}). */
+  private nextScan = 0;
 
   get size(): number {
     return this.count;
@@ -71,14 +73,22 @@ export class ScopeRegistry {
     }
   }
 
-  /** Forgets up to `count` scopes whose state is back to fresh, least recently used first. */
+  /**
+   * Forgets up to `count` scopes whose state is back to fresh, least recently used first. A scan
+   * that finds fewer than `count` idle is not repeated before a tenth more scopes were added:
+   * with every scope busy (many clients within their minute) a scan per new scope would make
+   * each creation O(scopes).
+   */
   evictIdle(count: number, now: number): void {
+    if (this.count < this.nextScan) return;
     const idle = [...this.values()].filter((scope) => scope.isIdle(now)).sort((a, b) => a.lastUsed - b.lastUsed);
     for (const scope of idle.slice(0, count)) this.delete(scope);
+    this.nextScan = idle.length < count ? this.count + Math.ceil(this.count / 10) : 0;
   }
 
   clear(): void {
     this.drops++;
+    this.nextScan = 0;
     this.services.clear();
     this.count = 0;
   }

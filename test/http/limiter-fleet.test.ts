@@ -65,6 +65,17 @@ describe('inbound limits in fleet mode (Redis)', () => {
     expect(keysOf(b.manager)).toContain(keysOf(a.manager)[0]);
   });
 
+  it('two servers share one group-wide limit across every key', async () => {
+    const prefix = `inbound-total-${process.pid}-${Date.now()}:`;
+    const options: LimiterOptions = { groups: { '/api/v1/chat/*': { requestsPerMinute: 100, name: 'chat', total: { requestsPerMinute: 5 } } }, keys: { secret: SECRET, headersFrom: 'anyone' } };
+    const a = await instance(prefix, options);
+    const b = await instance(prefix, options);
+    const seen: number[] = [];
+    for (let i = 0; i < 8; i++) seen.push(await get(i % 2 === 0 ? a.origin : b.origin, { 'x-actor': `user-${i}` }));
+    // Eight different keys, two instances: five in the fleet, then the group is full everywhere.
+    expect(seen).toEqual([200, 200, 200, 200, 200, 429, 429, 429]);
+  });
+
   it('refuses to start on a shared store without a shared secret (each instance would count apart)', () => {
     const manager = new ThrottleManager({ store: new RedisStore({ client: redis.client(), prefix: 'nosecret:' }), env: {} });
     cleanup.push(() => manager.close());

@@ -3,6 +3,7 @@ import { ThrottleManager } from 'floodgate';
 import { createLimiter, type LimiterOptions } from 'floodgate/http';
 import { addressKey, compileTrustedProxies, expandIPv6, forwardedHops, isTrusted, unmapIPv4 } from '../../src/http/limiter/client-address.js';
 import { GroupTable } from '../../src/http/limiter/groups.js';
+import { quotaHeaders, quotaPolicy } from '../../src/http/limiter/ratelimit-headers.js';
 import { configErrorOf } from '../helpers.js';
 
 describe('client address', () => {
@@ -76,7 +77,7 @@ describe('endpoint groups', () => {
     const chat = table.match('/api/v1/chat/x')!;
     expect(chat.service).toBe('inbound.chat');
     expect(chat.config).toMatchObject({ requestsPerMinute: 300, burst: 300, requestsPerSecond: Infinity, maxWaitMs: 0, retryAttempts: 0, maxConcurrent: Infinity });
-    expect(chat.policy).toEqual({ name: 'chat', limit: 300, windowSeconds: 60 });
+    expect(chat.policy).toMatchObject({ name: 'chat', limit: 300, windowSeconds: 60, draft8: '"chat";q=300;w=60', draft7: '300;w=60' });
     expect(table.match('/api/v1/users/1')!.config).toMatchObject({ requestsPerSecond: 2, burst: 2 });
     expect(table.match('/nowhere')!.config.requestsPerMinute).toBe(200);
   });
@@ -88,6 +89,34 @@ describe('endpoint groups', () => {
     expect(configErrorOf(() => new GroupTable({ '/a': { retryAttempts: 3 } }, 'inbound', false)).field).toBe("groups['/a'].retryAttempts");
     expect(configErrorOf(() => new GroupTable({ '/a': { name: 'x' }, '/b': { name: 'x' } }, 'inbound', false)).message).toContain('unique');
     expect(configErrorOf(() => new GroupTable({ default: 5 }, 'inbound', false)).field).toBe("groups['default']");
+    expect(configErrorOf(() => new GroupTable({ '/a': { total: 5 } }, 'inbound', false)).field).toBe("groups['/a'].total");
+    expect(configErrorOf(() => new GroupTable({ '/a': { total: {} } }, 'inbound', false)).message).toContain('at least one');
+    expect(configErrorOf(() => new GroupTable({ '/a': { total: { name: 'x' } } }, 'inbound', false)).field).toBe("groups['/a'].total.name");
+    expect(configErrorOf(() => new GroupTable({ '/a': { total: { requestsPerMinute: 0.5 } } }, 'inbound', false)).field).toBe("groups['/a'].total.requestsPerMinute");
+  });
+});
+
+describe('RateLimit header fields of several quotas', () => {
+  const key = quotaPolicy('chat', 300, 60);
+  const group = quotaPolicy('chat.total', 5_000, 60);
+  const quotas = [
+    { policy: key, remaining: 299, resetSeconds: 1 },
+    { policy: group, remaining: 12, resetSeconds: 3 },
+  ];
+
+  it('lists every quota in draft-8, and the one with the fewest remaining in draft-7 and legacy', () => {
+    const headers: Record<string, string> = {};
+    quotaHeaders(headers, ['draft-8', 'legacy'], quotas, 1_000_000);
+    expect(headers).toEqual({
+      'ratelimit-policy': '"chat";q=300;w=60, "chat.total";q=5000;w=60',
+      ratelimit: '"chat";r=299;t=1, "chat.total";r=12;t=3',
+      'x-ratelimit-limit': '5000',
+      'x-ratelimit-remaining': '12',
+      'x-ratelimit-reset': '1003',
+    });
+    const seven: Record<string, string> = {};
+    quotaHeaders(seven, ['draft-7'], quotas, 0);
+    expect(seven).toEqual({ 'ratelimit-policy': '5000;w=60', ratelimit: 'limit=5000, remaining=12, reset=3' });
   });
 });
 
@@ -121,5 +150,8 @@ describe('createLimiter options', () => {
     createLimiter({ manager, name: 'edge', groups: { '/x/*': { requestsPerMinute: 7, maxConcurrent: 2 } } });
     expect(manager.getConfig('edge.x')).toMatchObject({ requestsPerMinute: 7, maxConcurrent: 2, maxWaitMs: 0 });
     expect(manager.getConfig('edge.default').requestsPerMinute).toBe(200);
+    createLimiter({ manager, name: 'wide', groups: { '/x/*': { requestsPerMinute: 7, total: { requestsPerSecond: 50 } } } });
+    expect(manager.getConfig('wide.x', { platform: 'total' })).toMatchObject({ requestsPerSecond: 50, burst: 50, requestsPerMinute: Infinity, maxWaitMs: 0 });
+    expect(manager.getConfig('wide.x').requestsPerMinute).toBe(7);
   });
 });

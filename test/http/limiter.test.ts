@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createFetch, isDegradedError, ThrottleManager } from 'floodgate';
-import type { LimiterOptions } from 'floodgate/http';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createLimiter, createStatusHandler, type LimiterOptions } from 'floodgate/http';
 import { LIMITED_SERVER_KINDS, LIMITED_SERVERS, statuses, type LimitedServer } from './limiter-servers.js';
 
 const CHAT = { '/api/v1/chat/*': { requestsPerMinute: 3, name: 'chat' } } as const;
@@ -58,6 +60,37 @@ describe.each(LIMITED_SERVER_KINDS)('inbound limiter on %s', (kind) => {
     expect(scopes).toHaveLength(4);
     for (const key of scopes) expect(key).toMatch(/^inbound\.chat:(actor|session|ip):[A-Za-z0-9_-]{22}$/);
     expect(JSON.stringify(manager.getStatusReport())).not.toMatch(/noisy|quiet|s-1|127\.0\.0\.1/);
+  });
+
+  it('caps a group as a whole beside each key: the limit that refused is in the headers, and neither spends the other', async () => {
+    const { origin } = await start({ groups: { '/api/v1/chat/*': { requestsPerMinute: 3, name: 'chat', total: { requestsPerMinute: 5 } } }, trustProxy: ['loopback'] });
+    const as = (actor: string): Record<string, string> => ({ 'x-actor': actor });
+    const first = await fetch(`${origin}/api/v1/chat/a`, { headers: as('a') });
+    // Admitted: both quotas, per key first (draft-8 lists every policy).
+    expect(first.headers.get('ratelimit-policy')).toBe('"chat";q=3;w=60, "chat.total";q=5;w=60');
+    expect(first.headers.get('ratelimit')).toMatch(/^"chat";r=2;t=\d+, "chat.total";r=4;t=\d+$/);
+    // a's own limit refuses its 4th without spending the group's quota: b still gets two.
+    expect(await statuses(origin, '/api/v1/chat/a', 3, as('a'))).toEqual([200, 200, 429]);
+    expect(await statuses(origin, '/api/v1/chat/a', 2, as('b'))).toEqual([200, 200]);
+    const refused = await fetch(`${origin}/api/v1/chat/a`, { headers: as('c') });
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('ratelimit-policy')).toBe('"chat.total";q=5;w=60');
+    expect(refused.headers.get('ratelimit')).toBe(`"chat.total";r=0;t=${refused.headers.get('retry-after')}`);
+    // A full group spends no key's quota: c was refused by the group, never counted in its own scope.
+    const scopes = manager.getStatusReport().scopes;
+    expect(scopes['inbound.chat:total']).toMatchObject({ counters: { requests: 6 } });
+    const perKey = Object.entries(scopes).filter(([key]) => /^inbound\.chat:actor:/.test(key));
+    expect(perKey.map(([, scope]) => scope.counters.requests).sort()).toEqual([0, 2, 4]);
+  });
+
+  it('limits a group with only a group-wide limit as a whole: every key shares it, no scope per key', async () => {
+    const { origin } = await start({ groups: { '/api/v1/chat/*': { name: 'chat', total: { requestsPerMinute: 4 } } }, keys: { headersFrom: 'anyone' } });
+    const seen = [];
+    for (const actor of ['a', 'b', 'c', 'd', 'e']) seen.push(...(await statuses(origin, '/api/v1/chat/a', 1, { 'x-actor': actor })));
+    expect(seen).toEqual([200, 200, 200, 200, 429]);
+    expect(Object.keys(manager.getStatusReport().scopes).filter((key) => key.startsWith('inbound.chat'))).toEqual(['inbound.chat:total']);
+    const headers = (await fetch(`${origin}/api/v1/chat/a`)).headers;
+    expect(headers.get('ratelimit-policy')).toBe('"chat.total";q=4;w=60');
   });
 
   it('uses a key function from any peer; one that throws or finds nothing falls to the next key', async () => {
@@ -217,6 +250,20 @@ describe.each(LIMITED_SERVER_KINDS)('inbound limiter on %s', (kind) => {
     expect(await statuses(asked.origin, '/api/v1/chat/a', 1)).toEqual([200]);
   });
 
+  it('refuses a group whose upstream circuit is open: 503 when asked, Retry-After until the circuit lets a probe through', async () => {
+    manager.configure('provider', { circuitBreakerThreshold: 1, retryAttempts: 0, circuitBreakerResetMs: 45_000 });
+    const reset = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    await expect(manager.execute('provider', async () => Promise.reject(reset))).rejects.toBe(reset);
+    expect(manager.getStatusReport().scopes.provider!.circuit.state).toBe('open');
+    const { origin } = await start({ groups: { '/api/v1/chat/*': { requestsPerMinute: 100, upstream: 'provider' } }, refusalStatus: { circuit_open: 503 } });
+    const refused = await fetch(`${origin}/api/v1/chat/a`);
+    expect(refused.status).toBe(503);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(30);
+    const body = await refused.text();
+    expect(JSON.parse(body)).toEqual({ error: 'service_unavailable', retryAfterSeconds: Number(refused.headers.get('retry-after')) });
+    expect(body).not.toMatch(/provider|ECONNRESET|hang up/);
+  });
+
   it('refuses a group with an upstream while the anti-loop guard is degraded: 503 when asked, Retry-After the cooldown', async () => {
     manager.configureGuard({ maxPerMinute: 1, cooldownMs: 90_000 });
     const { origin } = await start({ groups: { '/api/v1/chat/*': { requestsPerMinute: 100, upstream: 'http:provider' } }, refusalStatus: { degraded: 503 } });
@@ -250,6 +297,39 @@ describe('inbound limiter over IPv6 loopback', () => {
       expect(keys[0]).toMatch(/^inbound\.chat:ip:/);
     } finally {
       await server.close();
+      await manager.close();
+    }
+  });
+});
+
+describe('inbound scopes on the read-only status routes', () => {
+  it('show hashed keys only: no actor, session or address the clients sent', async () => {
+    const manager = new ThrottleManager({ env: {} });
+    const limiter = createLimiter({ manager, groups: CHAT, trustProxy: ['loopback'] });
+    const status = createStatusHandler({ manager, prefix: '/traffic-control' });
+    const server = http.createServer(async (req, res) => {
+      if (await status(req, res)) return;
+      if (!(await limiter.check(req, res))) return;
+      res.end('ok');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      await statuses(origin, '/api/v1/chat/a', 4, { 'x-actor': 'alice@example.com' });
+      await statuses(origin, '/api/v1/chat/a', 1, { 'x-session-id': 'sess-0f9e8d7c' });
+      await statuses(origin, '/api/v1/chat/a', 1, { 'x-forwarded-for': '203.0.113.77' });
+      const report = await (await fetch(`${origin}/traffic-control/status`)).text();
+      const keys = Object.keys(JSON.parse(report).scopes as Record<string, unknown>);
+      expect(keys.sort().map((key) => key.replace(/[A-Za-z0-9_-]{22}$/, '<hash>'))).toEqual(['inbound.chat:actor:<hash>', 'inbound.chat:ip:<hash>', 'inbound.chat:session:<hash>']);
+      const actorKey = keys.find((key) => key.includes(':actor:'))!;
+      const metrics = await fetch(`${origin}/traffic-control/metrics/${encodeURIComponent(actorKey)}`);
+      expect(metrics.status).toBe(200);
+      const scope = await metrics.text();
+      expect(JSON.parse(scope).status.counters).toMatchObject({ requests: 4, rateLimited: 1 });
+      for (const text of [report, scope]) expect(text).not.toMatch(/alice|example\.com|sess-0f9e8d7c|203\.0\.113/);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
       await manager.close();
     }
   });

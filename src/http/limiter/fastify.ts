@@ -1,10 +1,10 @@
 import type { FastifyLikeReply, FastifyLikeRequest } from '../fastify.js';
 import { isLimiter } from './express.js';
-import { createLimiter, type Limiter, type LimiterOptions } from './limiter.js';
+import { createLimiter, type Limiter, type LimiterOptions, type Verdict } from './limiter.js';
 
 /** The part of a Fastify instance the limiter plugin uses. */
 export interface FastifyHookInstance {
-  addHook(name: 'onRequest', hook: (request: FastifyLikeRequest, reply: FastifyLikeReply) => Promise<unknown>): unknown;
+  addHook(name: 'onRequest', hook: (request: FastifyLikeRequest, reply: FastifyLikeReply, done: (error?: Error) => void) => void): unknown;
 }
 
 /** Options of {@link limiterPlugin}: the limiter's options, or `{ limiter }` made with `createLimiter`. Key functions receive Fastify's request. */
@@ -30,12 +30,26 @@ async function registerLimiter(fastify: FastifyHookInstance, options: LimiterPlu
   const given: Record<string, unknown> = { ...(options ?? {}) };
   for (const key of REGISTER_KEYS) delete given[key];
   const limiter = 'limiter' in given && isLimiter<FastifyLikeRequest>(given.limiter) ? given.limiter : createLimiter<FastifyLikeRequest>(given as LimiterOptions<FastifyLikeRequest>);
-  fastify.addHook('onRequest', async (request, reply) => {
-    const verdict = await limiter.decide(request.raw, reply.raw, request);
-    if (verdict.admitted) {
-      if (verdict.headers !== null) reply.headers(verdict.headers);
+  // A callback hook, not an async one: a verdict decided at once (the memory store) goes on without a promise.
+  fastify.addHook('onRequest', (request, reply, done) => {
+    let verdict: Verdict | Promise<Verdict>;
+    try {
+      verdict = limiter.decide(request.raw, reply.raw, request);
+    } catch (error) {
+      done(error as Error);
       return;
     }
-    return reply.code(verdict.status).headers(verdict.headers).send(verdict.body);
+    if (verdict instanceof Promise) verdict.then((settled) => apply(settled, reply, done), done);
+    else apply(verdict, reply, done);
   });
+}
+
+/** An admitted request goes on with its headers; a refused one is answered here (and `done` not called, as Fastify asks of a callback hook that replies). */
+function apply(verdict: Verdict, reply: FastifyLikeReply, done: (error?: Error) => void): void {
+  if (verdict.admitted) {
+    if (verdict.headers !== null) reply.headers(verdict.headers);
+    done();
+    return;
+  }
+  reply.code(verdict.status).headers(verdict.headers).send(verdict.body);
 }

@@ -7,22 +7,29 @@ import { capBinds } from '../../stores/memory-store.js';
 import { ConfigError } from '../../errors/errors.js';
 import { mergeConfig } from '../../config/validate.js';
 import { CUSTOM_SERVICE_PRESET } from '../../config/presets.js';
-import type { QuotaPolicy } from './ratelimit-headers.js';
+import { quotaPolicy, type QuotaPolicy } from './ratelimit-headers.js';
 
-/** The limits of one group (each applies per client key), plus its name and the outbound scopes it depends on. */
-export interface GroupLimits {
-  /** Token-bucket refill rate per key. @default Infinity (no bucket) */
+/**
+ * Limits of a token bucket, a rolling-minute cap and a concurrency cap: each client key's in a
+ * group, all keys' together in its `total`.
+ */
+export interface GroupTotalLimits {
+  /** Token-bucket refill rate. @default Infinity (no bucket) */
   readonly requestsPerSecond?: number;
-  /** Token-bucket capacity per key. @default `requestsPerSecond` rounded up (at least 1), or `requestsPerMinute` when there is no bucket */
+  /** Token-bucket capacity. @default `requestsPerSecond` rounded up (at least 1), or `requestsPerMinute` when there is no bucket */
   readonly burst?: number;
-  /** Hard cap per key: no more than this many requests start in any rolling 60 s. @default Infinity */
+  /** Hard cap: no more than this many requests start in any rolling 60 s. @default Infinity */
   readonly requestsPerMinute?: number;
-  /** Requests of one key in flight at once (held until the response ends or the client goes away). @default Infinity */
+  /** Requests in flight at once (held until the response ends or the client goes away). @default Infinity */
   readonly maxConcurrent?: number;
   /** How long a request may wait for its turn before it is refused. @default 0 (refused at once) */
   readonly maxWaitMs?: number;
-  /** Requests of one key allowed to wait (with `maxWaitMs` > 0). @default 100 */
+  /** Requests allowed to wait (with `maxWaitMs` > 0). @default 100 */
   readonly maxQueue?: number;
+}
+
+/** The limits of one group, each per client key (and in `total` for all keys together), plus its name and the outbound scopes it depends on. */
+export interface GroupLimits extends GroupTotalLimits {
   /**
    * The group's name: the policy name in the RateLimit headers, and the scope's service is
    * `<limiter name>.<group name>` in the status report.
@@ -36,10 +43,31 @@ export interface GroupLimits {
    * @default []
    */
   readonly upstream?: string | readonly string[];
+  /**
+   * Limits for all keys of the group together (the scope `<service>:total`), checked beside the
+   * per-key limits: a request goes on only when both allow it. A group with `total` and no
+   * per-key limit is limited as a whole only (no scope per key).
+   * @default none
+   */
+  readonly total?: GroupTotalLimits;
 }
 
 const LIMIT_KEYS = ['requestsPerSecond', 'burst', 'requestsPerMinute', 'maxConcurrent', 'maxWaitMs', 'maxQueue'] as const;
-const GROUP_KEYS: ReadonlySet<string> = new Set<string>([...LIMIT_KEYS, 'name', 'upstream']);
+const GROUP_KEYS: ReadonlySet<string> = new Set<string>([...LIMIT_KEYS, 'name', 'upstream', 'total']);
+const TOTAL_KEYS: ReadonlySet<string> = new Set<string>(LIMIT_KEYS);
+
+/** The platform of a group's group-wide scope (client keys are `actor:…`, `session:…`, `ip:…`: never this). */
+export const TOTAL_PLATFORM = 'total';
+
+/** A group-wide limit: the platform `total` of the group's service, configured on its own. */
+export interface GroupTotal {
+  /** `<service>:total`, the scope key its refusals carry. */
+  readonly key: string;
+  readonly config: ThrottleConfig;
+  /** What the limiter passes to `manager.configure(service, ..., { platform: 'total' })`. */
+  readonly settings: Partial<ThrottleConfig>;
+  readonly policy: QuotaPolicy | null;
+}
 
 export interface Group {
   readonly name: string;
@@ -51,6 +79,10 @@ export interface Group {
   /** What the RateLimit headers show; null when no rate limit applies (only `maxConcurrent`). */
   readonly policy: QuotaPolicy | null;
   readonly upstream: readonly { readonly service: string; readonly platform: string | undefined }[];
+  /** The group-wide limit, or null. */
+  readonly total: GroupTotal | null;
+  /** False when only `total` limits the group: requests get no scope per key. */
+  readonly perKey: boolean;
 }
 
 interface Matcher {
@@ -147,20 +179,41 @@ export class GroupTable {
     }
     const name = spec.name ?? defaultName;
     if (typeof name !== 'string' || !/^[A-Za-z0-9_.{}-]{1,64}$/.test(name)) throw new ConfigError(`${field}.name`, name, "must be 1-64 characters of letters, digits, '_', '-', '.'");
-    const partial: Record<string, unknown> = { ...INBOUND_BASE };
-    for (const key of LIMIT_KEYS) if (spec[key] !== undefined) partial[key] = spec[key];
-    if (spec.burst === undefined) partial.burst = defaultBurst(partial.requestsPerSecond, partial.requestsPerMinute);
-    let config: ThrottleConfig;
-    try {
-      config = mergeConfig(CUSTOM_SERVICE_PRESET, `${this.limiterName}.${name}`, partial);
-    } catch (error) {
-      if (error instanceof ConfigError) throw new ConfigError(`${field}.${error.field}`, error.value, error.rule);
-      throw error;
-    }
-    const group: Group = { name, service: `${this.limiterName}.${name}`, config, settings: partial as Partial<ThrottleConfig>, policy: policyOf(name, config), upstream: upstreamOf(`${field}.upstream`, spec.upstream) };
+    const service = `${this.limiterName}.${name}`;
+    const { config, settings } = limitsOf(field, service, spec);
+    const total = totalOf(`${field}.total`, service, `${name}.total`, spec.total);
+    const perKey = total === null || config.requestsPerSecond !== Infinity || config.requestsPerMinute !== Infinity || config.maxConcurrent !== Infinity;
+    const group: Group = { name, service, config, settings, policy: policyOf(name, config), upstream: upstreamOf(`${field}.upstream`, spec.upstream), total, perKey };
     this.all.push(group);
     return group;
   }
+}
+
+/** The inbound defaults overlaid with the limit fields of `spec`, validated; errors name `field`. */
+function limitsOf(field: string, service: string, spec: Record<string, unknown>): { config: ThrottleConfig; settings: Partial<ThrottleConfig> } {
+  const partial: Record<string, unknown> = { ...INBOUND_BASE };
+  for (const key of LIMIT_KEYS) if (spec[key] !== undefined) partial[key] = spec[key];
+  if (spec.burst === undefined) partial.burst = defaultBurst(partial.requestsPerSecond, partial.requestsPerMinute);
+  try {
+    return { config: mergeConfig(CUSTOM_SERVICE_PRESET, service, partial), settings: partial as Partial<ThrottleConfig> };
+  } catch (error) {
+    if (error instanceof ConfigError) throw new ConfigError(`${field}.${error.field}`, error.value, error.rule);
+    throw error;
+  }
+}
+
+function totalOf(field: string, service: string, policyName: string, value: unknown): GroupTotal | null {
+  if (value === undefined) return null;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(field, value, 'must be an object of limits for all keys together ({ requestsPerMinute: 5000 })');
+  const spec = value as Record<string, unknown>;
+  for (const key of Object.keys(spec)) {
+    if (!TOTAL_KEYS.has(key)) throw new ConfigError(`${field}.${key}`, spec[key], `is not a group-wide limit (known: ${[...TOTAL_KEYS].join(', ')})`);
+  }
+  const { config, settings } = limitsOf(field, service, spec);
+  if (config.requestsPerSecond === Infinity && config.requestsPerMinute === Infinity && config.maxConcurrent === Infinity) {
+    throw new ConfigError(field, value, 'must set at least one of requestsPerSecond, requestsPerMinute, maxConcurrent');
+  }
+  return { key: `${service}:${TOTAL_PLATFORM}`, config, settings, policy: policyOf(policyName, config) };
 }
 
 /** Without a burst: the rate rounded up, within the minute cap; no bucket: the cap itself. */
@@ -172,8 +225,8 @@ function defaultBurst(rate: unknown, cap: unknown): number {
 
 /** The window the headers describe: the per-minute cap when it binds, else the bucket. */
 function policyOf(name: string, config: ThrottleConfig): QuotaPolicy | null {
-  if (capBinds(config)) return { name, limit: config.requestsPerMinute, windowSeconds: 60 };
-  if (config.requestsPerSecond !== Infinity) return { name, limit: config.burst, windowSeconds: Math.max(1, Math.ceil(config.burst / config.requestsPerSecond)) };
+  if (capBinds(config)) return quotaPolicy(name, config.requestsPerMinute, 60);
+  if (config.requestsPerSecond !== Infinity) return quotaPolicy(name, config.burst, Math.max(1, Math.ceil(config.burst / config.requestsPerSecond)));
   return null;
 }
 

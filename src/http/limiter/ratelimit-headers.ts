@@ -18,6 +18,14 @@ export interface QuotaPolicy {
   readonly limit: number;
   /** The window in seconds: 60 for a per-minute cap, the bucket's refill time for a token bucket. */
   readonly windowSeconds: number;
+  /** Its `RateLimit-Policy` item in draft-8 and draft-7: fixed, so formatted once (see {@link quotaPolicy}). */
+  readonly draft8: string;
+  readonly draft7: string;
+}
+
+/** A quota policy with its header items formatted. */
+export function quotaPolicy(name: string, limit: number, windowSeconds: number): QuotaPolicy {
+  return { name, limit, windowSeconds, draft8: `"${name}";q=${limit};w=${windowSeconds}`, draft7: `${limit};w=${windowSeconds}` };
 }
 
 /** The formats asked for: one, a list, or none (`false`). */
@@ -36,8 +44,8 @@ export function checkHeaderFormats(value: unknown): readonly RateLimitHeaderForm
 export function policyHeaders(formats: readonly RateLimitHeaderFormat[], policy: QuotaPolicy): Readonly<Record<string, string>> {
   const headers: Record<string, string> = {};
   for (const format of formats) {
-    if (format === 'draft-8') headers['ratelimit-policy'] = `"${policy.name}";q=${policy.limit};w=${policy.windowSeconds}`;
-    else if (format === 'draft-7') headers['ratelimit-policy'] = `${policy.limit};w=${policy.windowSeconds}`;
+    if (format === 'draft-8') headers['ratelimit-policy'] = policy.draft8;
+    else if (format === 'draft-7') headers['ratelimit-policy'] = policy.draft7;
   }
   return headers;
 }
@@ -56,7 +64,7 @@ export function stateHeaders(
   now: number,
 ): void {
   for (const format of formats) {
-    if (format === 'draft-8') headers.ratelimit = `"${policy.name}";r=${remaining};t=${resetSeconds}`;
+    if (format === 'draft-8') headers.ratelimit = draft8State(policy, remaining, resetSeconds);
     else if (format === 'draft-7') headers.ratelimit = `limit=${policy.limit}, remaining=${remaining}, reset=${resetSeconds}`;
     else {
       headers['x-ratelimit-limit'] = String(policy.limit);
@@ -65,3 +73,38 @@ export function stateHeaders(
     }
   }
 }
+
+/** One quota's state, for {@link quotaHeaders}. */
+export interface QuotaState {
+  readonly policy: QuotaPolicy;
+  readonly remaining: number;
+  readonly resetSeconds: number;
+}
+
+/**
+ * Policy and state fields of several quotas at once (a group's per-key and group-wide limits):
+ * draft-8 lists every one (its fields are lists); draft-7 and legacy hold one quota, so they
+ * show the one with the fewest requests remaining (the first of equals).
+ */
+export function quotaHeaders(headers: Record<string, string>, formats: readonly RateLimitHeaderFormat[], quotas: readonly QuotaState[], now: number): void {
+  let tightest = quotas[0]!;
+  for (const quota of quotas) if (quota.remaining < tightest.remaining) tightest = quota;
+  for (const format of formats) {
+    if (format === 'draft-8') {
+      let policies = '';
+      let states = '';
+      for (const quota of quotas) {
+        const separator = policies === '' ? '' : ', ';
+        policies += separator + quota.policy.draft8;
+        states += separator + draft8State(quota.policy, quota.remaining, quota.resetSeconds);
+      }
+      headers['ratelimit-policy'] = policies;
+      headers.ratelimit = states;
+    } else {
+      if (format === 'draft-7') headers['ratelimit-policy'] = tightest.policy.draft7;
+      stateHeaders(headers, [format], tightest.policy, tightest.remaining, tightest.resetSeconds, now);
+    }
+  }
+}
+
+const draft8State = (policy: QuotaPolicy, remaining: number, resetSeconds: number): string => `"${policy.name}";r=${remaining};t=${resetSeconds}`;
