@@ -5,10 +5,14 @@ import type { ManagerCore } from '../manager/manager-core.js';
 import type { Scope } from '../manager/scope.js';
 import { coreOf, ThrottleManager, throttleManager } from '../manager/throttle-manager.js';
 import { forbidRetry } from '../manager/unretryable.js';
+import type { CallContext } from '../tokens/charge.js';
+import { splitCost, type Cost } from '../tokens/cost.js';
+import type { MeterOptions } from '../tokens/metering.js';
 import { holdUntilBodyEnds } from './held-body.js';
 import { bodyExcerpt, HttpStatusError } from './http-status-error.js';
 import { parseRateLimitHeaders } from './rate-limit-headers.js';
 import { compileRoutes, routeOf, type CompiledRoute } from './routes.js';
+import { feedTokenWindows } from './token-figures.js';
 
 export interface CreateFetchOptions {
   /** The provider called (`github`, `openai`, ...): the scope is `service:provider`. */
@@ -31,11 +35,18 @@ export interface CreateFetchOptions {
    * @default 'Idempotency-Key'
    */
   readonly idempotencyHeader?: string;
+  /**
+   * What a request costs against the scope's token caps (`tokensPerMinute`, ...): tokens,
+   * `{ input, output }`, or a function of fetch's arguments returning either (a bad value
+   * rejects the call with ConfigError). The response's token headers then correct the windows
+   * (README "Token figures"). @default none: a call is admitted while the windows are not full
+   */
+  readonly cost?: Cost | ((input: RequestInfo | URL, init: RequestInit | undefined) => Cost);
 }
 
 /** Methods whose repetition has the effect of one request (RFC 9110 §9.2.2). */
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
-const OPTION_KEYS: ReadonlySet<string> = new Set(['provider', 'service', 'manager', 'fetch', 'routes', 'idempotencyHeader']);
+const OPTION_KEYS: ReadonlySet<string> = new Set(['provider', 'service', 'manager', 'fetch', 'routes', 'idempotencyHeader', 'cost']);
 
 /** What a pause from a response's rate-limit headers looks like in the `paused` event. */
 const HEADER_PAUSE: ErrorClassification = Object.freeze({
@@ -56,7 +67,7 @@ const HEADER_PAUSE: ErrorClassification = Object.freeze({
  */
 export function createFetch(options: CreateFetchOptions): typeof globalThis.fetch {
   const settings = readOptions(options);
-  const { service, provider, manager, routes, idempotencyHeader } = settings;
+  const { service, provider, manager, routes, idempotencyHeader, cost } = settings;
   const core = coreOf(manager);
   // Validates the names now: a bad provider is a ConfigError at creation, not at the first call.
   core.scopeOf(service, provider);
@@ -65,6 +76,7 @@ export function createFetch(options: CreateFetchOptions): typeof globalThis.fetc
     let scope: Scope;
     let outbound: OutboundCall;
     let signal: AbortSignal | null | undefined;
+    let metering: MeterOptions | undefined;
     try {
       scope = core.scopeOf(service, provider);
       if (core.guard.degraded) refuseDegraded(core, scope);
@@ -72,11 +84,12 @@ export function createFetch(options: CreateFetchOptions): typeof globalThis.fetc
       const replayable = isReplayable(method, input, init, idempotencyHeader);
       outbound = new OutboundCall(core, scope, fetchImpl ?? globalThis.fetch, input, init, replayable, `${method} ${routeOf(routes, input)}`);
       signal = init?.signal ?? (input instanceof Request ? input.signal : undefined);
+      if (cost !== undefined) metering = { cost: typeof cost === 'function' ? cost(input, init) : cost };
     } catch (error) {
       // A hostile `init` (a throwing getter) rejects the call, as fetch would.
       return Promise.reject(error);
     }
-    return outbound.run(signal);
+    return outbound.run(signal, metering);
   };
 }
 
@@ -110,10 +123,10 @@ class OutboundCall {
     private readonly endpoint: string,
   ) {}
 
-  async run(signal: AbortSignal | null | undefined): Promise<Response> {
+  async run(signal: AbortSignal | null | undefined, metering: MeterOptions | undefined): Promise<Response> {
     let response: Response;
     try {
-      response = (await runCall(this.core, this.scope, this.endpoint, signal ?? undefined, (callSignal) => this.attempt(callSignal as AbortSignal | undefined), undefined, undefined)) as Response;
+      response = (await runCall(this.core, this.scope, this.endpoint, signal ?? undefined, (callSignal, call) => this.attempt(callSignal as AbortSignal | undefined, call as CallContext), undefined, undefined, metering)) as Response;
     } catch (error) {
       // A status error ends the call with its response, as fetch would have resolved.
       const final = error instanceof HttpStatusError ? finalResponses.get(error) : undefined;
@@ -132,7 +145,7 @@ class OutboundCall {
   }
 
   /** One attempt: guard, fetch, rate-limit headers, then the status decides success or failure. */
-  private async attempt(callSignal: AbortSignal | undefined): Promise<Response> {
+  private async attempt(callSignal: AbortSignal | undefined, call: CallContext): Promise<Response> {
     const { core, scope } = this;
     for (const response of this.responses) discard(response); // an earlier attempt's answer, not needed any more
     this.responses.length = 0;
@@ -151,7 +164,10 @@ class OutboundCall {
     }
     const now = Date.now();
     const figures = parseRateLimitHeaders(response.headers, now);
-    if (figures?.pauseMs !== undefined && figures.pauseMs > 0) core.pauseScope(scope, figures.pauseMs, HEADER_PAUSE, now);
+    if (figures !== null) {
+      if (figures.pauseMs !== undefined && figures.pauseMs > 0) core.pauseScope(scope, figures.pauseMs, HEADER_PAUSE, now);
+      feedTokenWindows(scope, call, figures, now);
+    }
     if (response.status >= 400) {
       if (response.status === 429 || response.status >= 500) core.guard.failure(scope.key, now);
       let excerpt: string;
@@ -235,6 +251,7 @@ interface Settings {
   readonly fetch: typeof globalThis.fetch | undefined;
   readonly routes: readonly CompiledRoute[];
   readonly idempotencyHeader: string;
+  readonly cost: CreateFetchOptions['cost'];
 }
 
 /** Reads each option once (a getter cannot answer differently later) and validates it. */
@@ -243,7 +260,7 @@ function readOptions(options: CreateFetchOptions): Settings {
   for (const key of Object.keys(options)) {
     if (!OPTION_KEYS.has(key)) throw new ConfigError(key, (options as unknown as Record<string, unknown>)[key], `unknown createFetch option (known: ${[...OPTION_KEYS].join(', ')})`);
   }
-  const { provider, service = 'http', manager = throttleManager, fetch, routes = [], idempotencyHeader = 'Idempotency-Key' } = options;
+  const { provider, service = 'http', manager = throttleManager, fetch, routes = [], idempotencyHeader = 'Idempotency-Key', cost } = options;
   if (typeof provider !== 'string' || provider === '') throw new ConfigError('provider', provider, 'must be a non-empty string');
   if (typeof service !== 'string' || service === '') throw new ConfigError('service', service, 'must be a non-empty string');
   if (!(manager instanceof ThrottleManager)) throw new ConfigError('manager', manager, 'must be a ThrottleManager');
@@ -251,5 +268,6 @@ function readOptions(options: CreateFetchOptions): Settings {
   if (typeof idempotencyHeader !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(idempotencyHeader)) {
     throw new ConfigError('idempotencyHeader', idempotencyHeader, 'must be an HTTP header name');
   }
-  return { provider, service, manager, fetch, routes: compileRoutes(routes), idempotencyHeader };
+  if (cost !== undefined && typeof cost !== 'function') splitCost(cost, 'cost');
+  return { provider, service, manager, fetch, routes: compileRoutes(routes), idempotencyHeader, cost };
 }
