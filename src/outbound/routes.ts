@@ -35,8 +35,14 @@ export function compileRoutes(routes: unknown): readonly CompiledRoute[] {
 export function routeOf(routes: readonly CompiledRoute[], input: RequestInfo | URL): string {
   if (routes.length === 0) return UNMATCHED_ROUTE;
   const path = pathOf(input);
-  if (path === undefined) return UNMATCHED_ROUTE;
-  const parts = path.split('/').slice(1);
+  return path === undefined ? UNMATCHED_ROUTE : routeOfPath(routes, path);
+}
+
+/** As {@link routeOf}, for a request's path (a query string after it is ignored). */
+export function routeOfPath(routes: readonly CompiledRoute[], path: string): string {
+  if (routes.length === 0) return UNMATCHED_ROUTE;
+  const query = path.indexOf('?');
+  const parts = (query === -1 ? path : path.slice(0, query)).split('/').slice(1);
   for (const route of routes) if (matches(route.segments, parts)) return route.template;
   return UNMATCHED_ROUTE;
 }
