@@ -7,7 +7,7 @@ import type { MeterOptions } from '../tokens/metering.js';
 import { ConfigError } from '../errors/errors.js';
 import { holdUntilBodyEnds } from './held-body.js';
 import { bodyExcerpt, HttpStatusError } from './http-status-error.js';
-import { attemptDeadline, isReplayable, isStreamBody, meteringOf, readOutboundOptions, readResponseSignals, refuseIfDegraded, type OutboundOptions } from './outbound-scope.js';
+import { attemptDeadline, isIdempotent, isStreamBody, meteringOf, readOutboundOptions, readResponseSignals, refuseIfDegraded, type OutboundOptions } from './outbound-scope.js';
 import { routeOf } from './routes.js';
 
 export interface CreateFetchOptions extends OutboundOptions<[input: RequestInfo | URL, init: RequestInit | undefined]> {
@@ -35,7 +35,7 @@ export function createFetch(options: CreateFetchOptions): typeof globalThis.fetc
       scope = core.scopeOf(service, provider);
       refuseIfDegraded(core, scope);
       const method = methodOf(input, init);
-      const replayable = isReplayable(method, isOneShot(input, init), () => headersOf(input, init)?.has(idempotencyHeader) === true);
+      const replayable = !isOneShot(input, init) && (isIdempotent(method) || headersOf(input, init)?.has(idempotencyHeader) === true);
       outbound = new OutboundCall(core, scope, fetchImpl ?? globalThis.fetch, input, init, replayable, `${method} ${routeOf(routes, input)}`);
       signal = init?.signal ?? (input instanceof Request ? input.signal : undefined);
       metering = meteringOf(cost, [input, init]);

@@ -101,12 +101,12 @@ export function refuseIfDegraded(core: ManagerCore, scope: Scope): void {
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 /**
- * Whether an attempt may be sent again: a body that can be sent twice, and an idempotent method
- * or the idempotency header (`hasIdempotencyKey` is asked only for other methods).
+ * Methods whose repetition has the effect of one request (RFC 9110 §9.2.2): an attempt may be
+ * sent again when its method is one of them or it carries the idempotency header, and its body
+ * can be sent twice (not a stream).
  */
-export function isReplayable(method: string, bodyIsOneShot: boolean, hasIdempotencyKey: () => boolean): boolean {
-  if (bodyIsOneShot) return false;
-  return IDEMPOTENT.has(method) || hasIdempotencyKey();
+export function isIdempotent(method: string): boolean {
+  return IDEMPOTENT.has(method);
 }
 
 /** A request body that cannot be sent twice: a stream or an async iterable. */

@@ -60,6 +60,10 @@ function matches(segments: CompiledRoute['segments'], parts: readonly string[]):
 }
 
 function pathOf(input: RequestInfo | URL): string | undefined {
+  if (typeof input === 'string') {
+    const path = plainPath(input);
+    if (path !== undefined) return path;
+  }
   try {
     if (input instanceof URL) return input.pathname;
     return new URL(typeof input === 'string' ? input : input.url).pathname;
@@ -68,7 +72,31 @@ function pathOf(input: RequestInfo | URL): string | undefined {
   }
 }
 
+/**
+ * The path of an absolute `http(s)://` URL string whose path needs no normalising (no dot
+ * segment, no character the URL parser would encode or read as a separator): the common case,
+ * read without building a URL. Anything else is left to the URL parser (undefined).
+ */
+function plainPath(url: string): string | undefined {
+  const authority = url.startsWith('https://') ? 8 : url.startsWith('http://') ? 7 : -1;
+  if (authority < 0) return undefined;
+  const slash = url.indexOf('/', authority);
+  const query = url.indexOf('?', authority);
+  const fragment = url.indexOf('#', authority);
+  const end = query < 0 ? fragment : fragment < 0 ? query : Math.min(query, fragment);
+  if (url.lastIndexOf('\\', slash < 0 ? url.length : slash) >= 0) return undefined;
+  if (slash < 0 || (end >= 0 && end < slash)) return '/';
+  const path = url.slice(slash, end < 0 ? url.length : end);
+  return PLAIN_PATH.test(path) && !ENCODED_DOT.test(path) ? path : undefined;
+}
+
+/** Path characters the URL parser keeps as they are, and no segment starting with a dot. */
+const PLAIN_PATH = /^(?:\/(?!\.)[A-Za-z0-9\-._~!$&'()*+,;=:@%]*)+$/;
+/** `%2e`: a dot the URL parser decodes when it looks for dot segments. */
+const ENCODED_DOT = /%2e/i;
+
 function decodeSafely(part: string): string {
+  if (!part.includes('%')) return part;
   try {
     return decodeURIComponent(part);
   } catch {

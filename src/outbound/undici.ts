@@ -11,7 +11,7 @@ import { forbidRetry } from '../manager/unretryable.js';
 import type { CallContext } from '../tokens/charge.js';
 import type { MeterOptions } from '../tokens/metering.js';
 import { chunksExcerpt, HttpStatusError } from './http-status-error.js';
-import { attemptDeadline, isReplayable, isStreamBody, meteringOf, readOutboundOptions, readResponseSignals, refuseIfDegraded, type OutboundOptions } from './outbound-scope.js';
+import { attemptDeadline, isIdempotent, isStreamBody, meteringOf, readOutboundOptions, readResponseSignals, refuseIfDegraded, type OutboundOptions } from './outbound-scope.js';
 import type { HeaderSource } from './rate-limit-headers.js';
 import { routeOfPath } from './routes.js';
 
@@ -125,7 +125,7 @@ class InterceptedCall implements DispatchController {
       refuseIfDegraded(this.core, this.scope);
       const { method, path, body, headers } = this.request;
       const upper = method.toUpperCase();
-      this.replayable = isReplayable(upper, isStreamBody(body), () => hasHeader(headers, settings.idempotencyHeader));
+      this.replayable = !isStreamBody(body) && (isIdempotent(upper) || hasHeader(headers, settings.idempotencyHeader));
       this.endpoint = `${upper} ${routeOfPath(settings.routes, path)}`;
       metering = meteringOf(settings.cost, [this.request]);
     } catch (error) {
