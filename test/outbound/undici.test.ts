@@ -207,7 +207,8 @@ describe('floodgate/undici: streams and aborts', () => {
     server.handle = (_req, res) => res.on('close', () => (closed = true)); // never answers
     const outcome = await request(`${server.origin}/slow`, { dispatcher: setup({ timeoutMs: 50 }) }).catch((e: unknown) => e);
     expect((outcome as Error).name).toBe('CallTimeoutError');
-    await waitFor(() => closed, 'the server to see the request aborted', 15_000);
+    // On a busy machine the attempt may time out before the request reached the server: then nothing is left open there either.
+    await waitFor(() => closed || server.seen.length === 0, 'the server to see the request aborted', 15_000);
   }, 20_000); // real sockets on a busy machine: a generous bound, nothing timed
 });
 
