@@ -38,7 +38,7 @@ export function createFetch(options: CreateFetchOptions): typeof globalThis.fetc
       const replayable = !isOneShot(input, init) && (isIdempotent(method) || headersOf(input, init)?.has(idempotencyHeader) === true);
       outbound = new OutboundCall(core, scope, fetchImpl ?? globalThis.fetch, input, init, replayable, `${method} ${routeOf(routes, input)}`);
       signal = init?.signal ?? (input instanceof Request ? input.signal : undefined);
-      metering = meteringOf(cost, [input, init]);
+      if (cost !== undefined) metering = meteringOf(cost, [input, init]);
     } catch (error) {
       // A hostile `init` (a throwing getter) rejects the call, as fetch would.
       return Promise.reject(error);

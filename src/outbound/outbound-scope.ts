@@ -80,9 +80,9 @@ export function readOutboundOptions<R extends unknown[]>(what: string, options: 
   return { core, service, provider, routes: compileRoutes(routes), idempotencyHeader: idempotencyHeader.toLowerCase(), cost };
 }
 
-/** The metering of one request: none without a `cost` option (no allocation). */
-export function meteringOf<R extends unknown[]>(cost: OutboundSettings<R>['cost'], request: R): MeterOptions | undefined {
-  return cost === undefined ? undefined : { cost: typeof cost === 'function' ? cost(...request) : cost };
+/** The metering of one request with a `cost` option (callers without one skip it: nothing allocated). */
+export function meteringOf<R extends unknown[]>(cost: NonNullable<OutboundSettings<R>['cost']>, request: R): MeterOptions {
+  return { cost: typeof cost === 'function' ? cost(...request) : cost };
 }
 
 /** Refuses a call at once while the guard is degraded, counted in the scope like any refusal. */

@@ -42,21 +42,28 @@ export function routeOf(routes: readonly CompiledRoute[], input: RequestInfo | U
 export function routeOfPath(routes: readonly CompiledRoute[], path: string): string {
   if (routes.length === 0) return UNMATCHED_ROUTE;
   const query = path.indexOf('?');
-  const parts = (query === -1 ? path : path.slice(0, query)).split('/').slice(1);
-  for (const route of routes) if (matches(route.segments, parts)) return route.template;
+  const end = query === -1 ? path.length : query;
+  for (const route of routes) if (matches(route.segments, path, end)) return route.template;
   return UNMATCHED_ROUTE;
 }
 
-function matches(segments: CompiledRoute['segments'], parts: readonly string[]): boolean {
-  for (let i = 0; i < segments.length; i++) {
-    const segment = segments[i];
-    if (segment === REST) return parts.length >= i;
-    if (i >= parts.length) return false;
+/**
+ * Whether `path` (up to `end`) matches the template's segments, walked in place (no split): its
+ * parts are what `path.slice(1, end).split('/')` would give.
+ */
+function matches(segments: CompiledRoute['segments'], path: string, end: number): boolean {
+  let start = 1; // after the leading "/"
+  for (const segment of segments) {
+    if (segment === REST) return true;
+    if (start > end) return false; // no part left
+    let next = path.indexOf('/', start);
+    if (next === -1 || next > end) next = end;
     if (segment === PARAM) {
-      if (parts[i] === '') return false;
-    } else if (segment !== decodeSafely(parts[i] as string)) return false;
+      if (next === start) return false;
+    } else if (!(next - start === segment.length && !segment.includes('%') && path.startsWith(segment, start)) && decodeSafely(path.slice(start, next)) !== segment) return false;
+    start = next + 1;
   }
-  return parts.length === segments.length;
+  return start > end; // every part matched
 }
 
 function pathOf(input: RequestInfo | URL): string | undefined {

@@ -127,7 +127,7 @@ class InterceptedCall implements DispatchController {
       const upper = method.toUpperCase();
       this.replayable = !isStreamBody(body) && (isIdempotent(upper) || hasHeader(headers, settings.idempotencyHeader));
       this.endpoint = `${upper} ${routeOfPath(settings.routes, path)}`;
-      metering = meteringOf(settings.cost, [this.request]);
+      if (settings.cost !== undefined) metering = meteringOf(settings.cost, [this.request]);
     } catch (error) {
       this.handler.onRequestStart?.(this, {});
       this.fail(error);
@@ -176,10 +176,12 @@ class InterceptedCall implements DispatchController {
     const { handler } = this;
     handler.onResponseStart?.(this, response.status, response.headers, response.statusText);
     for (const chunk of response.chunks) {
-      if (this.aborted) return;
+      if (this.aborted) break;
       handler.onResponseData?.(this, chunk);
     }
-    if (!this.aborted) handler.onResponseEnd?.(this, response.trailers);
+    // Aborted by the handler while the held body was handed over: it ends as an abort does.
+    if (this.aborted) handler.onResponseError?.(this, this.reason ?? new Error('aborted'));
+    else handler.onResponseEnd?.(this, response.trailers);
   }
 
   abort(reason: Error): void {
