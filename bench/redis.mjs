@@ -2,8 +2,6 @@
 // pause + shared circuit + strict rolling window + token bucket) against rate-limiter-flexible's
 // RateLimiterRedis (one fixed window) on the same private redis-server in the same run, with
 // the ioredis PING round trip as the floor. Skipped, with a note, when redis-server is missing.
-import { spawn, spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { RedisStore, ThrottleManager } from '../dist/index.js';
@@ -12,54 +10,17 @@ import { testWindow } from '../dist/stores/redis/settings.js';
 import { storeParts } from '../dist/stores/redis/store.js';
 import { maxInWindow } from './fidelity.mjs';
 import { compare, formatNs, table } from './harness.mjs';
+import { freePort, killProcess, launchRedis, missingTool, startRedisCluster } from '../test/stores/redis-processes.mjs';
 
 const IN_FLIGHT = 64;
 /** A few callers at once: where same-tick batching starts to pay. */
 const FEW_IN_FLIGHT = 4;
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
+/** One private redis-server on a free port: `{ port, stop }`. */
 async function startRedis() {
-  const found = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
-  if (found.error || found.status !== 0) return null;
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], { stdio: 'ignore' });
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const probe = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
-    probe.on('error', () => {});
-    try {
-      await probe.connect();
-      await probe.ping();
-      probe.disconnect();
-      break;
-    } catch {
-      probe.disconnect();
-      if (Date.now() > deadline || child.exitCode !== null) {
-        child.kill('SIGKILL');
-        throw new Error(`redis-server did not start on port ${port}`);
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-  return {
-    port,
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGKILL');
-      }),
-  };
+  const child = await launchRedis(port);
+  return { port, stop: () => killProcess(child) };
 }
 
 /**
@@ -168,13 +129,11 @@ async function fleetFidelity(kind, { port, windows, prefix, wait }) {
 export async function runRedisBench({ quick = false } = {}) {
   let server;
   try {
+    const missing = missingTool('redis-server');
+    if (missing !== null) throw new Error(missing);
     server = await startRedis();
   } catch (error) {
     const skipped = `redis benchmark skipped: ${error.message}`;
-    return { skipped, rows: [], markdown: `_${skipped}_\n` };
-  }
-  if (server === null) {
-    const skipped = 'redis benchmark skipped: redis-server not found (Debian/Ubuntu: apt-get install -y redis-server)';
     return { skipped, rows: [], markdown: `_${skipped}_\n` };
   }
   const settings = quick ? { rounds: 5, roundMs: 60, warmupMs: 60, maxOps: 50_000 } : { rounds: 11, roundMs: 200, warmupMs: 300, maxOps: 400_000 };
@@ -307,70 +266,6 @@ export async function runRedisBench({ quick = false } = {}) {
 // master, on 127.0.0.1) and on one redis-server, with the cluster and standalone clients of both
 // libraries, in the same run.
 
-/** Starts `count` redis-servers with the extra arguments `argsOf(port)`; resolves once each answers PING. */
-async function startNodes(count, argsOf) {
-  const nodes = [];
-  for (let i = 0; i < count; i++) {
-    const port = await freePort();
-    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning', ...argsOf(port)], { stdio: 'ignore' });
-    nodes.push({ port, child });
-  }
-  const stop = () => Promise.all(nodes.map(({ child }) => new Promise((resolve) => (child.exitCode !== null ? resolve() : (child.once('exit', resolve), child.kill('SIGKILL'))))));
-  for (const { port, child } of nodes) {
-    const ping = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
-    ping.on('error', () => {});
-    for (const deadline = Date.now() + 10_000; ; await new Promise((r) => setTimeout(r, 20))) {
-      try {
-        await ping.connect();
-        await ping.ping();
-        break;
-      } catch {
-        ping.disconnect();
-        if (Date.now() > deadline || child.exitCode !== null) {
-          await stop();
-          throw new Error(`redis-server did not start on port ${port}`);
-        }
-      }
-    }
-    ping.disconnect();
-  }
-  return { ports: nodes.map((n) => n.port), stop };
-}
-
-/** Three nodes joined by `redis-cli --cluster create`, ready once every node says cluster_state:ok. */
-async function startCluster() {
-  const { mkdtempSync, rmSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
-  const dir = mkdtempSync(join(tmpdir(), 'floodgate-bench-cluster-'));
-  const busPorts = [await freePort(), await freePort(), await freePort()];
-  let n = 0;
-  const { ports, stop } = await startNodes(3, (port) => ['--cluster-enabled', 'yes', '--cluster-port', String(busPorts[n++]), '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--dir', dir]);
-  const stopAll = async () => {
-    await stop();
-    rmSync(dir, { recursive: true, force: true });
-  };
-  const created = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8' });
-  if (created.error || created.status !== 0) {
-    await stopAll();
-    throw new Error(`redis-cli --cluster create failed: ${created.error?.message ?? created.stderr}`);
-  }
-  const admins = ports.map((port) => new Redis({ host: '127.0.0.1', port }));
-  try {
-    for (const deadline = Date.now() + 30_000; ; await new Promise((r) => setTimeout(r, 20))) {
-      const infos = await Promise.all(admins.map((a) => a.cluster('INFO')));
-      if (infos.every((info) => info.includes('cluster_state:ok'))) break;
-      if (Date.now() > deadline) throw new Error('the cluster did not reach cluster_state:ok');
-    }
-  } catch (error) {
-    await stopAll();
-    throw error;
-  } finally {
-    for (const a of admins) a.disconnect();
-  }
-  return { ports, stop: stopAll };
-}
-
 /**
  * Admissions per second, floodgate's RedisStore on a three-node cluster against one node, with
  * ioredis (Redis / Cluster) and node-redis (createClient / createCluster), with credits (the
@@ -380,8 +275,8 @@ async function startCluster() {
 export async function runClusterBench({ quick = false } = {}) {
   const skip = (why) => ({ skipped: `cluster benchmark skipped: ${why}`, rows: [], markdown: `_cluster benchmark skipped: ${why}_\n` });
   for (const tool of ['redis-server', 'redis-cli']) {
-    const found = spawnSync(tool, ['--version'], { encoding: 'utf8' });
-    if (found.error || found.status !== 0) return skip(`${tool} not found (Debian/Ubuntu: apt-get install -y redis-server)`);
+    const missing = missingTool(tool);
+    if (missing !== null) return skip(missing);
   }
   const { createClient, createCluster } = await import('redis');
   const { Cluster } = await import('ioredis');
@@ -390,9 +285,9 @@ export async function runClusterBench({ quick = false } = {}) {
   let cluster;
   const closers = [];
   try {
-    single = await startNodes(1, () => []);
-    cluster = await startCluster();
-    const port = single.ports[0];
+    single = await startRedis();
+    cluster = await startRedisCluster();
+    const { port } = single;
     const clients = {
       'ioredis, one node': async () => {
         const c = new Redis({ host: '127.0.0.1', port });

@@ -3,11 +3,7 @@
 # peers (ioredis, ...) and compiles a consumer against the published types with skipLibCheck: false,
 # under both decorator modes (what a user without skipLibCheck sees).
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-tarball="$(bash "$root/scripts/pack-install.sh" "$work")"
-cd "$work"
+source "$(dirname "$0")/packed-project.sh" # sets root, work (the current folder, removed at exit) and tarball
 mkdir -p node_modules/@types
 ln -s "$root/node_modules/typescript" node_modules/typescript
 ln -s "$root/node_modules/@types/node" node_modules/@types/node

@@ -1,11 +1,7 @@
 #!/usr/bin/env bash
 # Packs the package, installs the tarball in an empty folder and uses it from ESM and CommonJS.
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-tarball="$(bash "$root/scripts/pack-install.sh" "$work")"
-cd "$work"
+source "$(dirname "$0")/packed-project.sh" # sets root, work (the current folder, removed at exit) and tarball
 cat > check.mjs <<'JS'
 import assert from 'node:assert/strict';
 import { throttleManager, ThrottleManager, ServiceType, SERVICE_PRESETS, isRateLimitedError } from 'floodgate';

@@ -3,11 +3,7 @@
 # optional Redis client (ioredis 5 and 6, redis 5 and 6), as a user would: no ERESOLVE, no
 # EBADENGINE. Needs the npm registry.
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-tarball="$(bash "$root/scripts/pack-install.sh" "$work")"
-cd "$work"
+source "$(dirname "$0")/packed-project.sh" # sets root, work (the current folder, removed at exit) and tarball
 for peer in ioredis@5 ioredis@6 redis@5 redis@6; do
   if ! npm install --no-audit --no-fund "./$tarball" "$peer" > "install-$peer.log" 2>&1 || grep -qE 'ERESOLVE|EBADENGINE' "install-$peer.log"; then
     cat "install-$peer.log" >&2

@@ -1,6 +1,6 @@
 /** Small shared helpers for the core test suite. */
-import { expect } from 'vitest';
-import { isConfigError, type ConfigError, type ThrottleConfig, type ThrottleManager } from 'floodgate';
+import { afterEach, beforeEach, expect, vi } from 'vitest';
+import { isConfigError, ThrottleManager, type ConfigError, type ThrottleConfig } from 'floodgate';
 
 /** A custom service type used by most behaviour tests. */
 export const SVC = 'svc';
@@ -20,6 +20,25 @@ export const ROOMY: Partial<ThrottleConfig> = {
   maxQueue: 100_000,
   circuitBreakerThreshold: 1_000,
 };
+
+/**
+ * For each test of the calling file: fake timers (`timers`: vi.useFakeTimers' options, e.g. `{ now }`)
+ * and a fresh manager (environment ignored), handed to `setup` (which keeps it and prepares it);
+ * afterwards the manager is closed and real timers are back.
+ */
+export function useFakeManager(setup: (manager: ThrottleManager) => void, timers?: Parameters<typeof vi.useFakeTimers>[0]): void {
+  let manager: ThrottleManager | undefined;
+  beforeEach(() => {
+    vi.useFakeTimers(timers);
+    manager = new ThrottleManager({ env: {} });
+    setup(manager);
+  });
+  afterEach(async () => {
+    await manager?.close();
+    manager = undefined;
+    vi.useRealTimers();
+  });
+}
 
 /** Configures `service` on `manager` from ROOMY plus `overrides`. */
 export function roomy(manager: ThrottleManager, overrides: Partial<ThrottleConfig> = {}, service = SVC): ThrottleConfig {

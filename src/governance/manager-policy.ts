@@ -14,7 +14,7 @@ export class ManagerPolicy {
 
   constructor(private readonly core: ManagerCore) {}
 
-  /** The configuration or the pattern table changed. */
+  /** The configuration, the pattern table or the prices changed. */
   invalidate(): void {
     this.cached = null;
   }
@@ -24,8 +24,8 @@ export class ManagerPolicy {
   }
 
   snapshot(): PolicySnapshot {
-    const { configs, classifier } = this.core;
-    return policySnapshot({ configured: () => configs.configured(), resolve: (service, platform) => configs.resolve(service, platform), patterns: classifier.getPatterns() });
+    const { configs, classifier, prices } = this.core;
+    return policySnapshot({ configured: () => configs.configured(), resolve: (service, platform) => configs.resolve(service, platform), patterns: classifier.getPatterns(), prices: prices.toJSON() });
   }
 
   /** Writes the artifact `{ policy, hash }`; resolves with the hash. */
@@ -35,8 +35,9 @@ export class ManagerPolicy {
 
   /**
    * Verifies the artifact against `expectedHash`, checks all of it, then applies it: every
-   * configuration and the user patterns are replaced, live scopes reconfigured. Throws
-   * ConfigError, changing nothing, when the artifact is refused or any part of it is invalid.
+   * configuration, the user patterns and (when they differ) the prices are replaced, live scopes
+   * reconfigured. Throws ConfigError, changing nothing, when the artifact is refused or any part
+   * of it is invalid.
    */
   async apply(path: string, expectedHash: unknown): Promise<string> {
     if (typeof expectedHash !== 'string' || !HEX64.test(expectedHash)) throw new ConfigError('applyPolicy: expectedHash', expectedHash, 'must be 64 lowercase hex digits (the hash exportPolicy returned)');
@@ -49,6 +50,7 @@ export class ManagerPolicy {
     classifier.clear();
     for (const pattern of checked.before) classifier.register(pattern, { position: 'before' });
     for (const pattern of checked.after) classifier.register(pattern, { position: 'after' });
+    if (hashPolicy(checked.prices) !== hashPolicy(this.core.prices.toJSON())) this.core.setPrices(checked.prices, { replace: true });
     const now = Date.now();
     for (const scope of scopes.values()) scope.reconfigure(configs.resolve(scope.service, scope.platform), now);
     this.invalidate();

@@ -2,14 +2,17 @@
  * Observe mode (`configure(service, { mode: 'observe' })`): every decision is made as in enforce
  * mode, but a refusal is counted and announced instead of thrown, and the call runs at once.
  */
-import { CircuitOpenError, ConfigError, PlatformSuspendedError, RateLimitedError } from '../errors/errors.js';
+import { BudgetExceededError, CircuitOpenError, ConfigError, DegradedError, PlatformSuspendedError, RateLimitedError } from '../errors/errors.js';
 import { brandOf } from '../errors/floodgate-error.js';
 
 /** `enforce` (the default): limits hold and refuse calls. `observe`: they only count what they would do. */
 export type ScopeMode = 'enforce' | 'observe';
 
-/** Why enforce mode would have refused a call: a RateLimitedError's `reason`, `circuit_open` or `suspended`. */
-export type WouldRefuseReason = RateLimitedError['reason'] | 'circuit_open' | 'suspended';
+/**
+ * Why enforce mode would have refused a call: a RateLimitedError's `reason`, `circuit_open`,
+ * `suspended`, `budget` (BudgetExceededError) or `degraded` (the outbound guard's DegradedError).
+ */
+export type WouldRefuseReason = RateLimitedError['reason'] | 'circuit_open' | 'suspended' | 'budget' | 'degraded';
 
 /** The reason of one of floodgate's refusals, or null when `error` is none (a cancellation, a provider's error). */
 export function refusalReason(error: unknown): WouldRefuseReason | null {
@@ -20,6 +23,10 @@ export function refusalReason(error: unknown): WouldRefuseReason | null {
       return 'circuit_open';
     case PlatformSuspendedError.code:
       return 'suspended';
+    case BudgetExceededError.code:
+      return 'budget';
+    case DegradedError.code:
+      return 'degraded';
     default:
       return null;
   }

@@ -14,6 +14,7 @@ import { ServiceType, type ThrottleConfig } from '../config/types.js';
 import { mergeConfig } from '../config/validate.js';
 import { ConfigError } from '../errors/errors.js';
 import { checkName } from '../manager/service-configs.js';
+import { checkPrices, type PriceTable } from '../spend/prices.js';
 import { hashPolicy } from './policy.js';
 
 export const POLICY_FORMAT = 'floodgate-policy/1';
@@ -27,6 +28,8 @@ export interface PolicySnapshot {
   readonly platforms: Readonly<Record<string, PolicyConfig>>;
   /** The pattern table in the order it is tried: user patterns `before`, the defaults, user patterns `after`. */
   readonly patterns: { readonly before: readonly ErrorPattern[]; readonly defaults: readonly ErrorPattern[]; readonly after: readonly ErrorPattern[] };
+  /** The model price table in force (the defaults as `setPrices` left them): budgets refuse by it. */
+  readonly prices: PriceTable;
 }
 
 /** A resolved configuration with its mode spelt out and its breaker in declarative form. */
@@ -37,6 +40,7 @@ export interface PolicySource {
   configured(): { readonly services: readonly string[]; readonly platforms: readonly string[] };
   resolve(service: string, platform: string | undefined): ThrottleConfig;
   readonly patterns: readonly ErrorPattern[];
+  readonly prices: PriceTable;
 }
 
 export function policySnapshot(source: PolicySource): PolicySnapshot {
@@ -53,7 +57,7 @@ export function policySnapshot(source: PolicySource): PolicySnapshot {
   const start = table.indexOf(DEFAULT_ERROR_PATTERNS[0]!);
   const before = table.slice(0, start);
   const after = table.slice(start + DEFAULT_ERROR_PATTERNS.length);
-  return { format: POLICY_FORMAT, services: serviceConfigs, platforms: platformConfigs, patterns: { before, defaults: DEFAULT_ERROR_PATTERNS, after } };
+  return { format: POLICY_FORMAT, services: serviceConfigs, platforms: platformConfigs, patterns: { before, defaults: DEFAULT_ERROR_PATTERNS, after }, prices: source.prices };
 }
 
 function describeConfig(config: ThrottleConfig): PolicyConfig {
@@ -101,6 +105,7 @@ export interface CheckedPolicy {
   readonly platforms: ReadonlyMap<string, Partial<ThrottleConfig>>;
   readonly before: readonly ErrorPattern[];
   readonly after: readonly ErrorPattern[];
+  readonly prices: PriceTable;
 }
 
 /**
@@ -141,7 +146,8 @@ export function readPolicySnapshot(value: unknown): CheckedPolicy {
     for (const [index, pattern] of items.entries()) named(`policy.patterns.${field}[${index}]`, () => check.register(pattern as ErrorPattern, { position: field }));
     return items as ErrorPattern[];
   };
-  return { services, platforms, before: list('before'), after: list('after') };
+  const prices = Object.fromEntries(named('policy.prices', () => checkPrices(policy.prices)));
+  return { services, platforms, before: list('before'), after: list('after'), prices };
 }
 
 /** The snapshot spells out `mode: 'enforce'`; a configuration leaves it out (the default). */

@@ -136,6 +136,12 @@ export class ManagerCore implements CallHost {
     return cache.run(`${scope.key}\u0000${key}`, call, () => scope.incidents().cacheHits++);
   }
 
+  /** `setPrices` (and `applyPolicy`): from then on every scope records its spend. */
+  setPrices(prices: unknown, options?: { readonly replace?: boolean }): void {
+    this.prices.set(prices, options);
+    for (const scope of this.scopes.values()) scope.ensureMeter();
+  }
+
   chargeFor(scope: Scope, metering: MeterOptions | undefined, args: ArrayLike<unknown> | undefined, now: number): Charge {
     return openCharge(scope, this.prices, this.estimator, metering, args, now);
   }

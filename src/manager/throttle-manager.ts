@@ -208,12 +208,11 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> {
   /**
    * Sets model prices (USD per million tokens): merged per model into the table (the documented
    * defaults at first), or replacing it with `{ replace: true }`. From then on every call of this
-   * manager records its spend (README "LLM spend").
+   * manager records its spend (README "LLM spend"). Prices are policy: part of `policyHash()`.
    */
   setPrices(prices: Readonly<Record<string, ModelPrice>>, options?: { readonly replace?: boolean }): void {
-    const core = this.#core;
-    core.prices.set(prices, options);
-    for (const scope of core.scopes.values()) scope.ensureMeter();
+    this.#core.setPrices(prices, options);
+    this.#policy.invalidate();
   }
 
   /** What each metered scope spent (tokens, USD, per model) and its budget: a plain JSON value. */

@@ -7,7 +7,7 @@ import type { MeterOptions } from '../tokens/metering.js';
 import { ConfigError } from '../errors/errors.js';
 import { holdUntilBodyEnds } from './held-body.js';
 import { bodyExcerpt, HttpStatusError } from './http-status-error.js';
-import { attemptDeadline, isIdempotent, isStreamBody, meteringOf, readOutboundOptions, readResponseSignals, refuseIfDegraded, type OutboundOptions } from './outbound-scope.js';
+import { admitToGuard, attemptDeadline, isIdempotent, isStreamBody, meteringOf, readOutboundOptions, readResponseSignals, refuseIfDegraded, type OutboundOptions } from './outbound-scope.js';
 import { routeOf } from './routes.js';
 
 export interface CreateFetchOptions extends OutboundOptions<[input: RequestInfo | URL, init: RequestInit | undefined]> {
@@ -92,7 +92,7 @@ class OutboundCall {
     const { core, scope } = this;
     for (const response of this.responses) discard(response); // an earlier attempt's answer, not needed any more
     this.responses.length = 0;
-    core.guard.admit(scope.key, Date.now());
+    admitToGuard(core, scope);
     const controller = scope.config.timeoutMs > 0 && scope.config.timeoutMs !== Infinity ? new AbortController() : null;
     const deadline = controller === null ? null : attemptDeadline(scope, (error) => controller.abort(error));
     let response: Response;

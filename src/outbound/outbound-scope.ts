@@ -88,12 +88,23 @@ export function meteringOf<R extends unknown[]>(cost: NonNullable<OutboundSettin
 /** Refuses a call at once while the guard is degraded, counted in the scope like any refusal. */
 export function refuseIfDegraded(core: ManagerCore, scope: Scope): void {
   if (!core.guard.degraded) return;
+  if (scope.config.mode === 'observe') return; // each attempt meets the guard (admitToGuard), counted there
   try {
     core.guard.throwIfDegraded(scope.key, Date.now());
   } catch (error) {
     scope.requests++;
     scope.incidents().rejected++;
     throw error;
+  }
+}
+
+/** Counts an attempt in the anti-loop guard, which may refuse it (DegradedError) or trip. */
+export function admitToGuard(core: ManagerCore, scope: Scope): void {
+  try {
+    core.guard.admit(scope.key, Date.now());
+  } catch (error) {
+    // Observe mode: the guard decided (and may have tripped); the attempt is sent anyway.
+    if (scope.config.mode !== 'observe' || !scope.letThrough(error)) throw error;
   }
 }
 

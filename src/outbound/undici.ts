@@ -11,7 +11,7 @@ import { forbidRetry } from '../manager/unretryable.js';
 import type { CallContext } from '../tokens/charge.js';
 import type { MeterOptions } from '../tokens/metering.js';
 import { chunksExcerpt, HttpStatusError } from './http-status-error.js';
-import { attemptDeadline, isIdempotent, isStreamBody, meteringOf, readOutboundOptions, readResponseSignals, refuseIfDegraded, type OutboundOptions } from './outbound-scope.js';
+import { admitToGuard, attemptDeadline, isIdempotent, isStreamBody, meteringOf, readOutboundOptions, readResponseSignals, refuseIfDegraded, type OutboundOptions } from './outbound-scope.js';
 import type { HeaderSource } from './rate-limit-headers.js';
 import { routeOfPath } from './routes.js';
 
@@ -151,7 +151,7 @@ class InterceptedCall implements DispatchController {
 
   private attempt(signal: AbortSignal, call: CallContext): Promise<void> {
     this.heldError = null;
-    this.core.guard.admit(this.scope.key, Date.now());
+    admitToGuard(this.core, this.scope);
     return new Promise<void>((resolve, reject) => {
       const attempt = new Attempt(this, call, signal, resolve, reject);
       this.current = attempt;

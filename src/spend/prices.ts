@@ -51,9 +51,7 @@ export class Prices {
   inUse = false;
 
   set(prices: unknown, options: { readonly replace?: boolean } = {}): void {
-    if (typeof prices !== 'object' || prices === null || Array.isArray(prices)) throw new ConfigError('setPrices', prices, 'must be an object of { [model]: { inputPerMTok, outputPerMTok, cachedInputPerMTok? } }');
-    const checked = new Map<string, ModelPrice>();
-    for (const [model, value] of Object.entries(prices)) checked.set(model, checkPrice(model, value));
+    const checked = checkPrices(prices);
     if (options.replace === true) this.table = checked;
     else for (const [model, value] of checked) this.table.set(model, value);
     this.resolved.clear();
@@ -86,6 +84,14 @@ export class Prices {
   toJSON(): Record<string, ModelPrice> {
     return Object.fromEntries(this.table);
   }
+}
+
+/** Checks a price table as `setPrices` does (ConfigError naming the field), without changing anything. */
+export function checkPrices(prices: unknown): Map<string, ModelPrice> {
+  if (typeof prices !== 'object' || prices === null || Array.isArray(prices)) throw new ConfigError('setPrices', prices, 'must be an object of { [model]: { inputPerMTok, outputPerMTok, cachedInputPerMTok? } }');
+  const checked = new Map<string, ModelPrice>();
+  for (const [model, value] of Object.entries(prices)) checked.set(model, checkPrice(model, value));
+  return checked;
 }
 
 function checkPrice(model: string, value: unknown): ModelPrice {

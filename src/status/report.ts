@@ -41,7 +41,7 @@ export interface ScopeCounters {
 export interface WouldRefuseCounters {
   /** Calls that enforce mode would have refused (or refused while waiting) and observe mode let through. */
   readonly wouldRefuse: number;
-  /** The same by reason: `max_wait`, `queue_full`, `paused`, `circuit_open`, `suspended`. */
+  /** The same by reason (`WouldRefuseReason`): `max_wait`, `queue_full`, `paused`, `cost_exceeds_limit`, `circuit_open`, `suspended`, `budget`, `degraded`. */
   readonly wouldRefuseByReason: Readonly<Record<string, number>>;
 }
 

@@ -1,22 +1,17 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ThrottleManager, isCircuitOpenError, type CircuitOpenError, type CircuitStateChangeEvent } from 'floodgate';
-import { SVC, deferred, flush, httpError, roomy, track } from '../helpers.js';
+import { SVC, deferred, flush, httpError, roomy, track, useFakeManager } from '../helpers.js';
 
 const RESET_MS = 10_000;
 const CONSECUTIVE_3 = { kind: 'consecutive', threshold: 3, failureRate: null, calls: null };
 
 let manager: ThrottleManager;
 let changes: [string, string][];
-beforeEach(() => {
-  vi.useFakeTimers();
-  manager = new ThrottleManager({ env: {} });
+useFakeManager((m) => {
+  manager = m;
   roomy(manager, { circuitBreakerThreshold: 3, circuitBreakerResetMs: RESET_MS, requestsPerSecond: 1, burst: 20, requestsPerMinute: 60 });
   changes = [];
   manager.on('circuitStateChange', (e: CircuitStateChangeEvent) => changes.push([e.from, e.to]));
-});
-afterEach(async () => {
-  await manager.close();
-  vi.useRealTimers();
 });
 
 const fail = (status: number) => track(manager.execute(SVC, () => Promise.reject(httpError(status))));

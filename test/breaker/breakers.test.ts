@@ -1,17 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConsecutiveBreaker, CountBreaker, SamplingBreaker, ThrottleManager, isCircuitOpenError, isConfigError } from 'floodgate';
 import { Circuit, type CircuitSink } from '../../src/breaker/circuit.js';
-import { SVC, httpError, roomy } from '../helpers.js';
+import { SVC, httpError, roomy, useFakeManager } from '../helpers.js';
 
 let manager: ThrottleManager;
-beforeEach(() => {
-  vi.useFakeTimers();
-  manager = new ThrottleManager({ env: {} });
-});
-afterEach(async () => {
-  await manager.close();
-  vi.useRealTimers();
-});
+useFakeManager((m) => (manager = m));
 
 const failing = () => Promise.reject(httpError(503));
 const ok = () => 'ok';

@@ -1,16 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ThrottleManager, isConfigError, throttled } from 'floodgate';
-import { SVC, deferred, flush, roomy, track } from '../helpers.js';
+import { describe, expect, it, vi } from 'vitest';
+import { ThrottleManager, throttled } from 'floodgate';
+import { SVC, configErrorOf, deferred, flush, roomy, track, useFakeManager } from '../helpers.js';
 
 let manager: ThrottleManager;
-beforeEach(() => {
-  vi.useFakeTimers();
-  manager = new ThrottleManager({ env: {} });
+useFakeManager((m) => {
+  manager = m;
   roomy(manager);
-});
-afterEach(async () => {
-  await manager.close();
-  vi.useRealTimers();
 });
 
 describe('response cache and coalescing', () => {
@@ -129,13 +124,7 @@ describe('response cache and coalescing', () => {
   });
 
   it('validates the cache, a constant cost and the model when decorating', () => {
-    let error: unknown;
-    try {
-      throttled(SVC, { cache: { ttlMs: 0, max: 1 } });
-    } catch (e) {
-      error = e;
-    }
-    expect(isConfigError(error) && error.field).toBe('cache.ttlMs');
+    expect(configErrorOf(() => throttled(SVC, { cache: { ttlMs: 0, max: 1 } })).field).toBe('cache.ttlMs');
     expect(() => throttled(SVC, { cost: -5 })).toThrow(/Invalid cost: -5/);
     expect(() => throttled(SVC, { model: '' })).toThrow(/Invalid model/);
   });

@@ -1,6 +1,7 @@
 import { inspect } from 'node:util';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { REDACTED, ThrottleManager, redactText, isPlatformSuspendedError, summarizeError } from 'floodgate';
+import { useFakeManager } from '../helpers.js';
 
 /**
  * Every form in which real code prints a secret, through every place floodgate shows a text:
@@ -78,18 +79,13 @@ const CARRIERS = {
 const SVC = 'secrets';
 let manager: ThrottleManager;
 let events: unknown[];
-beforeEach(() => {
-  vi.useFakeTimers();
-  manager = new ThrottleManager({ env: {} });
+useFakeManager((m) => {
+  manager = m;
   manager.configure(SVC, { requestsPerSecond: Infinity, burst: 100, requestsPerMinute: Infinity, retryAttempts: 1, backoffBaseMs: 0, backoffMaxMs: 0, circuitBreakerThreshold: 100 });
   events = [];
   for (const name of ['errorClassified', 'retry', 'banDetected', 'suspended', 'resumed', 'paused', 'rateLimited', 'circuitStateChange'] as const) {
     manager.on(name, (event: unknown) => events.push({ name, event }));
   }
-});
-afterEach(async () => {
-  await manager.close();
-  vi.useRealTimers();
 });
 
 function expectNoSecret(surface: string, value: unknown, secret: string): void {

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   ErrorCategory,
   ServiceType,
@@ -11,20 +11,15 @@ import {
   type ErrorClassification,
   type ErrorClassifiedEvent,
 } from 'floodgate';
-import { SVC, httpError, roomy, track } from '../helpers.js';
+import { SVC, httpError, roomy, track, useFakeManager } from '../helpers.js';
 
 let manager: ThrottleManager;
 let classified: ErrorClassifiedEvent[];
-beforeEach(() => {
-  vi.useFakeTimers();
-  manager = new ThrottleManager({ env: {} });
+useFakeManager((m) => {
+  manager = m;
   roomy(manager, { retryAttempts: 2, backoffBaseMs: 10, backoffMaxMs: 10, circuitBreakerThreshold: 100 });
   classified = [];
   manager.on('errorClassified', (e) => classified.push(e));
-});
-afterEach(async () => {
-  await manager.close();
-  vi.useRealTimers();
 });
 
 const opts = { endpoint: 'complete', manager: () => manager };

@@ -1,14 +1,10 @@
 /** Contracts and error budgets: per endpoint template, scored over a rolling window. */
-import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ThrottleManager, throttled, type BudgetBurnEvent } from 'floodgate';
-import { configErrorOf, httpError, roomy } from '../helpers.js';
-import { managerUnderFakeTimers } from './helpers.js';
+import { configErrorOf, httpError, roomy, useFakeManager } from '../helpers.js';
 
-const current = managerUnderFakeTimers();
 let manager: ThrottleManager;
-beforeEach(() => {
-  manager = current();
-});
+useFakeManager((m) => (manager = m), { now: 1_800_000_000_000 });
 
 const REPO = 'GET /repos/{owner}/{repo}';
 const ISSUES = 'GET /repos/{owner}/{repo}/issues';

@@ -2,8 +2,8 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, vi } from 'vitest';
-import { ThrottleManager, type Ledger, type LedgerEvents } from 'floodgate';
+import { afterEach } from 'vitest';
+import type { Ledger, LedgerEvents } from 'floodgate';
 
 const made: string[] = [];
 afterEach(() => {
@@ -29,21 +29,4 @@ export function writeLines(path: string, lines: readonly string[]): void {
 /** Resolves with the ledger's next `event`. */
 export function next<E extends keyof LedgerEvents>(ledger: Ledger, event: E): Promise<LedgerEvents[E][0]> {
   return new Promise((resolve) => ledger.once(event, ((value: LedgerEvents[E][0]) => resolve(value)) as never));
-}
-
-/**
- * For each test: fake timers from a fixed time, and a fresh manager (environment ignored), closed
- * afterwards. Returns the reader of the current test's manager.
- */
-export function managerUnderFakeTimers(): () => ThrottleManager {
-  let manager: ThrottleManager;
-  beforeEach(() => {
-    vi.useFakeTimers({ now: 1_800_000_000_000 });
-    manager = new ThrottleManager({ env: {} });
-  });
-  afterEach(async () => {
-    await manager.close();
-    vi.useRealTimers();
-  });
-  return () => manager;
 }

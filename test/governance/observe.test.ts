@@ -3,16 +3,25 @@
  * observed, none of them is made and no call is held.
  */
 import { join } from 'node:path';
-import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { createLedger, isCircuitOpenError, isPlatformSuspendedError, isRateLimitedError, unifiedErrorHandling, type ThrottleConfig, type ThrottleManager } from 'floodgate';
-import { configErrorOf, httpError, roomy, track } from '../helpers.js';
-import { managerUnderFakeTimers, readLines, tempDir } from './helpers.js';
+import { describe, expect, it, vi } from 'vitest';
+import {
+  createFetch,
+  createLedger,
+  isBudgetExceededError,
+  isCircuitOpenError,
+  isDegradedError,
+  isPlatformSuspendedError,
+  isRateLimitedError,
+  ThrottleManager,
+  unifiedErrorHandling,
+  type ThrottleConfig,
+} from 'floodgate';
+import { startServer } from '../outbound/http-server.js';
+import { configErrorOf, httpError, roomy, track, useFakeManager } from '../helpers.js';
+import { readLines, tempDir } from './helpers.js';
 
-const current = managerUnderFakeTimers();
 let manager: ThrottleManager;
-beforeEach(() => {
-  manager = current();
-});
+useFakeManager((m) => (manager = m), { now: 1_800_000_000_000 });
 
 /** Lets every callback already due run, without moving the clock. */
 const settle = async (): Promise<void> => {
@@ -219,6 +228,62 @@ describe("mode: 'observe'", () => {
     const records = readLines(path).map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(records).toEqual([expect.objectContaining({ scope: 'svc', decision: 'would_refuse', reason: 'max_wait', policyHash: manager.policyHash() })]);
     expect(sampledOut.stats()).toMatchObject({ appended: 0, sampledOut: 1 });
+  });
+
+  it('a budget refusal is let through too: counted as `budget`, the call runs unmetered (enforce mode refuses it)', async () => {
+    manager.setPrices({ 'test-model': { inputPerMTok: 1, outputPerMTok: 2 } });
+    const wouldRefuse: string[] = [];
+    manager.on('wouldRefuse', (e) => wouldRefuse.push(e.reason));
+    // Each call costs $0.10; the budget has room for one.
+    const traffic = async (mode: 'enforce' | 'observe') => {
+      roomy(manager, { budget: { usd: 0.1, period: 'day' }, mode }, mode);
+      const outcomes: unknown[] = [];
+      for (let i = 0; i < 3; i++) outcomes.push(await manager.execute(mode, () => ({ model: 'test-model', usage: { prompt_tokens: 100_000 } }), { cost: 100_000, model: 'test-model' }).then(() => 'ran', (e: unknown) => e));
+      return outcomes;
+    };
+    const enforced = await traffic('enforce');
+    expect(enforced[0]).toBe('ran');
+    expect(enforced.slice(1).every(isBudgetExceededError)).toBe(true);
+    expect(await traffic('observe')).toEqual(['ran', 'ran', 'ran']);
+    const { scopes } = manager.getStatusReport();
+    expect(scopes.observe!.counters).toMatchObject({ requests: 3, successes: 3, rejected: 0, wouldRefuse: 2, wouldRefuseByReason: { budget: 2 } });
+    expect(scopes.enforce!.counters).toMatchObject({ rejected: 2, wouldRefuse: 0 });
+    expect(wouldRefuse).toEqual(['budget', 'budget']);
+    // As in enforce mode, only the admitted call is spent against the budget: the same refusals follow.
+    expect(manager.getCostSummary().scopes.observe!.budget!.spentUsd).toBeCloseTo(0.1, 10);
+  });
+
+  it("the outbound guard's degraded mode is let through too: counted as `degraded`, the request is sent (enforce scopes are refused)", async () => {
+    vi.useRealTimers();
+    const server = await startServer();
+    const guarded = new ThrottleManager({ env: {}, guard: { maxPerMinute: 2, cooldownMs: 60_000 } });
+    try {
+      roomy(guarded, {}, 'http');
+      guarded.configure('http', { mode: 'observe' }, { platform: 'trial' });
+      const wouldRefuse: string[] = [];
+      guarded.on('wouldRefuse', (e) => wouldRefuse.push(`${e.scope}:${e.reason}`));
+      const trial = createFetch({ provider: 'trial', manager: guarded });
+      const live = createFetch({ provider: 'live', manager: guarded });
+      const statuses: number[] = [];
+      // Two starts reach the cap; the third trips the guard, the fourth meets degraded mode.
+      for (let i = 0; i < 4; i++) {
+        const res = await trial(`${server.origin}/x`);
+        await res.arrayBuffer();
+        statuses.push(res.status);
+      }
+      expect(statuses).toEqual([200, 200, 200, 200]);
+      expect(server.seen).toHaveLength(4);
+      expect(guarded.getStatusReport().guard).toMatchObject({ state: 'degraded', reason: 'max_per_minute' });
+      expect(isDegradedError(await live(`${server.origin}/x`).catch((e: unknown) => e))).toBe(true);
+      expect(server.seen).toHaveLength(4);
+      const { scopes } = guarded.getStatusReport();
+      expect(scopes['http:trial']!.counters).toMatchObject({ requests: 4, successes: 4, rejected: 0, wouldRefuse: 2, wouldRefuseByReason: { degraded: 2 } });
+      expect(scopes['http:live']!.counters).toMatchObject({ rejected: 1, wouldRefuse: 0 });
+      expect(wouldRefuse).toEqual(['http:trial:degraded', 'http:trial:degraded']);
+    } finally {
+      await guarded.close();
+      await server.close();
+    }
   });
 
   it('mode is validated like any field', () => {

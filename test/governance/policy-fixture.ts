@@ -2,7 +2,7 @@
 import { ErrorCategory, ErrorSeverity, SamplingBreaker, ServiceType, type ThrottleManager } from '../../src/index.js';
 
 /**
- * Services, a platform, a breaker object, contracts, observe mode and user patterns on both sides.
+ * Services, a platform, a breaker object, contracts, observe mode, prices and user patterns on both sides.
  * `reversed`: the same settings given in another key and call order.
  */
 export function configurePolicy(manager: ThrottleManager, reversed = false): void {
@@ -18,6 +18,7 @@ export function configurePolicy(manager: ThrottleManager, reversed = false): voi
     () => manager.configure(ServiceType.SOCIAL_MEDIA, { requestsPerMinute: 5 }, { platform: 'reddit' }),
   ];
   for (const step of reversed ? [...steps].reverse() : steps) step();
+  manager.setPrices({ 'in-house-model': { inputPerMTok: 2, outputPerMTok: 4 } });
   manager.registerErrorPattern({ name: 'vendor-overload', category: ErrorCategory.SERVER, severity: ErrorSeverity.MEDIUM, retryable: true, messages: [/overloaded/i] });
   manager.registerErrorPattern({ name: 'vendor-quirk', category: ErrorCategory.CLIENT, severity: ErrorSeverity.LOW, retryable: false, statusCodes: [418] }, { position: 'after' });
 }

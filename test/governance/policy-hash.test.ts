@@ -90,6 +90,19 @@ describe('manager.policyHash()', () => {
     changed((m) => m.registerErrorPattern(pattern, { position: 'after' }));
     changed((m) => m.registerErrorPattern({ ...pattern, messages: [/x/i] }));
     changed((m) => m.registerErrorPattern({ ...pattern, messages: [/x/] }));
+    // Prices decide budget refusals: a price changed, a model added, the table replaced.
+    changed((m) => m.setPrices({ 'gpt-4o': { inputPerMTok: 2.5, outputPerMTok: 11 } }));
+    changed((m) => m.setPrices({ 'in-house-model': { inputPerMTok: 1, outputPerMTok: 2 } }));
+    changed((m) => m.setPrices({ 'in-house-model': { inputPerMTok: 1, outputPerMTok: 2 } }, { replace: true }));
+  });
+
+  it('follows setPrices at once (cached otherwise), and ignores a call that changes no price', () => {
+    const first = manager.policyHash();
+    manager.setPrices({ 'gpt-4o': { inputPerMTok: 2.5, outputPerMTok: 10, cachedInputPerMTok: 1.25 } }); // the default, given again
+    expect(manager.policyHash()).toBe(first);
+    manager.setPrices({ 'gpt-4o': { inputPerMTok: 3, outputPerMTok: 10 } });
+    expect(manager.policyHash()).not.toBe(first);
+    expect(manager.getStatusReport().policyHash).toBe(manager.policyHash());
   });
 
   it('describes a cockatiel breaker object by its settings: the same as its declarative form', () => {
@@ -155,6 +168,15 @@ describe('exportPolicy() and applyPolicy()', () => {
     expect(other.getConfig(ServiceType.SOCIAL_MEDIA, { platform: 'reddit' })).toEqual(manager.getConfig(ServiceType.SOCIAL_MEDIA, { platform: 'reddit' }));
     expect(other.classifyError(new Error('Service overloaded')).pattern).toBe('vendor-overload');
     expect(other.classifyError(Object.assign(new Error('teapot'), { status: 418 })).pattern).toBe('vendor-quirk');
+    // The prices came with it: the same spend, so the same budget refusals.
+    for (const m of [manager, other]) m.configure('llm', { budget: { usd: 0.1, period: 'day' } });
+    const spend = async (m: ThrottleManager) => {
+      await m.execute('llm', () => ({ model: 'in-house-model', usage: { prompt_tokens: 40_000 } }), { cost: 40_000, model: 'in-house-model' });
+      return m.getCostSummary().scopes.llm!.usd;
+    };
+    const spent = await spend(manager);
+    expect(spent).toBeCloseTo(0.08, 10);
+    expect(await spend(other)).toBe(spent);
     // A platform keeps following later changes of its service, as configured platforms do.
     other.configure(ServiceType.SOCIAL_MEDIA, { maxQueue: 7 });
     expect(other.getConfig(ServiceType.SOCIAL_MEDIA, { platform: 'reddit' })).toMatchObject({ maxQueue: 7, requestsPerMinute: 5 });
@@ -200,5 +222,7 @@ describe('exportPolicy() and applyPolicy()', () => {
     await check((p) => void ((p.patterns as unknown as { after: unknown[] }).after = [{ name: 'x' }]), 'policy.patterns.after[0]: errorPattern.category');
     await check((p) => void ((p.patterns as unknown as { defaults: unknown[] }).defaults = []), 'policy.patterns.defaults');
     await check((p) => void (p.format = 'other' as never), 'policy.format');
+    await check((p) => void (p.prices!['gpt-4o'] = { inputPerMTok: -1, outputPerMTok: 10 }), 'policy.prices: setPrices.gpt-4o.inputPerMTok');
+    await check((p) => void delete p.prices, 'policy.prices: setPrices');
   });
 });

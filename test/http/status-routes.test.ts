@@ -1,10 +1,10 @@
 import http from 'node:http';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { isConfigError, ThrottleManager } from 'floodgate';
+import { ThrottleManager } from 'floodgate';
 import { statusRouter } from 'floodgate/express';
 import { createStatusHandler } from 'floodgate/http';
-import { roomy, SVC } from '../helpers.js';
+import { SVC, configErrorOf, roomy } from '../helpers.js';
 import { OTHER_ROUTE, PREFIX, readEvents, SERVER_KINDS, SERVERS, type RunningServer, type StatusServerOptions } from './servers.js';
 
 const SECRET_KEY = 'sk-proj-Zx81Kq0aLmN3vB7cD9eF';
@@ -303,16 +303,7 @@ describe('options', () => {
       [() => createStatusHandler({ prefix: '/s', events: 'yes' as never }), 'events'],
       [() => statusRouter({ prefix: 'x' }), 'prefix'],
     ];
-    for (const [make, field] of cases) {
-      let error: unknown;
-      try {
-        make();
-      } catch (e) {
-        error = e;
-      }
-      expect(isConfigError(error), field).toBe(true);
-      expect((error as Error).message).toContain(field);
-    }
+    for (const [make, field] of cases) expect(configErrorOf(make).message).toContain(field);
   });
 
   it('statusRouter({ prefix }) serves under that path when the router is mounted at the root', async () => {

@@ -1,16 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ThrottleManager, isCallCancelledError } from 'floodgate';
-import { SVC, roomy, track, type Tracked } from '../helpers.js';
+import { SVC, roomy, track, useFakeManager, type Tracked } from '../helpers.js';
 
 let manager: ThrottleManager;
-beforeEach(() => {
-  vi.useFakeTimers();
-  manager = new ThrottleManager({ env: {} });
-});
-afterEach(async () => {
-  await manager.close();
-  vi.useRealTimers();
-});
+useFakeManager((m) => (manager = m));
 
 /** Launches `count` calls at once; each records the (virtual) time it started. */
 function launch(count: number): { starts: number[]; calls: Tracked<number>[] } {

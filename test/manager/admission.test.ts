@@ -1,16 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ThrottleManager, isCallCancelledError, isRateLimitedError, type RateLimitedError, type RateLimitedEvent } from 'floodgate';
-import { SVC, deferred, flush, httpError, roomy, track } from '../helpers.js';
+import { SVC, deferred, flush, httpError, roomy, track, useFakeManager } from '../helpers.js';
 
 let manager: ThrottleManager;
-beforeEach(() => {
-  vi.useFakeTimers();
-  manager = new ThrottleManager({ env: {} });
-});
-afterEach(async () => {
-  await manager.close();
-  vi.useRealTimers();
-});
+useFakeManager((m) => (manager = m));
 
 /** A call that records when it started, under `label`. */
 function call(label: string, log: { label: string; at: number }[], options?: { signal?: AbortSignal; service?: string }) {

@@ -1,26 +1,13 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { isCallCancelledError, isCallTimeoutError, ServiceType, ThrottleManager } from 'floodgate';
-import { delay } from '../helpers.js';
+import { delay, roomy, useFakeManager } from '../helpers.js';
 
 const SVC = 'timeouts_svc';
 let manager: ThrottleManager;
 
-beforeEach(() => {
-  vi.useFakeTimers();
-  manager = new ThrottleManager({ env: {} });
-  manager.configure(SVC, {
-    requestsPerSecond: Infinity,
-    burst: 1_000,
-    requestsPerMinute: Infinity,
-    maxConcurrent: Infinity,
-    retryAttempts: 0,
-    timeoutMs: 1_000,
-  });
-});
-
-afterEach(async () => {
-  await manager.close();
-  vi.useRealTimers();
+useFakeManager((m) => {
+  manager = m;
+  roomy(manager, { timeoutMs: 1_000 }, SVC);
 });
 
 const hang = (): Promise<never> => new Promise<never>(() => {});

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   ServiceType,
   ThrottleManager,
@@ -9,23 +9,21 @@ import {
   isRateLimitedError,
   throttleManager,
 } from 'floodgate';
-import { SVC, deferred, flush, httpError, networkError, roomy, track } from '../helpers.js';
+import { SVC, deferred, flush, httpError, networkError, roomy, track, useFakeManager } from '../helpers.js';
 
 let manager: ThrottleManager;
 const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown): void => {
   unhandled.push(reason);
 };
-beforeEach(() => {
-  vi.useFakeTimers();
-  manager = new ThrottleManager({ env: {} });
+// Registered first, so it runs after the manager is closed (vitest runs afterEach hooks in reverse).
+afterEach(() => {
+  process.off('unhandledRejection', onUnhandled);
+});
+useFakeManager((m) => {
+  manager = m;
   unhandled.length = 0;
   process.on('unhandledRejection', onUnhandled);
-});
-afterEach(async () => {
-  await manager.close();
-  process.off('unhandledRejection', onUnhandled);
-  vi.useRealTimers();
 });
 
 describe('execute()', () => {

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   CallTimeoutError,
   CircuitOpenError,
@@ -16,7 +16,7 @@ import {
   unifiedErrorHandling,
   type ErrorClassifiedEvent,
 } from 'floodgate';
-import { ROOMY, roomy } from '../helpers.js';
+import { ROOMY, roomy, useFakeManager } from '../helpers.js';
 
 /**
  * Throwables whose every read throws: whatever floodgate does with them, the caller must get
@@ -48,15 +48,10 @@ const HOSTILE: [string, () => object][] = [
 
 const SVC = 'hostile';
 let manager: ThrottleManager;
-beforeEach(() => {
-  vi.useFakeTimers();
-  manager = new ThrottleManager({ env: {} });
-});
-afterEach(async () => {
-  await manager.close();
+afterEach(() => {
   throttleManager.reset();
-  vi.useRealTimers();
 });
+useFakeManager((m) => (manager = m));
 
 /** Compared by identity without handing the value to expect(), whose formatting would read it. */
 function same(a: unknown, b: unknown): boolean {

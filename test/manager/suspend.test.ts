@@ -1,15 +1,14 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   ServiceType,
   ThrottleManager,
-  isConfigError,
   isPlatformSuspendedError,
   type BanDetectedEvent,
   type PlatformSuspendedError,
   type ResumedEvent,
   type SuspendedEvent,
 } from 'floodgate';
-import { flush, networkError, track } from '../helpers.js';
+import { configErrorOf, flush, networkError, track, useFakeManager } from '../helpers.js';
 
 const SOCIAL = ServiceType.SOCIAL_MEDIA;
 const HOUR = 3_600_000;
@@ -17,18 +16,13 @@ const HOUR = 3_600_000;
 let manager: ThrottleManager;
 let suspended: SuspendedEvent[];
 let resumed: ResumedEvent[];
-beforeEach(() => {
-  vi.useFakeTimers();
-  manager = new ThrottleManager({ env: {} });
+useFakeManager((m) => {
+  manager = m;
   manager.configure(SOCIAL, { burst: 5, requestsPerSecond: 10, requestsPerMinute: 100, maxConcurrent: 10, timeoutMs: 0 });
   suspended = [];
   resumed = [];
   manager.on('suspended', (e) => suspended.push(e));
   manager.on('resumed', (e) => resumed.push(e));
-});
-afterEach(async () => {
-  await manager.close();
-  vi.useRealTimers();
 });
 
 const post = (platform: string, fn: () => unknown = vi.fn(() => `posted to ${platform}`)) => ({ fn, call: track(manager.execute(SOCIAL, fn, { platform })) });
@@ -135,14 +129,7 @@ describe('suspend() and resume()', () => {
     [{ durationMs: Infinity, reason: 'x' }, 'durationMs'],
     [{ durationMs: 1_000, reason: '' }, 'reason'],
   ])('rejects bad options %j with a ConfigError', (options, field) => {
-    let error: unknown;
-    try {
-      manager.suspend(SOCIAL, options);
-    } catch (e) {
-      error = e;
-    }
-    expect(isConfigError(error)).toBe(true);
-    expect((error as { field: string }).field).toBe(field);
+    expect(configErrorOf(() => manager.suspend(SOCIAL, options)).field).toBe(field);
     expect(suspended).toEqual([]);
   });
 });

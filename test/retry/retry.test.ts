@@ -1,19 +1,14 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ThrottleManager, ErrorCategory, isCallCancelledError, isRateLimitedError, type RateLimitedError, type RetryEvent } from 'floodgate';
 import { backoffDelay } from '../../src/retry/backoff.js';
-import { SVC, flush, httpError, networkError, roomy, track } from '../helpers.js';
+import { SVC, flush, httpError, networkError, roomy, track, useFakeManager } from '../helpers.js';
 
 let manager: ThrottleManager;
 let retries: RetryEvent[];
-beforeEach(() => {
-  vi.useFakeTimers();
-  manager = new ThrottleManager({ env: {} });
+useFakeManager((m) => {
+  manager = m;
   retries = [];
   manager.on('retry', (e) => retries.push(e));
-});
-afterEach(async () => {
-  await manager.close();
-  vi.useRealTimers();
 });
 
 /** A provider that fails with `make()` (a fresh error each time) `failures` times, then answers. */

@@ -1,25 +1,17 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   BudgetExceededError,
   DEFAULT_PRICES,
   DEFAULT_PRICES_DATE,
   ThrottleManager,
   isBudgetExceededError,
-  isConfigError,
   retryAfterOf,
   throttled,
 } from 'floodgate';
-import { SVC, deferred, flush, roomy, track } from '../helpers.js';
+import { SVC, configErrorOf, deferred, flush, roomy, track, useFakeManager } from '../helpers.js';
 
 let manager: ThrottleManager;
-beforeEach(() => {
-  vi.useFakeTimers({ now: Date.UTC(2026, 11, 3, 10, 0, 0) });
-  manager = new ThrottleManager({ env: {} });
-});
-afterEach(async () => {
-  await manager.close();
-  vi.useRealTimers();
-});
+useFakeManager((m) => (manager = m), { now: Date.UTC(2026, 11, 3, 10, 0, 0) });
 
 /** $1 per million input tokens, $2 per million output: 1,000,000 input tokens cost $1. */
 const PRICES = { 'test-model': { inputPerMTok: 1, outputPerMTok: 2 } };
@@ -89,13 +81,7 @@ describe('budgets', () => {
       [{ usd: 1, period: 10 }, 'budget.period'],
       ['lots', 'budget'],
     ] as const) {
-      let error: unknown;
-      try {
-        manager.configure(SVC, { budget: budget as never });
-      } catch (e) {
-        error = e;
-      }
-      expect(isConfigError(error) && error.field).toBe(field);
+      expect(configErrorOf(() => manager.configure(SVC, { budget: budget as never })).field).toBe(field);
     }
     manager.configure(SVC, { budget: { usd: 5, period: 'day' } });
     expect(manager.getConfig(SVC).budget).toEqual({ usd: 5, period: 'day' });

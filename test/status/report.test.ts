@@ -1,17 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ServiceType, ThrottleManager, type StatusReport } from 'floodgate';
 import { LatencyHistogram } from '../../src/status/latency.js';
-import { SVC, delay, expectPlainJson, flush, httpError, networkError, roomy, track } from '../helpers.js';
+import { SVC, delay, expectPlainJson, flush, httpError, networkError, roomy, track, useFakeManager } from '../helpers.js';
 
 let manager: ThrottleManager;
-beforeEach(() => {
-  vi.useFakeTimers();
-  manager = new ThrottleManager({ env: {} });
-});
-afterEach(async () => {
-  await manager.close();
-  vi.useRealTimers();
-});
+useFakeManager((m) => (manager = m));
 
 /** Drives a few scopes into every state the report can show. */
 async function busyManager(): Promise<StatusReport> {

@@ -8,7 +8,8 @@ import { Cluster as Cluster5, Redis as Redis5 } from 'ioredis';
 import { Cluster as Cluster6, Redis as Redis6 } from 'ioredis6';
 import { createClient as createClient5, createCluster as createCluster5 } from 'redis';
 import { createClient as createClient6, createCluster as createCluster6 } from 'redis6';
-import { isConfigError, RedisStore, type RedisClient, type RedisStoreOptions } from 'floodgate';
+import { RedisStore, type ConfigError, type RedisClient, type RedisStoreOptions } from 'floodgate';
+import { configErrorOf } from '../helpers.js';
 import { adaptClient } from '../../src/stores/redis/client.js';
 import { storeParts } from '../../src/stores/redis/store.js';
 
@@ -24,14 +25,8 @@ const clients = {
   nodeRedis6Cluster: () => createCluster6({ rootNodes }),
 };
 
-function refusal(client: unknown) {
-  try {
-    new RedisStore({ client } as RedisStoreOptions);
-  } catch (error) {
-    if (isConfigError(error)) return error;
-    throw error;
-  }
-  throw new Error('accepted');
+function refusal(client: unknown): ConfigError {
+  return configErrorOf(() => new RedisStore({ client } as RedisStoreOptions));
 }
 
 describe('RedisStore clients', () => {

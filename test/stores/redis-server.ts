@@ -4,14 +4,15 @@
  * every fleet test fails, each with a message that says how to install it (CI installs it in
  * .ci/run). A failing `beforeAll` would only mark them skipped, and the run would read green.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
 import { Redis, type RedisOptions } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
 import type { RedisClient } from 'floodgate';
 import { connectClient, TEST_CLIENT } from './clients.js';
+import { freePort, killProcess, launchRedis, missingTool, sleep } from './redis-processes.mjs';
 
 export * from './clients.js';
+export { freePort, pingOnce, sleep } from './redis-processes.mjs';
 
 export interface RedisServer {
   readonly port: number;
@@ -69,59 +70,29 @@ export const MEMBER_CONFIG = {
   circuitBreakerThreshold: 1_000,
 } as const;
 
-export function redisServerBinary(): string {
-  const found = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
-  if (found.error !== undefined || found.status !== 0) {
-    throw new Error(
-      'redis-server is required by the fleet-mode tests (test/stores) and was not found on PATH. ' +
-        'Install it (Debian/Ubuntu: `apt-get install -y redis-server`); .ci/run installs it when missing.',
-    );
-  }
-  return 'redis-server';
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
+/** Throws, saying how to install it, when redis-server is not on PATH. */
+export function requireRedisServer(): void {
+  if (missingTool('redis-server') === null) return;
+  throw new Error(
+    'redis-server is required by the fleet-mode tests (test/stores) and was not found on PATH. ' +
+      'Install it (Debian/Ubuntu: `apt-get install -y redis-server`); .ci/run installs it when missing.',
+  );
 }
 
 export async function startRedis(): Promise<RedisServer> {
-  const binary = redisServerBinary();
+  requireRedisServer();
   const port = await freePort();
   let child: ChildProcess | undefined;
   const clients = new Set<{ disconnect(): void }>();
 
   const launch = async (): Promise<void> => {
-    const proc = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', '--loglevel', 'warning'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child = proc;
-    let output = '';
-    proc.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    proc.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      if (proc.exitCode !== null) throw new Error(`redis-server exited (${proc.exitCode}) on port ${port}: ${output}`);
-      if (await pingOnce(port)) return;
-      if (Date.now() > deadline) throw new Error(`redis-server did not answer on port ${port} within 10 s: ${output}`);
-      await sleep(20);
-    }
+    child = await launchRedis(port);
   };
 
   const kill = async (): Promise<void> => {
     const proc = child;
     child = undefined;
-    if (proc === undefined || proc.exitCode !== null) return;
-    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-    proc.kill('SIGKILL');
-    await exited;
+    await killProcess(proc);
   };
 
   await launch();
@@ -148,24 +119,6 @@ export async function startRedis(): Promise<RedisServer> {
     },
   };
 }
-
-/** One PING over a raw socket: true when the server answers. */
-export function pingOnce(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const client = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
-    client.on('error', () => {});
-    client
-      .connect()
-      .then(() => client.ping())
-      .then(
-        () => resolve(true),
-        () => resolve(false),
-      )
-      .finally(() => client.disconnect());
-  });
-}
-
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls `check` every 10 ms until it returns true, or fails after `timeoutMs`. */
 export async function until(check: () => boolean | Promise<boolean>, timeoutMs = 5_000, what = 'condition'): Promise<void> {

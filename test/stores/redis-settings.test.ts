@@ -1,20 +1,15 @@
 /** RedisStore options: checked once, when the store is made; no Redis needed (nothing is sent). */
 import { describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { ConfigError, isConfigError, RedisStore, type RedisStoreOptions } from 'floodgate';
+import { ConfigError, RedisStore, type RedisStoreOptions } from 'floodgate';
+import { configErrorOf } from '../helpers.js';
 import { resolveSettings } from '../../src/stores/redis/settings.js';
 
 /** A real client that never connects (nothing is sent). */
 const client = new Redis({ lazyConnect: true });
 
 function refusal(options: unknown): ConfigError {
-  try {
-    new RedisStore(options as RedisStoreOptions);
-  } catch (error) {
-    if (isConfigError(error)) return error;
-    throw error;
-  }
-  throw new Error('accepted');
+  return configErrorOf(() => new RedisStore(options as RedisStoreOptions));
 }
 
 describe('RedisStore options', () => {

@@ -464,6 +464,48 @@ describe('RedisStore: shared suspension and pause', () => {
     expect((await burst(a.manager, 1, { platform: 'reddit' })).started).toBe(1);
   });
 
+  it("a suspension reason from another process is redacted on arrival (pub/sub and admission answers): no secret reaches this process's report, events, errors or history", async () => {
+    const SECRET = 'sk-live-4f9aQ7zX2mB8nC1vD6eR3tY5uI0oP9aS';
+    const raw = `banned by the proxy: api_key=${SECRET}`;
+    const prefix = newPrefix();
+    const b = member(prefix, {});
+    await burst(b.manager, 1, { platform: 'reddit' });
+    await until(() => b.parts.channel.listening, 5_000, 'the subscription');
+    const seen: string[] = [];
+    b.manager.on('suspended', (e) => seen.push(JSON.stringify(e)));
+    const admin = server().client();
+    // An older version or a hostile publisher: a raw message, not sent through floodgate.
+    await admin.publish(`${prefix}events`, JSON.stringify({ t: 's', o: 'elsewhere', k: `${SVC}:reddit`, ms: 60_000, r: raw }));
+    await until(() => seen.length === 1, 5_000, 'the suspension to arrive');
+    const refused = await b.manager.execute(SVC, () => 'ran', { platform: 'reddit' }).catch((e: unknown) => e);
+    expect(isPlatformSuspendedError(refused)).toBe(true);
+
+    // A process that never saw the message reads the reason from the scope's hash in Redis.
+    const [seconds, micros] = (await admin.time()) as [number | string, number | string];
+    await admin.hset(`${prefix}{${SVC}:twitter}`, 'su', Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) + 60_000, 's', raw, 'x', 1);
+    const c = member(prefix, {});
+    c.manager.on('suspended', (e) => seen.push(JSON.stringify(e)));
+    const first = await c.manager.execute(SVC, () => 'ran', { platform: 'twitter' }).catch((e: unknown) => e);
+    expect(isPlatformSuspendedError(first)).toBe(true);
+    await until(() => seen.length === 2, 5_000, 'the suspension from the admission answer');
+    admin.disconnect();
+
+    const surfaces = [
+      ...seen,
+      JSON.stringify(b.manager.getStatusReport()),
+      JSON.stringify(c.manager.getStatusReport()),
+      JSON.stringify(b.manager.getErrorStatistics()),
+      String(refused),
+      JSON.stringify(refused),
+      String(first),
+      JSON.stringify(first),
+    ];
+    for (const text of surfaces) expect(text).not.toContain(SECRET);
+    expect((refused as { reason: string }).reason).toBe('banned by the proxy: api_key=[REDACTED]');
+    expect((first as { reason: string }).reason).toBe('banned by the proxy: api_key=[REDACTED]');
+    expect(c.manager.getStatusReport().scopes[`${SVC}:twitter`]!.suspension!.reason).toBe('banned by the proxy: api_key=[REDACTED]');
+  });
+
   it('a process that never saw the ban is refused at its first call (one round trip), and a suspension outlives every process', async () => {
     const prefix = newPrefix();
     const a = member(prefix, {});

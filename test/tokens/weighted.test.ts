@@ -1,17 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ThrottleManager, isConfigError, isRateLimitedError, type RateLimitedError, type RateLimitedEvent } from 'floodgate';
 import { TokenWindows } from '../../src/tokens/token-windows.js';
-import { SVC, flush, roomy, track } from '../helpers.js';
+import { SVC, configErrorOf, flush, roomy, track, useFakeManager } from '../helpers.js';
 
 let manager: ThrottleManager;
-beforeEach(() => {
-  vi.useFakeTimers();
-  manager = new ThrottleManager({ env: {} });
-});
-afterEach(async () => {
-  await manager.close();
-  vi.useRealTimers();
-});
+useFakeManager((m) => (manager = m));
 
 /** Largest sum of `cost` over starts within any 60-second window (a start at t counts in [t, t + 60 s)). */
 function worstWindow(starts: { at: number; cost: number }[]): { cost: number; count: number } {
@@ -297,13 +290,7 @@ describe('stores that cannot hold token caps', () => {
   it('refuse them with a ConfigError that changes nothing', () => {
     const store = { name: 'shared-kv', createLimiter: () => { throw new Error('not used'); }, close: async () => {} };
     const fleet = new ThrottleManager({ env: {}, store: store as never });
-    let error: unknown;
-    try {
-      fleet.configure(SVC, { tokensPerMinute: 10_000 });
-    } catch (e) {
-      error = e;
-    }
-    expect(isConfigError(error) && error.field).toBe('tokensPerMinute');
+    expect(configErrorOf(() => fleet.configure(SVC, { tokensPerMinute: 10_000 })).field).toBe('tokensPerMinute');
     expect(fleet.getConfig(SVC).tokensPerMinute).toBeUndefined();
   });
 });

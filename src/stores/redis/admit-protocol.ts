@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { redactText } from '../../classify/redact.js';
 import { HEADER, NOW, OLD_HEADER, STATE_BYTES } from './lua.js';
 
 // The admission protocol: the script Redis runs for each batch of admissions (with the proof
@@ -512,7 +513,8 @@ export function decodeAdmitReply(reply: unknown): AdmitAnswer {
       probe: r[6] === 1,
     };
   }
-  if (code === -1) return { kind: 'suspended', ms: Number(r[1]), reason: String(r[2] ?? '') };
+  // Another process wrote the reason (an older version, or anyone with access to Redis): redacted here.
+  if (code === -1) return { kind: 'suspended', ms: Number(r[1]), reason: redactText(String(r[2] ?? '')) };
   if (code === -2) return { kind: 'paused', ms: Number(r[1]) };
   return { kind: 'circuit_open', ms: Number(r[1]) };
 }

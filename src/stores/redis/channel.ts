@@ -1,3 +1,4 @@
+import { redactText } from '../../classify/redact.js';
 import type { SharedState, SharedStateListener, StoreHealth } from '../types.js';
 import { CIRCUIT_CLOSE_SCRIPT, CIRCUIT_OPEN_SCRIPT, MAX_PAUSE_MS, MESSAGE_SCRIPT, PAUSE_SCRIPT, RESUME_SCRIPT, SUSPEND_SCRIPT } from './channel-scripts.js';
 import type { ClientSubscription } from './client.js';
@@ -217,7 +218,8 @@ export class RedisChannel implements SharedState, FleetNotices {
     if (message.t === 'r') this.resumes++;
     for (const listener of this.listeners) {
       safely(() => {
-        if (message.t === 's') listener.onSuspended(message.k, Number(message.ms), String(message.r ?? ''));
+        // A reason from another process (an older version, a hostile publisher) is redacted on arrival.
+        if (message.t === 's') listener.onSuspended(message.k, Number(message.ms), redactText(String(message.r ?? '')));
         else if (message.t === 'r') listener.onResumed(message.k);
         else if (message.t === 'p') listener.onPaused(message.k, clampPause(Number(message.ms)));
         else if (message.t === 'o') listener.onCircuitOpened(message.k, Number(message.ms));
