@@ -224,6 +224,15 @@ describe('floodgate/undici: guard and options', () => {
     expect(server.seen).toHaveLength(2);
   });
 
+  it('a scope in observe mode meets degraded mode as createFetch does: counted as `degraded`, the request is sent', async () => {
+    manager.configureGuard({ maxPerMinute: 1 });
+    const dispatcher = setup({ mode: 'observe' });
+    for (let i = 0; i < 3; i++) expect((await (await request(`${server.origin}/x`, { dispatcher })).body.text())).toBe('ok');
+    expect(server.seen).toHaveLength(3);
+    expect(manager.getStatusReport().guard).toMatchObject({ state: 'degraded' });
+    expect(scope().counters).toMatchObject({ requests: 3, successes: 3, rejected: 0, wouldRefuseByReason: { degraded: 2 } });
+  });
+
   it('refuses bad options with a ConfigError naming the field', () => {
     const bad = (options: unknown): unknown => {
       try {
