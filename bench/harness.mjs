@@ -61,7 +61,8 @@ export async function compare(cases, { mode = 'sequential', inFlight = 1000, rou
       r.samples.push(Number(now() - t0) / r.ops);
     }
   }
-  return runners.map((r) => ({ name: r.name, group: r.group, ops: r.ops, nsPerOp: median(r.samples), spread: spread(r.samples) }));
+  // samples: ns per op of each round, in round order (rows of one round ran back to back: a paired ratio).
+  return runners.map((r) => ({ name: r.name, group: r.group, ops: r.ops, nsPerOp: median(r.samples), spread: spread(r.samples), samples: r.samples }));
 }
 
 /** Median ns per call of a synchronous function over `rounds` rounds of `n` calls. */

@@ -123,17 +123,18 @@ async function fleetFidelity(kind, { port, windows, prefix, wait }) {
 }
 
 /**
- * Runs the Redis benchmark. Returns `{ skipped, rows, markdown }`: `skipped` is a reason (and
- * `rows` empty) when no redis-server is available.
+ * Runs `body({ server, settings, client })` against a private redis-server started for it
+ * (`client()`: a new ioredis connection, closed with the server afterwards). Returns its result,
+ * or `{ skipped, rows: [], markdown }` naming `label` when no redis-server is available.
  */
-export async function runRedisBench({ quick = false } = {}) {
+async function onPrivateRedis(label, quick, body) {
   let server;
   try {
     const missing = missingTool('redis-server');
     if (missing !== null) throw new Error(missing);
     server = await startRedis();
   } catch (error) {
-    const skipped = `redis benchmark skipped: ${error.message}`;
+    const skipped = `${label} skipped: ${error.message}`;
     return { skipped, rows: [], markdown: `_${skipped}_\n` };
   }
   const settings = quick ? { rounds: 5, roundMs: 60, warmupMs: 60, maxOps: 50_000 } : { rounds: 11, roundMs: 200, warmupMs: 300, maxOps: 400_000 };
@@ -145,6 +146,19 @@ export async function runRedisBench({ quick = false } = {}) {
     return c;
   };
   try {
+    return await body({ server, settings, client });
+  } finally {
+    for (const c of clients) c.disconnect();
+    await server.stop();
+  }
+}
+
+/**
+ * Runs the Redis benchmark. Returns `{ skipped, rows, markdown }`: `skipped` is a reason (and
+ * `rows` empty) when no redis-server is available.
+ */
+export function runRedisBench({ quick = false } = {}) {
+  return onPrivateRedis('redis benchmark', quick, async ({ server, settings, client }) => {
     const pingClient = client();
     const rlfClient = client();
     const fgClient = client();
@@ -255,10 +269,103 @@ export async function runRedisBench({ quick = false } = {}) {
     ].join('\n');
     await manager.close();
     return { skipped: null, rows, inFlight: IN_FLIGHT, storeTripsPerAdmission: storeTrips, fidelity, markdown };
-  } finally {
-    for (const c of clients) c.disconnect();
-    await server.stop();
-  }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Weighted admissions (token caps) through Redis against rate-limiter-flexible's
+// `consume(key, points)`, same redis-server, same run.
+
+/**
+ * Admissions per second with a cost (5 tokens: 3 input, 2 output): floodgate's RedisStore
+ * checking and taking the cost from its token windows with the request limits in its one script
+ * run, against rate-limiter-flexible's `RateLimiterRedis.consume(key, 5)` (one fixed window,
+ * INCRBY), and floodgate's unweighted admission as the baseline. Returns `{ skipped, rows, markdown }`.
+ */
+export function runWeightedRedisBench({ quick = false } = {}) {
+  return onPrivateRedis('weighted redis benchmark', quick, async ({ settings, client }) => {
+    const managers = [];
+    try {
+      const admin = client();
+      // Limits that never refuse, every window binding (so every one is checked and taken): the
+      // windows shortened to 100 ms (Redis then holds 100 ms of records) and caps far above what
+      // 100 ms of this run can start.
+      const limits = { requestsPerSecond: 1e7, burst: 1e5, requestsPerMinute: 1e5 };
+      const weighted = { ...limits, tokensPerMinute: 1e9, inputTokensPerMinute: 1e9 };
+      const limiterOf = async (prefix, caps, options = {}) => {
+        const store = new RedisStore({ client: client(), prefix, ...testWindow(100), ...options });
+        const manager = new ThrottleManager({ store, env: {} });
+        managers.push(manager);
+        if (options.subscribe !== false) {
+          for (const until = Date.now() + 5_000; !storeParts(store).channel.listening; await new Promise((r) => setTimeout(r, 5))) {
+            if (Date.now() > until) throw new Error('the RedisStore subscription did not come up');
+          }
+        }
+        manager.configure('bench', { ...caps, maxConcurrent: Infinity, retryAttempts: 0, timeoutMs: 0, maxWaitMs: Infinity, maxQueue: Infinity });
+        return { manager, limiter: store.createLimiter('bench', caps, Date.now()) };
+      };
+      const plain = await limiterOf('bench:w0:', limits, { maxCredits: 0, subscribe: false });
+      const exact = await limiterOf('bench:w1:', weighted, { maxCredits: 0, subscribe: false });
+      const credited = await limiterOf('bench:w2:', weighted);
+      const rlf = new RateLimiterRedis({ storeClient: client(), keyPrefix: 'bench:wrlf', points: 1e12, duration: 60 });
+      // The limiter writes each admission's ticket into its cost: one object per case is enough here.
+      const costOf = () => ({ input: 3, output: 2, ticket: -1 });
+      const exactCost = costOf();
+      const creditedCost = costOf();
+      const noop = async () => undefined;
+      const reports = async (_signal, call) => call.reportUsage({ input: 2, output: 1 });
+      const cost = { input: 3, output: 2 };
+
+      const cases = [
+        { name: 'rate-limiter-flexible RateLimiterRedis.consume(key, 5)', group: 'peer', call: () => rlf.consume('bench', 5) },
+        { name: 'floodgate RedisStore admission, unweighted, maxCredits: 0 (baseline)', group: 'floodgate', call: () => plain.limiter.tryAcquire(Date.now()) },
+        { name: 'floodgate RedisStore admission with cost 5, maxCredits: 0', group: 'floodgate', call: () => exact.limiter.tryAcquire(Date.now(), exactCost) },
+        { name: 'floodgate RedisStore admission with cost 5, credits (the default)', group: 'floodgate', call: () => credited.limiter.tryAcquire(Date.now(), creditedCost) },
+        { name: 'floodgate execute() with cost 5 through RedisStore, maxCredits: 0', group: 'floodgate', call: () => exact.manager.execute('bench', noop, { cost }) },
+        { name: 'the same, the call reporting its usage (reconciled in Redis: one EVAL more)', group: 'floodgate', call: () => exact.manager.execute('bench', reports, { cost }) },
+      ];
+      const sequential = await compare(cases, { mode: 'sequential', ...settings });
+      const few = await compare(cases, { mode: 'inflight', inFlight: FEW_IN_FLIGHT, ...settings, minOps: FEW_IN_FLIGHT });
+      const inflight = await compare(cases, { mode: 'inflight', inFlight: IN_FLIGHT, ...settings, minOps: IN_FLIGHT });
+      const costs = [];
+      for (const c of cases) costs.push(await serverCostPerOp(admin, c.call, quick ? 500 : 2_000));
+      const rows = cases.map((c, i) => ({
+        name: c.name,
+        sequentialOpsPerSec: 1e9 / sequential[i].nsPerOp,
+        fewOpsPerSec: 1e9 / few[i].nsPerOp,
+        inflightOpsPerSec: 1e9 / inflight[i].nsPerOp,
+        commandsPerOp: costs[i].commands,
+        serverUsPerOp: costs[i].usec,
+      }));
+      const fmtOps = (ops) => `${Math.round(ops).toLocaleString('en-US')}/s`;
+      const ratio = (a, b, key) => (rows[a][key] / rows[b][key]).toFixed(2);
+      const ratios = [
+        [2, 0],
+        [3, 0],
+        [2, 1],
+      ].map(([a, b]) => `${rows[a].name} ÷ ${rows[b].name}: ${ratio(a, b, 'sequentialOpsPerSec')}× sequential, ${ratio(a, b, 'fewOpsPerSec')}× ${FEW_IN_FLIGHT} in flight, ${ratio(a, b, 'inflightOpsPerSec')}× ${IN_FLIGHT} in flight`);
+      const markdown = [
+        `## Fleet mode: weighted admissions (token caps) through Redis`,
+        '',
+        `One private redis-server on 127.0.0.1 (no persistence), one ioredis connection per row, same run, interleaved rounds. ` +
+          `Each admission costs 5 tokens (3 input, 2 output). floodgate's script checks and takes the cost from exact rolling token ` +
+          `windows (total and input capped) with the strict request window and the token bucket, in its one round trip; ` +
+          `rate-limiter-flexible's \`consume(key, 5)\` adds 5 to one fixed window. Redis commands and µs inside Redis are per ` +
+          `sequential call (the script's own commands counted inside its time).`,
+        '',
+        table(
+          ['case', 'sequential', `${FEW_IN_FLIGHT} in flight`, `${IN_FLIGHT} in flight`, 'Redis commands per call', 'µs inside Redis per call'],
+          rows.map((r) => [r.name, fmtOps(r.sequentialOpsPerSec), fmtOps(r.fewOpsPerSec), fmtOps(r.inflightOpsPerSec), r.commandsPerOp.toFixed(2), r.serverUsPerOp.toFixed(2)]),
+        ),
+        '',
+        ...ratios.map((line) => `- ${line}`),
+        '',
+      ].join('\n');
+      return { skipped: null, rows, markdown };
+    } finally {
+      for (const manager of managers) await manager.close();
+    }
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -377,8 +484,14 @@ export async function runClusterBench({ quick = false } = {}) {
 }
 
 // Run alone: `node bench/redis.mjs [--quick]` (after `npm run build`).
+// `--weighted`: only the weighted admissions section.
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const result = await runRedisBench({ quick: process.argv.includes('--quick') });
-  process.stdout.write(result.markdown);
-  process.stdout.write(`\n${(await runClusterBench({ quick: process.argv.includes('--quick') })).markdown}`);
+  const quick = process.argv.includes('--quick');
+  if (process.argv.includes('--weighted')) process.stdout.write((await runWeightedRedisBench({ quick })).markdown);
+  else {
+    const result = await runRedisBench({ quick });
+    process.stdout.write(result.markdown);
+    process.stdout.write(`\n${(await runWeightedRedisBench({ quick })).markdown}`);
+    process.stdout.write(`\n${(await runClusterBench({ quick })).markdown}`);
+  }
 }

@@ -45,7 +45,7 @@ export type { BreakerOption, BreakerSpec, BreakerFigures } from './breaker/break
 export { ConsecutiveBreaker, SamplingBreaker, CountBreaker } from 'cockatiel';
 
 export { MemoryStore } from './stores/memory-store.js';
-export type { ThrottleStore, ScopeLimiter, AdmissionCost, LimiterLimits, LimiterSnapshot, StoreHealth, SharedState, SharedStateListener } from './stores/types.js';
+export type { ThrottleStore, ScopeLimiter, AdmissionCost, LimiterLimits, LimiterSnapshot, StoreHealth, SharedState, SharedStateListener, SharedSpend } from './stores/types.js';
 // Fleet mode. RedisStore imports nothing from ioredis or node-redis (not even types): the user passes the client in.
 export { RedisStore } from './stores/redis/store.js';
 export type { RedisStoreOptions, RedisFallback } from './stores/redis/settings.js';

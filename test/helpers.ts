@@ -1,6 +1,6 @@
 /** Small shared helpers for the core test suite. */
 import { afterEach, beforeEach, expect, vi } from 'vitest';
-import { isConfigError, ThrottleManager, type ConfigError, type ThrottleConfig } from 'floodgate';
+import { isConfigError, MemoryStore, ThrottleManager, type ConfigError, type SharedStateListener, type ThrottleConfig, type ThrottleStore } from 'floodgate';
 
 /** A custom service type used by most behaviour tests. */
 export const SVC = 'svc';
@@ -129,4 +129,26 @@ export function configErrorOf(fn: () => unknown): ConfigError {
     return error as ConfigError;
   }
   throw new Error('expected a ConfigError, nothing was thrown');
+}
+
+/**
+ * A fleet store as a user could write one: memory limiters, and a shared state that records what
+ * the manager publishes and hands back the listener the manager attached (to play the fleet).
+ */
+export function sharedStoreDouble(): { store: ThrottleStore; published: string[]; listener: () => SharedStateListener | undefined } {
+  let listener: SharedStateListener | undefined;
+  const published: string[] = [];
+  const memory = new MemoryStore();
+  const store: ThrottleStore = {
+    name: 'fleet-double',
+    createLimiter: memory.createLimiter.bind(memory),
+    close: async () => {},
+    shared: {
+      attach: (l) => ((listener = l), () => (listener = undefined)),
+      publishSuspension: (scope) => void published.push(`suspend ${scope}`),
+      publishResume: (scope) => void published.push(`resume ${scope}`),
+      publishPause: (scope, ms) => void published.push(`pause ${scope} ${ms}`),
+    },
+  };
+  return { store, published, listener: () => listener };
 }

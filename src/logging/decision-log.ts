@@ -50,7 +50,8 @@ export function checkLoggingOptions(options: unknown): Required<LoggingOptions> 
 
 /**
  * Writes one JSON line per decision worth keeping (refusal, retry, circuit change, ban,
- * suspension, resume, provider pause, configuration change, store health) to a daily file.
+ * suspension, resume, provider pause, configuration change, store health, observe mode's
+ * would-be refusals, contract burn alerts, the anti-loop guard's degraded mode) to a daily file.
  * rotating-file-stream does the writing, the daily and by-size rotation and the size budget
  * (oldest rotated files deleted first); files older than `retentionDays` are deleted at each
  * rotation. A write never waits: past {@link MAX_PENDING_BYTES} waiting for the disk, or after
@@ -78,6 +79,10 @@ export class DecisionLog implements CallObserver {
     paused: (e) => this.log('paused', { scope: e.scope, until: iso(e.until), category: e.classification.category }),
     configured: (e) => this.log('configured', { service: e.service, platform: e.platform, fields: e.fields }),
     storeHealth: (e) => this.log('store_health', { store: e.store, status: e.status, mode: e.mode, lastError: e.lastError === null ? null : redactText(e.lastError) }),
+    wouldRefuse: (e) => this.log('would_refuse', { scope: e.scope, reason: e.reason }),
+    budgetBurn: (e) => this.log('budget_burn', { scope: e.scope, contract: e.contract, burnRate: e.burnRate, burnAlert: e.burnAlert, calls: e.calls, failures: e.failures }),
+    degraded: (e) => this.log('degraded', { until: iso(e.until), reason: e.reason }),
+    recovered: (e) => this.log('recovered', { at: iso(e.at) }),
   };
 
   constructor(

@@ -71,6 +71,7 @@ export function runCall(
     scope.throwIfRefusing(now);
     // One check when nothing meters the scope or the call.
     if (metering !== undefined || scope.meter !== null) charge = host.chargeFor(scope, metering, args, now);
+    if (charge !== null && charge.reserving !== null) return reservedThenRun(host, scope, endpoint, signal, fn, thisArg, args, charge, charge.reserving);
     return new Call(host, scope, endpoint, signal, fn, thisArg, args, charge).admitThenRun(now);
   } catch (error) {
     charge?.end();
@@ -78,6 +79,19 @@ export function runCall(
     countEnd(host, scope, error);
     return Promise.reject(error);
   }
+}
+
+/** Fleet budgets (RedisStore): the call goes on once the store reserved its spend, or is refused as any refusal before admission. */
+function reservedThenRun(host: CallHost, scope: Scope, endpoint: string | undefined, signal: AbortSignal | undefined, fn: Target, thisArg: unknown, args: ArrayLike<unknown> | undefined, charge: Charge, reserving: Promise<void>): Promise<unknown> {
+  return reserving.then(
+    () => new Call(host, scope, endpoint, signal, fn, thisArg, args, charge).admitThenRun(Date.now()),
+    (error: unknown) => {
+      charge.end();
+      if (scope.config.mode === 'observe' && scope.letThrough(error)) return new Call(host, scope, endpoint, signal, fn, thisArg, args, null).runLetThrough(Date.now());
+      countEnd(host, scope, error);
+      throw error;
+    },
+  );
 }
 
 /**

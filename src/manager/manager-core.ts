@@ -112,7 +112,7 @@ export class ManagerCore implements CallHost {
   checkWeighted(config: { readonly tokensPerMinute?: number; readonly inputTokensPerMinute?: number; readonly outputTokensPerMinute?: number }): void {
     if (this.store.weighted === true || capsOf(config) === null) return;
     const field = config.tokensPerMinute !== undefined && config.tokensPerMinute !== Infinity ? 'tokensPerMinute' : config.inputTokensPerMinute !== undefined && config.inputTokensPerMinute !== Infinity ? 'inputTokensPerMinute' : 'outputTokensPerMinute';
-    throw new ConfigError(field, config[field], `is not supported by the ${this.store.name} store: token caps are enforced by the memory store only`);
+    throw new ConfigError(field, config[field], `is not supported by the ${this.store.name} store: token caps need a store that enforces them (the memory store, RedisStore)`);
   }
 
   /** Changes whenever a scope is forgotten (eviction, reset, close, a new store): a cached Scope may be stale. */

@@ -3,6 +3,7 @@ import type { RetryEvent, SuspendedEvent } from '../events/events.js';
 import type { CallObserver } from '../manager/call-observer.js';
 import type { ManagerCore } from '../manager/manager-core.js';
 import type { Scope } from '../manager/scope.js';
+import type { ScopeMeter } from '../spend/meter.js';
 import { coreOf, type ThrottleManager } from '../manager/throttle-manager.js';
 import { ConfigError } from '../errors/errors.js';
 import { refusalOf, type RefusalReason } from './refusal.js';
@@ -14,18 +15,26 @@ export const SECONDS_BUCKETS: readonly number[] = Object.freeze([0.005, 0.01, 0.
 export const OTHER = '_other';
 
 
+/** {@link SECONDS_BUCKETS} in ms: the call path gives whole ms, and is never asked to divide. */
+const BOUNDS_MS: readonly number[] = SECONDS_BUCKETS.map((seconds) => seconds * 1000);
+
 /** A histogram's counts per bucket (not cumulative; the last slot is +Inf), their sum and count. */
 export class HistogramData {
   readonly counts = new Float64Array(SECONDS_BUCKETS.length + 1);
-  sum = 0;
+  sumMs = 0;
   count = 0;
 
-  observe(seconds: number): void {
+  observeMs(ms: number): void {
     let index = 0;
-    while (index < SECONDS_BUCKETS.length && seconds > SECONDS_BUCKETS[index]!) index++;
+    while (index < BOUNDS_MS.length && ms > BOUNDS_MS[index]!) index++;
     this.counts[index]!++;
-    this.sum += seconds;
+    this.sumMs += ms;
     this.count++;
+  }
+
+  /** The sum in seconds. */
+  get sum(): number {
+    return this.sumMs / 1000;
   }
 }
 
@@ -69,6 +78,26 @@ export interface ScopeFigures {
   readonly queueLength: number;
   readonly inFlight: number;
   readonly suspended: boolean;
+  /** Tokens still allowed in the rolling minute per token cap (null where uncapped); null without token caps. */
+  readonly tokenRoom: { readonly total: number | null; readonly input: number | null; readonly output: number | null } | null;
+  /** What the scope spent, per model; null while nothing meters it (README "LLM spend"). */
+  readonly spend: ScopeSpend | null;
+  /** Observe mode: refusals let through, by reason; null before the first. */
+  readonly wouldRefuse: Readonly<Record<string, number>> | null;
+}
+
+/** A metered scope's spend (the running sums of its `ScopeMeter`) and its budget. */
+export interface ScopeSpend {
+  readonly models: readonly ModelFigures[];
+  /** The budget of the current period: its amount and what is left (spent and reserved taken off). Null without a budget. */
+  readonly budget: { readonly usd: number; readonly leftUsd: number } | null;
+}
+
+export interface ModelFigures {
+  readonly model: string;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  readonly usd: number;
 }
 
 export interface Collection {
@@ -83,10 +112,14 @@ export interface Collection {
 /** Told of each attempt's wait and duration (seconds; -1 when not timed) with its series: OpenTelemetry records its histograms here. */
 export type AttemptHook = (series: EndpointSeries, waitSeconds: number, durationSeconds: number, ok: boolean) => void;
 
+/** Told of each call floodgate refused, with the error its caller gets: OpenTelemetry adds its span event here. */
+export type RefusalHook = (scope: Scope, refusal: NonNullable<ReturnType<typeof refusalOf>>, error: unknown) => void;
+
 export interface FeedOptions {
   /** Label sets kept per metric; beyond it, scopes are left out of the scope gauges and new (scope, endpoint) series fold into `_other`. @default 10000 */
   readonly maxSeries?: number;
   readonly onAttempt?: AttemptHook;
+  readonly onRefusal?: RefusalHook;
 }
 
 /**
@@ -99,6 +132,7 @@ export class MetricsFeed implements CallObserver {
   readonly maxSeries: number;
   private readonly core: ManagerCore;
   private readonly onAttempt: AttemptHook | undefined;
+  private readonly onRefusal: RefusalHook | undefined;
   private readonly byService = new Map<string, Map<string, EndpointSeries>>();
   private seriesCount = 0;
   private otherSeries: EndpointSeries | null = null;
@@ -128,6 +162,7 @@ export class MetricsFeed implements CallObserver {
     if (!Number.isInteger(maxSeries) || maxSeries < 1) throw new ConfigError('maxSeries', maxSeries, 'must be an integer >= 1');
     this.maxSeries = maxSeries;
     this.onAttempt = options.onAttempt;
+    this.onRefusal = options.onRefusal;
   }
 
   start(): void {
@@ -153,19 +188,20 @@ export class MetricsFeed implements CallObserver {
 
   attemptEnded(scope: Scope, endpoint: string | undefined, askedAt: number, startedAt: number, tookMs: number, ok: boolean): void {
     const series = this.seriesOf(scope.service, endpoint ?? '');
-    const waitSeconds = (startedAt - askedAt) / 1000;
+    const waitMs = startedAt - askedAt;
+    series.wait.observeMs(waitMs);
     // -1: a success the scope did not time (see CallObserver.attemptEnded); its wait is still known.
-    const durationSeconds = tookMs < 0 ? -1 : tookMs / 1000;
-    series.wait.observe(waitSeconds);
-    if (durationSeconds >= 0) (ok ? series.succeeded : series.failed).observe(durationSeconds);
-    if (this.onAttempt !== undefined) this.onAttempt(series, waitSeconds, durationSeconds, ok);
+    if (tookMs >= 0) (ok ? series.succeeded : series.failed).observeMs(tookMs);
+    if (this.onAttempt !== undefined) this.onAttempt(series, waitMs / 1000, tookMs < 0 ? -1 : tookMs / 1000, ok);
   }
 
   callFailed(scope: Scope, error: unknown): void {
-    const reason = refusalOf(error)?.reason;
-    if (reason === undefined) return;
+    const refusal = refusalOf(error);
+    if (refusal === null) return;
+    const { reason } = refusal;
     const tallies = this.talliesOf(scope.key, scope.service, scope.platform);
     if (tallies !== null) tallies.refusals.set(reason, (tallies.refusals.get(reason) ?? 0) + 1);
+    if (this.onRefusal !== undefined) this.onRefusal(scope, refusal, error);
   }
 
   /** Reads every live scope (up to the cap) and drops what belongs to scopes the manager forgot. */
@@ -251,7 +287,18 @@ function figuresOf(scope: Scope, now: number): ScopeFigures {
     queueLength: scope.queue?.size ?? 0,
     inFlight: scope.active,
     suspended: suspension !== null && suspension.until > now,
+    tokenRoom: snapshot.tokensRemaining ?? null,
+    spend: scope.meter === null ? null : spendOf(scope.meter, now),
+    wouldRefuse: incidents?.wouldRefuse?.reasons() ?? null,
   };
+}
+
+function spendOf(meter: ScopeMeter, now: number): ScopeSpend {
+  // What getCostSummary() shows for the scope (a budget whose period ended starts again).
+  const costs = meter.costs(now);
+  const models: ModelFigures[] = [];
+  for (const [model, spent] of Object.entries(costs.models)) models.push({ model, inputTokens: spent.inputTokens, outputTokens: spent.outputTokens, usd: spent.usd });
+  return { models, budget: costs.budget === null ? null : { usd: costs.budget.usd, leftUsd: costs.budget.leftUsd } };
 }
 
 /** One feed per (manager, key): `collectMetrics` and `instrument` are idempotent. */

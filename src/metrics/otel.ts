@@ -1,10 +1,7 @@
 import { metrics, trace, type Attributes, type BatchObservableResult, type Histogram, type MeterProvider, type Observable, type TracerProvider } from '@opentelemetry/api';
 import type { CircuitStateChangeEvent, RetryEvent } from '../events/events.js';
-import type { CallObserver } from '../manager/call-observer.js';
-import type { Scope } from '../manager/scope.js';
-import { coreOf, type ThrottleManager } from '../manager/throttle-manager.js';
+import type { ThrottleManager } from '../manager/throttle-manager.js';
 import { forget, MetricsFeed, onePer, SECONDS_BUCKETS, type EndpointSeries, type ScopeLabels } from './feed.js';
-import { refusalOf } from './refusal.js';
 
 /**
  * The part of an OpenTelemetry `MeterProvider` floodgate uses. A structural type: floodgate's
@@ -59,12 +56,25 @@ function create(manager: ThrottleManager, meterProvider: MeterProvider, options:
   const attemptHistogram = histogram('floodgate.attempt.duration', 'Duration of each attempt, from admission to its answer.');
   const feed = new MetricsFeed(manager, {
     maxSeries: options.maxSeries,
+    // Span events: on the span active where the decision is made (the caller's, when it has one).
+    onRefusal(scope, refusal, error) {
+      guarded(() => {
+        const span = trace.getActiveSpan();
+        if (span === undefined || !span.isRecording()) return;
+        const attributes: Attributes = { 'floodgate.scope': scope.key, 'floodgate.refusal.reason': refusal.reason, 'error.type': (error as Error).name };
+        if (refusal.retryAfterMs !== undefined) attributes['floodgate.retry_after_ms'] = refusal.retryAfterMs;
+        span.addEvent('floodgate.refusal', attributes);
+      });
+    },
     onAttempt(series, waitSeconds, durationSeconds, ok) {
       const attributes = (series.exported ??= attributesOf(series)) as { wait: Attributes; succeeded: Attributes; failed: Attributes };
-      guarded(() => {
+      // Guarded as guarded() does, inline: no closure per attempt.
+      try {
         waitHistogram.record(waitSeconds, attributes.wait);
         if (durationSeconds >= 0) attemptHistogram.record(durationSeconds, ok ? attributes.succeeded : attributes.failed);
-      });
+      } catch {
+        // Dropped; the call goes on.
+      }
     },
   });
 
@@ -72,6 +82,7 @@ function create(manager: ThrottleManager, meterProvider: MeterProvider, options:
   const attempts = meter.createObservableCounter('floodgate.attempts', { description: 'Attempts that reached the provider, retries included.', unit: '{attempt}' });
   const retries = meter.createObservableCounter('floodgate.retries', { description: 'Retries made, by the error category retried (error.type).', unit: '{retry}' });
   const refusals = meter.createObservableCounter('floodgate.refusals', { description: 'Calls refused by floodgate, by reason.', unit: '{call}' });
+  const wouldRefuse = meter.createObservableCounter('floodgate.would_refuse', { description: 'Observe mode: calls enforce mode would have refused, let through, by reason.', unit: '{call}' });
   const suspensions = meter.createObservableCounter('floodgate.suspensions', { description: 'Suspensions begun.', unit: '{suspension}' });
   const circuitState = meter.createObservableGauge('floodgate.circuit.state', { description: 'Circuit state per scope: 1 for the current state, 0 for the others.' });
   const suspended = meter.createObservableGauge('floodgate.suspended', { description: '1 while the scope is suspended.' });
@@ -80,7 +91,14 @@ function create(manager: ThrottleManager, meterProvider: MeterProvider, options:
   const queueLength = meter.createObservableGauge('floodgate.queue.length', { description: 'Calls waiting for admission.', unit: '{call}' });
   const inFlight = meter.createObservableGauge('floodgate.in_flight', { description: 'Calls admitted and not yet settled.', unit: '{call}' });
   const scopes = meter.createObservableGauge('floodgate.scopes', { description: 'Live scopes in the manager.', unit: '{scope}' });
-  const observables: Observable[] = [calls, attempts, retries, refusals, suspensions, circuitState, suspended, tokens, minuteRemaining, queueLength, inFlight, scopes];
+  // GenAI semantic-convention attributes (gen_ai.request.model, gen_ai.token.type); the instruments
+  // are floodgate's own: the convention's gen_ai.client.token.usage is a per-call histogram.
+  const llmTokens = meter.createObservableCounter('floodgate.llm.tokens', { description: 'LLM tokens used by metered calls that ended (reported usage, else the estimate).', unit: '{token}' });
+  const cost = meter.createObservableCounter('floodgate.cost', { description: 'Spend of metered calls that ended, at the price table.', unit: '{USD}' });
+  const budget = meter.createObservableGauge('floodgate.budget.limit', { description: "The scope's budget for its current period.", unit: '{USD}' });
+  const budgetRemaining = meter.createObservableGauge('floodgate.budget.remaining', { description: "What is left of the budget's current period (spend and reservations taken off).", unit: '{USD}' });
+  const tokenRoom = meter.createObservableGauge('floodgate.llm.token_window.remaining', { description: 'LLM tokens still allowed in the rolling 60-second window, per token cap.', unit: '{token}' });
+  const observables: Observable[] = [calls, attempts, retries, refusals, wouldRefuse, suspensions, circuitState, suspended, tokens, minuteRemaining, queueLength, inFlight, scopes, llmTokens, cost, budget, budgetRemaining, tokenRoom];
 
   const observe = (result: BatchObservableResult): void => {
     const collection = feed.collect(Date.now());
@@ -96,6 +114,25 @@ function create(manager: ThrottleManager, meterProvider: MeterProvider, options:
       if (figures.minuteRemaining !== null) result.observe(minuteRemaining, figures.minuteRemaining, at);
       result.observe(queueLength, figures.queueLength, at);
       result.observe(inFlight, figures.inFlight, at);
+      if (figures.wouldRefuse !== null) for (const [reason, value] of Object.entries(figures.wouldRefuse)) result.observe(wouldRefuse, value, { ...at, 'floodgate.refusal.reason': reason });
+      if (figures.tokenRoom !== null) {
+        for (const cap of ['total', 'input', 'output'] as const) {
+          const room = figures.tokenRoom[cap];
+          if (room !== null) result.observe(tokenRoom, room, { ...at, 'floodgate.token_window': cap });
+        }
+      }
+      const spend = figures.spend;
+      if (spend === null) continue;
+      for (const { model, inputTokens, outputTokens, usd } of spend.models) {
+        const byModel = { ...at, 'gen_ai.request.model': model };
+        result.observe(llmTokens, inputTokens, { ...byModel, 'gen_ai.token.type': 'input' });
+        result.observe(llmTokens, outputTokens, { ...byModel, 'gen_ai.token.type': 'output' });
+        result.observe(cost, usd, byModel);
+      }
+      if (spend.budget !== null) {
+        result.observe(budget, spend.budget.usd, at);
+        result.observe(budgetRemaining, spend.budget.leftUsd, at);
+      }
     }
     for (const tallies of collection.tallies) {
       const at = scopeAttributes(tallies.labels);
@@ -106,8 +143,7 @@ function create(manager: ThrottleManager, meterProvider: MeterProvider, options:
   };
   meter.addBatchObservableCallback(observe, observables);
 
-  // Span events: on the span active where the decision is made (the caller's, when it has one).
-  // A broken provider or span must never change what a caller gets: each of these is guarded.
+  // The other span events. A broken provider or span must never change what a caller gets: each is guarded.
   const onRetry = (event: RetryEvent): void =>
     guarded(() =>
       trace.getActiveSpan()?.addEvent('floodgate.retry', {
@@ -124,29 +160,13 @@ function create(manager: ThrottleManager, meterProvider: MeterProvider, options:
       if (span !== undefined) span.addEvent('floodgate.circuit_state_change', attributes);
       else tracerProvider.getTracer(SCOPE_NAME).startSpan('floodgate.circuit_state_change', { attributes }).end();
     });
-  const spanEvents: CallObserver = {
-    attemptEnded() {},
-    callFailed(scope: Scope, error: unknown) {
-      const refusal = refusalOf(error);
-      if (refusal === null) return;
-      guarded(() => {
-        const span = trace.getActiveSpan();
-        if (span === undefined || !span.isRecording()) return;
-        const attributes: Attributes = { 'floodgate.scope': scope.key, 'floodgate.refusal.reason': refusal.reason, 'error.type': (error as Error).name };
-        if (refusal.retryAfterMs !== undefined) attributes['floodgate.retry_after_ms'] = refusal.retryAfterMs;
-        span.addEvent('floodgate.refusal', attributes);
-      });
-    },
-  };
   feed.start();
   manager.on('retry', onRetry);
   manager.on('circuitStateChange', onCircuitChange);
-  const detachSpanEvents = coreOf(manager).observers.attach(spanEvents);
 
   return {
     unregister() {
       feed.stop();
-      detachSpanEvents();
       manager.off('retry', onRetry);
       manager.off('circuitStateChange', onCircuitChange);
       meter.removeBatchObservableCallback(observe, observables);

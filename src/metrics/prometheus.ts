@@ -152,6 +152,7 @@ function histogramSamples(name: string, labels: Labels, data: HistogramData): Sa
 }
 
 const CIRCUIT_STATES = ['closed', 'open', 'half_open'] as const;
+const TOKEN_CAPS = ['total', 'input', 'output'] as const;
 
 /** The metric table (README: "Metrics"). Names without the prefix. */
 const METRICS: readonly MetricDefinition[] = [
@@ -189,6 +190,12 @@ const METRICS: readonly MetricDefinition[] = [
       for (const tallies of c.tallies) for (const [reason, value] of tallies.refusals) samples.push({ labels: { ...tallies.labels, reason }, value });
       return samples;
     },
+  },
+  {
+    name: 'would_refuse_total',
+    help: 'Observe mode: calls enforce mode would have refused and observe mode let through, by reason.',
+    type: 'counter',
+    samples: (c) => perScope(c, (f, l) => (f.wouldRefuse === null ? null : Object.entries(f.wouldRefuse).map(([reason, value]) => ({ labels: { ...l, reason }, value })))),
   },
   {
     name: 'suspensions_total',
@@ -247,6 +254,45 @@ const METRICS: readonly MetricDefinition[] = [
     help: 'Scopes left out of the per-scope metrics by the series cap (maxSeries).',
     type: 'gauge',
     samples: (c) => [{ labels: {}, value: c.cappedScopes }],
+  },
+  {
+    name: 'llm_tokens_total',
+    help: 'LLM tokens used by metered calls that ended, by model and type (input, output): the usage the provider reported, else the estimate.',
+    type: 'counter',
+    samples: (c) => perScope(c, (f, l) => f.spend?.models.flatMap(({ model, inputTokens, outputTokens }) => [
+      { labels: { ...l, model, type: 'input' }, value: inputTokens },
+      { labels: { ...l, model, type: 'output' }, value: outputTokens },
+    ]) ?? null),
+  },
+  {
+    name: 'cost_usd_total',
+    help: 'Spend of metered calls that ended, in USD at the manager\'s price table, by model.',
+    type: 'counter',
+    samples: (c) => perScope(c, (f, l) => f.spend?.models.map(({ model, usd }) => ({ labels: { ...l, model }, value: usd })) ?? null),
+  },
+  {
+    name: 'budget_usd',
+    help: 'The scope\'s budget for its current period, in USD (absent without a budget).',
+    type: 'gauge',
+    samples: (c) => perScope(c, (f, labels) => (f.spend?.budget == null ? null : { labels, value: f.spend.budget.usd })),
+  },
+  {
+    name: 'budget_remaining_usd',
+    help: 'USD left in the budget\'s current period: spend and the reservations of calls in flight taken off.',
+    type: 'gauge',
+    samples: (c) => perScope(c, (f, labels) => (f.spend?.budget == null ? null : { labels, value: f.spend.budget.leftUsd })),
+  },
+  {
+    name: 'llm_token_window_remaining',
+    help: 'LLM tokens still allowed in the rolling 60-second window, per token cap (total, input, output; absent where uncapped).',
+    type: 'gauge',
+    samples: (c) => perScope(c, (f, l) => {
+      const room = f.tokenRoom;
+      if (room === null) return null;
+      const samples: Sample[] = [];
+      for (const type of TOKEN_CAPS) if (room[type] !== null) samples.push({ labels: { ...l, type }, value: room[type] });
+      return samples;
+    }),
   },
   {
     name: 'wait_seconds',

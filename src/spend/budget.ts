@@ -41,6 +41,12 @@ export class BudgetState {
   spentUsd = 0;
   reservedUsd = 0;
   resetsAt = 0;
+  /**
+   * Fleet mode (a store holding budgets for the fleet): the fleet's spend plus reservations as of
+   * this process's last exchange with the store, and the end of the period it is for (0: none yet).
+   */
+  fleetCommittedUsd = 0;
+  fleetPeriodEnd = 0;
 
   constructor(public option: BudgetOption) {}
 
@@ -62,6 +68,13 @@ export class BudgetState {
     const reserved = this.reservedUsd - reservedUsd;
     this.reservedUsd = reserved > 0 ? reserved : 0;
     this.spentUsd += spentUsd;
+  }
+
+  /** What the store last said of the fleet's spend in the period ending `periodEnd`. */
+  heardFromFleet(periodEnd: number, committedUsd: number): void {
+    if (periodEnd < this.fleetPeriodEnd) return;
+    this.fleetPeriodEnd = periodEnd;
+    this.fleetCommittedUsd = committedUsd;
   }
 
   /** Starts a new period when the current one is over. */

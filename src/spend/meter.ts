@@ -28,6 +28,12 @@ export interface ScopeCosts {
     readonly spentUsd: number;
     readonly leftUsd: number;
     readonly resetsAt: number;
+    /**
+     * Present (true) once a shared store (RedisStore) answered for the budget: `spentUsd` and
+     * `leftUsd` are then the fleet's, as of this process's last exchange with the store (or its
+     * own when larger). Absent for a budget of this process alone.
+     */
+    readonly shared?: true;
   } | null;
 }
 
@@ -97,8 +103,11 @@ export class ScopeMeter {
     let shown: ScopeCosts['budget'] = null;
     if (budget !== null) {
       budget.roll(now);
-      const spentUsd = budget.spentUsd + budget.reservedUsd;
+      const own = budget.spentUsd + budget.reservedUsd;
+      const fleet = budget.fleetPeriodEnd === budget.resetsAt ? budget.fleetCommittedUsd : 0;
+      const spentUsd = fleet > own ? fleet : own;
       shown = { usd: budget.option.usd, period: budget.option.period, spentUsd, leftUsd: Math.max(0, budget.option.usd - spentUsd), resetsAt: budget.resetsAt };
+      if (budget.fleetPeriodEnd !== 0) shown = { ...shown, shared: true };
     }
     const models: Record<string, ModelSpend> = {};
     for (const [name, entry] of this.models) models[name] = { ...entry };

@@ -21,6 +21,22 @@ export interface AdmissionCost {
   ticket: number;
 }
 
+/**
+ * Fleet mode: a scope's budget held by a shared store for every process (RedisStore), each call
+ * reserving its estimated spend there before it starts and settling its real spend when it ends.
+ */
+export interface SharedSpend {
+  /**
+   * Reserves `usd` of the budget of `limitUsd` for the period that ends at `periodEnd` (epoch ms),
+   * unless the fleet's spend plus its reservations plus `usd` would pass it. Resolves with whether
+   * it was granted and the fleet's spend plus reservations after; null when the store could not
+   * answer in time (the process's own budget then stands alone).
+   */
+  reserve(limitUsd: number, periodEnd: number, usd: number): Promise<{ readonly granted: boolean; readonly committedUsd: number } | null>;
+  /** A call ended: releases `reservedUsd` in that period and adds `spentUsd`; resolves with the fleet's spend plus reservations after (null: not answered). */
+  settle(periodEnd: number, reservedUsd: number, spentUsd: number): Promise<number | null>;
+}
+
 /** Remaining capacity of a scope, for the status report. */
 export interface LimiterSnapshot {
   /** Tokens in the bucket now (whole calls). */
@@ -55,6 +71,8 @@ export interface ScopeLimiter {
    * is created; the limiter calls it when it gains capacity without being asked (credits).
    */
   wakeWith?(wake: () => void): void;
+  /** Fleet mode: the scope's budget is the fleet's (RedisStore); absent on the memory store. */
+  readonly spend?: SharedSpend;
 }
 
 /** Where limiter state lives: process memory by default, Redis for a fleet. */

@@ -29,6 +29,11 @@ export class Charge implements CallContext, AdmissionCost {
   private usedOutput = 0;
   private usedCached = 0;
   private ended = false;
+  /** Fleet mode: the reservation of the call's spend in the fleet's budget, under way; null when there is none to wait for. */
+  reserving: Promise<void> | null = null;
+  /** Fleet mode: the period the call's spend belongs to (0: none), and what the fleet reserved for it. */
+  spendPeriodEnd = 0;
+  fleetReservedUsd = 0;
 
   constructor(
     private readonly scope: Scope,
@@ -82,7 +87,16 @@ export class Charge implements CallContext, AdmissionCost {
     const meter = this.scope.meter;
     if (meter === null) return;
     meter.record(this.model, this.usedInput, this.usedOutput, usd);
-    if (meter.budget !== null) meter.budget.settle(this.reservedUsd, usd);
+    const budget = meter.budget;
+    if (budget === null) return;
+    budget.settle(this.reservedUsd, usd);
+    const shared = this.scope.limiter.spend;
+    if (shared !== undefined && this.spendPeriodEnd !== 0 && (this.fleetReservedUsd !== 0 || usd !== 0)) {
+      const periodEnd = this.spendPeriodEnd;
+      void shared.settle(periodEnd, this.fleetReservedUsd, usd).then((committed) => {
+        if (committed !== null) budget.heardFromFleet(periodEnd, committed);
+      });
+    }
   }
 
   /** The usage reported during a stream, if any (it wins over what the chunks showed). */

@@ -1,4 +1,6 @@
-import { ConfigError } from '../errors/errors.js';
+import { BudgetExceededError, ConfigError } from '../errors/errors.js';
+import type { BudgetState } from '../spend/budget.js';
+import type { SharedSpend } from '../stores/types.js';
 import type { Scope } from '../manager/scope.js';
 import type { Prices } from '../spend/prices.js';
 import { Charge } from './charge.js';
@@ -30,7 +32,27 @@ export function openCharge(scope: Scope, prices: Prices, estimator: CostEstimato
     reservedUsd = prices.usd(model, input, output, 0);
     budget.reserve(scope.key, reservedUsd, now);
   }
-  return new Charge(scope, prices, input, output, model, reservedUsd);
+  const charge = new Charge(scope, prices, input, output, model, reservedUsd);
+  // Fleet mode: the budget is the fleet's too; the call starts once the store reserved its spend.
+  const shared = scope.limiter.spend;
+  if (budget !== null && shared !== undefined) charge.reserving = reserveInFleet(charge, shared, budget, scope.key, reservedUsd);
+  return charge;
+}
+
+/**
+ * Reserves the call's estimated spend in the fleet's budget (after the process's own, which it
+ * already passed): rejects with BudgetExceededError when the fleet's spend plus reservations plus
+ * it would pass the budget. When the store does not answer in time, the process's own budget
+ * stands alone (the call goes on).
+ */
+async function reserveInFleet(charge: Charge, shared: SharedSpend, budget: BudgetState, scope: string, usd: number): Promise<void> {
+  const periodEnd = budget.resetsAt;
+  const answer = await shared.reserve(budget.option.usd, periodEnd, usd);
+  charge.spendPeriodEnd = periodEnd;
+  if (answer === null) return;
+  budget.heardFromFleet(periodEnd, answer.committedUsd);
+  if (!answer.granted) throw new BudgetExceededError(scope, budget.option, answer.committedUsd, periodEnd);
+  charge.fleetReservedUsd = usd;
 }
 
 const NO_ARGS: readonly unknown[] = Object.freeze([]);

@@ -3,9 +3,10 @@ import { fileURLToPath } from 'node:url';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isConfigError, isPlatformSuspendedError, ThrottleManager } from 'floodgate';
+import { createFetch, isBudgetExceededError, isConfigError, isDegradedError, isPlatformSuspendedError, ThrottleManager } from 'floodgate';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { httpError, roomy, SVC } from '../helpers.js';
+import { httpError, roomy, sharedStoreDouble, SVC } from '../helpers.js';
+import { startServer } from '../outbound/http-server.js';
 
 // rotating-file-stream takes its rotation timer from 'timers': give it the test's (faked) clock.
 vi.mock('timers', async (importActual) => ({
@@ -73,6 +74,90 @@ describe('decision logs', () => {
     expect(written[4]).toMatchObject({ scope: `${SVC}:reddit` });
     for (const line of written) expect(typeof line.ts === 'string' && !Number.isNaN(Date.parse(line.ts))).toBe(true);
     expect(readFileSync(join(logDir, CURRENT), 'utf8')).not.toContain(secret);
+  });
+
+  it('a ban, a provider pause and a budget refusal each write their line', async () => {
+    const manager = managerWith({ env: {}, logging: { dir } });
+    roomy(manager, { retryAttempts: 0, maxRetryAfterMs: 60_000 });
+    roomy(manager, { budget: { usd: 0, period: 'day' } }, 'llm');
+    await expect(manager.execute(SVC, () => Promise.reject(httpError(403, {})), { platform: 'forum' }).catch(() => 'refused')).resolves.toBe('refused');
+    await expect(manager.execute(SVC, () => Promise.reject(Object.assign(httpError(403), { message: 'captcha required' })), { platform: 'reddit', endpoint: 'POST /comment' })).rejects.toThrow('captcha');
+    await expect(manager.execute(SVC, () => Promise.reject(httpError(429, { 'retry-after': '30' })), { platform: 'x' })).rejects.toThrow('HTTP 429');
+    const refused = await manager.execute('llm', () => 'never', { model: 'gpt-4o', cost: 10 }).catch((error: unknown) => error);
+    expect(isBudgetExceededError(refused)).toBe(true);
+    await manager.close();
+    const written = lines();
+    const ban = written.find((line) => line.event === 'ban');
+    expect(ban).toMatchObject({ scope: `${SVC}:reddit`, endpoint: 'POST /comment', pattern: expect.any(String) });
+    expect(Date.parse(String(ban!.suspendedUntil))).toBeGreaterThan(Date.now());
+    expect(written.find((line) => line.event === 'suspended')).toMatchObject({ scope: `${SVC}:reddit`, reason: expect.stringContaining('ban detected') });
+    const paused = written.find((line) => line.event === 'paused');
+    expect(paused).toMatchObject({ scope: `${SVC}:x`, category: 'rate_limit' });
+    expect(Date.parse(String(paused!.until)) - Date.parse(String(paused!.ts))).toBeGreaterThan(29_000);
+    expect(written.find((line) => line.event === 'refusal')).toMatchObject({ scope: 'llm', reason: 'budget_exceeded' });
+    // No ban line for a plain 403.
+    expect(written.filter((line) => line.event === 'ban')).toHaveLength(1);
+  });
+
+  it('a shared store changing health writes a store_health line, its error redacted', async () => {
+    const { store, listener } = sharedStoreDouble();
+    const manager = managerWith({ env: {}, store, logging: { dir } });
+    roomy(manager);
+    await manager.execute(SVC, () => 'ok');
+    const secret = 'sk-abcdefghijklmnopqrstuvwxyz123456';
+    listener()!.onHealthChange({ status: 'degraded', mode: 'fallback_local', since: Date.now(), lastError: `NOAUTH key ${secret}` });
+    listener()!.onHealthChange({ status: 'ok', mode: 'shared', since: Date.now(), lastError: null });
+    await manager.close();
+    const health = lines().filter((line) => line.event === 'store_health');
+    expect(health).toEqual([
+      expect.objectContaining({ store: 'fleet-double', status: 'degraded', mode: 'fallback_local', lastError: expect.stringContaining('NOAUTH') }),
+      expect.objectContaining({ store: 'fleet-double', status: 'ok', mode: 'shared', lastError: null }),
+    ]);
+    expect(readFileSync(join(dir, CURRENT), 'utf8')).not.toContain(secret);
+  });
+
+  it('observe mode: a call enforce mode would refuse writes a would_refuse line (and no refusal)', async () => {
+    const manager = managerWith({ env: {}, logging: { dir } });
+    roomy(manager, { mode: 'observe' });
+    manager.suspend(SVC, { platform: 'p', reason: 'maintenance', durationMs: 60_000 });
+    await expect(manager.execute(SVC, () => 'ran', { platform: 'p' })).resolves.toBe('ran');
+    await manager.close();
+    const written = lines();
+    expect(written.filter((line) => line.event === 'would_refuse')).toEqual([expect.objectContaining({ scope: `${SVC}:p`, reason: 'suspended' })]);
+    expect(written.filter((line) => line.event === 'refusal')).toEqual([]);
+  });
+
+  it("a contract's burn alert writes a budget_burn line", async () => {
+    const manager = managerWith({ env: {}, logging: { dir } });
+    roomy(manager, { retryAttempts: 0, contracts: { 'GET /items/{id}': { maxLatencyMs: 1_000, errorBudget: 0.5, windowMs: 60_000 } } });
+    await expect(manager.execute(SVC, () => Promise.reject(httpError(500)), { endpoint: 'GET /items/7' })).rejects.toThrow('HTTP 500');
+    await manager.close();
+    // One failure in one call: a burn rate of 1 / 0.5 = 2, the default burnAlert.
+    expect(lines().filter((line) => line.event === 'budget_burn')).toEqual([
+      expect.objectContaining({ scope: SVC, contract: 'GET /items/{id}', burnRate: 2, burnAlert: 2, calls: 1, failures: 1 }),
+    ]);
+  });
+
+  it('the anti-loop guard tripping writes a degraded line, the call it refuses a refusal line, its end a recovered line', async () => {
+    const server = await startServer();
+    try {
+      vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
+      const manager = managerWith({ env: {}, logging: { dir }, guard: { maxPerMinute: 1, cooldownMs: 60_000 } });
+      roomy(manager, {}, 'http');
+      const get = createFetch({ provider: 'api', manager });
+      expect((await get(`${server.origin}/ok`)).status).toBe(200);
+      const refused = await get(`${server.origin}/ok`).catch((error: unknown) => error);
+      expect(isDegradedError(refused)).toBe(true);
+      const trippedAt = Date.now();
+      vi.advanceTimersByTime(60_000);
+      await manager.close();
+      const written = lines();
+      expect(written.find((line) => line.event === 'degraded')).toMatchObject({ reason: 'max_per_minute', until: new Date(trippedAt + 60_000).toISOString() });
+      expect(written.find((line) => line.event === 'recovered')).toMatchObject({ at: new Date(trippedAt + 60_000).toISOString() });
+      expect(written.find((line) => line.event === 'refusal')).toMatchObject({ scope: 'http:api', reason: 'degraded' });
+    } finally {
+      await server.close();
+    }
   });
 
   it('`logging: false` keeps them off even with FLOODGATE_LOG_DIR; bad options are a ConfigError naming the field', () => {

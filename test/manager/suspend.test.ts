@@ -8,7 +8,7 @@ import {
   type ResumedEvent,
   type SuspendedEvent,
 } from 'floodgate';
-import { configErrorOf, flush, networkError, track, useFakeManager } from '../helpers.js';
+import { configErrorOf, flush, networkError, sharedStoreDouble, track, useFakeManager } from '../helpers.js';
 
 const SOCIAL = ServiceType.SOCIAL_MEDIA;
 const HOUR = 3_600_000;
@@ -136,22 +136,7 @@ describe('suspend() and resume()', () => {
 
 describe('fleet mode: a resume from another process', () => {
   it('lifts the local suspension and the local provider pause (SharedStateListener.onResumed)', async () => {
-    const { MemoryStore } = await import('floodgate');
-    type Listener = import('floodgate').SharedStateListener;
-    let listener: Listener | undefined;
-    const published: string[] = [];
-    const memory = new MemoryStore();
-    const store = {
-      name: 'fleet-double',
-      createLimiter: memory.createLimiter.bind(memory),
-      close: async () => {},
-      shared: {
-        attach: (l: Listener) => ((listener = l), () => (listener = undefined)),
-        publishSuspension: (scope: string) => published.push(`suspend ${scope}`),
-        publishResume: (scope: string) => published.push(`resume ${scope}`),
-        publishPause: (scope: string, ms: number) => published.push(`pause ${scope} ${ms}`),
-      },
-    };
+    const { store, published, listener } = sharedStoreDouble();
     const fleet = new ThrottleManager({ env: {}, store });
     fleet.configure('api', { retryAttempts: 0, maxRetryAfterMs: 60_000, burst: 5, requestsPerSecond: 10, requestsPerMinute: 100 });
     const limited = Object.assign(new Error('HTTP 429'), { status: 429, headers: { 'retry-after': '999999' } });
@@ -160,16 +145,16 @@ describe('fleet mode: a resume from another process', () => {
     expect(published).toEqual(['pause api 60000']);
     expect(fleet.getStatusReport().scopes.api!.state).toBe('paused');
     const waiting = track(fleet.execute('api', () => 'went'));
-    listener!.onResumed('api');
+    listener()!.onResumed('api');
     await flush();
     expect(waiting.value).toBe('went');
     expect(fleet.getStatusReport().scopes.api!.pausedUntil).toBeNull();
     // Told by the fleet: not published back.
     expect(published).toEqual(['pause api 60000']);
     fleet.suspend('api', { durationMs: HOUR, reason: 'maintenance' });
-    listener!.onResumed('api');
+    listener()!.onResumed('api');
     expect(fleet.getStatusReport().scopes.api!.suspension).toBeNull();
     await fleet.close();
-    expect(listener).toBeUndefined();
+    expect(listener()).toBeUndefined();
   });
 });

@@ -57,6 +57,36 @@ function point<T>(metric: MetricData | undefined, attributes: Record<string, unk
 const ok = (): Promise<string> => Promise.resolve('ok');
 
 describe('instrument: OpenTelemetry metrics and span events', () => {
+  it("exports observe mode's would-be refusals by reason", async () => {
+    roomy(manager, { mode: 'observe' });
+    instrument(manager, { meterProvider, tracerProvider });
+    manager.suspend(SVC, { reason: 'maintenance', durationMs: 60_000 });
+    await expect(manager.execute(SVC, ok)).resolves.toBe('ok');
+    const metrics = await collect();
+    expect(point<number>(metrics.get('floodgate.would_refuse'), { 'floodgate.service': SVC, 'floodgate.refusal.reason': 'suspended' })?.value).toBe(1);
+    expect(point<number>(metrics.get('floodgate.refusals'), { 'floodgate.service': SVC })).toBeUndefined();
+  });
+
+  it('exports LLM tokens and spend per model (gen_ai attributes), the budget and the token-window room', async () => {
+    roomy(manager, { tokensPerMinute: 10_000, budget: { usd: 2, period: 'month' } });
+    manager.setPrices({ 'test-model': { inputPerMTok: 100, outputPerMTok: 400 } });
+    instrument(manager, { meterProvider, tracerProvider });
+    await manager.execute(SVC, () => ({ usage: { prompt_tokens: 1_000, completion_tokens: 500 } }), { platform: 'p', model: 'test-model', cost: 4_000 });
+
+    const metrics = await collect();
+    const at = { 'floodgate.service': SVC, 'floodgate.platform': 'p', 'gen_ai.request.model': 'test-model' };
+    expect(point<number>(metrics.get('floodgate.llm.tokens'), { ...at, 'gen_ai.token.type': 'input' })?.value).toBe(1_000);
+    expect(point<number>(metrics.get('floodgate.llm.tokens'), { ...at, 'gen_ai.token.type': 'output' })?.value).toBe(500);
+    expect(metrics.get('floodgate.llm.tokens')?.descriptor.unit).toBe('{token}');
+    // 1,000 at $100/M + 500 at $400/M.
+    expect(point<number>(metrics.get('floodgate.cost'), at)?.value).toBeCloseTo(0.3, 12);
+    const scope = { 'floodgate.service': SVC, 'floodgate.platform': 'p' };
+    expect(point<number>(metrics.get('floodgate.budget.limit'), scope)?.value).toBe(2);
+    expect(point<number>(metrics.get('floodgate.budget.remaining'), scope)?.value).toBeCloseTo(1.7, 12);
+    expect(point<number>(metrics.get('floodgate.llm.token_window.remaining'), { ...scope, 'floodgate.token_window': 'total' })?.value).toBe(8_500);
+    expect(point<number>(metrics.get('floodgate.llm.token_window.remaining'), { ...scope, 'floodgate.token_window': 'input' })).toBeUndefined();
+  });
+
   it('exports the calls, attempts, refusals, retries (error.type), circuit state and histograms in seconds', async () => {
     roomy(manager, { circuitBreakerThreshold: 2, retryAttempts: 1, backoffBaseMs: 0 });
     instrument(manager, { meterProvider, tracerProvider });

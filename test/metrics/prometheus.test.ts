@@ -45,7 +45,7 @@ describe('collectMetrics: the exposition a Prometheus server scrapes', () => {
     expect(metrics.types.get('floodgate_calls_total')).toBe('counter');
     expect(metrics.types.get('floodgate_attempt_duration_seconds')).toBe('histogram');
     // Every label is one of the bounded set: never a message, a URL or an id.
-    const allowed = new Set(['service', 'platform', 'endpoint', 'outcome', 'reason', 'kind', 'state', 'le']);
+    const allowed = new Set(['service', 'platform', 'endpoint', 'outcome', 'reason', 'kind', 'state', 'model', 'type', 'le']);
     for (const sample of metrics.samples) for (const key of Object.keys(sample.labels)) expect(allowed).toContain(key);
     // The endpoint label is on the histograms, per service (not per platform: a platform may be a user).
     expect(valueOf(metrics, 'floodgate_attempt_duration_seconds_count', { service: SVC, endpoint: 'GET /posts', outcome: 'success' })).toBe(2);
@@ -98,6 +98,46 @@ describe('collectMetrics: the exposition a Prometheus server scrapes', () => {
     expect(valueOf(metrics, 'floodgate_refusals_total', { service: SVC, platform: 'x', reason: 'suspended' })).toBe(1);
   });
 
+  it('counts LLM tokens and spend per model, and shows the budget and the token-window room', async () => {
+    roomy(manager, { tokensPerMinute: 10_000, inputTokensPerMinute: 8_000, budget: { usd: 1, period: 'day' } });
+    manager.setPrices({ 'test-model': { inputPerMTok: 100, outputPerMTok: 400 } });
+    collectMetrics(manager, { registry });
+    // Reported usage replaces the estimate; a result's usage does too; an unreported call spends its estimate.
+    await manager.execute(SVC, (_signal, call) => {
+      call.reportUsage({ input: 1_000, output: 200 });
+      return 'ok';
+    }, { model: 'test-model', cost: { input: 2_000, output: 500 } });
+    await manager.execute(SVC, () => ({ usage: { prompt_tokens: 500, completion_tokens: 100 } }), { model: 'test-model', cost: 3_000 });
+    await manager.execute(SVC, ok, { model: 'other-model', cost: { input: 300, output: 0 } });
+
+    const metrics = await scrape(server.url);
+    const scope = { service: SVC, platform: '' };
+    expect(valueOf(metrics, 'floodgate_llm_tokens_total', { ...scope, model: 'test-model', type: 'input' })).toBe(1_500);
+    expect(valueOf(metrics, 'floodgate_llm_tokens_total', { ...scope, model: 'test-model', type: 'output' })).toBe(300);
+    expect(valueOf(metrics, 'floodgate_llm_tokens_total', { ...scope, model: 'other-model', type: 'input' })).toBe(300);
+    // 1,500 input at $100/M + 300 output at $400/M; the unpriced model costs $0.
+    expect(valueOf(metrics, 'floodgate_cost_usd_total', { ...scope, model: 'test-model' })).toBeCloseTo(0.27, 12);
+    expect(valueOf(metrics, 'floodgate_cost_usd_total', { ...scope, model: 'other-model' })).toBe(0);
+    expect(valueOf(metrics, 'floodgate_cost_usd_total', { ...scope, model: 'test-model' })).toBe(manager.getCostSummary().totals.usd);
+    expect(metrics.types.get('floodgate_cost_usd_total')).toBe('counter');
+    expect(valueOf(metrics, 'floodgate_budget_usd', scope)).toBe(1);
+    expect(valueOf(metrics, 'floodgate_budget_remaining_usd', scope)).toBeCloseTo(0.73, 12);
+    // The rolling minute holds what the calls really used (reconciled): 2,100 tokens, 1,800 of them input.
+    expect(valueOf(metrics, 'floodgate_llm_token_window_remaining', { ...scope, type: 'total' })).toBe(7_900);
+    expect(valueOf(metrics, 'floodgate_llm_token_window_remaining', { ...scope, type: 'input' })).toBe(6_200);
+    expect(valueOf(metrics, 'floodgate_llm_token_window_remaining', { ...scope, type: 'output' })).toBeUndefined();
+  });
+
+  it('shows no spend series for a scope nothing meters', async () => {
+    roomy(manager);
+    collectMetrics(manager, { registry });
+    await manager.execute(SVC, ok);
+    const metrics = await scrape(server.url);
+    expect(valueOf(metrics, 'floodgate_calls_total', { service: SVC, outcome: 'success' })).toBe(1);
+    const spendNames = ['floodgate_llm_tokens_total', 'floodgate_cost_usd_total', 'floodgate_budget_usd', 'floodgate_budget_remaining_usd', 'floodgate_llm_token_window_remaining'];
+    expect(metrics.samples.filter((sample) => spendNames.includes(sample.name))).toEqual([]);
+  });
+
   it('observe mode: a call let through instead of refused waited nothing', async () => {
     roomy(manager, { mode: 'observe' });
     collectMetrics(manager, { registry });
@@ -107,6 +147,7 @@ describe('collectMetrics: the exposition a Prometheus server scrapes', () => {
     expect(valueOf(metrics, 'floodgate_wait_seconds_count', { service: SVC, endpoint: 'e' })).toBe(1);
     expect(valueOf(metrics, 'floodgate_wait_seconds_sum', { service: SVC, endpoint: 'e' })).toBe(0);
     expect(valueOf(metrics, 'floodgate_refusals_total', { service: SVC, reason: 'suspended' })).toBeUndefined();
+    expect(valueOf(metrics, 'floodgate_would_refuse_total', { service: SVC, platform: '', reason: 'suspended' })).toBe(1);
   });
 
   it('uses only the registry it is given, switches nothing else on, and is idempotent', async () => {
@@ -221,7 +262,7 @@ describe('collectMetrics: the exposition a Prometheus server scrapes', () => {
     try {
       expect(() => collectMetrics(other, { registry })).toThrow(/floodgate_calls_total/);
       // Nothing of the refused collector stays behind.
-      expect(registry.getMetricsAsArray()).toHaveLength(15);
+      expect(registry.getMetricsAsArray()).toHaveLength(21);
     } finally {
       void other.close();
     }

@@ -276,6 +276,112 @@ describe('a fleet of worker processes', () => {
   }, 120_000);
 });
 
+/** The most tokens (of `field`) the starts made within any `ms`-long span used. */
+function busiestSum(reports: readonly WorkerReport[], ms: number, field: (start: { input?: number; output?: number }) => number): number {
+  const starts = reports.flatMap((r) => r.starts).sort((x, y) => x.at - y.at);
+  let most = 0;
+  let sum = 0;
+  for (let i = 0, j = 0; i < starts.length; i++) {
+    sum += field(starts[i]!);
+    while (starts[i]!.at - starts[j]!.at >= ms) sum -= field(starts[j++]!);
+    most = Math.max(most, sum);
+  }
+  return most;
+}
+
+const total = (start: { input?: number; output?: number }): number => (start.input ?? 0) + (start.output ?? 0);
+const inputOf = (start: { input?: number }): number => start.input ?? 0;
+
+describe('a fleet of worker processes sharing token caps (weighted calls)', () => {
+  // Time scaled down: a 1 s window. Start times are taken in the workers, a little after Redis
+  // admitted each call, so the checks allow 100 ms for that delivery (as the request-window test).
+  const weighted = { requestsPerSecond: Infinity, burst: 10_000, requestsPerMinute: Infinity, maxWaitMs: 1_500 };
+
+  for (const credits of [false, true]) {
+    it(`tokensPerMinute 600 and inputTokensPerMinute 330 shared by three workers: no window holds more, ${credits ? 'with credits' : 'one round trip per admission (maxCredits 0)'}`, async () => {
+      const prefix = newPrefix();
+      const admin = server().client();
+      const config = { ...weighted, tokensPerMinute: 600, inputTokensPerMinute: 330 };
+      const store = { windowMs: 1_000, ...(credits ? {} : { maxCredits: 0 }) };
+      const workers = await startFleet([0, 1, 2].map((index) => ({ prefix, index, config, store, loops: 8, pauseMs: 0, countStarts: true, cost: { input: 3, output: 2 } })));
+      // Three windows' worth at least (the input cap binds: 110 calls a window).
+      await until(async () => Number(await admin.get(`${prefix}starts`)) >= 330, 100_000, '330 starts');
+      const reports = await stopAll(workers);
+      admin.disconnect();
+      expectClean(reports);
+      expect(allStarts(reports).length).toBeGreaterThanOrEqual(330);
+      expect(busiestSum(reports, 1_000 - 100, inputOf)).toBeLessThanOrEqual(330);
+      expect(busiestSum(reports, 1_000 - 100, total)).toBeLessThanOrEqual(600);
+      // Without the shared windows the three would have started 3 x 110 at once.
+      expect(busiestSum(reports, 200, inputOf)).toBeLessThanOrEqual(330);
+      const creditsUsed = reports.reduce((n, r) => n + r.creditsUsed, 0);
+      if (credits) expect(creditsUsed).toBeGreaterThan(0);
+      else expect(creditsUsed).toBe(0);
+    }, 120_000);
+
+    it(`reconciliation gives back what calls did not use, fleet-wide (estimate 50, used 5, cap 500), ${credits ? 'with credits' : 'without credits'}`, async () => {
+      const prefix = newPrefix();
+      const admin = server().client();
+      const config = { ...weighted, tokensPerMinute: 500 };
+      const store = { windowMs: 1_000, ...(credits ? {} : { maxCredits: 0 }) };
+      const workers = await startFleet([0, 1].map((index) => ({ prefix, index, config, store, loops: 4, pauseMs: 0, countStarts: true, cost: { input: 50, output: 0 }, usage: { input: 5, output: 0 } })));
+      await until(async () => Number(await admin.get(`${prefix}starts`)) >= 150, 100_000, '150 starts');
+      const reports = await stopAll(workers);
+      admin.disconnect();
+      expectClean(reports);
+      // At their estimates, 10 calls fill a window; given back what they did not use, many more fit.
+      expect(busiestWindow(allStarts(reports), 1_000)).toBeGreaterThan(10);
+      // What they really used still never exceeds the cap.
+      expect(busiestSum(reports, 1_000 - 100, total)).toBeLessThanOrEqual(500);
+    }, 120_000);
+  }
+
+  it('reconciliation charges what calls used beyond their estimate, fleet-wide (estimate 5, used 50, cap 500)', async () => {
+    const prefix = newPrefix();
+    const admin = server().client();
+    const config = { ...weighted, tokensPerMinute: 500 };
+    const workers = await startFleet([0, 1].map((index) => ({ prefix, index, config, store: { windowMs: 1_000, maxCredits: 0 }, loops: 2, pauseMs: 0, countStarts: true, cost: { input: 5, output: 0 }, usage: { input: 50, output: 0 } })));
+    await until(async () => Number(await admin.get(`${prefix}starts`)) >= 40, 100_000, '40 starts');
+    const reports = await stopAll(workers);
+    admin.disconnect();
+    expectClean(reports);
+    // At their estimates 100 calls would fit a window; charged, 10 do, and at most the other three
+    // loops' calls in flight (their charges not in Redis yet) more: each loop's charge is sent
+    // before its next admission, on the same connection.
+    expect(busiestWindow(allStarts(reports), 1_000 - 100)).toBeLessThanOrEqual(10 + 3);
+    expect(busiestSum(reports, 1_000 - 100, total)).toBeLessThanOrEqual((10 + 3) * 50);
+  }, 120_000);
+
+  it('on a three-node Redis Cluster, four workers sharing tokensPerMinute 300 (cost 10) start exactly 30 calls in one 60 s window', async () => {
+    const prefix = newPrefix();
+    const admin = server().client();
+    const config = { ...weighted, maxWaitMs: 0, tokensPerMinute: 300 };
+    const workers = await startFleet([0, 1, 2, 3].map((index) => ({ prefix, index, config, cluster: cluster().ports, loops: 4, pauseMs: 20, countStarts: true, cost: { input: 6, output: 4 } })));
+    await until(async () => Number(await admin.get(`${prefix}starts`)) >= 30, 100_000, 'the cap to be spent');
+    await allTold(workers, 'limited');
+    const reports = await stopAll(workers);
+    admin.disconnect();
+    expectClean(reports, 'cluster');
+    const starts = allStarts(reports);
+    expect(starts.at(-1)! - starts[0]!).toBeLessThan(60_000);
+    expect(starts.length).toBe(30);
+    expect(reports.filter((r) => r.starts.length > 0).length).toBeGreaterThan(1);
+  }, 120_000);
+});
+
+describe('a fleet of worker processes sharing a budget', () => {
+  it('100 concurrent calls across two processes against a budget with room for 10 start exactly 10 (reserve, then reconcile, in Redis)', async () => {
+    const prefix = newPrefix();
+    // gpt-4o input at $2.50 per million tokens: 1,000 tokens cost $0.0025; $0.025 is room for 10.
+    const config = { requestsPerSecond: Infinity, burst: 1_000, requestsPerMinute: Infinity, maxWaitMs: 0, budget: { usd: 0.025, period: 'day' as const } };
+    const workers = await startFleet([0, 1].map((index) => ({ prefix, index, config, burstOf: 50, cost: { input: 1_000, output: 0 }, model: 'gpt-4o' })));
+    const reports = await Promise.all(workers.map((w) => w.report));
+    expectClean(reports);
+    expect(allStarts(reports).length).toBe(10);
+    expect(reports.reduce((n, r) => n + r.budgetExceeded, 0)).toBe(90);
+  }, 120_000);
+});
+
 type RoundResult = Extract<FromRoundsWorker, { t: 'done' }>;
 
 /**

@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type RedisClient,
+  isBudgetExceededError,
   isCircuitOpenError,
   isPlatformSuspendedError,
   isRateLimitedError,
@@ -808,5 +809,141 @@ describe('RedisStore: Redis down is not an outage', () => {
     } finally {
       await local.stop();
     }
+  });
+});
+
+describe('token caps in Redis (weighted calls)', () => {
+  const weighted = { requestsPerMinute: Infinity, burst: 1_000, maxWaitMs: 0, tokensPerMinute: 100 };
+
+  it('members share tokensPerMinute: 100 concurrent calls of cost 30 against 100 tokens start 3 in all; a cost above the cap is refused at once; the report shows what is left', async () => {
+    const prefix = newPrefix();
+    const a = member(prefix, weighted);
+    const b = member(prefix, weighted);
+    let started = 0;
+    const run = (m: Member): Promise<unknown> => m.manager.execute(SVC, async () => void started++, { cost: 30 });
+    const outcomes = await Promise.allSettled([...Array.from({ length: 50 }, () => run(a)), ...Array.from({ length: 50 }, () => run(b))]);
+    expect(started).toBe(3);
+    expect(outcomes.filter((o) => o.status === 'rejected').every((o) => isRateLimitedError((o as PromiseRejectedResult).reason))).toBe(true);
+    const tooBig = await a.manager.execute(SVC, async () => {}, { cost: 101 }).catch((error: unknown) => error);
+    expect(isRateLimitedError(tooBig) && tooBig.reason).toBe('cost_exceeds_limit');
+    // As of each member's last answer from Redis: 10 tokens left of 100 at most.
+    const left = [a, b].map((m) => m.manager.getStatusReport().scopes[SVC]!.limits.tokensRemaining?.total);
+    expect(Math.min(...(left as number[]))).toBe(10);
+  });
+
+  it('Redis slow: the fallback holds its share of the token cap; admissions Redis ran after their deadline give their token records back', async () => {
+    const prefix = newPrefix();
+    const m = member(prefix, { ...weighted, tokensPerMinute: 1_000 }, { timeoutMs: 100, probeIntervalMs: 100, fallback: { mode: 'local', share: 0.5 } });
+    const calls = (n: number): Promise<number> => Promise.allSettled(Array.from({ length: n }, () => m.manager.execute(SVC, async () => {}, { cost: 10 }))).then((all) => all.filter((o) => o.status === 'fulfilled').length);
+    // The first calls must reach Redis, not the fallback: a node-redis client may still be connecting.
+    await until(() => !m.parts.connection.isDisconnected, 10_000, "the store's client to connect");
+    expect(await calls(2)).toBe(2);
+    expect(m.parts.stats.answered).toBe(2);
+    const admin = server().client();
+    await admin.client('PAUSE', 600, 'ALL');
+    // The fallback holds half of 1,000 tokens: 50 calls of 10.
+    expect(await calls(80)).toBe(50);
+    await until(() => m.store.health().status === 'ok', 5_000, 'recovery');
+    admin.disconnect();
+    // Redis ran the 80 admissions after their deadline and took their tokens: given back, the
+    // shared window holds the 2 first calls' 20 tokens only (the fallback's own are not imported).
+    expect(await calls(100)).toBe(98);
+  });
+
+  it("credits carry tokens; what the grant's tokens no call took goes back with them when the store is closed", async () => {
+    const prefix = newPrefix();
+    const m = member(prefix, { ...weighted, tokensPerMinute: 1e9 }, { creditMs: 10_000 });
+    const admin = server().client();
+    /** The tokens in the window (the sums kept with the scope's state in Redis), in calls of 7. */
+    const recorded = async (): Promise<number> => {
+      const state = await admin.hgetBuffer(`${prefix}{${SVC}}`, 'T');
+      return state === null ? 0 : (state.readDoubleLE(0) + state.readDoubleLE(8)) / 7;
+    };
+    // Calls of 7 tokens one after another, until Redis holds more tokens than the calls made took.
+    const made = await callUntilHoldingCredits(m, recorded, () => m.manager.execute(SVC, async () => {}, { cost: 7 }));
+    expect(m.parts.stats.creditsUsed).toBeGreaterThan(0);
+    expect(await recorded()).toBeGreaterThan(made);
+    await managers.splice(managers.indexOf(m.manager), 1)[0]!.close();
+    expect(await recorded()).toBe(made);
+    admin.disconnect();
+  });
+
+  it('reconciliation is applied in Redis: a failed call gives back its estimate, a call that reports less frees the rest, for every member', async () => {
+    const prefix = newPrefix();
+    const a = member(prefix, weighted);
+    const b = member(prefix, weighted);
+    const fits = (m: Member, cost: number): (() => Promise<boolean>) => async () =>
+      m.manager.execute(SVC, async () => {}, { cost }).then(
+        () => true,
+        (error: unknown) => {
+          if (!isRateLimitedError(error)) throw error;
+          return false;
+        },
+      );
+    // a's failed call used nothing: once its give-back is in Redis, b's call of the whole cap fits.
+    await expect(a.manager.execute(SVC, async () => { throw new Error('provider down'); }, { cost: 60 })).rejects.toThrow('provider down');
+    await until(fits(b, 100), 20_000, "b's call of 100 tokens to fit");
+    // The window is full now; nothing fits, not even a zero-cost call.
+    expect(await fits(a, 0)()).toBe(false);
+
+    const other = `${prefix}x`;
+    const c = member(other, weighted);
+    const d = member(other, weighted);
+    // c's call estimated 90 and reported 20: 80 free for d, once the reconciliation is in Redis.
+    await c.manager.execute(SVC, async (_signal, call) => call.reportUsage(20), { cost: 90 });
+    await until(fits(d, 80), 20_000, "d's call of 80 tokens to fit");
+    expect(await fits(d, 1)()).toBe(false);
+  });
+});
+
+describe('budgets in Redis (the fleet\'s spend)', () => {
+  // gpt-4o input at $2.50 per million tokens: 1,000 tokens cost $0.0025; $0.025 is room for 10.
+  const budgeted = { requestsPerMinute: Infinity, burst: 1_000, maxWaitMs: 0, budget: { usd: 0.025, period: 'day' as const } };
+  const call = { cost: { input: 1_000, output: 0 }, model: 'gpt-4o' };
+
+  it('100 concurrent calls across two members against a budget with room for 10 start exactly 10; the others are refused with BudgetExceededError', async () => {
+    const prefix = newPrefix();
+    const a = member(prefix, budgeted);
+    const b = member(prefix, budgeted);
+    let started = 0;
+    const run = (m: Member): Promise<unknown> => m.manager.execute(SVC, async () => void started++, call);
+    const outcomes = await Promise.allSettled([...Array.from({ length: 50 }, () => run(a)), ...Array.from({ length: 50 }, () => run(b))]);
+    expect(started).toBe(10);
+    const refused = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as unknown] : []));
+    expect(refused.length).toBe(90);
+    expect(refused.every(isBudgetExceededError)).toBe(true);
+  });
+
+  it("each member's cost summary shows the fleet's spend in its budget (its own calls and tokens stay its own); a failed call gives back its reservation", async () => {
+    const prefix = newPrefix();
+    const a = member(prefix, budgeted);
+    const b = member(prefix, budgeted);
+    for (let i = 0; i < 4; i++) await a.manager.execute(SVC, async () => {}, call);
+    // A failed call spends what it reported using (nothing here): its reservation goes back.
+    await expect(a.manager.execute(SVC, async () => { throw new Error('provider down'); }, call)).rejects.toThrow('provider down');
+    await b.manager.execute(SVC, async () => {}, call);
+    // b's settlement answer carries the fleet's spend: 5 calls of $0.0025.
+    await until(() => Math.abs((b.manager.getCostSummary().scopes[SVC]?.budget?.spentUsd ?? 0) - 0.0125) < 1e-9, 20_000, "b's summary to show the fleet's spend");
+    const summary = b.manager.getCostSummary().scopes[SVC]!;
+    expect(summary.budget).toMatchObject({ shared: true, usd: 0.025 });
+    expect(summary.budget!.leftUsd).toBeCloseTo(0.0125, 9);
+    expect(summary.models['gpt-4o']!.calls).toBe(1);
+    expect(summary.inputTokens).toBe(1_000);
+    expect(b.manager.getStatusReport().scopes[SVC]!.costs?.budget?.spentUsd).toBeCloseTo(0.0125, 9);
+  });
+});
+
+describe('RedisStore.close()', () => {
+  it('gives back the credits the process holds unused: the shared window counts only the starts made, at once', async () => {
+    const prefix = newPrefix();
+    // A long lease: without the give-back on close, the credits would hold their slots for 10 s.
+    const m = member(prefix, { requestsPerMinute: 1_000, burst: 1_000 }, { creditMs: 10_000 });
+    const admin = server().client();
+    const scopeKey = `${prefix}{${SVC}}`;
+    const made = await callUntilHoldingCredits(m, () => ringStarts(admin, scopeKey));
+    expect(await ringStarts(admin, scopeKey)).toBeGreaterThan(made);
+    await managers.splice(managers.indexOf(m.manager), 1)[0]!.close();
+    expect(await ringStarts(admin, scopeKey)).toBe(made);
+    admin.disconnect();
   });
 });

@@ -12,7 +12,7 @@ import { Redis } from 'ioredis';
 import { type ClientKind, connectClient, connectCluster } from './clients.js';
 import { testWindow } from '../../src/stores/redis/settings.js';
 import { storeParts } from '../../src/stores/redis/store.js';
-import { isCircuitOpenError, isPlatformSuspendedError, isRateLimitedError, RedisStore, ThrottleManager, type ThrottleConfig } from '../../src/index.js';
+import { isBudgetExceededError, isCircuitOpenError, isPlatformSuspendedError, isRateLimitedError, RedisStore, ThrottleManager, type ThrottleConfig } from '../../src/index.js';
 
 export interface WorkerSpec {
   readonly port: number;
@@ -48,6 +48,12 @@ export interface WorkerSpec {
   readonly burstOf?: number;
   /** Counts each start in Redis (`<prefix>starts`), so that the test can wait for a number of them. */
   readonly countStarts?: boolean;
+  /** Each call's cost (a weighted call: `execute(..., { cost })`). */
+  readonly cost?: { readonly input: number; readonly output: number };
+  /** Each call's model (`execute(..., { model })`): prices its cost against a budget. */
+  readonly model?: string;
+  /** What each call reports it really used (`call.reportUsage`); unset: its cost stands. */
+  readonly usage?: { readonly input: number; readonly output: number };
 }
 
 /** What the test tells a worker; what a worker tells the test (`event` names what it saw). */
@@ -64,13 +70,15 @@ export type WorkerEvent = 'started' | 'limited' | 'fallback_limited' | 'suspende
 export interface WorkerReport {
   readonly index: number;
   /** Epoch ms at which each admitted call started, with the store mode at that moment and whether the provider failed it. */
-  readonly starts: readonly { readonly at: number; readonly mode: string; readonly failed?: boolean; readonly begunAfterOpen?: boolean }[];
+  readonly starts: readonly { readonly at: number; readonly mode: string; readonly failed?: boolean; readonly begunAfterOpen?: boolean; readonly input?: number; readonly output?: number }[];
   /** Circuit transitions seen here (epoch ms). */
   readonly circuit: readonly { readonly at: number; readonly from: string; readonly to: string }[];
   readonly circuitOpen: number;
   readonly issued: number;
   readonly settled: number;
   readonly rateLimited: number;
+  /** Calls refused with BudgetExceededError. */
+  readonly budgetExceeded: number;
   readonly suspended: number;
   readonly firstSuspendedAt: number | null;
   readonly bannedAt: number | null;
@@ -141,17 +149,19 @@ async function main(): Promise<void> {
   tell({ t: 'ready' });
   await go;
 
-  const starts: { at: number; mode: string; failed?: boolean; begunAfterOpen?: boolean }[] = [];
+  const starts: { at: number; mode: string; failed?: boolean; begunAfterOpen?: boolean; input?: number; output?: number }[] = [];
   let circuitOpen = 0;
   let issued = 0;
   let settled = 0;
   let rateLimited = 0;
+  let budgetExceeded = 0;
   let suspended = 0;
   let firstSuspendedAt: number | null = null;
   let bannedAt: number | null = null;
   const otherErrors: string[] = [];
   const end = spec.runMs === undefined ? Infinity : Date.now() + spec.runMs;
-  const options = spec.platform === undefined ? {} : { platform: spec.platform };
+  const options = { ...(spec.platform === undefined ? {} : { platform: spec.platform }), ...(spec.cost === undefined ? {} : { cost: spec.cost }), ...(spec.model === undefined ? {} : { model: spec.model }) };
+  const used = spec.usage ?? spec.cost;
   const probes = `${spec.prefix}probes`;
 
   const call = async (): Promise<void> => {
@@ -162,13 +172,14 @@ async function main(): Promise<void> {
     try {
       await manager.execute(
         SERVICE,
-        async () => {
+        async (_signal, context) => {
           const at = Date.now();
+          if (spec.usage !== undefined) context.reportUsage(spec.usage);
           if (spec.failUntilProbe === true && (!begunAfterOpen || (await client.incr(probes)) === 1)) {
             starts.push({ at, mode: store.health().mode, failed: true, begunAfterOpen });
             throw Object.assign(new Error('503 Service Unavailable'), { status: 503 });
           }
-          starts.push({ at, mode: store.health().mode, begunAfterOpen });
+          starts.push({ at, mode: store.health().mode, begunAfterOpen, ...(used === undefined ? {} : { input: used.input, output: used.output }) });
           if (spec.countStarts === true) void client.incr(`${spec.prefix}starts`);
           tell({ t: 'event', name: 'started' });
           if (closedSeen) tell({ t: 'event', name: 'closed' });
@@ -184,6 +195,7 @@ async function main(): Promise<void> {
         rateLimited++;
         tell({ t: 'event', name: store.health().mode === 'fallback_local' ? 'fallback_limited' : 'limited' });
       } else if (isCircuitOpenError(error)) circuitOpen++;
+      else if (isBudgetExceededError(error)) budgetExceeded++;
       else if (spec.failUntilProbe === true && (error as { status?: number }).status === 503) {
         // The provider's own failure, as planned.
       } else if (isPlatformSuspendedError(error)) {
@@ -211,6 +223,7 @@ async function main(): Promise<void> {
     issued,
     settled,
     rateLimited,
+    budgetExceeded,
     suspended,
     firstSuspendedAt,
     bannedAt,

@@ -1,4 +1,4 @@
-import { type AdmitAnswer, decodeAdmitReply, encodeRefund, type Refund } from './admit-protocol.js';
+import { type AdmitAnswer, decodeAdmitReply, encodeAmend, encodeRefund, type Refund, type TokenAmend } from './admit-protocol.js';
 import { describe, type RedisConnection } from './connection.js';
 import type { RedisSettings } from './settings.js';
 
@@ -28,7 +28,7 @@ export interface BatchOwner<B extends Batch> {
   /** Redis failed, or did not answer by the deadline: the fallback answers the callers. */
   fellBack(batch: B, now: number): void;
   /** Redis answered after the deadline: what it took for the batch, to give back. */
-  lateRefund(answer: AdmitAnswer): Refund | null;
+  lateRefund(batch: B, answer: AdmitAnswer): Refund | null;
 }
 
 /** Counters for tests and the benchmark. */
@@ -93,7 +93,35 @@ export class RedisAdmissions {
   giveBack(refund: Refund): void {
     const args = encodeRefund(refund, this.settings.channel);
     // EVAL, not EVALSHA: a rare command that must reach Redis before the ones sent after it.
-    if (args !== null) this.connection.eval(args).catch(() => {});
+    if (args !== null) this.track(this.connection.eval(args));
+    if (refund.tokens != null) this.amendTokens(refund.tokens);
+  }
+
+  /** Give-backs and reconciliations sent and not answered yet (see {@link flush}). */
+  private readonly unanswered = new Set<Promise<unknown>>();
+
+  private track(sent: Promise<unknown>): void {
+    const forget = (): void => void this.unanswered.delete(settled);
+    const settled: Promise<unknown> = sent.then(forget, forget);
+    this.unanswered.add(settled);
+  }
+
+  /** Resolves once every give-back and reconciliation sent so far is answered, or after `timeoutMs` (the store is closing). */
+  async flush(timeoutMs: number): Promise<void> {
+    if (this.unanswered.size === 0) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    await Promise.race([Promise.all([...this.unanswered]), late]);
+    clearTimeout(timer);
+  }
+
+  /**
+   * Reconciles token records (AMEND_SCRIPT): sent on the admissions' connection, so after the
+   * admission that made them. Sent even while the store is degraded (a late answer's give-back
+   * comes just then); a reconciliation that fails is lost: the estimate stands.
+   */
+  amendTokens(amend: TokenAmend): void {
+    this.track(this.connection.eval(encodeAmend(amend, this.settings.channel)));
   }
 
   private transmit(batch: Batch, resend: boolean): void {
@@ -121,7 +149,7 @@ export class RedisAdmissions {
     if (batch.done) {
       // Answered after its deadline: the callers already had the fallback's answer, so starts
       // Redis counted (and a probe it granted) are nobody's. Give them back.
-      const refund = batch.owner.lateRefund(answer);
+      const refund = batch.owner.lateRefund(batch, answer);
       if (refund !== null) this.giveBack(refund);
       return;
     }

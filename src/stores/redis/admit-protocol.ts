@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { redactText } from '../../classify/redact.js';
-import { HEADER, NOW, OLD_HEADER, STATE_BYTES } from './lua.js';
+import type { TokenCaps } from '../../tokens/token-windows.js';
+import { HEADER, NOW, OLD_HEADER, STATE_BYTES, TOKEN_ENTRY, TOKEN_STATE, tokenKeyIn } from './lua.js';
 
 // The admission protocol: the script Redis runs for each batch of admissions (with the proof
 // that it keeps the limits exact), the script that gives back starts nobody made, and the one
@@ -35,14 +36,39 @@ import { HEADER, NOW, OLD_HEADER, STATE_BYTES } from './lua.js';
  *   [a, b], tat rose by a step for each admitted from the first of them on, starting from at
  *   least r + step >= a + step; the last was checked with tat <= c + tau <= b + tau. So
  *   a + (n - 1) * step <= b + tau: n <= burst + rate * (b - a), the bucket's bound.
+ * - Token windows (weighted calls: each caller brings its cost, input and output; the caps on
+ *   their total, input and output per window). Each admitted caller gets a record (ticket,
+ *   stamp r, input, output) in the scope's token list, in admission order, and a grant of
+ *   credits one record carrying tokens for them (perIn and perOut each); the sums of the
+ *   records in the list are kept with the state (`T`). A record leaves the list only from its
+ *   front, once r + window <= now, and is changed afterwards only by AMEND_SCRIPT
+ *   (reconciliation). Callers are admitted in order while used + cost <= cap in every capped
+ *   dimension (a zero cost: while used < cap), so at each check c the sum of the records in the
+ *   list plus the cost admitted is within the cap. Take the starts made within one window
+ *   [a, a + window), and q the last of them to be checked, at c. Every other one was checked
+ *   before c and recorded at r >= its start >= a > c - window (a start on credit: at the end
+ *   of its grant's lease, and its tokens were taken from its grant's record): at c, each
+ *   record is still in the list (a record stamped later than one before it only keeps the
+ *   records behind it longer, which errs on the safe side). So the window's starts, with q's
+ *   cost, fit within the cap, as their records stood at c. Reconciliation changes records in
+ *   place: a credit (less used than estimated) frees room at once, and a charge (more used)
+ *   counts from when it reaches Redis until the record leaves the window; what a call used
+ *   beyond its estimate before its charge arrived cannot be refused after the fact (as in one
+ *   process).
  *
- * KEYS: 1 the scope's hash. ARGV: 1 tokens per second (-1: unlimited), 2 burst, 3 ring length
- * L (0: the cap does not bind), 4 window ms, 5 probe lock ms (0: the circuit is not shared),
- * 6 count, 7 and 8 the ring slots this process expects to be the next two (a hint, checked),
- * 9 credits asked for, 10 their lease ms, 11.. ages (ms) of starts admitted by a process's
- * fallback while Redis was unreachable, so that the shared window counts them too.
+ * KEYS: 1 the scope's hash, 2 its token list (same hash tag). ARGV: 1 tokens per second (-1:
+ * unlimited), 2 burst, 3 ring length L (0: the cap does not bind), 4 window ms, 5 probe lock
+ * ms (0: the circuit is not shared), 6 count, 7 and 8 the ring slots this process expects to
+ * be the next two (a hint, checked), 9 credits asked for, 10 their lease ms, 11 the token caps
+ * "total,input,output" (-1: uncapped; '': the scope has none, and 12 and 13 are ''), 12 each
+ * caller's cost "i,o,i,o,...", 13 the tokens each credit carries "i,o", 14.. ages (ms) of
+ * starts admitted by a process's fallback while Redis was unreachable, so that the shared
+ * window counts them too.
  *
- * Replies: `{admitted, tokens, remaining, waitMs, slot, stamp, probe}`: `admitted` (0..count,
+ * Replies: `{admitted, tokens, remaining, waitMs, slot, stamp, probe, ticket, left total,
+ * left input, left output}`: `ticket` is the first admitted caller's token record (the others
+ * follow in order, then the credits' one); `left`: tokens left in each window (-1: uncapped);
+ * `admitted` (0..count,
  * or more: the credits granted beyond count) started, each stored at `stamp` in the ring from
  * `slot` on (for REFUND_SCRIPT; slot -1: no ring); nothing more is admitted before `waitMs` (so
  * the others, if any, wait that long); `remaining`: at least this many more fit in the window (-1: the cap does not bind);
@@ -52,7 +78,7 @@ import { HEADER, NOW, OLD_HEADER, STATE_BYTES } from './lua.js';
 export const ADMIT_SCRIPT = `
 ${NOW}
 local key = KEYS[1]
-local x = redis.call('HMGET', key, 'H', 'x', ARGV[7], ARGV[8])
+local x = redis.call('HMGET', key, 'H', 'x', ARGV[7], ARGV[8], 'T')
 local count = ARGV[6] + 0
 local probe = 0
 local ce = false
@@ -75,6 +101,7 @@ if x[2] then
     redis.call('HDEL', key, 'x', 'su', 's', 'pu')
   end
 end
+local weighted = ARGV[11] ~= ''
 local rate = ARGV[1] + 0
 local burst = ARGV[2] + 0
 local limit = ARGV[3] + 0
@@ -100,7 +127,7 @@ end
 if tat < now then tat = now end
 -- x[3] and x[4] are the next two slots' starts while the process's hint is right.
 local hinted = limit > 0 and h == tonumber(ARGV[7])
-if limit > 0 and (#ARGV > 10 or rl ~= limit) then
+if limit > 0 and (#ARGV > 13 or rl ~= limit) then
   -- Rare: fallback starts to import, or the cap changed. Rebuild the ring in time order
   -- from the starts still inside the window, keeping the newest L.
   hinted = false
@@ -117,7 +144,7 @@ if limit > 0 and (#ARGV > 10 or rl ~= limit) then
     redis.call('HDEL', key, unpack(fields))
   end
   local newest = 0
-  for i = 11, #ARGV do
+  for i = 14, #ARGV do
     local at = math.ceil(now - ARGV[i])
     if at > now - win then
       starts[#starts + 1] = at
@@ -142,7 +169,7 @@ if limit > 0 and (#ARGV > 10 or rl ~= limit) then
   if n == limit then full = 1 else full = 0 end
   rl = limit
 end
-if rate <= 0 and limit == 0 then
+if rate <= 0 and limit == 0 and not weighted then
   if probe == 1 then
     redis.call('HSET', key, 'cp', now + ARGV[5], 'ce', now + 2 * ARGV[5])
     redis.call('PEXPIRE', key, math.ceil(2 * ARGV[5]))
@@ -198,10 +225,93 @@ if limit > 0 and admitted > 0 then
     if room < bucketRoom then bucketRoom = room end
   end
 end
+-- Token windows (weighted calls; see TOKEN_WINDOWS): the callers whose costs fit, in order.
+local tkey = KEYS[2]
+local tin, tout, tnext = 0, 0, 0
+local caps = {-1, -1, -1}
+local costIn, costOut = {}, {}
+local tokenWait, tokenRoom = 0, 0
+local perIn, perOut = 0, 0
+local function over(cap, used, cost) return cap >= 0 and (used + cost > cap or (cost == 0 and used >= cap)) end
+if weighted then
+  local i = 1
+  for v in string.gmatch(ARGV[11], '[^,]+') do caps[i] = v + 0; i = i + 1 end
+  i = 0
+  for a, b in string.gmatch(ARGV[12], '([^,]+),([^,]+)') do i = i + 1; costIn[i] = a + 0; costOut[i] = b + 0 end
+  for a, b in string.gmatch(ARGV[13], '([^,]+),([^,]+)') do perIn = a + 0; perOut = b + 0 end
+  if x[5] then tin, tout, tnext = struct.unpack(${TOKEN_STATE}, x[5])
+  else
+    -- No state: entries left by a state that expired first are stale. Tickets start from the
+    -- clock (below 2^53), so that one given before cannot name an entry of a state made after.
+    redis.call('DEL', tkey)
+    tnext = math.floor(now) * 1000
+  end
+  -- Entries whose record has left the window, oldest first: dropped, their costs with them.
+  local dropped, k, n = 0, 0, 0
+  repeat
+    local chunk = redis.call('LRANGE', tkey, dropped, dropped + 15)
+    n = #chunk
+    k = 0
+    for j = 1, n do
+      local _, at, a, b = struct.unpack(${TOKEN_ENTRY}, chunk[j])
+      if at + win > now then break end
+      tin = tin - a
+      tout = tout - b
+      k = k + 1
+    end
+    dropped = dropped + k
+  until k < 16
+  if dropped > 0 then redis.call('LTRIM', tkey, dropped, -1) end
+  -- Empty: the sums restart from exactly 0 (floats cannot drift across quiet minutes).
+  if k == n then tin, tout = 0, 0 end
+  local ui, uo = tin, tout
+  local fit = 0
+  while fit < admitted do
+    local a, b = costIn[fit + 1] or 0, costOut[fit + 1] or 0
+    if over(caps[1], ui + uo, a + b) or over(caps[2], ui, a) or over(caps[3], uo, b) then break end
+    ui = ui + a
+    uo = uo + b
+    fit = fit + 1
+  end
+  if fit < admitted then
+    -- The next caller waits until enough of the oldest records have left the window (this run's
+    -- last): a record may be stamped later than one after it (credits), hence the latest so far.
+    local a, b = costIn[fit + 1] or 0, costOut[fit + 1] or 0
+    local li, lo = ui, uo
+    local latest = now
+    tokenWait = win
+    for _, entry in ipairs(redis.call('LRANGE', tkey, 0, -1)) do
+      local _, at, ea, eb = struct.unpack(${TOKEN_ENTRY}, entry)
+      if at > latest then latest = at end
+      li = li - ea
+      lo = lo - eb
+      if not (over(caps[1], li + lo, a + b) or over(caps[2], li, a) or over(caps[3], lo, b)) then
+        tokenWait = latest + win - now
+        break
+      end
+    end
+    admitted = fit
+  end
+  -- Credits carry tokens (perIn and perOut each): at most a quarter of each window's room.
+  tokenRoom = credits
+  local function room(cap, used, per)
+    if cap < 0 then return end
+    if used >= cap then
+      tokenRoom = 0
+    elseif per > 0 then
+      local r = math.floor((cap - used) / 4 / per)
+      if r < tokenRoom then tokenRoom = r end
+    end
+  end
+  room(caps[1], ui + uo, perIn + perOut)
+  room(caps[2], ui, perIn)
+  room(caps[3], uo, perOut)
+end
 local granted = 0
 if admitted == count and credits > 0 and bucketRoom > 0 then
   granted = credits
   if bucketRoom < granted then granted = bucketRoom end
+  if weighted and tokenRoom < granted then granted = tokenRoom end
 end
 local taken = admitted + granted
 if slots and taken < read then after = slots[taken + 1] or false end
@@ -217,6 +327,31 @@ if rate > 0 then
     if tat < now + lease then tat = now + lease end
     tat = tat + granted * step
   end
+end
+-- Each caller admitted gets a record of its cost (its ticket: tnext on), and a grant of credits
+-- one record of the tokens it carries; stamped like the ring's, at the end of the lease if any.
+local tfirst = tnext
+local newList = false
+local tstate = false
+if weighted then
+  local entries = {}
+  for i = 1, admitted do entries[i] = struct.pack(${TOKEN_ENTRY}, tnext + i - 1, stamp, costIn[i] or 0, costOut[i] or 0) end
+  if granted > 0 then entries[admitted + 1] = struct.pack(${TOKEN_ENTRY}, tnext + admitted, stamp, granted * perIn, granted * perOut) end
+  if #entries > 0 then
+    -- A new list gets the key's lifetime (below); after that, the list's is refreshed with the key's.
+    newList = redis.call('RPUSH', tkey, unpack(entries)) == #entries
+    tnext = tnext + #entries
+    for i = 1, admitted do
+      tin = tin + (costIn[i] or 0)
+      tout = tout + (costOut[i] or 0)
+    end
+    if granted > 0 then
+      tin = tin + granted * perIn
+      tout = tout + granted * perOut
+    end
+  end
+  -- Written with the state below (one HSET), or alone when nothing is admitted.
+  tstate = struct.pack(${TOKEN_STATE}, tin, tout, tnext)
 end
 -- When the bucket lets the next start in.
 local nextMs = 0
@@ -236,7 +371,19 @@ if admitted < count then
     local w = windowWait(after)
     if w > nextMs then nextMs = w end
   end
+  if tokenWait > nextMs then nextMs = tokenWait end
   if nextMs <= 0 then nextMs = 1 end
+end
+-- Tokens left in each capped window (-1: uncapped), for the status report.
+local left = {-1, -1, -1}
+if weighted then
+  local used = {tin + tout, tin, tout}
+  for i = 1, 3 do
+    if caps[i] >= 0 then
+      left[i] = caps[i] - used[i]
+      if left[i] < 0 then left[i] = 0 end
+    end
+  end
 end
 local remaining = -1
 if admitted == 0 then
@@ -244,12 +391,13 @@ if admitted == 0 then
     remaining = limit - h
     if full == 1 then remaining = 0 end
   end
-  return {0, tokens, remaining, math.ceil(nextMs), -1, 0, 0}
+  if tstate then redis.call('HSET', key, 'T', tstate) end
+  return {0, tokens, remaining, math.ceil(nextMs), -1, 0, 0, tfirst, left[1], left[2], left[3]}
 end
 -- The key lives as long as the window needs its starts and the bucket until it is full again,
 -- refreshed once per such period rather than per call.
 local keep = 0
-if limit > 0 then keep = win + lease end
+if limit > 0 or weighted then keep = win + lease end
 if rate > 0 and tat - now > keep then keep = tat - now end
 local refresh = e < now + keep
 if refresh then e = math.ceil(now + 2 * keep + 1) end
@@ -272,7 +420,16 @@ end
 if rate <= 0 then tat = 0 end
 if granted > 0 and stamp > cu then cu = stamp end
 local state = struct.pack(${HEADER}, tat, e, h, rl, full, cu)
-if slot < 0 then
+if tstate then
+  local kv = {'H', state, 'T', tstate}
+  local at = tostring(stamp)
+  for i = 0, taken - 1 do
+    if slot < 0 then break end
+    kv[#kv + 1] = (slot + i) % limit
+    kv[#kv + 1] = at
+  end
+  redis.call('HSET', key, unpack(kv))
+elseif slot < 0 then
   redis.call('HSET', key, 'H', state)
 elseif taken == 1 then
   -- The slot's name as the process sent it, when it is: Redis formats every number it is given.
@@ -297,9 +454,14 @@ if probe == 1 then
 elseif ce and ce - last > 0 then
   last = ce + 0
 end
-if refresh then redis.call('PEXPIRE', key, math.ceil(last - now)) end
+if refresh then
+  redis.call('PEXPIRE', key, math.ceil(last - now))
+  if weighted then redis.call('PEXPIRE', tkey, math.ceil(last - now)) end
+elseif newList then
+  redis.call('PEXPIRE', tkey, math.ceil(last - now))
+end
 -- Redis truncates numbers in replies to integers: no math.floor needed.
-return {taken, tokens, remaining, math.ceil(nextMs), slot, stamp, probe}
+return {taken, tokens, remaining, math.ceil(nextMs), slot, stamp, probe, tfirst, left[1], left[2], left[3]}
 `;
 
 const ADMIT_SHA = createHash('sha1').update(ADMIT_SCRIPT).digest('hex');
@@ -390,6 +552,61 @@ end
 return 1
 `;
 
+/**
+ * Reconciles token records (weighted calls): adds `dIn` / `dOut` to each of the `n` records from
+ * ticket `first` on, never below 0, and to the window's sums. A record that has left the list
+ * (expired) or whose ticket is not the one asked for (the state was made again since) is left
+ * alone: it no longer counts. When tokens were freed, every process is told (`g`), so that
+ * callers waiting for room try again now.
+ * KEYS: 1 the scope's hash, 2 its token list. ARGV: 1 first ticket, 2 n, 3 dIn, 4 dOut,
+ * 5 channel, 6 scope.
+ */
+export const AMEND_SCRIPT = `
+local state = redis.call('HGET', KEYS[1], 'T')
+if not state then return 0 end
+local tin, tout, tnext = struct.unpack(${TOKEN_STATE}, state)
+local length = redis.call('LLEN', KEYS[2])
+local base = tnext - length
+local first = ARGV[1] + 0
+local dIn, dOut = ARGV[3] + 0, ARGV[4] + 0
+local freed = false
+for ticket = first, first + ARGV[2] - 1 do
+  local index = ticket - base
+  if index >= 0 and index < length then
+    local seq, at, a, b = struct.unpack(${TOKEN_ENTRY}, redis.call('LINDEX', KEYS[2], index))
+    if seq == ticket then
+      local na, nb = a + dIn, b + dOut
+      if na < 0 then na = 0 end
+      if nb < 0 then nb = 0 end
+      if na < a or nb < b then freed = true end
+      tin = tin + na - a
+      tout = tout + nb - b
+      redis.call('LSET', KEYS[2], index, struct.pack(${TOKEN_ENTRY}, seq, at, na, nb))
+    end
+  end
+end
+redis.call('HSET', KEYS[1], 'T', struct.pack(${TOKEN_STATE}, tin, tout, tnext))
+if freed then redis.call('PUBLISH', ARGV[5], cjson.encode({t = 'g', o = '', k = ARGV[6]})) end
+return 1
+`;
+
+/** What to reconcile with AMEND_SCRIPT: `count` token records from ticket `first`, each changed by the deltas. */
+export interface TokenAmend {
+  readonly key: string;
+  readonly scope: string;
+  readonly first: number;
+  readonly count: number;
+  readonly input: number;
+  readonly output: number;
+}
+
+/** A delta that brings any record to 0 (a late answer's records: nobody started). */
+export const ALL_TOKENS = -1e300;
+
+/** AMEND_SCRIPT's EVAL arguments (script, numkeys, keys, ARGV...), telling `channel`. */
+export function encodeAmend(amend: TokenAmend, channel: string): (string | number)[] {
+  return [AMEND_SCRIPT, 2, amend.key, tokenKeyIn(amend.key), amend.first, amend.count, amend.input, amend.output, channel, amend.scope];
+}
 
 // Encoding and decoding: nowhere else knows an argument's position or a reply's layout.
 
@@ -405,13 +622,17 @@ export interface AdmitLimits {
   readonly probeLockMs: number;
   /** How long credits granted now stay usable; 0: none are asked for. */
   readonly leaseMs: number;
+  /** The token caps (total, input, output; Infinity: uncapped); null: the scope has none (its calls are not weighted here). */
+  readonly tokenCaps: TokenCaps | null;
 }
 
-// Positions in the EVALSHA command: sha, numkeys, key, then ARGV 1.. (see ADMIT_SCRIPT).
-const RING_LENGTH = 5;
-const COUNT = 8;
-const HINT = 9;
-const CREDITS = 11;
+// Positions in the EVALSHA command: sha, numkeys, the two keys, then ARGV 1.. (see ADMIT_SCRIPT).
+const RING_LENGTH = 6;
+const COUNT = 9;
+const HINT = 10;
+const CREDITS = 12;
+const COSTS = 15;
+const PER_CREDIT = 16;
 
 /**
  * The admission command of one scope, built when its limits change rather than per call; a
@@ -425,10 +646,13 @@ export class AdmitCommand {
     readonly key: string,
     readonly limits: AdmitLimits,
   ) {
+    const caps = limits.tokenCaps;
+    const cap = (n: number): string => (n === Infinity ? '-1' : String(n));
     this.args = [
       ADMIT_SHA,
-      '1',
+      '2',
       key,
+      tokenKeyIn(key),
       limits.requestsPerSecond === Infinity ? '-1' : String(limits.requestsPerSecond),
       String(limits.burst),
       String(limits.ringLength),
@@ -439,14 +663,23 @@ export class AdmitCommand {
       limits.ringLength > 1 ? '1' : '0',
       '0',
       String(limits.leaseMs),
+      caps === null ? '' : `${cap(caps.total)},${cap(caps.input)},${cap(caps.output)}`,
+      '',
+      '',
     ];
   }
 
-  /** The arguments for EVALSHA: `count` admissions asked for, and `credits` more (a decimal string). */
-  encode(count: number, credits: string): readonly string[] {
+  /**
+   * The arguments for EVALSHA: `count` admissions asked for, and `credits` more (a decimal
+   * string); with token caps, `costs` (each caller's input and output, in order: "i,o,i,o...")
+   * and the tokens each credit carries ("i,o"). Unweighted scopes send ''.
+   */
+  encode(count: number, credits: string, costs = '', perCredit = ''): readonly string[] {
     const args = this.args;
     args[COUNT] = count === 1 ? '1' : String(count);
     args[CREDITS] = credits;
+    args[COSTS] = costs;
+    args[PER_CREDIT] = perCredit;
     return args;
   }
 
@@ -454,8 +687,8 @@ export class AdmitCommand {
    * The same with ages of fallback starts to import (ARGV 11..), and as EVAL with the script's
    * text after NOSCRIPT: rare, so worth an array of its own.
    */
-  encodeWith(count: number, credits: string, imports: readonly number[] | null, asEval: boolean): (string | number)[] {
-    const args: (string | number)[] = [...this.encode(count, credits), ...(imports ?? [])];
+  encodeWith(count: number, credits: string, costs: string, perCredit: string, imports: readonly number[] | null, asEval: boolean): (string | number)[] {
+    const args: (string | number)[] = [...this.encode(count, credits, costs, perCredit), ...(imports ?? [])];
     if (asEval) args[0] = ADMIT_SCRIPT;
     return args;
   }
@@ -491,6 +724,10 @@ export type AdmitAnswer =
       readonly stamp: number;
       /** The one admitted call is the fleet's half-open probe. */
       readonly probe: boolean;
+      /** Weighted: the ticket of the first caller's token record (the others follow; then the credits' one). */
+      readonly ticket: number;
+      /** Weighted: tokens left in each capped window (null where uncapped, and without token caps). */
+      readonly tokensLeft: { readonly total: number | null; readonly input: number | null; readonly output: number | null };
     }
   | { readonly kind: 'suspended'; readonly ms: number; readonly reason: string }
   | { readonly kind: 'paused'; readonly ms: number }
@@ -511,6 +748,8 @@ export function decodeAdmitReply(reply: unknown): AdmitAnswer {
       slot: Number(r[4] ?? -1),
       stamp: Number(r[5] ?? 0),
       probe: r[6] === 1,
+      ticket: Number(r[7] ?? 0),
+      tokensLeft: { total: left(r[8]), input: left(r[9]), output: left(r[10]) },
     };
   }
   // Another process wrote the reason (an older version, or anyone with access to Redis): redacted here.
@@ -518,6 +757,11 @@ export function decodeAdmitReply(reply: unknown): AdmitAnswer {
   if (code === -2) return { kind: 'paused', ms: Number(r[1]) };
   return { kind: 'circuit_open', ms: Number(r[1]) };
 }
+
+const left = (value: number | string | undefined): number | null => {
+  const n = Number(value ?? -1);
+  return n < 0 ? null : n;
+};
 
 /** What to give back with REFUND_SCRIPT. */
 export interface Refund {
@@ -533,6 +777,8 @@ export interface Refund {
   readonly probe: boolean;
   /** The bucket's ms per start to give back; 0 keeps its tokens. */
   readonly step: number;
+  /** Token records to reconcile too (weighted calls), or null. */
+  readonly tokens?: TokenAmend | null;
 }
 
 /** REFUND_SCRIPT's EVAL arguments (script, numkeys, key, ARGV...), telling `channel`; null when there is nothing to give back. */

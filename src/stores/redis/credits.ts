@@ -1,4 +1,5 @@
-import type { Refund } from './admit-protocol.js';
+import type { AdmissionCost } from '../types.js';
+import type { Refund, TokenAmend } from './admit-protocol.js';
 
 /** What credits need of the store: whether they may be used, and a way to give them back. */
 export interface CreditsHost {
@@ -9,6 +10,10 @@ export interface CreditsHost {
   /** The most credits one admission may ask for (RedisStoreOptions.maxCredits). */
   readonly maxCredits: number;
   giveBack(refund: Refund): void;
+  /** Reconciles token records (a grant's tokens no call took). */
+  amendTokens(amend: TokenAmend): void;
+  /** The scopes' credits holding a grant now, so that closing the store gives them back (see RedisStore.close). */
+  readonly held: Set<Credits>;
 }
 
 /** Admissions per lease below which a scope asks for no credits: it would not use them in time. */
@@ -28,6 +33,14 @@ export class Credits {
   /** The ring slot after the granted starts (-1: no ring), and their stamp: to give unused ones back. */
   private end = -1;
   private stamp = 0;
+  /**
+   * Weighted scopes: the grant's token record (its ticket; -1: none) and the tokens it still
+   * carries. A credit is taken only by a call whose cost fits in them, and is then charged to that
+   * record: the call's reconciliation amends it, and what is left goes back with the credits.
+   */
+  private ticket = -1;
+  private tokensIn = 0;
+  private tokensOut = 0;
   private lapseTimer: ReturnType<typeof setTimeout> | undefined;
   // Admissions asked for in the current and the previous lease-long period.
   private periodStart = -Infinity;
@@ -49,10 +62,19 @@ export class Credits {
    * An admission is asked for at `at`: true when a credit covers it (taken). Not while the
    * subscription is down: a ban elsewhere could not stop the credits then.
    */
-  take(at: number): boolean {
+  take(at: number, cost?: AdmissionCost): boolean {
     this.countAsk(at);
     if (this.left === 0) return false;
     if (at < this.until && this.host.listening) {
+      if (this.ticket >= 0) {
+        const input = cost === undefined ? 0 : cost.input;
+        const output = cost === undefined ? 0 : cost.output;
+        // A call the grant's tokens cannot cover asks Redis (the credits stay for the calls after it).
+        if (input > this.tokensIn || output > this.tokensOut) return false;
+        this.tokensIn -= input;
+        this.tokensOut -= output;
+        if (cost !== undefined) cost.ticket = this.ticket;
+      }
       this.left--;
       return true;
     }
@@ -75,10 +97,17 @@ export class Credits {
     return DECIMAL[wanted >= host.maxCredits ? host.maxCredits : wanted]!;
   }
 
-  /** Redis granted `n` with the admission sent at `sentAt`: the last starts before ring slot `end`, stamped `stamp`. */
-  grant(n: number, sentAt: number, end: number, stamp: number): void {
+  /**
+   * Redis granted `n` with the admission sent at `sentAt`: the last starts before ring slot `end`,
+   * stamped `stamp`; weighted, with the token record `ticket` carrying `input` and `output` tokens.
+   */
+  grant(n: number, sentAt: number, end: number, stamp: number, ticket = -1, input = 0, output = 0): void {
     this.drop();
     this.left = n;
+    this.host.held.add(this);
+    this.ticket = ticket;
+    this.tokensIn = input;
+    this.tokensOut = output;
     this.until = sentAt + this.leaseMs;
     this.end = end;
     this.stamp = stamp;
@@ -92,12 +121,21 @@ export class Credits {
    */
   drop(): void {
     const unused = this.left;
-    if (unused === 0) return;
+    const ticket = this.ticket;
+    if (unused === 0 && ticket < 0) return;
     this.left = 0;
+    this.ticket = -1;
+    this.host.held.delete(this);
     if (!this.host.healthy) return;
+    // The grant's tokens not taken by a call go back, even when every credit was used.
+    const tokens = ticket < 0 || (this.tokensIn === 0 && this.tokensOut === 0) ? null : { key: this.key, scope: this.scope, first: ticket, count: 1, input: -this.tokensIn, output: -this.tokensOut };
+    if (unused === 0) {
+      if (tokens !== null) this.host.amendTokens(tokens);
+      return;
+    }
     const length = this.ringLength;
     const slot = this.end < 0 ? -1 : (((this.end - unused) % length) + length) % length;
-    this.host.giveBack({ key: this.key, scope: this.scope, ringLength: length, slot, count: unused, stamp: this.stamp, probe: false, step: this.step });
+    this.host.giveBack({ key: this.key, scope: this.scope, ringLength: length, slot, count: unused, stamp: this.stamp, probe: false, step: this.step, tokens });
   }
 
   /** A process that stops asking leaves its credits unused: give them back when they lapse, not at its next ask. */
@@ -105,7 +143,7 @@ export class Credits {
     if (this.lapseTimer !== undefined) return;
     const timer = setTimeout(() => {
       this.lapseTimer = undefined;
-      if (this.left === 0) return;
+      if (this.left === 0 && this.ticket < 0) return;
       if (performance.now() >= this.until) this.drop();
       else this.watchLapse();
     }, this.leaseMs + 1);

@@ -1,13 +1,15 @@
 import type { Circuit, CircuitSink } from '../../breaker/circuit.js';
 import { CircuitOpenError, PlatformSuspendedError } from '../../errors/errors.js';
 import { capBinds, LocalLimiter } from '../memory-store.js';
-import type { LimiterLimits, LimiterSnapshot, ScopeLimiter } from '../types.js';
+import { capsOf } from '../../tokens/token-windows.js';
+import type { AdmissionCost, LimiterLimits, LimiterSnapshot, ScopeLimiter } from '../types.js';
 import type { AdmissionStats, Batch, BatchOwner, RedisAdmissions } from './admissions.js';
-import { AdmitCommand, type AdmitAnswer, type Refund } from './admit-protocol.js';
+import { ALL_TOKENS, AdmitCommand, type AdmitAnswer, type Refund } from './admit-protocol.js';
 import type { FleetNotices } from './channel.js';
 import type { RedisConnection } from './connection.js';
 import { Credits, type CreditsHost } from './credits.js';
 import { scopeKeyIn } from './lua.js';
+import { RedisSpend } from './spend.js';
 import type { RedisFallback, RedisSettings } from './settings.js';
 
 /** What a scope's limiter works with: the store's parts, each through the face it needs. */
@@ -30,6 +32,8 @@ interface ScopeBatch extends Batch {
   sentAt: number;
   /** The credits asked for, as sent. */
   credits: string;
+  /** Weighted scopes: each caller's cost, in the order of `callers` (undefined: an unweighted call, cost 0); null otherwise. */
+  readonly costs: (AdmissionCost | undefined)[] | null;
 }
 
 /**
@@ -74,6 +78,11 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink, BatchOwner<Scope
   private blockedUntil = 0;
   private tokens: number;
   private remaining: number | null;
+  /** Tokens left in each capped token window (null: the scope has no token caps). */
+  private tokensLeft: LimiterSnapshot['tokensRemaining'] | null = null;
+
+  /** The scope's budget, the fleet's: made when a metered call first asks for it. */
+  private shared: RedisSpend | null = null;
 
   constructor(
     private readonly parts: LimiterParts,
@@ -87,8 +96,8 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink, BatchOwner<Scope
     this.admitCommand = this.commandFor(limits);
   }
 
-  tryAcquire(now: number): number | Promise<number> {
-    if (this.credits !== null && this.credits.take(performance.now())) {
+  tryAcquire(now: number, cost?: AdmissionCost): number | Promise<number> {
+    if (this.credits !== null && this.credits.take(performance.now(), cost)) {
       this.parts.stats.creditsUsed++;
       return 0;
     }
@@ -96,7 +105,7 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink, BatchOwner<Scope
     // fleet (others only take capacity): say so without a trip. The fallback honours it too.
     if (now < this.blockedUntil) return this.blockedUntil - now;
     const connection = this.parts.connection;
-    if (!connection.isHealthy) return this.fallbackAcquire(now);
+    if (!connection.isHealthy) return this.fallbackAcquire(now, cost);
     let imports: readonly number[] | null = null;
     if (this.fallbackStarts.length > 0 && !this.importing) {
       this.importing = true;
@@ -105,9 +114,18 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink, BatchOwner<Scope
     if (connection.isDisconnected) {
       connection.degrade(`connection ${connection.status}`);
       if (imports !== null) this.importing = false;
-      return this.fallbackAcquire(Date.now());
+      return this.fallbackAcquire(Date.now(), cost);
     }
-    return this.ask(imports);
+    return this.ask(imports, cost);
+  }
+
+  amendCost(ticket: number, deltaInput: number, deltaOutput: number): void {
+    // Redis's tickets start from its clock x 1000; smaller ones are the local fallback's.
+    if (ticket < REDIS_TICKETS) {
+      this.local?.amendCost(ticket, deltaInput, deltaOutput);
+      return;
+    }
+    this.parts.admissions.amendTokens({ key: this.key, scope: this.scope, first: ticket, count: 1, input: deltaInput, output: deltaOutput });
   }
 
   estimateWait(position: number, now: number): number {
@@ -136,10 +154,15 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink, BatchOwner<Scope
     if (!this.parts.connection.isHealthy && this.local !== null) return this.local.snapshot(now);
     const rate = this.limits.requestsPerSecond;
     const tokens = this.answeredAt === 0 || rate === Infinity ? this.limits.burst : Math.min(this.limits.burst, this.tokens + ((now - this.answeredAt) * rate) / 1000);
-    return {
+    const snapshot = {
       tokens: Math.floor(tokens),
       minuteRemaining: capBinds(this.limits) ? (this.remaining ?? this.limits.requestsPerMinute) : null,
     };
+    const caps = this.admitCommand.limits.tokenCaps;
+    if (caps === null) return snapshot;
+    // As of the last answer (the whole caps before the first).
+    const whole = (cap: number): number | null => (cap === Infinity ? null : cap);
+    return { ...snapshot, tokensRemaining: this.tokensLeft ?? { total: whole(caps.total), input: whole(caps.input), output: whole(caps.output) } };
   }
 
   isIdle(now: number): boolean {
@@ -151,6 +174,10 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink, BatchOwner<Scope
       this.parts.fleet.unwatchRoom(this.scope, this.roomFreed);
     }
     return idle;
+  }
+
+  get spend(): RedisSpend {
+    return (this.shared ??= new RedisSpend(this.parts.connection, this.key, this.parts.settings.timeoutMs));
   }
 
   get sharesCircuit(): boolean {
@@ -202,7 +229,7 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink, BatchOwner<Scope
   // BatchOwner: the admissions of a tick, gathered here and carried by RedisAdmissions.
 
   /** Asks for one admission; it goes out with the others of its scope at the end of the tick. */
-  private ask(imports: readonly number[] | null): Promise<number> {
+  private ask(imports: readonly number[] | null, cost: AdmissionCost | undefined): Promise<number> {
     return new Promise<number>((resolve, reject) => {
       let batch = this.batch;
       if (batch === null || batch.callers.length >= 2 * MAX_BATCH) {
@@ -218,6 +245,7 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink, BatchOwner<Scope
           resumes: this.parts.fleet.resumes,
           sentAt: 0,
           credits: '0',
+          costs: this.admitCommand.limits.tokenCaps === null ? null : [],
         };
         this.batch = batch;
         const sending = batch;
@@ -227,20 +255,22 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink, BatchOwner<Scope
         });
       }
       batch.callers.push(resolve as (value: never) => void, reject);
+      if (batch.costs !== null) batch.costs.push(cost);
       if (imports !== null) batch.imports = imports;
     });
   }
 
   command(batch: ScopeBatch, resend: boolean): readonly (string | number)[] {
     const count = batch.callers.length / 2;
+    const [costs, perCredit] = costsOf(batch.costs);
     if (resend) {
       if (batch.imports !== null) batch.imports = this.importAges(Date.now());
-      return this.admitCommand.encodeWith(count, batch.credits, batch.imports, true);
+      return this.admitCommand.encodeWith(count, batch.credits, costs, perCredit, batch.imports, true);
     }
     batch.sentAt = performance.now();
     batch.credits = this.credits === null ? '0' : this.credits.toAsk(count, this.inFlight);
     this.inFlight++;
-    return batch.imports === null ? this.admitCommand.encode(count, batch.credits) : this.admitCommand.encodeWith(count, batch.credits, batch.imports, false);
+    return batch.imports === null ? this.admitCommand.encode(count, batch.credits, costs, perCredit) : this.admitCommand.encodeWith(count, batch.credits, costs, perCredit, batch.imports, false);
   }
 
   answered(batch: ScopeBatch, answer: AdmitAnswer): void {
@@ -255,10 +285,22 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink, BatchOwner<Scope
       case 'admitted': {
         const { taken, waitMs } = answer;
         this.record(waitMs, answer.tokens, answer.remaining);
+        const admitted = taken > count ? count : taken;
+        const costs = batch.costs;
+        if (costs !== null) {
+          this.tokensLeft = answer.tokensLeft;
+          // Each admitted caller's token record, in order (reconciled later by its ticket).
+          for (let i = 0; i < admitted; i++) {
+            const cost = costs[i];
+            if (cost !== undefined) cost.ticket = answer.ticket + i;
+          }
+        }
         if (taken > 0) this.admitCommand.expectSlot(answer.slot + taken);
         // Starts beyond the callers are credits: this process may use them without asking.
-        if (taken > count) this.addCredits(taken - count, batch.sentAt, answer.slot < 0 ? -1 : answer.slot + taken, answer.stamp);
-        const admitted = taken > count ? count : taken;
+        if (taken > count) {
+          const per = costs === null ? null : perCreditOf(costs);
+          this.addCredits(taken - count, batch.sentAt, answer.slot < 0 ? -1 : answer.slot + taken, answer.stamp, costs === null ? -1 : answer.ticket + count, per === null ? 0 : per[0] * (taken - count), per === null ? 0 : per[1] * (taken - count));
+        }
         let i = 0;
         for (; i < admitted; i++) callers[2 * i]!(0 as never);
         if (i === count) return;
@@ -300,12 +342,18 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink, BatchOwner<Scope
     // The import did not reach Redis: try again with the next admission.
     if (batch.imports !== null) this.importing = false;
     const callers = batch.callers;
-    for (let i = 0; i < callers.length; i += 2) callers[i]!(this.fallbackAcquire(now) as never);
+    const costs = batch.costs;
+    for (let i = 0; i < callers.length; i += 2) callers[i]!(this.fallbackAcquire(now, costs === null ? undefined : costs[i / 2]) as never);
   }
 
-  lateRefund(answer: AdmitAnswer): Refund | null {
+  lateRefund(batch: ScopeBatch, answer: AdmitAnswer): Refund | null {
     if (answer.kind !== 'admitted' || answer.taken === 0) return null;
-    return { key: this.key, scope: this.scope, ringLength: this.admitCommand.ringLengthArg, slot: answer.slot, count: answer.taken, stamp: answer.stamp, probe: answer.probe, step: 0 };
+    // Every token record the answer made goes to 0 (nobody started): one per caller admitted, and
+    // one for the credits granted if any.
+    const count = batch.callers.length / 2;
+    const records = answer.taken > count ? count + 1 : answer.taken;
+    const tokens = batch.costs === null ? null : { key: this.key, scope: this.scope, first: answer.ticket, count: records, input: ALL_TOKENS, output: ALL_TOKENS };
+    return { key: this.key, scope: this.scope, ringLength: this.admitCommand.ringLengthArg, slot: answer.slot, count: answer.taken, stamp: answer.stamp, probe: answer.probe, step: 0, tokens };
   }
 
   /**
@@ -328,8 +376,8 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink, BatchOwner<Scope
   }
 
   /** Redis granted `n` credits with the admission sent at `sentAt` (see Credits.grant). */
-  private addCredits(n: number, sentAt: number, end: number, stamp: number): void {
-    this.credits?.grant(n, sentAt, end, stamp);
+  private addCredits(n: number, sentAt: number, end: number, stamp: number, ticket: number, input: number, output: number): void {
+    this.credits?.grant(n, sentAt, end, stamp, ticket, input, output);
     // Callers already waiting in line take them first (after the callers of this answer).
     if (this.wake !== null) queueMicrotask(this.wake);
   }
@@ -347,12 +395,12 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink, BatchOwner<Scope
   }
 
   /** The answer while Redis cannot give one. */
-  private fallbackAcquire(now: number): number {
+  private fallbackAcquire(now: number, cost: AdmissionCost | undefined): number {
     const { fallback, probeIntervalMs } = this.parts.settings;
     // Fail closed: try again when the next probe may have brought Redis back.
     if (fallback.mode === 'deny') return probeIntervalMs;
     const local = (this.local ??= new LocalLimiter(shareOf(this.limits, fallback), now));
-    const wait = local.tryAcquire(now);
+    const wait = local.tryAcquire(now, cost);
     if (wait === 0 && capBinds(this.limits)) {
       const starts = this.fallbackStarts;
       starts.push(now);
@@ -397,6 +445,7 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink, BatchOwner<Scope
       windowMs: settings.windowMs,
       probeLockMs: this.probeLockMs,
       leaseMs: this.credits?.leaseMs ?? 0,
+      tokenCaps: capsOf(limits),
     });
   }
 }
@@ -404,14 +453,47 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink, BatchOwner<Scope
 /** Callers per script run at most: keeps the script's argument lists small. */
 const MAX_BATCH = 256;
 
-/** The limits a process keeps for itself while Redis is down. */
+/** Tickets of token records made by Redis are at least this (its clock in ms x 1000); the local fallback's are below. */
+const REDIS_TICKETS = 1e15;
+
+const UNWEIGHTED = Object.freeze(['', ''] as const);
+
+/** The costs argument of a batch ("i,o,i,o...") and the tokens each credit carries (the batch's largest cost); '' unweighted. */
+function costsOf(costs: readonly (AdmissionCost | undefined)[] | null): readonly [string, string] {
+  if (costs === null) return UNWEIGHTED;
+  let text = '';
+  for (let i = 0; i < costs.length; i++) {
+    const cost = costs[i];
+    text += cost === undefined ? '0,0,' : `${cost.input},${cost.output},`;
+  }
+  const [input, output] = perCreditOf(costs);
+  return [text, `${input},${output}`];
+}
+
+/** The tokens each credit carries: the largest input and output among the batch's costs, so a call like them can use one. */
+function perCreditOf(costs: readonly (AdmissionCost | undefined)[]): [number, number] {
+  let input = 0;
+  let output = 0;
+  for (const cost of costs) {
+    if (cost === undefined) continue;
+    if (cost.input > input) input = cost.input;
+    if (cost.output > output) output = cost.output;
+  }
+  return [input, output];
+}
+
+/** The limits a process keeps for itself while Redis is down (token caps included). */
 function shareOf(limits: LimiterLimits, fallback: RedisFallback): LimiterLimits {
   const share = fallback.mode === 'local' ? fallback.share : 1;
   if (share === 1) return limits;
   const burst = Math.max(1, Math.floor(limits.burst * share));
+  const part = (cap: number | undefined): number | undefined => (cap === undefined || cap === Infinity ? cap : cap * share);
   return {
     requestsPerSecond: limits.requestsPerSecond * share,
     burst,
     requestsPerMinute: limits.requestsPerMinute === Infinity ? Infinity : Math.max(burst, Math.floor(limits.requestsPerMinute * share)),
+    tokensPerMinute: part(limits.tokensPerMinute),
+    inputTokensPerMinute: part(limits.inputTokensPerMinute),
+    outputTokensPerMinute: part(limits.outputTokensPerMinute),
   };
 }

@@ -16,6 +16,9 @@
  *   su / s   suspended until / reason          pu   paused until (a provider's Retry-After)
  *   co       circuit open fleet-wide until     cp   the half-open probe is taken until
  *   ce       the circuit record is kept until (then the fleet forgets it)
+ *   T        the token windows' state (weighted calls), packed (see {@link TOKEN_STATE})
+ * and, for a scope with token caps, a second key under the same hash tag (so the same cluster
+ * slot), the list of its records (see {@link tokenKeyIn} and TOKEN_WINDOWS in admit-protocol.ts).
  * The ring keeps the exact guarantee: a start may only overwrite a slot whose start has left
  * the window, so at most L starts are ever inside it (the proof, credits and give-backs
  * included, is beside ADMIT_SCRIPT). Slots are reused in turn from the next slot on, so the
@@ -47,6 +50,14 @@ export const STATE_BYTES = 41;
  */
 export const OLD_HEADER = `'<ddddB'`;
 
+/**
+ * `struct` layout of the `T` field: the input and output tokens of the records in the list, and
+ * the ticket the next record gets (the first record's is that less the list's length).
+ */
+export const TOKEN_STATE = `'<ddd'`;
+/** `struct` layout of a record in the token list: its ticket, its stamp (ms), its input and output tokens. */
+export const TOKEN_ENTRY = `'<dddd'`;
+
 /** Keeps the hash exactly as long as the latest of its deadlines, or deletes it. */
 export const EXPIRE_STATE = `local d = redis.call('HMGET', KEYS[1], 'su', 'pu', 'ce', 'cp', 'H')
 local last = 0
@@ -64,4 +75,9 @@ if last > now then redis.call('PEXPIRE', KEYS[1], math.ceil(last - now)) else re
 /** The one key of a scope (a hash, laid out as above); the hash tag names its cluster slot. */
 export function scopeKeyIn(prefix: string, scope: string): string {
   return `${prefix}{${scope}}`;
+}
+
+/** The list of a scope's token records, beside its hash (the same hash tag: the same cluster slot). */
+export function tokenKeyIn(scopeKey: string): string {
+  return `${scopeKey}:t`;
 }

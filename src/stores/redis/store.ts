@@ -32,10 +32,14 @@ export function storeParts(store: RedisStore): RedisStoreParts {
  */
 export class RedisStore implements ThrottleStore {
   readonly name = 'redis';
+  /** Token caps (`tokensPerMinute`, ...) are enforced in the admission script, fleet-wide. */
+  readonly weighted = true;
   readonly shared: SharedState;
   readonly #connection: RedisConnection;
   readonly #channel: RedisChannel;
   readonly #settings: RedisSettings;
+  readonly #admissions: RedisAdmissions;
+  readonly #credits: CreditsHost;
 
   /** @throws ConfigError when an option is missing or invalid, naming it, its value and the rule. */
   constructor(options: RedisStoreOptions) {
@@ -63,8 +67,12 @@ export class RedisStore implements ThrottleStore {
       },
       maxCredits: settings.maxCredits,
       giveBack: (refund) => admissions.giveBack(refund),
+      amendTokens: (amend) => admissions.amendTokens(amend),
+      held: new Set(),
     };
     this.#settings = settings;
+    this.#admissions = admissions;
+    this.#credits = credits;
     this.#connection = connection;
     this.#channel = channel;
     this.shared = channel;
@@ -79,8 +87,14 @@ export class RedisStore implements ThrottleStore {
     return this.#connection.health();
   }
 
-  /** Closes the subscription connection this store opened; the client you passed stays open. */
+  /**
+   * Gives back the credits this process holds unused (and the tokens their grants carry), waiting
+   * up to `timeoutMs` for Redis to take them, then closes the subscription connection this store
+   * opened; the client you passed stays open.
+   */
   async close(): Promise<void> {
+    for (const credits of [...this.#credits.held]) credits.drop();
+    await this.#admissions.flush(this.#settings.timeoutMs);
     this.#connection.close();
     await this.#channel.close(this.#settings.timeoutMs);
   }
