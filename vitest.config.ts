@@ -10,6 +10,7 @@ const alias = {
   'floodgate/fastify': source('./src/http/fastify.ts'),
   'floodgate/prometheus': source('./src/metrics/prometheus.ts'),
   'floodgate/otel': source('./src/metrics/otel.ts'),
+  'floodgate/undici': source('./src/outbound/undici.ts'),
   floodgate: source('./src/index.ts'),
 };
 

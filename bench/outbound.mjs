@@ -2,12 +2,16 @@
 // RetryAgent and ky, on one loopback keep-alive server (a worker thread, so the server has its
 // own event loop), same run, interleaved rounds. `node bench/outbound.mjs [--quick]` after
 // `npm run build`, or as a section of `npm run bench`. See docs/benchmarks.md, "Outbound HTTP".
-import { fileURLToPath } from 'node:url';
+// `--base <checkout>` adds that checkout's createFetch (its own dist/) beside this one's, in the
+// same interleaved rounds: the A/B of a change, as a ratio measured in one process.
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import ky from 'ky';
 import { Agent, RetryAgent, fetch as undiciFetch } from 'undici';
 import { createFetch, ThrottleManager } from '../dist/index.js';
-import { compare, table } from './harness.mjs';
+import { floodgateInterceptor } from '../dist/outbound/undici.js';
+import { compare, median, table } from './harness.mjs';
 
 const SERVER = `
   const { createServer } = require('node:http');
@@ -34,7 +38,7 @@ const SERVER = `
 /** Limits that never bind: the rows measure the path, not the waits. */
 const OPEN = { requestsPerSecond: Infinity, burst: 1_000, requestsPerMinute: Infinity, maxConcurrent: Infinity, maxWaitMs: Infinity, maxQueue: 1_000_000, timeoutMs: 0 };
 
-export async function runOutboundBench({ quick = false } = {}) {
+export async function runOutboundBench({ quick = false, base } = {}) {
   const worker = new Worker(SERVER, { eval: true });
   const port = await new Promise((resolve) => worker.once('message', resolve));
   const url = `http://127.0.0.1:${port}/v1/chat/completions`;
@@ -49,6 +53,8 @@ export async function runOutboundBench({ quick = false } = {}) {
   const retryAgent = new RetryAgent(new Agent(), { maxRetries: 2 });
   const plainAgent = new Agent();
   const kyClient = ky.create({ retry: 2 });
+  const intercepted = new Agent().compose(floodgateInterceptor({ provider: 'openai', manager, routes }));
+  const interceptedHeld = new Agent().compose(floodgateInterceptor({ provider: 'held', manager, routes }));
 
   const read = (promise) => promise.then((res) => res.arrayBuffer());
   const cases = [
@@ -58,24 +64,49 @@ export async function runOutboundBench({ quick = false } = {}) {
     { name: 'undici 7 fetch, plain Agent', group: 'peer', call: () => read(undiciFetch(url, { dispatcher: plainAgent })) },
     { name: 'undici 7 fetch + RetryAgent', group: 'peer', call: () => read(undiciFetch(url, { dispatcher: retryAgent })) },
     { name: 'ky (retry: 2) on Node global fetch', group: 'peer', call: () => kyClient.get(url).arrayBuffer() },
+    { name: 'undici 7 fetch + floodgateInterceptor (maxConcurrent Infinity)', group: 'interceptor', call: () => read(undiciFetch(url, { dispatcher: intercepted })) },
+    { name: 'undici 7 fetch + floodgateInterceptor (finite maxConcurrent: body held)', group: 'interceptor', call: () => read(undiciFetch(url, { dispatcher: interceptedHeld })) },
   ];
-  // Diagnostic: floodgate's own cost per call, without the network (a fetch answering from memory).
+  let baseManager;
+  if (base !== undefined) {
+    // The other checkout's build, same server, same rounds.
+    const other = await import(pathToFileURL(path.resolve(base, 'dist/index.js')).href);
+    baseManager = new other.ThrottleManager({ env: {} });
+    baseManager.configure('http', OPEN);
+    baseManager.configure('http', { ...OPEN, maxConcurrent: 1_000_000 }, { platform: 'held' });
+    const baseFetch = other.createFetch({ provider: 'openai', manager: baseManager, routes });
+    const baseHeld = other.createFetch({ provider: 'held', manager: baseManager, routes });
+    cases.push(
+      { name: 'base: createFetch (maxConcurrent Infinity)', group: 'base', call: () => read(baseFetch(url)) },
+      { name: 'base: createFetch (finite maxConcurrent: body held)', group: 'base', call: () => read(baseHeld(url)) },
+    );
+  }
+  // Diagnostic: floodgate's own cost per call, without the network: a fetch answering from
+  // memory after one turn of the event loop, as an answer from the network comes.
   const headers = { 'content-type': 'application/json', 'x-ratelimit-limit-requests': '10000', 'x-ratelimit-remaining-requests': '9999', 'x-ratelimit-reset-requests': '6ms' };
-  const memoryFetch = () => Promise.resolve(new Response('{"ok":true}', { headers }));
+  const memoryFetch = () => new Promise((resolve) => setImmediate(() => resolve(new Response('{"ok":true}', { headers }))));
   const viaFloodgateMemory = createFetch({ provider: 'memory', manager, routes, fetch: memoryFetch });
+  const viaFloodgateMemoryHeld = createFetch({ provider: 'held', manager, routes, fetch: memoryFetch });
   const inMemory = [
     { name: 'in-memory fetch alone', group: 'baseline', call: () => read(memoryFetch(url)) },
     { name: 'createFetch over the in-memory fetch', group: 'floodgate', call: () => read(viaFloodgateMemory(url)) },
+    { name: 'the same, body held (finite maxConcurrent)', group: 'floodgate', call: () => read(viaFloodgateMemoryHeld(url)) },
   ];
 
+  if (baseManager !== undefined) {
+    const other = await import(pathToFileURL(path.resolve(base, 'dist/index.js')).href);
+    const baseMemory = other.createFetch({ provider: 'memory', manager: baseManager, routes, fetch: memoryFetch });
+    const baseMemoryHeld = other.createFetch({ provider: 'held', manager: baseManager, routes, fetch: memoryFetch });
+    inMemory.push({ name: 'base: createFetch over the in-memory fetch', group: 'base', call: () => read(baseMemory(url)) }, { name: 'base: the same, body held', group: 'base', call: () => read(baseMemoryHeld(url)) });
+  }
   const settings = quick ? { rounds: 5, roundMs: 150, warmupMs: 300 } : { rounds: 15, roundMs: 400, warmupMs: 1_000 };
   const sequential = await compare(cases, { mode: 'sequential', ...settings });
   const parallel = await compare(cases, { mode: 'inflight', inFlight: 16, ...settings });
-  const own = await compare(inMemory, { mode: 'sequential', rounds: settings.rounds, roundMs: 100, warmupMs: 300 });
+  const own = await cpuPerCall(inMemory, { rounds: settings.rounds * 2, calls: quick ? 2_000 : 10_000 });
 
   worker.postMessage('stop');
   await new Promise((resolve) => worker.once('exit', resolve));
-  await Promise.all([manager.close(), retryAgent.close(), plainAgent.close()]);
+  await Promise.all([manager.close(), baseManager?.close(), retryAgent.close(), plainAgent.close(), intercepted.close(), interceptedHeld.close()]);
 
   const rows = (results) => {
     const base = results.find((r) => r.group === 'baseline').nsPerOp;
@@ -87,6 +118,18 @@ export async function runOutboundBench({ quick = false } = {}) {
     ]);
   };
   const header = ['client', 'requests/s', 'time per request vs plain fetch', 'IQR/median'];
+  /** The interceptor against its own baseline (undici's fetch on a plain Agent), and the base build against this one. */
+  const ratios = (results) => {
+    const byName = (name) => results.find((r) => r.name === name)?.nsPerOp;
+    const lines = [];
+    const agent = byName('undici 7 fetch, plain Agent');
+    for (const r of results.filter((row) => row.group === 'interceptor')) lines.push(`- ${r.name}: ${(((r.nsPerOp - agent) / agent) * 100).toFixed(1)} % over undici's fetch on a plain Agent`);
+    for (const r of results.filter((row) => row.group === 'base')) {
+      const here = byName(r.name.replace('base: ', 'floodgate '));
+      lines.push(`- this build / base build, ${r.name.slice(6)}: ${(here / r.nsPerOp).toFixed(3)}`);
+    }
+    return lines.join('\n');
+  };
   const markdown = [
     `## Outbound HTTP: loopback keep-alive server (worker thread), ${settings.rounds} interleaved rounds of ~${settings.roundMs} ms`,
     '',
@@ -96,18 +139,41 @@ export async function runOutboundBench({ quick = false } = {}) {
     '',
     table(header, rows(sequential)),
     '',
+    ratios(sequential),
+    '',
     '### 16 in flight',
     '',
     table(header, rows(parallel)),
     '',
-    "### floodgate's own cost per call (no network: a fetch answering from memory, sequential)",
+    ratios(parallel),
     '',
-    table(['client', 'per call', 'added by createFetch'], own.map((r) => [r.name, `${(r.nsPerOp / 1000).toFixed(1)} µs`, `${((r.nsPerOp - own[0].nsPerOp) / 1000).toFixed(1)} µs`])),
+    "### floodgate's own cost per call (no network: a fetch answering from memory after one event-loop turn, sequential)",
+    '',
+    'CPU time of the process (user + system, all threads: GC included) per call, median of interleaved rounds: unlike wall time, it does not count the time other processes hold the cores.',
+    '',
+    table(['client', 'CPU per call', 'added by createFetch'], own.map((r) => [r.name, `${(r.nsPerOp / 1000).toFixed(1)} µs`, `${((r.nsPerOp - own[0].nsPerOp) / 1000).toFixed(1)} µs`])),
   ].join('\n');
   return { markdown, sequential, parallel, own };
 }
 
+/** CPU time per call of each case (sequential), median over interleaved rounds of `calls` calls. */
+async function cpuPerCall(cases, { rounds, calls }) {
+  const samples = cases.map(() => []);
+  for (const c of cases) for (let i = 0; i < calls / 4; i++) await c.call(); // warm-up
+  for (let round = 0; round < rounds; round++) {
+    for (let k = 0; k < cases.length; k++) {
+      const index = (k + round) % cases.length;
+      const start = process.cpuUsage();
+      for (let i = 0; i < calls; i++) await cases[index].call();
+      const used = process.cpuUsage(start);
+      samples[index].push(((used.user + used.system) * 1000) / calls);
+    }
+  }
+  return cases.map((c, i) => ({ name: c.name, group: c.group, nsPerOp: median(samples[i]) }));
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { markdown } = await runOutboundBench({ quick: process.argv.includes('--quick') });
+  const baseAt = process.argv.indexOf('--base');
+  const { markdown } = await runOutboundBench({ quick: process.argv.includes('--quick'), base: baseAt > 0 ? process.argv[baseAt + 1] : undefined });
   process.stdout.write(`${markdown}\n`);
 }

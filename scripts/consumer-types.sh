@@ -42,7 +42,10 @@ import { instrument, type InstrumentOptions } from 'floodgate/otel';
 const registry: PrometheusRegistry = { registerMetric() {}, getSingleMetric: () => undefined, removeSingleMetric() {} };
 const metrics = collectMetrics(manager, { registry, prefix: 'app_floodgate_' });
 const otelOptions: InstrumentOptions = { maxSeries: 100 };
-export { Client, config, report, floodgate, store, status, statusRouter, statusPlugin, pluginOptions, limiter, limiterMiddleware, limiterPlugin, fastifyLimiter, metrics, instrument, otelOptions };
+// The undici interceptor: undici is an optional peer, its types absent here.
+import { floodgateInterceptor, type InterceptorOptions } from 'floodgate/undici';
+const interceptor = floodgateInterceptor({ manager, provider: 'openai', routes: ['/v1/*'] } satisfies InterceptorOptions);
+export { Client, config, report, floodgate, store, status, statusRouter, statusPlugin, pluginOptions, limiter, limiterMiddleware, limiterPlugin, fastifyLimiter, metrics, instrument, otelOptions, interceptor };
 
 TS
 if [ -e node_modules/ioredis ] || [ -e node_modules/redis ]; then echo "an optional peer was installed" >&2; exit 1; fi

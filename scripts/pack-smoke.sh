@@ -71,6 +71,9 @@ test -f node_modules/floodgate/dist/index.d.ts
 # The metrics subpaths: floodgate/prometheus loads without prom-client (it only takes your registry).
 node --input-type=module -e "import { collectMetrics } from 'floodgate/prometheus'; if (typeof collectMetrics !== 'function') throw new Error('floodgate/prometheus'); console.log('prometheus subpath ok');"
 test -f node_modules/floodgate/dist/metrics/otel.d.ts && test -f node_modules/floodgate/dist/metrics/otel.js
+# floodgate/undici loads without undici installed (it only wraps the dispatch it is given).
+node --input-type=module -e "import { floodgateInterceptor } from 'floodgate/undici'; if (typeof floodgateInterceptor !== 'function') throw new Error('floodgate/undici'); console.log('undici subpath ok');"
+if grep -lE "from ['\"]undici" node_modules/floodgate/dist/outbound/*.d.ts; then echo "a .d.ts imports undici" >&2; exit 1; fi
 tar tzf "$tarball" > packed.txt
 grep -qx 'package/LICENSE' packed.txt
 if grep -q '\.map$' packed.txt; then echo "source maps shipped without their sources" >&2; exit 1; fi

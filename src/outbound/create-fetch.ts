@@ -1,51 +1,19 @@
-import { ErrorCategory, ErrorSeverity, type ErrorClassification } from '../classify/types.js';
-import { CallTimeoutError, ConfigError } from '../errors/errors.js';
 import { runCall } from '../manager/call.js';
 import type { ManagerCore } from '../manager/manager-core.js';
 import type { Scope } from '../manager/scope.js';
-import { coreOf, ThrottleManager, throttleManager } from '../manager/throttle-manager.js';
 import { forbidRetry } from '../manager/unretryable.js';
+import type { CallContext } from '../tokens/charge.js';
+import type { MeterOptions } from '../tokens/metering.js';
+import { ConfigError } from '../errors/errors.js';
 import { holdUntilBodyEnds } from './held-body.js';
 import { bodyExcerpt, HttpStatusError } from './http-status-error.js';
-import { parseRateLimitHeaders } from './rate-limit-headers.js';
-import { compileRoutes, routeOf, type CompiledRoute } from './routes.js';
+import { admitToGuard, attemptDeadline, isIdempotent, isStreamBody, meteringOf, readOutboundOptions, readResponseSignals, refuseIfDegraded, type OutboundOptions } from './outbound-scope.js';
+import { routeOf } from './routes.js';
 
-export interface CreateFetchOptions {
-  /** The provider called (`github`, `openai`, ...): the scope is `service:provider`. */
-  readonly provider: string;
-  /** The service type whose configuration applies. @default 'http' */
-  readonly service?: string;
-  /** @default the process-wide throttleManager */
-  readonly manager?: ThrottleManager;
+export interface CreateFetchOptions extends OutboundOptions<[input: RequestInfo | URL, init: RequestInit | undefined]> {
   /** The fetch that makes each attempt. @default globalThis.fetch, read at each call */
   readonly fetch?: typeof globalThis.fetch;
-  /**
-   * Path templates (`'/repos/{owner}/{repo}'`, `'/v1/*'`) naming the endpoint label
-   * `METHOD template`; a path no template matches is labelled `METHOD *`. The raw URL (ids,
-   * query strings) is never a label. The first template that matches wins.
-   * @default [] (every call is `METHOD *`)
-   */
-  readonly routes?: readonly string[];
-  /**
-   * The header whose presence makes a non-idempotent request (POST, PATCH, ...) safe to retry.
-   * @default 'Idempotency-Key'
-   */
-  readonly idempotencyHeader?: string;
 }
-
-/** Methods whose repetition has the effect of one request (RFC 9110 §9.2.2). */
-const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
-const OPTION_KEYS: ReadonlySet<string> = new Set(['provider', 'service', 'manager', 'fetch', 'routes', 'idempotencyHeader']);
-
-/** What a pause from a response's rate-limit headers looks like in the `paused` event. */
-const HEADER_PAUSE: ErrorClassification = Object.freeze({
-  category: ErrorCategory.RATE_LIMIT,
-  severity: ErrorSeverity.LOW,
-  retryable: true,
-  backoffMultiplier: 1,
-  isBan: false,
-  pattern: 'rate-limit-headers',
-});
 
 /**
  * A `fetch` that sends every attempt through the manager's scope `service:provider`: admitted by
@@ -55,41 +23,28 @@ const HEADER_PAUSE: ErrorClassification = Object.freeze({
  * patched. See README "Outbound HTTP".
  */
 export function createFetch(options: CreateFetchOptions): typeof globalThis.fetch {
-  const settings = readOptions(options);
-  const { service, provider, manager, routes, idempotencyHeader } = settings;
-  const core = coreOf(manager);
-  // Validates the names now: a bad provider is a ConfigError at creation, not at the first call.
-  core.scopeOf(service, provider);
-  const fetchImpl = settings.fetch;
+  const { core, service, provider, routes, idempotencyHeader, cost } = readOutboundOptions('createFetch', options, ['fetch']);
+  const fetchImpl = options.fetch;
+  if (fetchImpl !== undefined && typeof fetchImpl !== 'function') throw new ConfigError('fetch', fetchImpl, 'must be a fetch function');
   return function floodgateFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
     let scope: Scope;
     let outbound: OutboundCall;
     let signal: AbortSignal | null | undefined;
+    let metering: MeterOptions | undefined;
     try {
       scope = core.scopeOf(service, provider);
-      if (core.guard.degraded) refuseDegraded(core, scope);
+      refuseIfDegraded(core, scope);
       const method = methodOf(input, init);
-      const replayable = isReplayable(method, input, init, idempotencyHeader);
+      const replayable = !isOneShot(input, init) && (isIdempotent(method) || headersOf(input, init)?.has(idempotencyHeader) === true);
       outbound = new OutboundCall(core, scope, fetchImpl ?? globalThis.fetch, input, init, replayable, `${method} ${routeOf(routes, input)}`);
       signal = init?.signal ?? (input instanceof Request ? input.signal : undefined);
+      if (cost !== undefined) metering = meteringOf(cost, [input, init]);
     } catch (error) {
       // A hostile `init` (a throwing getter) rejects the call, as fetch would.
       return Promise.reject(error);
     }
-    return outbound.run(signal);
+    return outbound.run(signal, metering);
   };
-}
-
-/** Refuses a call at once while the guard is degraded, counted in the scope like any refusal. */
-function refuseDegraded(core: ManagerCore, scope: Scope): void {
-  if (scope.config.mode === 'observe') return; // each attempt meets the guard (see attempt), counted there
-  try {
-    core.guard.throwIfDegraded(scope.key, Date.now());
-  } catch (error) {
-    scope.requests++;
-    scope.incidents().rejected++;
-    throw error;
-  }
 }
 
 /**
@@ -111,10 +66,10 @@ class OutboundCall {
     private readonly endpoint: string,
   ) {}
 
-  async run(signal: AbortSignal | null | undefined): Promise<Response> {
+  async run(signal: AbortSignal | null | undefined, metering: MeterOptions | undefined): Promise<Response> {
     let response: Response;
     try {
-      response = (await runCall(this.core, this.scope, this.endpoint, signal ?? undefined, (callSignal) => this.attempt(callSignal as AbortSignal | undefined), undefined, undefined)) as Response;
+      response = (await runCall(this.core, this.scope, this.endpoint, signal ?? undefined, (callSignal, call) => this.attempt(callSignal as AbortSignal | undefined, call as CallContext), undefined, undefined, metering)) as Response;
     } catch (error) {
       // A status error ends the call with its response, as fetch would have resolved.
       const final = error instanceof HttpStatusError ? finalResponses.get(error) : undefined;
@@ -133,38 +88,30 @@ class OutboundCall {
   }
 
   /** One attempt: guard, fetch, rate-limit headers, then the status decides success or failure. */
-  private async attempt(callSignal: AbortSignal | undefined): Promise<Response> {
+  private async attempt(callSignal: AbortSignal | undefined, call: CallContext): Promise<Response> {
     const { core, scope } = this;
     for (const response of this.responses) discard(response); // an earlier attempt's answer, not needed any more
     this.responses.length = 0;
-    try {
-      core.guard.admit(scope.key, Date.now());
-    } catch (error) {
-      // Observe mode: the guard decided (and may have tripped); the attempt is sent anyway.
-      if (scope.config.mode !== 'observe' || !scope.letThrough(error)) throw error;
-    }
-    const timeoutMs = scope.config.timeoutMs;
-    const deadline = timeoutMs > 0 && timeoutMs !== Infinity ? new AttemptDeadline(scope.key, timeoutMs, callSignal) : null;
+    admitToGuard(core, scope);
+    const controller = scope.config.timeoutMs > 0 && scope.config.timeoutMs !== Infinity ? new AbortController() : null;
+    const deadline = controller === null ? null : attemptDeadline(scope, (error) => controller.abort(error));
     let response: Response;
     try {
-      const init = deadline === null ? this.init : { ...this.init, signal: deadline.signal };
+      const init = controller === null ? this.init : { ...this.init, signal: callSignal === undefined ? controller.signal : AbortSignal.any([callSignal, controller.signal]) };
       response = await this.fetchImpl(this.input, init);
     } catch (error) {
-      deadline?.clear();
+      clearTimeout(deadline ?? undefined);
       if (!(callSignal?.aborted ?? false)) core.guard.failure(scope.key, Date.now());
       if (!this.replayable) forbidRetry(error);
       throw error;
     }
-    const now = Date.now();
-    const figures = parseRateLimitHeaders(response.headers, now);
-    if (figures?.pauseMs !== undefined && figures.pauseMs > 0) core.pauseScope(scope, figures.pauseMs, HEADER_PAUSE, now);
+    readResponseSignals(core, scope, call, response.status, response.headers);
     if (response.status >= 400) {
-      if (response.status === 429 || response.status >= 500) core.guard.failure(scope.key, now);
       let excerpt: string;
       try {
         excerpt = await bodyExcerpt(response);
       } finally {
-        deadline?.clear();
+        clearTimeout(deadline ?? undefined);
       }
       this.keep(response);
       const error = new HttpStatusError(this.endpoint, response, excerpt);
@@ -172,7 +119,7 @@ class OutboundCall {
       if (!this.replayable) forbidRetry(error);
       throw error;
     }
-    deadline?.clear();
+    clearTimeout(deadline ?? undefined);
     if (response.body === null || scope.config.maxConcurrent === Infinity) return this.keep(response);
     // The slot stays taken until the body ends: the scope's `release()` at success is matched
     // by this extra hold, released by the body (end, error, cancel).
@@ -195,67 +142,18 @@ function discard(response: Response): void {
   if (response.body !== null && !response.bodyUsed) response.body.cancel().catch(() => {});
 }
 
-/**
- * An attempt's `timeoutMs` up to the response headers: aborts the fetch (with CallTimeoutError)
- * so that an attempt the call path gave up on does not keep its connection. A stream's body is
- * not under it: the caller's own signal governs the body.
- */
-class AttemptDeadline {
-  private readonly controller = new AbortController();
-  private readonly timer: ReturnType<typeof setTimeout>;
-  readonly signal: AbortSignal;
-
-  constructor(scope: string, timeoutMs: number, callSignal: AbortSignal | undefined) {
-    this.timer = setTimeout(() => this.controller.abort(new CallTimeoutError(scope, timeoutMs)), timeoutMs);
-    this.timer.unref();
-    this.signal = callSignal === undefined ? this.controller.signal : AbortSignal.any([callSignal, this.controller.signal]);
-  }
-
-  clear(): void {
-    clearTimeout(this.timer);
-  }
-}
-
 function methodOf(input: RequestInfo | URL, init: RequestInit | undefined): string {
   const method = init?.method ?? (input instanceof Request ? input.method : 'GET');
   return method.toUpperCase();
 }
 
-/**
- * Whether an attempt may be sent again: an idempotent method, or one carrying the idempotency
- * header; and a body that can be sent twice (a stream, or a Request's own body, cannot).
- */
-function isReplayable(method: string, input: RequestInfo | URL, init: RequestInit | undefined, idempotencyHeader: string): boolean {
+/** A body that cannot be sent twice: a stream, an async iterable, or a Request's own body. */
+function isOneShot(input: RequestInfo | URL, init: RequestInit | undefined): boolean {
   const body = init?.body;
-  if (body === undefined && input instanceof Request && input.body !== null) return false;
-  if (body !== null && body !== undefined && typeof body === 'object' && (body instanceof ReadableStream || Symbol.asyncIterator in body)) return false;
-  if (IDEMPOTENT.has(method)) return true;
-  const headers = init?.headers !== undefined ? new Headers(init.headers) : input instanceof Request ? input.headers : undefined;
-  return headers !== undefined && headers.has(idempotencyHeader);
+  if (body === undefined) return input instanceof Request && input.body !== null;
+  return isStreamBody(body);
 }
 
-interface Settings {
-  readonly provider: string;
-  readonly service: string;
-  readonly manager: ThrottleManager;
-  readonly fetch: typeof globalThis.fetch | undefined;
-  readonly routes: readonly CompiledRoute[];
-  readonly idempotencyHeader: string;
-}
-
-/** Reads each option once (a getter cannot answer differently later) and validates it. */
-function readOptions(options: CreateFetchOptions): Settings {
-  if (options === null || typeof options !== 'object') throw new ConfigError('options', options, 'must be an object with at least `provider`');
-  for (const key of Object.keys(options)) {
-    if (!OPTION_KEYS.has(key)) throw new ConfigError(key, (options as unknown as Record<string, unknown>)[key], `unknown createFetch option (known: ${[...OPTION_KEYS].join(', ')})`);
-  }
-  const { provider, service = 'http', manager = throttleManager, fetch, routes = [], idempotencyHeader = 'Idempotency-Key' } = options;
-  if (typeof provider !== 'string' || provider === '') throw new ConfigError('provider', provider, 'must be a non-empty string');
-  if (typeof service !== 'string' || service === '') throw new ConfigError('service', service, 'must be a non-empty string');
-  if (!(manager instanceof ThrottleManager)) throw new ConfigError('manager', manager, 'must be a ThrottleManager');
-  if (fetch !== undefined && typeof fetch !== 'function') throw new ConfigError('fetch', fetch, 'must be a fetch function');
-  if (typeof idempotencyHeader !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(idempotencyHeader)) {
-    throw new ConfigError('idempotencyHeader', idempotencyHeader, 'must be an HTTP header name');
-  }
-  return { provider, service, manager, fetch, routes: compileRoutes(routes), idempotencyHeader };
+function headersOf(input: RequestInfo | URL, init: RequestInit | undefined): Headers | undefined {
+  return init?.headers !== undefined ? new Headers(init.headers) : input instanceof Request ? input.headers : undefined;
 }

@@ -5,6 +5,8 @@ type Chunk = Body extends ReadableStream<infer C> ? C : never;
 /** A held response's slot, and the body stream handed out for it (made when `body` is first read). */
 interface Hold {
   readonly end: () => void;
+  /** True until the body ended, failed or was cancelled (the slot released). */
+  held: boolean;
   stream: Body | null;
 }
 
@@ -15,6 +17,23 @@ const holds = new WeakMap<Response, Hold>();
  * released (reading or cancelling the body is still the way to release it promptly).
  */
 const forgotten = new FinalizationRegistry<() => void>((release) => release());
+
+/**
+ * Held responses not yet registered in {@link forgotten}: registration waits for the event
+ * loop's next check phase and is skipped for bodies already done by then (most bodies are read
+ * at once), because a registration costs more CPU than the rest of createFetch (GC included;
+ * see docs/benchmarks.md). Until then the list itself keeps the response, so none escapes both.
+ */
+let unregistered: Response[] = [];
+
+function registerForgotten(): void {
+  const responses = unregistered;
+  unregistered = [];
+  for (const response of responses) {
+    const hold = holds.get(response);
+    if (hold !== undefined && hold.held) forgotten.register(response, hold.end);
+  }
+}
 
 /**
  * A held response: fetch's own Response moved onto this prototype (its internal state is
@@ -67,15 +86,18 @@ function released<T>(response: Response, result: Promise<T>): Promise<T> {
  * read-ahead), so SSE and chunked responses behave as with plain fetch.
  */
 export function holdUntilBodyEnds(response: Response, release: () => void): Response {
-  let held = true;
-  const end = (): void => {
-    if (!held) return;
-    held = false;
-    release();
+  const hold: Hold = {
+    end: () => {
+      if (!hold.held) return;
+      hold.held = false;
+      release();
+    },
+    held: true,
+    stream: null,
   };
-  holds.set(response, { end, stream: null });
+  holds.set(response, hold);
   Object.setPrototypeOf(response, HeldResponse.prototype);
-  forgotten.register(response, end);
+  if (unregistered.push(response) === 1) setImmediate(registerForgotten).unref();
   return response;
 }
 

@@ -20,7 +20,8 @@ export class HttpStatusError extends Error {
   /** The start of the body (at most {@link BODY_EXCERPT_BYTES} bytes), redacted. */
   readonly body: string;
 
-  constructor(endpoint: string, response: Response, excerpt: string) {
+  /** `response`: fetch's Response, or what an undici dispatch received (`headers` as an object). */
+  constructor(endpoint: string, response: { readonly status: number; readonly statusText: string; readonly headers: unknown }, excerpt: string) {
     super(`HTTP ${response.status}${response.statusText === '' ? '' : ` ${response.statusText}`} from ${endpoint}`);
     this.status = response.status;
     this.statusText = response.statusText;
@@ -52,5 +53,19 @@ export async function bodyExcerpt(response: Response): Promise<string> {
     // Keep what arrived.
   }
   reader.cancel().catch(() => {});
+  return text + decoder.decode();
+}
+
+/** The start of a body received as chunks (the undici interceptor), as {@link bodyExcerpt} reads it. */
+export function chunksExcerpt(chunks: readonly Uint8Array[]): string {
+  const decoder = new TextDecoder();
+  let text = '';
+  let bytes = 0;
+  for (const chunk of chunks) {
+    if (bytes >= BODY_EXCERPT_BYTES) break;
+    const piece = chunk.subarray(0, BODY_EXCERPT_BYTES - bytes);
+    bytes += piece.length;
+    text += decoder.decode(piece, { stream: true });
+  }
   return text + decoder.decode();
 }
