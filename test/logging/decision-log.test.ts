@@ -16,6 +16,10 @@ vi.mock('timers', async (importActual) => ({
 }));
 
 const DAY = 86_400_000;
+/** Waits for the log's real file I/O: roomy, since a busy machine may take seconds to write a line. */
+function onDisk(assertion: () => void): Promise<void> {
+  return vi.waitFor(assertion, { timeout: 15_000, interval: 10 });
+}
 const CURRENT = 'floodgate-decisions.jsonl';
 let dir: string;
 const managers: ThrottleManager[] = [];
@@ -44,7 +48,7 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe('decision logs', () => {
+describe('decision logs', { timeout: 60_000 }, () => {
   it('are off by default: nothing written, the report says null', async () => {
     const manager = managerWith({ env: {} });
     roomy(manager);
@@ -181,14 +185,14 @@ describe('decision logs', () => {
     for (let day = 1; day <= 6; day++) {
       roomy(manager, { burst: day });
       // Written (so the file is open and its rotation timer armed) before the day ends.
-      await vi.waitFor(() => expect(readFileSync(join(dir, CURRENT), 'utf8')).toContain('"configured"'));
+      await onDisk(() => expect(readFileSync(join(dir, CURRENT), 'utf8')).toContain('"configured"'));
       await vi.advanceTimersByTimeAsync(DAY);
       const rotated = `floodgate-decisions-2026-01-0${day}.jsonl`;
-      await vi.waitFor(() => expect(logFiles()).toContain(rotated));
+      await onDisk(() => expect(logFiles()).toContain(rotated));
       expect(lines(rotated).map((line) => line.event)).toEqual(['configured']);
     }
     // Now 2026-01-07: the files of the 4th, 5th and 6th are kept, older ones deleted.
-    await vi.waitFor(() =>
+    await onDisk(() =>
       expect(logFiles()).toEqual(['floodgate-decisions-2026-01-04.jsonl', 'floodgate-decisions-2026-01-05.jsonl', 'floodgate-decisions-2026-01-06.jsonl', CURRENT]),
     );
   });
@@ -201,7 +205,7 @@ describe('decision logs', () => {
     for (let i = 1; i <= count; i++) {
       manager.suspend(SVC, { reason: `r${i}`, durationMs: 60_000 + i });
       // Let the stream write and rotate as it goes, as time would between decisions.
-      if (i % 10 === 0) await vi.waitFor(() => expect(manager.getStatusReport().logging!.written).toBe(i + 1));
+      if (i % 10 === 0) await onDisk(() => expect(manager.getStatusReport().logging!.written).toBe(i + 1));
     }
     await manager.close();
     const sizes = logFiles().map((name) => statSync(join(dir, name)).size);
@@ -222,7 +226,7 @@ describe('decision logs', () => {
     const manager = managerWith({ env: {}, logging: { dir: join(file, 'logs') } });
     roomy(manager, { circuitBreakerThreshold: 1 });
     await expect(manager.execute(SVC, () => Promise.reject(httpError(500)))).rejects.toThrow('HTTP 500');
-    await vi.waitFor(() => expect(manager.getStatusReport().logging!.lastError).toMatch(/ENOTDIR|ENOENT|EEXIST/));
+    await onDisk(() => expect(manager.getStatusReport().logging!.lastError).toMatch(/ENOTDIR|ENOENT|EEXIST/));
     for (let i = 0; i < 5; i++) await expect(manager.execute(SVC, () => 'ok')).rejects.toThrow(/circuit/i);
     const status = manager.getStatusReport().logging!;
     expect(status.dropped).toBeGreaterThanOrEqual(5);
