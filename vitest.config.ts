@@ -45,6 +45,10 @@ function project(name: string, experimentalDecorators: boolean, include: readonl
       // Inlined so that a test can give it the faked clock (its rotation timer comes from 'timers').
       server: { deps: { inline: ['rotating-file-stream'] } },
       environment: 'node' as const,
+      // Tests with real servers and processes wait with deadlines of their own (until, waitFor);
+      // on a busy machine vitest's 5 s default would cut them short first. Fake-timer tests
+      // never come near it.
+      testTimeout: 30_000,
       restoreMocks: true,
       unstubEnvs: true,
       env,

@@ -97,6 +97,26 @@ function expectClean(reports: readonly WorkerReport[], deployment: 'standalone' 
   }
 }
 
+/**
+ * Four workers whose stores have cluster clients (the test's counters stay on the plain server)
+ * call until refused under `config`, whose cap admits 30: exactly 30 start, in one 60 s window,
+ * in more than one process.
+ */
+async function expectClusterFleetStartsExactly30(config: WorkerSpec['config'], cost?: WorkerSpec['cost']): Promise<void> {
+  const prefix = newPrefix();
+  const admin = server().client();
+  const workers = await startFleet([0, 1, 2, 3].map((index) => ({ prefix, index, config, cluster: cluster().ports, loops: 4, pauseMs: 20, countStarts: true, ...(cost === undefined ? {} : { cost }) })));
+  await until(async () => Number(await admin.get(`${prefix}starts`)) >= 30, 100_000, 'the cap to be spent');
+  await allTold(workers, 'limited');
+  const reports = await stopAll(workers);
+  admin.disconnect();
+  expectClean(reports, 'cluster');
+  const starts = allStarts(reports);
+  expect(starts.at(-1)! - starts[0]!).toBeLessThan(60_000);
+  expect(starts.length).toBe(30);
+  expect(reports.filter((r) => r.starts.length > 0).length).toBeGreaterThan(1);
+}
+
 describe('a fleet of worker processes', () => {
   it('four workers sharing rpm 120 start exactly 120 calls in one 60 s window between them', async () => {
     const prefix = newPrefix();
@@ -259,20 +279,7 @@ describe('a fleet of worker processes', () => {
   }, 120_000);
 
   it('on a three-node Redis Cluster, four workers sharing rpm 30 start exactly 30 calls in one 60 s window between them', async () => {
-    const prefix = newPrefix();
-    const admin = server().client();
-    const config = { requestsPerSecond: Infinity, burst: 30, requestsPerMinute: 30, maxWaitMs: 0 };
-    // The store of each worker has a cluster client; the test's counters stay on the plain server.
-    const workers = await startFleet([0, 1, 2, 3].map((index) => ({ prefix, index, config, cluster: cluster().ports, loops: 4, pauseMs: 20, countStarts: true })));
-    await until(async () => Number(await admin.get(`${prefix}starts`)) >= 30, 100_000, 'the cap to be spent');
-    await allTold(workers, 'limited');
-    const reports = await stopAll(workers);
-    admin.disconnect();
-    expectClean(reports, 'cluster');
-    const starts = allStarts(reports);
-    expect(starts.at(-1)! - starts[0]!).toBeLessThan(60_000);
-    expect(starts.length).toBe(30);
-    expect(reports.filter((r) => r.starts.length > 0).length).toBeGreaterThan(1);
+    await expectClusterFleetStartsExactly30({ requestsPerSecond: Infinity, burst: 30, requestsPerMinute: 30, maxWaitMs: 0 });
   }, 120_000);
 });
 
@@ -353,19 +360,7 @@ describe('a fleet of worker processes sharing token caps (weighted calls)', () =
   }, 120_000);
 
   it('on a three-node Redis Cluster, four workers sharing tokensPerMinute 300 (cost 10) start exactly 30 calls in one 60 s window', async () => {
-    const prefix = newPrefix();
-    const admin = server().client();
-    const config = { ...weighted, maxWaitMs: 0, tokensPerMinute: 300 };
-    const workers = await startFleet([0, 1, 2, 3].map((index) => ({ prefix, index, config, cluster: cluster().ports, loops: 4, pauseMs: 20, countStarts: true, cost: { input: 6, output: 4 } })));
-    await until(async () => Number(await admin.get(`${prefix}starts`)) >= 30, 100_000, 'the cap to be spent');
-    await allTold(workers, 'limited');
-    const reports = await stopAll(workers);
-    admin.disconnect();
-    expectClean(reports, 'cluster');
-    const starts = allStarts(reports);
-    expect(starts.at(-1)! - starts[0]!).toBeLessThan(60_000);
-    expect(starts.length).toBe(30);
-    expect(reports.filter((r) => r.starts.length > 0).length).toBeGreaterThan(1);
+    await expectClusterFleetStartsExactly30({ ...weighted, maxWaitMs: 0, tokensPerMinute: 300 }, { input: 6, output: 4 });
   }, 120_000);
 });
 
