@@ -872,6 +872,12 @@ describe('token caps in Redis (weighted calls)', () => {
     const prefix = newPrefix();
     const a = member(prefix, weighted);
     const b = member(prefix, weighted);
+    /** Every member subscribed before the give-back it waits for is published (a message sent earlier is not replayed). */
+    const listening = async (...members: Member[]): Promise<void> => {
+      for (const m of members) await m.manager.execute(SVC, async () => {}, { cost: 0 });
+      await until(() => members.every((m) => m.parts.channel.listening), 5_000, 'every subscription');
+    };
+    await listening(a, b);
     const fits = (m: Member, cost: number): (() => Promise<boolean>) => async () =>
       m.manager.execute(SVC, async () => {}, { cost }).then(
         () => true,
@@ -889,6 +895,7 @@ describe('token caps in Redis (weighted calls)', () => {
     const other = `${prefix}x`;
     const c = member(other, weighted);
     const d = member(other, weighted);
+    await listening(c, d);
     // c's call estimated 90 and reported 20: 80 free for d, once the reconciliation is in Redis.
     await c.manager.execute(SVC, async (_signal, call) => call.reportUsage(20), { cost: 90 });
     await until(fits(d, 80), 20_000, "d's call of 80 tokens to fit");
