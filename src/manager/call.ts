@@ -82,6 +82,11 @@ export function runCall(
     charge?.end();
     refusal = error;
   }
+  return refusedBeforeAdmission(host, scope, endpoint, signal, fn, thisArg, args, refusal, now);
+}
+
+/** A call refused before admission: run unmetered when observe mode lets the refusal through, else counted and rejected. */
+function refusedBeforeAdmission(host: CallHost, scope: Scope, endpoint: string | undefined, signal: AbortSignal | undefined, fn: Target, thisArg: unknown, args: ArrayLike<unknown> | undefined, refusal: unknown, now: number): Promise<unknown> {
   if (scope.config.mode === 'observe' && scope.letThrough(refusal)) return new Call(host, scope, endpoint, signal, fn, thisArg, args, null).runLetThrough(now);
   return rejectCall(host, scope, refusal);
 }
@@ -98,9 +103,7 @@ function reservedThenRun(host: CallHost, scope: Scope, endpoint: string | undefi
     () => new Call(host, scope, endpoint, signal, fn, thisArg, args, charge).admitThenRun(Date.now()),
     (error: unknown) => {
       charge.end();
-      if (scope.config.mode === 'observe' && scope.letThrough(error)) return new Call(host, scope, endpoint, signal, fn, thisArg, args, null).runLetThrough(Date.now());
-      countEnd(host, scope, error);
-      throw error;
+      return refusedBeforeAdmission(host, scope, endpoint, signal, fn, thisArg, args, error, Date.now());
     },
   );
 }
