@@ -5,6 +5,7 @@
  * .ci/run). A failing `beforeAll` would only mark them skipped, and the run would read green.
  */
 import type { ChildProcess } from 'node:child_process';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
 import type { RedisClient } from 'floodgate';
@@ -162,4 +163,53 @@ export function busiestWindow(starts: readonly number[], ms: number): number {
     most = Math.max(most, i - j + 1);
   }
   return most;
+}
+
+/** A TCP proxy to a Redis port (see {@link holdingProxy}). */
+export interface HoldingProxy {
+  readonly port: number;
+  /** Lets the connections held so far (and every later one) through. */
+  release(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * A proxy on a free loopback port to Redis on `port` that lets the first connection through
+ * and holds every later one (accepted, not forwarded) until `release()`: a store's client
+ * connects first, its subscription on a connection of its own after, so the subscription comes
+ * up exactly when the test says.
+ */
+export async function holdingProxy(port: number): Promise<HoldingProxy> {
+  const sockets = new Set<Socket>();
+  const held: (() => void)[] = [];
+  let released = false;
+  let accepted = 0;
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    socket.pause();
+    const forward = (): void => {
+      const upstream = connect(port, '127.0.0.1');
+      sockets.add(upstream);
+      upstream.on('close', () => (sockets.delete(upstream), socket.destroy()));
+      upstream.on('error', () => {});
+      socket.on('close', () => upstream.destroy());
+      socket.pipe(upstream).pipe(socket);
+    };
+    if (accepted++ === 0 || released) forward();
+    else held.push(forward);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    release() {
+      released = true;
+      for (const forward of held.splice(0)) forward();
+    },
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }

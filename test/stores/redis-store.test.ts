@@ -19,7 +19,7 @@ import {
 } from 'floodgate';
 import { testWindow } from '../../src/stores/redis/settings.js';
 import { storeParts, type RedisStoreParts } from '../../src/stores/redis/store.js';
-import { busiestWindow, killSubscribers, MEMBER_CONFIG, ringStarts, sleep, startRedis, TEST_CLIENT, until, useRedisServer } from './redis-server.js';
+import { busiestWindow, connectClient, holdingProxy, killSubscribers, MEMBER_CONFIG, ringStarts, sleep, startRedis, TEST_CLIENT, until, useRedisServer } from './redis-server.js';
 
 const SVC = 'fleet_svc';
 /** The file's redis-server (every test fails, saying why, when it cannot start). */
@@ -44,9 +44,8 @@ interface Member {
   readonly client: RedisClient;
 }
 
-/** One "process": its own client, store and manager. */
-function member(prefix: string, config: Partial<ThrottleConfig>, options: Partial<RedisStoreOptions> = {}): Member {
-  const client = server().storeClient();
+/** One "process": its own client (by default one of the file's server), store and manager. */
+function member(prefix: string, config: Partial<ThrottleConfig>, options: Partial<RedisStoreOptions> = {}, client: RedisClient = server().storeClient()): Member {
   // A deadline a loaded machine cannot reach by accident (tests of a slow Redis set their own).
   const store = new RedisStore({ client, prefix, timeoutMs: 10_000, ...options });
   const manager = new ThrottleManager({ store, env: {} });
@@ -382,6 +381,50 @@ describe('RedisStore: credits', () => {
     // Exactly the cap: nothing more fits now (a does not wait).
     expect((await burst(a.manager, 1)).started).toBe(0);
     admin.disconnect();
+  }, 30_000);
+
+  it('a waiter whose subscription came up after a give-back was published is not left waiting for it: it asks Redis once more when its subscription is live', async () => {
+    const prefix = newPrefix();
+    const admin = server().client();
+    const key = `${prefix}{${SVC}}`;
+    const config = { burst: 100, requestsPerMinute: 100 };
+    const a = member(prefix, config, { creditMs: 60_000 });
+    // b reaches Redis through a proxy that holds its subscription's connection until the test lets it through.
+    const proxy = await holdingProxy(server().port);
+    const opened = connectClient(TEST_CLIENT, proxy.port);
+    const b = member(prefix, { ...config, maxWaitMs: 120_000 }, {}, opened.client);
+    try {
+      const heard: string[] = [];
+      const listener = server().client();
+      listener.on('message', (_channel: string, text: string) => heard.push(JSON.parse(text).t));
+      await listener.subscribe(`${prefix}events`);
+      await until(() => a.parts.channel.listening, 5_000, "a's subscription");
+      const made = await callUntilHoldingCredits(a, () => ringStarts(admin, key));
+      const held = (await ringStarts(admin, key)) - made;
+      expect(held).toBeGreaterThan(0);
+      expect((await burst(b.manager, 100 - made - held)).started).toBe(100 - made - held);
+      // b's next callers wait for a's credits (the best case: they may come back before their lease ends).
+      let settled = false;
+      const waiting = burst(b.manager, held).finally(() => (settled = true));
+      await until(() => (b.manager.getStatusReport().scopes[SVC]?.waiting ?? 0) > 0, 5_000, "b's callers to wait");
+      // a gives its credits back; the wake-up is published while b does not listen yet.
+      a.manager.configure(SVC, config);
+      await until(() => heard.includes('g'), 5_000, "a's give-back to be published");
+      expect(b.parts.channel.listening).toBe(false);
+      proxy.release();
+      // Without the second ask, b's callers would wait out a's lease (60 s).
+      await until(() => settled, 20_000, "b's callers to start from the give-back");
+      const { started, errors } = await waiting;
+      expect(errors).toEqual([]);
+      expect(started).toBe(held);
+      expect(await ringStarts(admin, key)).toBe(100);
+      listener.disconnect();
+      admin.disconnect();
+    } finally {
+      await managers.splice(managers.indexOf(b.manager), 1)[0]!.close();
+      opened.close();
+      await proxy.close();
+    }
   }, 30_000);
 
   it('credits left unused go back to the bucket too, when the window does not bind', async () => {

@@ -25,6 +25,11 @@ export interface FleetNotices {
   readonly listening: boolean;
   /** Resumes made here or heard of, any scope: a suspension refusal asked for before one may be stale. */
   readonly resumes: number;
+  /**
+   * Give-backs heard (any scope) and subscriptions made live: a wait named by an answer asked
+   * for before one of these may be over already, its wake-up gone by before the scope watched.
+   */
+  readonly roomNotices: number;
   /** An admission answer found the scope suspended fleet-wide. */
   notifySuspended(scope: string, remainingMs: number, reason: string): void;
   /** An admission answer found the scope paused fleet-wide. */
@@ -52,6 +57,7 @@ export class RedisChannel implements SharedState, FleetNotices {
   private readonly roomWatch = new Map<string, Set<() => void>>();
   private subscription: ClientSubscription | undefined;
   resumes = 0;
+  roomNotices = 0;
   /** Suspensions and resumes made while Redis was down, sent when it answers again. */
   private readonly unsent = new Map<string, Publication>();
   private closed = false;
@@ -81,6 +87,7 @@ export class RedisChannel implements SharedState, FleetNotices {
       this.subscription = this.connection.subscribe(this.settings.channel, {
         message: (text) => this.receive(text),
         dropped: () => (this.deafUntil = Date.now() + this.settings.creditMs),
+        live: () => this.subscribed(),
       });
     }
     return () => {
@@ -201,6 +208,17 @@ export class RedisChannel implements SharedState, FleetNotices {
     connection.eval([script!, 1, scopeKeyIn(prefix, scope), ...args, channel, origin, scope]).then(ok, fail);
   }
 
+  /**
+   * The subscription is live (again): give-backs published before were not heard, so every
+   * scope waiting for room asks Redis once more rather than wait out the wait it was named.
+   */
+  private subscribed(): void {
+    this.roomNotices++;
+    const watching = [...this.roomWatch.values()];
+    this.roomWatch.clear();
+    for (const watchers of watching) for (const wake of watchers) safely(wake);
+  }
+
   private receive(text: string): void {
     let message: Message;
     try {
@@ -210,6 +228,7 @@ export class RedisChannel implements SharedState, FleetNotices {
     }
     if (message.o === this.settings.origin || typeof message.k !== 'string') return;
     if (message.t === 'g') {
+      this.roomNotices++;
       const watchers = this.roomWatch.get(message.k);
       this.roomWatch.delete(message.k);
       if (watchers !== undefined) for (const wake of watchers) safely(wake);

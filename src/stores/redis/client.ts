@@ -50,6 +50,11 @@ export interface SubscriptionHandlers {
   message(text: string): void;
   /** The subscription's connection is (again) up: the first sign that Redis is back. */
   ready(): void;
+  /**
+   * Redis confirmed the subscription (the first time, or again after a drop): messages published
+   * from now on reach this process, and one published before may have been missed.
+   */
+  live(): void;
   /** The subscription's connection dropped: messages sent until it is back are lost. */
   dropped(): void;
 }
@@ -177,7 +182,12 @@ class IoredisAdapter implements FleetClient {
     let subscribed = false;
     // The connection never keeps the process alive by itself.
     subscriber.on('connect', () => subscriber.stream?.unref?.());
-    subscriber.on('ready', () => handlers.ready());
+    subscriber.on('ready', () => {
+      handlers.ready();
+      // After a drop ioredis re-subscribes by itself, unconfirmed: a SUBSCRIBE of ours, answered
+      // after its own on the same connection, tells when the subscription is live again.
+      if (subscribed) subscriber.subscribe(channel).then(() => handlers.live(), () => {});
+    });
     subscriber.on('close', () => handlers.dropped());
     // Errors are reported through health; an 'error' listener keeps ioredis from logging them.
     subscriber.on('error', () => {});
@@ -185,7 +195,10 @@ class IoredisAdapter implements FleetClient {
       if (from === channel) handlers.message(text);
     });
     subscriber.subscribe(channel).then(
-      () => (subscribed = true),
+      () => {
+        subscribed = true;
+        handlers.live();
+      },
       // Reconnecting re-subscribes by itself; admissions still see the shared state.
       () => {},
     );
@@ -269,12 +282,18 @@ class NodeRedisAdapter implements FleetClient {
     // Errors are reported through health; without a listener node-redis would throw them.
     subscriber.on('error', () => {});
     // node-redis is ready again once it has re-subscribed (a few ms after a drop, or less).
-    subscriber.on('ready', () => handlers.ready());
+    subscriber.on('ready', () => {
+      handlers.ready();
+      if (subscribed) handlers.live();
+    });
     subscriber.on('reconnecting', () => handlers.dropped());
     subscriber.on('end', () => handlers.dropped());
     const connected = subscriber.connect().then(() => subscriber.subscribe(channel, (text) => handlers.message(text)));
     connected.then(
-      () => (subscribed = true),
+      () => {
+        subscribed = true;
+        handlers.live();
+      },
       // Reconnecting re-subscribes by itself; admissions still see the shared state.
       () => {},
     );
@@ -333,7 +352,10 @@ class NodeRedisClusterAdapter implements FleetClient {
     let subscribed = false;
     const done = attempt(() => cluster.subscribe(channel, listener));
     done.then(
-      () => (subscribed = true),
+      () => {
+        subscribed = true;
+        handlers.live();
+      },
       () => {},
     );
     return {

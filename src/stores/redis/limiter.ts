@@ -28,6 +28,8 @@ interface ScopeBatch extends Batch {
   readonly closings: number;
   /** The store's resumes when the batch was asked for: likewise for a suspension refusal. */
   readonly resumes: number;
+  /** The channel's room notices when the batch was asked for: one since, and the answer's wait may be over. */
+  readonly roomNotices: number;
   /** `performance.now()` when first sent: credits it brings are usable until then + the scope's lease. */
   sentAt: number;
   /** The credits asked for, as sent. */
@@ -243,6 +245,7 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink, BatchOwner<Scope
           retried: false,
           closings: this.circuitClosings,
           resumes: this.parts.fleet.resumes,
+          roomNotices: this.parts.fleet.roomNotices,
           sentAt: 0,
           credits: '0',
           costs: this.admitCommand.limits.tokenCaps === null ? null : [],
@@ -285,6 +288,12 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink, BatchOwner<Scope
       case 'admitted': {
         const { taken, waitMs } = answer;
         this.record(waitMs, answer.tokens, answer.remaining);
+        // A give-back heard (or the subscription made live) while the answer was on its way came
+        // before this scope watched for it: its waiters ask once more instead of waiting out waitMs.
+        if (waitMs > 0 && this.parts.fleet.roomNotices !== batch.roomNotices) {
+          this.parts.fleet.unwatchRoom(this.scope, this.roomFreed);
+          queueMicrotask(this.roomFreed);
+        }
         const admitted = taken > count ? count : taken;
         const costs = batch.costs;
         if (costs !== null) {
