@@ -672,9 +672,13 @@ describe('RedisStore: a provider pause has a ceiling and resume() lifts it', () 
 });
 
 describe('RedisStore: shared circuit (shareCircuit)', () => {
-  const circuitConfig = { circuitBreakerThreshold: 2, circuitBreakerResetMs: 300, burst: 100, requestsPerMinute: 100 };
+  // A reset period no pause of a loaded machine reaches between two steps of a test: the tests
+  // wait for it to end by the state that ends it (in Redis and in every member), never by a sleep.
+  const RESET_MS = 2_000;
+  const circuitConfig = { circuitBreakerThreshold: 2, circuitBreakerResetMs: RESET_MS, burst: 100, requestsPerMinute: 100 };
   const down = (): Promise<never> => Promise.reject(Object.assign(new Error('503 Service Unavailable'), { status: 503 }));
   const stateOf = (m: Member): string | undefined => m.manager.getStatusReport().scopes[SVC]?.circuit.state;
+  const retryAtOf = (m: Member): number => m.manager.getStatusReport().scopes[SVC]?.circuit.retryAt ?? 0;
   const changesOf = (m: Member): string[] => {
     const changes: string[] = [];
     m.manager.on('circuitStateChange', (e) => changes.push(`${e.from}>${e.to}`));
@@ -684,19 +688,56 @@ describe('RedisStore: shared circuit (shareCircuit)', () => {
   async function open(m: Member, others: readonly Member[]): Promise<void> {
     for (let i = 0; i < 2; i++) await m.manager.execute(SVC, down).catch(() => {});
     expect(stateOf(m)).toBe('open');
-    await until(() => others.every((o) => stateOf(o) === 'open'), 2_000, 'the opening to reach the others');
+    await until(() => others.every((o) => stateOf(o) === 'open'), 10_000, 'the opening to reach the others');
   }
-  /** Many calls at once from every member; returns how many reached the provider. */
-  async function everyoneCalls(fleet: readonly Member[], fn: () => Promise<unknown>): Promise<{ calls: number; errors: unknown[] }> {
+  /**
+   * Waits until the reset period is over everywhere: in Redis on its own clock (the opening and
+   * any probe's lock have lapsed) and in every member's circuit. The next admission probes.
+   */
+  async function resetPeriodOver(prefix: string, fleet: readonly Member[]): Promise<void> {
+    const admin = server().client();
+    try {
+      await until(
+        async () => {
+          const now = Date.now();
+          if (!fleet.every((m) => retryAtOf(m) <= now)) return false;
+          const [[openUntil, probeLock], [seconds, micros]] = await Promise.all([admin.hmget(`${prefix}{${SVC}}`, 'co', 'cp'), admin.time() as Promise<[number, number]>]);
+          const redisNow = Number(seconds) * 1000 + Number(micros) / 1000;
+          return Number(openUntil ?? 0) <= redisNow && Number(probeLock ?? 0) <= redisNow;
+        },
+        RESET_MS + 10_000,
+        'the reset period to end in Redis and in every member',
+      );
+    } finally {
+      admin.disconnect();
+    }
+  }
+  /**
+   * Three calls at once from every member; returns how many reached the provider. `fn` gets a
+   * promise that settles once every other call was refused or reached the provider too: a probe
+   * that awaits it holds the fleet's probe until no other call can still be admitted after it.
+   */
+  async function everyoneCalls(fleet: readonly Member[], fn: (othersDone: Promise<void>) => Promise<unknown>): Promise<{ calls: number; errors: unknown[] }> {
+    const total = fleet.length * 3;
     let calls = 0;
+    let refused = 0;
+    let markDone: () => void = () => {};
+    const othersDone = new Promise<void>((resolve) => (markDone = resolve));
     const outcomes = await Promise.allSettled(
       fleet.flatMap((m) =>
-        [1, 2, 3].map(() =>
-          m.manager.execute(SVC, () => {
-            calls++;
-            return fn();
-          }),
-        ),
+        [1, 2, 3].map(() => {
+          let reached = false;
+          return m.manager
+            .execute(SVC, () => {
+              reached = true;
+              if (++calls + refused === total) markDone();
+              return fn(othersDone);
+            })
+            .catch((error: unknown) => {
+              if (!reached && calls + ++refused === total) markDone();
+              throw error;
+            });
+        }),
       ),
     );
     return { calls, errors: outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason] : [])) };
@@ -707,12 +748,14 @@ describe('RedisStore: shared circuit (shareCircuit)', () => {
     const [a, b] = [member(prefix, circuitConfig, { shareCircuit: true }), member(prefix, circuitConfig, { shareCircuit: true })];
     await burst(b.manager, 1);
     const changes = changesOf(b);
+    const before = Date.now();
     await open(a, [b]);
     expect(changes).toEqual(['closed>open']);
     let called = 0;
     const error = await b.manager.execute(SVC, async () => void called++).catch((e: unknown) => e);
     expect(isCircuitOpenError(error)).toBe(true);
-    expect((error as { retryAt: number }).retryAt).toBeGreaterThan(Date.now() + 150);
+    // A whole reset period from a's opening (b heard of it after it was made).
+    expect((error as { retryAt: number }).retryAt).toBeGreaterThanOrEqual(before + RESET_MS);
     // No subscription: it learns from the answer to its first admission (one round trip).
     const deaf = member(prefix, circuitConfig, { shareCircuit: true, subscribe: false });
     const deafChanges = changesOf(deaf);
@@ -732,11 +775,11 @@ describe('RedisStore: shared circuit (shareCircuit)', () => {
     await Promise.all(fleet.map((m) => burst(m.manager, 1)));
     const changes = fleet.map(changesOf);
     await open(fleet[0]!, fleet.slice(1));
-    await sleep(350);
-    const probe = await everyoneCalls(fleet, () => sleep(30));
+    await resetPeriodOver(prefix, fleet);
+    const probe = await everyoneCalls(fleet, (othersDone) => othersDone);
     expect(probe.calls).toBe(1);
     for (const error of probe.errors) expect(isCircuitOpenError(error)).toBe(true);
-    await until(() => fleet.every((m) => stateOf(m) === 'closed'), 2_000, 'every circuit to close');
+    await until(() => fleet.every((m) => stateOf(m) === 'closed'), 10_000, 'every circuit to close');
     // The prober went half-open then closed; the others closed on its word.
     expect(changes.filter((c) => c.includes('closed>open') && c.includes('half_open>closed')).length).toBe(1);
     for (const c of changes) expect(c.at(-1)).toMatch(/>closed$/);
@@ -749,22 +792,30 @@ describe('RedisStore: shared circuit (shareCircuit)', () => {
     const fleet = [0, 1, 2].map(() => member(prefix, circuitConfig, { shareCircuit: true }));
     await Promise.all(fleet.map((m) => burst(m.manager, 1)));
     await open(fleet[1]!, [fleet[0]!, fleet[2]!]);
-    await sleep(350);
-    const failed = await everyoneCalls(fleet, down);
+    await resetPeriodOver(prefix, fleet);
+    let failedAt = 0;
+    const failed = await everyoneCalls(fleet, (othersDone) =>
+      othersDone.then(() => {
+        failedAt = Date.now();
+        return down();
+      }),
+    );
     expect(failed.calls).toBe(1);
-    const reopened = Date.now();
     for (const m of fleet) expect(stateOf(m)).toBe('open');
-    // Refused everywhere for the new reset period, the prober included.
+    // Every member hears of the new opening (the prober opened at its failure, the others at
+    // its message): none lets a call through before a whole reset period after the failure.
+    await until(() => fleet.every((m) => retryAtOf(m) >= failedAt + RESET_MS), 10_000, 'every member to hear of the new opening');
     const during = await everyoneCalls(fleet, async () => undefined);
     expect(during.calls).toBe(0);
+    expect(during.errors.length).toBe(9);
     for (const error of during.errors) {
       expect(isCircuitOpenError(error)).toBe(true);
-      expect((error as { retryAt: number }).retryAt).toBeGreaterThanOrEqual(reopened + 200);
+      expect((error as { retryAt: number }).retryAt).toBeGreaterThanOrEqual(failedAt + RESET_MS);
     }
-    await sleep(350);
-    const second = await everyoneCalls(fleet, async () => undefined);
+    await resetPeriodOver(prefix, fleet);
+    const second = await everyoneCalls(fleet, (othersDone) => othersDone);
     expect(second.calls).toBe(1);
-    await until(() => fleet.every((m) => stateOf(m) === 'closed'), 2_000, 'every circuit to close');
+    await until(() => fleet.every((m) => stateOf(m) === 'closed'), 10_000, 'every circuit to close');
   });
 
   it('by default each process keeps its own circuit', async () => {
