@@ -105,46 +105,66 @@ describe('RedisStore: shared limits', () => {
 
   it('admissions asked for in the same tick go out as one trip, and the ring of the window stays exact as it wraps', async () => {
     const prefix = newPrefix();
-    // Time scaled down: a 300 ms window holding 5 starts.
-    const m = member(prefix, { burst: 5, requestsPerMinute: 5, maxWaitMs: 0 }, testWindow(300));
+    // Time scaled down: a 2 s window holding 5 starts (longer than any pause of a loaded machine
+    // between the rounds that must fall inside one window).
+    const W = 2_000;
+    const m = member(prefix, { burst: 5, requestsPerMinute: 5, maxWaitMs: 0 }, testWindow(W));
     await burst(m.manager, 1, { platform: 'warm-up' }); // the script is loaded
-    const starts: number[] = [];
+    // Trips are counted once the subscription is live (its coming up makes a waiting scope ask once more).
+    await until(() => m.parts.channel.listening, 10_000, 'the subscription');
+    /** Each start: when its round was asked for (before Redis admitted it) and when it ran (after). */
+    const starts: { asked: number; ran: number }[] = [];
     /** `n` calls at once: how many started, and in how many trips. */
     const round = async (n: number): Promise<[number, number]> => {
       const before = m.parts.stats.roundTrips;
-      const outcomes = await Promise.allSettled(Array.from({ length: n }, () => m.manager.execute(SVC, async () => void starts.push(Date.now()))));
+      const asked = Date.now();
+      const outcomes = await Promise.allSettled(Array.from({ length: n }, () => m.manager.execute(SVC, async () => void starts.push({ asked, ran: Date.now() }))));
       for (const o of outcomes) if (o.status === 'rejected') expect(isRateLimitedError(o.reason)).toBe(true);
       return [outcomes.filter((o) => o.status === 'fulfilled').length, m.parts.stats.roundTrips - before];
     };
+    /** Waits until every start so far has left the window (on the clock Redis reads too). */
+    const windowPassed = (): Promise<void> => until(() => Date.now() > starts.at(-1)!.ran + W, W + 10_000, 'the window to pass');
     expect(await round(3)).toEqual([3, 1]);
     // Two slots left unused, then the ring is full and the rest must wait for the window.
     expect(await round(4)).toEqual([2, 1]);
     // The answer named when the window frees a slot: refused without asking.
     expect(await round(2)).toEqual([0, 0]);
-    await sleep(320);
+    await windowPassed();
     // Every slot reusable again: five of twelve, the ring wrapping in the middle of the batch.
     expect(await round(12)).toEqual([5, 1]);
-    await sleep(150);
     expect(await round(3)).toEqual([0, 0]);
-    await sleep(200);
+    await windowPassed();
     expect(await round(8)).toEqual([5, 1]);
-    for (let i = 5; i < starts.length; i++) expect(starts[i]! - starts[i - 5]!).toBeGreaterThanOrEqual(300 - 20);
+    // No window held more than 5: each start ran at least W after the one 5 before it was admitted
+    // (Redis admitted each between its round's ask and its run: these bounds hold exactly).
+    for (let i = 5; i < starts.length; i++) expect(starts[i]!.ran - starts[i - 5]!.asked).toBeGreaterThanOrEqual(W);
   });
 
   it('the ring slot a process expects to reuse is read with the state; when another process took it, the script reads the right one', async () => {
     const prefix = newPrefix();
     const admin = server().client();
-    // Time scaled down: a 200 ms window holding 4 starts, two processes taking turns (without
-    // credits: each admission is a round trip of its own).
-    const options = { ...testWindow(200), maxCredits: 0 };
+    // Time scaled down: a 2 s window holding 4 starts (longer than any pause of a loaded machine
+    // between turns), two processes taking turns (without credits: each admission is a round trip
+    // of its own).
+    const W = 2_000;
+    const options = { ...testWindow(W), maxCredits: 0 };
     const [a, b] = [member(prefix, { burst: 4, requestsPerMinute: 4 }, options), member(prefix, { burst: 4, requestsPerMinute: 4 }, options)];
-    const one = async (m: Member): Promise<boolean> => (await burst(m.manager, 1)).started === 1;
+    // Trips are counted once the subscriptions are live (one coming up makes a waiting scope ask once more).
+    await until(() => a.parts.channel.listening && b.parts.channel.listening, 10_000, 'the subscriptions');
+    let lastStart = 0;
+    const one = async (m: Member): Promise<boolean> => {
+      const started = (await burst(m.manager, 1)).started === 1;
+      if (started) lastStart = Date.now();
+      return started;
+    };
+    /** Waits until every start so far has left the window (on the clock Redis reads too). */
+    const windowPassed = (): Promise<void> => until(() => Date.now() > lastStart + W, W + 10_000, 'the window to pass');
     const turns = async (): Promise<boolean[]> => [await one(a), await one(b), await one(a), await one(b), await one(a)];
     // Each turn finds the slot its process expected taken by the other: still exactly 4.
     expect(await turns()).toEqual([true, true, true, true, false]);
-    await sleep(220);
+    await windowPassed();
     expect(await turns()).toEqual([true, true, true, true, false]);
-    await sleep(220);
+    await windowPassed();
     // Alone, a process's hint is right: one HMGET per admission (state, marker and the slots).
     await one(a); // its hint is stale once (b took the slot after a's last start)
     await admin.config('RESETSTAT');
@@ -177,6 +197,8 @@ describe('RedisStore: shared limits', () => {
     const prefix = newPrefix();
     const m = member(prefix, { requestsPerSecond: 20, burst: 1, requestsPerMinute: 100, maxWaitMs: 5_000 });
     await burst(m.manager, 1, { platform: 'warm-up' }); // the script is loaded
+    // Trips are counted once the subscription is live (its coming up makes a waiting scope ask once more).
+    await until(() => m.parts.channel.listening, 10_000, 'the subscription');
     m.parts.stats.roundTrips = 0;
     const started: number[] = [];
     const t0 = Date.now();
@@ -347,9 +369,9 @@ describe('RedisStore: credits', () => {
     // a calls fast enough to be granted credits, then stops while it still holds some.
     const made = await callUntilHoldingCredits(a, () => ringStarts(admin, `${prefix}{${SVC}}`));
     expect(await ringStarts(admin, `${prefix}{${SVC}}`)).toBeGreaterThan(made);
-    // After the lease, the unused ones are returned by themselves: b gets all the rest.
-    await sleep(60);
-    expect(await ringStarts(admin, `${prefix}{${SVC}}`)).toBe(made);
+    // After the lease, the unused ones are returned by themselves (however late a loaded machine
+    // runs a's lapse): b gets all the rest.
+    await until(async () => (await ringStarts(admin, `${prefix}{${SVC}}`)) === made, 10_000, 'the lapsed credits to go back');
     expect((await burst(b.manager, 150)).started).toBe(100 - made);
     admin.disconnect();
   });
@@ -443,8 +465,7 @@ describe('RedisStore: credits', () => {
     };
     const made = await callUntilHoldingCredits(a, taken);
     expect(await taken()).toBeGreaterThan(made);
-    await sleep(60);
-    expect(await taken()).toBe(made);
+    await until(async () => (await taken()) === made, 10_000, 'the lapsed credits to go back to the bucket');
     expect((await burst(b.manager, 150)).started).toBe(100 - made);
     admin.disconnect();
   });
@@ -578,11 +599,20 @@ describe('RedisStore: shared suspension and pause', () => {
     const key = `${prefix}{${SVC}}`;
     expect((await burst(b.manager, 1)).started).toBe(1);
     expect(await admin.hexists(key, 'x')).toBe(0);
-    a.manager.suspend(SVC, { durationMs: 150, reason: 'short' });
-    await until(async () => (await admin.hget(key, 'x')) !== null, 2_000, 'the suspension in Redis');
+    // Long enough that b's call surely comes before its end; its end is then awaited on Redis's clock.
+    a.manager.suspend(SVC, { durationMs: 2_000, reason: 'short' });
+    await until(async () => (await admin.hget(key, 'x')) !== null, 10_000, 'the suspension in Redis');
     const refused = await b.manager.execute(SVC, async () => 'ran').catch((e: unknown) => e);
     expect(isPlatformSuspendedError(refused)).toBe(true);
-    await sleep(200);
+    await until(
+      async () => {
+        if (b.manager.getStatusReport().scopes[SVC]?.suspension !== null) return false;
+        const [[until], [seconds, micros]] = await Promise.all([admin.hmget(key, 'su'), admin.time() as Promise<[number, number]>]);
+        return Number(until) <= Number(seconds) * 1000 + Number(micros) / 1000;
+      },
+      10_000,
+      'the suspension to end in b and in Redis',
+    );
     // Over: the first admission after it starts, and clears the marker and the stale fields.
     expect((await burst(b.manager, 1)).started).toBe(1);
     expect(await admin.hmget(key, 'x', 'su', 's', 'pu')).toEqual([null, null, null, null]);
@@ -838,14 +868,16 @@ describe('RedisStore: Redis down is not an outage', () => {
     m.manager.on('storeHealth', (e) => events.push(e));
     expect((await burst(m.manager, 2)).started).toBe(2);
     const admin = server().client();
-    await admin.client('PAUSE', 600, 'ALL');
+    // Paused longer than any stall of a loaded machine: every answer below came while Redis did not answer.
+    const pauseMs = 2_000;
+    await admin.client('PAUSE', pauseMs, 'ALL');
     const t0 = Date.now();
     const during = await burst(m.manager, 80);
-    expect(Date.now() - t0).toBeLessThan(400);
+    expect(Date.now() - t0).toBeLessThan(pauseMs);
     // The fallback holds half the limit.
     expect(during.started).toBe(50);
     expect(m.manager.getStatusReport().storeHealth).toMatchObject({ status: 'degraded', mode: 'fallback_local' });
-    await until(() => m.store.health().status === 'ok', 5_000, 'recovery');
+    await until(() => m.store.health().status === 'ok', 15_000, 'recovery');
     expect(events.map((e) => e.status)).toEqual(['degraded', 'ok']);
     admin.disconnect();
     // Shared again, and the shared window counts the fallback's starts: 2 + 50 of 100 taken.
@@ -875,13 +907,15 @@ describe('RedisStore: Redis down is not an outage', () => {
     await admit();
     // Redis stops answering: the deadline still answers by the fallback.
     const admin = server().client();
-    await admin.client('PAUSE', 300, 'ALL');
+    // Paused longer than any stall of a loaded machine: the answer came while Redis did not answer.
+    const pauseMs = 2_000;
+    await admin.client('PAUSE', pauseMs, 'ALL');
     const t0 = Date.now();
     expect(await limiter.tryAcquire(Date.now())).toBe(0);
-    expect(Date.now() - t0).toBeLessThan(250);
+    expect(Date.now() - t0).toBeLessThan(pauseMs);
     expect(m.store.health().status).toBe('degraded');
     admin.disconnect();
-    await until(() => m.store.health().status === 'ok', 5_000, 'recovery');
+    await until(() => m.store.health().status === 'ok', 15_000, 'recovery');
   });
 
   it("fallback 'deny' fails closed while Redis is down, and admits again once it is back", async () => {
