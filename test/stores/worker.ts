@@ -70,7 +70,7 @@ export type WorkerEvent = 'started' | 'limited' | 'fallback_limited' | 'suspende
 export interface WorkerReport {
   readonly index: number;
   /** Epoch ms at which each admitted call started, with the store mode at that moment and whether the provider failed it. */
-  readonly starts: readonly { readonly at: number; readonly mode: string; readonly failed?: boolean; readonly begunAfterOpen?: boolean; readonly input?: number; readonly output?: number }[];
+  readonly starts: readonly { readonly at: number; readonly begun: number; readonly mode: string; readonly failed?: boolean; readonly begunAfterOpen?: boolean; readonly input?: number; readonly output?: number }[];
   /** Circuit transitions seen here (epoch ms). */
   readonly circuit: readonly { readonly at: number; readonly from: string; readonly to: string }[];
   readonly circuitOpen: number;
@@ -149,7 +149,7 @@ async function main(): Promise<void> {
   tell({ t: 'ready' });
   await go;
 
-  const starts: { at: number; mode: string; failed?: boolean; begunAfterOpen?: boolean; input?: number; output?: number }[] = [];
+  const starts: { at: number; begun: number; mode: string; failed?: boolean; begunAfterOpen?: boolean; input?: number; output?: number }[] = [];
   let circuitOpen = 0;
   let issued = 0;
   let settled = 0;
@@ -166,6 +166,8 @@ async function main(): Promise<void> {
 
   const call = async (): Promise<void> => {
     issued++;
+    /** Before this call was admitted (its `at`, when it ran, is after). */
+    const begun = Date.now();
     const ban = banNext;
     banNext = false;
     const begunAfterOpen = openSeenAt !== null;
@@ -176,10 +178,10 @@ async function main(): Promise<void> {
           const at = Date.now();
           if (spec.usage !== undefined) context.reportUsage(spec.usage);
           if (spec.failUntilProbe === true && (!begunAfterOpen || (await client.incr(probes)) === 1)) {
-            starts.push({ at, mode: store.health().mode, failed: true, begunAfterOpen });
+            starts.push({ at, begun, mode: store.health().mode, failed: true, begunAfterOpen });
             throw Object.assign(new Error('503 Service Unavailable'), { status: 503 });
           }
-          starts.push({ at, mode: store.health().mode, begunAfterOpen, ...(used === undefined ? {} : { input: used.input, output: used.output }) });
+          starts.push({ at, begun, mode: store.health().mode, begunAfterOpen, ...(used === undefined ? {} : { input: used.input, output: used.output }) });
           if (spec.countStarts === true) void client.incr(`${spec.prefix}starts`);
           tell({ t: 'event', name: 'started' });
           if (closedSeen) tell({ t: 'event', name: 'closed' });
