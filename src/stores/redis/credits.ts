@@ -138,7 +138,12 @@ export class Credits {
     this.host.giveBack({ key: this.key, scope: this.scope, ringLength: length, slot, count: unused, stamp: this.stamp, probe: false, step: this.step, tokens });
   }
 
-  /** A process that stops asking leaves its credits unused: give them back when they lapse, not at its next ask. */
+  /**
+   * A process that stops asking leaves its credits unused: give them back when they lapse, not
+   * at its next ask. At the lease's end as this process counts it (from when the admission was
+   * sent), not a lease after the answer came: callers elsewhere ask again at the lease's end as
+   * Redis counts it, and the give-back should be there first.
+   */
   private watchLapse(): void {
     if (this.lapseTimer !== undefined) return;
     const timer = setTimeout(() => {
@@ -146,7 +151,7 @@ export class Credits {
       if (this.left === 0 && this.ticket < 0) return;
       if (performance.now() >= this.until) this.drop();
       else this.watchLapse();
-    }, this.leaseMs + 1);
+    }, Math.max(0, this.until - performance.now()) + 1);
     timer.unref();
     this.lapseTimer = timer;
   }
