@@ -11,9 +11,15 @@ import { NOW } from './lua.js';
 // Each reservation is also a lease, a member `<ticket>|<usd>` of the sorted set `<hash>:l`
 // scored by when it lapses (server clock). The process renews the leases of its calls in flight
 // (a third of the lease, see ReservationLeases); a process that died stops renewing, and the
-// next script run on the period takes its lapsed reservations off `r`. A settlement whose lease
-// was already taken off releases nothing more: `r` never counts a reservation twice, or once
-// too few.
+// next script run on the period takes its lapsed reservations off `r`.
+//
+// Why `r` stays exact: the invariant is `r` = the USD of the members in the set (plus, for a
+// custom caller settling without a ticket, its lease-less reservations not yet settled). RESERVE
+// adds a member and its USD in one script run; RECLAIM removes lapsed members and subtracts
+// their USD in one run; SETTLE subtracts a ticket's USD only when its ZREM removed the member.
+// Scripts run one at a time, and a member leaves the set once (ZREM or ZREMRANGEBYSCORE), so
+// each reservation's USD leaves `r` exactly once: a settlement after its lease lapsed releases
+// nothing twice, and a renewal (ZADD XX) never brings back a member already taken off.
 
 /** Takes the lapsed leases off `r` and off the set; leaves `r` (USD reserved) and `now` (server ms) in locals. KEYS: 1 the hash, 2 the leases. */
 const RECLAIM = `${NOW}
