@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { busiestWindow, ringStarts, TEST_CLIENT, until, useRedisServer } from './redis-server.js';
+import { busiestCertainWindow as busiestCertain, busiestWindow, ringStarts, TEST_CLIENT, until, useRedisServer } from './redis-server.js';
 import { useRedisCluster } from './redis-cluster-server.js';
 import type { FromRoundsWorker, RoundsSpec } from './rounds-worker.js';
 import type { FromWorker, ToWorker, WorkerEvent, WorkerReport, WorkerSpec } from './worker.js';
@@ -86,23 +86,9 @@ async function stopAll(workers: readonly Worker[]): Promise<WorkerReport[]> {
 
 const allStarts = (reports: readonly WorkerReport[]): number[] => reports.flatMap((r) => r.starts.map((s) => s.at)).sort((a, b) => a - b);
 
-/**
- * The most starts (weighted by `weight`) certainly made within one `ms`-long span: each start
- * was admitted between its call's `begun` and its `at` (when it ran), so the starts begun at or
- * after some start's `begun` that ran before that + `ms` all lie inside that span, however late
- * each was delivered or recorded. No slack: a loaded machine only widens the bounds.
- */
-function busiestCertainWindow(reports: readonly WorkerReport[], ms: number, weight: (start: WorkerReport['starts'][number]) => number = () => 1): number {
-  const starts = reports.flatMap((r) => r.starts).sort((x, y) => x.begun - y.begun);
-  let most = 0;
-  for (let i = 0; i < starts.length; i++) {
-    const from = starts[i]!.begun;
-    let inside = 0;
-    for (let j = i; j < starts.length; j++) if (starts[j]!.at < from + ms) inside += weight(starts[j]!);
-    if (inside > most) most = inside;
-  }
-  return most;
-}
+/** The workers' starts, certainly within one `ms`-long span (see busiestCertainWindow in redis-server.ts). */
+const busiestCertainWindow = (reports: readonly WorkerReport[], ms: number, weight?: (start: WorkerReport['starts'][number]) => number): number =>
+  busiestCertain(reports.flatMap((r) => r.starts), ms, weight);
 
 function expectClean(reports: readonly WorkerReport[], deployment: 'standalone' | 'cluster' = 'standalone'): void {
   const library = TEST_CLIENT.startsWith('ioredis') ? 'ioredis' : 'node-redis';

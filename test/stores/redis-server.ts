@@ -213,3 +213,21 @@ export async function holdingProxy(port: number): Promise<HoldingProxy> {
     },
   };
 }
+
+/**
+ * The most starts (weighted by `weight`) certainly made within one `ms`-long span: each start
+ * was admitted between its call's `begun` and its `at` (when it ran), so the starts begun at or
+ * after some start's `begun` that ran before that + `ms` all lie inside that span, however late
+ * each was delivered or recorded. No slack: a loaded machine only widens the bounds.
+ */
+export function busiestCertainWindow<T extends { readonly begun: number; readonly at: number }>(starts: readonly T[], ms: number, weight: (start: T) => number = () => 1): number {
+  const sorted = [...starts].sort((x, y) => x.begun - y.begun);
+  let most = 0;
+  for (let i = 0; i < sorted.length; i++) {
+    const from = sorted[i]!.begun;
+    let inside = 0;
+    for (let j = i; j < sorted.length; j++) if (sorted[j]!.at < from + ms) inside += weight(sorted[j]!);
+    if (inside > most) most = inside;
+  }
+  return most;
+}
