@@ -1,4 +1,5 @@
 import type { Scope } from '../manager/scope.js';
+import type { BudgetState } from '../spend/budget.js';
 import type { Prices } from '../spend/prices.js';
 import type { AdmissionCost } from '../stores/types.js';
 import { modelOf, splitCost, usageOf, type Cost, type Usage } from './cost.js';
@@ -51,8 +52,10 @@ export class Charge implements CallContext, AdmissionCost {
 
   /** An attempt succeeded: reconciles and ends the call, or wraps a stream to do so when it ends. */
   succeeded(value: unknown): unknown {
-    if (isAsyncIterable(value)) return meteredStream(value as object, this);
-    this.attemptEnded(this.reported ?? usageOf(value), modelOf(value));
+    // A value that is no object carries no usage, no model and no stream.
+    if (typeof value !== 'object' || value === null) this.attemptEnded(this.reported, undefined);
+    else if (isAsyncIterable(value)) return meteredStream(value, this);
+    else this.attemptEnded(this.reported ?? usageOf(value), modelOf(value));
     this.end();
     return value;
   }
@@ -83,12 +86,15 @@ export class Charge implements CallContext, AdmissionCost {
     // Admitted but never run (refused after its admission): it used nothing.
     if (this.ticket >= 0) this.attemptEnded(NOTHING_USED, undefined);
     this.ended = true;
-    const usd = this.prices.usd(this.model, this.usedInput, this.usedOutput, this.usedCached);
     const meter = this.scope.meter;
     if (meter === null) return;
+    const usd = this.prices.usd(this.model, this.usedInput, this.usedOutput, this.usedCached);
     meter.record(this.model, this.usedInput, this.usedOutput, usd);
-    const budget = meter.budget;
-    if (budget === null) return;
+    if (meter.budget !== null) this.settle(meter.budget, usd);
+  }
+
+  /** Settles the budget's reservation at the call's real spend `usd`, in this process and in the fleet's budget. */
+  private settle(budget: BudgetState, usd: number): void {
     budget.settle(this.reservedUsd, usd);
     const shared = this.scope.limiter.spend;
     if (shared !== undefined && this.spendPeriodEnd !== 0 && (this.fleetReservedUsd !== 0 || usd !== 0)) {

@@ -19,15 +19,24 @@ export interface MeterOptions {
  */
 export function openCharge(scope: Scope, prices: Prices, estimator: CostEstimator, metering: MeterOptions | undefined, args: ArrayLike<unknown> | undefined, now: number): Charge {
   const meter = scope.ensureMeter();
-  const argList = args === undefined ? NO_ARGS : (Array.prototype.slice.call(args) as unknown[]);
   const given = metering?.cost;
+  const option = metering?.model;
+  // The common case on its own, kept small (docs/benchmarks.md, "Tokens and spend"): a plain
+  // number of tokens (checked as splitCost checks it: NaN fails `>= 0`), no model, no budget.
+  if (typeof given === 'number' && given >= 0 && given !== Infinity && option === undefined && meter.budget === null) {
+    if (exceedsCaps(scope, given, 0)) throw scope.refuseCost();
+    return new Charge(scope, prices, given, 0, undefined, 0);
+  }
+  return openReserving(scope, meter.budget, prices, estimator, given, option, args, now);
+}
+
+/** {@link openCharge} with a cost to work out, a model, or a budget to reserve in. */
+function openReserving(scope: Scope, budget: BudgetState | null, prices: Prices, estimator: CostEstimator, given: MeterOptions['cost'], option: MeterOptions['model'], args: ArrayLike<unknown> | undefined, now: number): Charge {
+  const argList = args === undefined ? NO_ARGS : (Array.prototype.slice.call(args) as unknown[]);
   const { input, output } = splitCost(given === undefined ? estimator(argList) : typeof given === 'function' ? given(...argList) : given, 'cost');
-  const { tokensPerMinute, inputTokensPerMinute, outputTokensPerMinute } = scope.config;
-  // An unset cap is undefined: every comparison with it is false.
-  if (input + output > tokensPerMinute! || input > inputTokensPerMinute! || output > outputTokensPerMinute!) throw scope.refuseCost();
-  const model = modelFor(metering?.model, argList);
+  if (exceedsCaps(scope, input, output)) throw scope.refuseCost();
+  const model = modelFor(option, argList);
   let reservedUsd = 0;
-  const budget = meter.budget;
   if (budget !== null) {
     reservedUsd = prices.usd(model, input, output, 0);
     budget.reserve(scope, reservedUsd, now);
@@ -37,6 +46,12 @@ export function openCharge(scope: Scope, prices: Prices, estimator: CostEstimato
   const shared = scope.limiter.spend;
   if (budget !== null && shared !== undefined) charge.reserving = reserveInFleet(charge, shared, budget, scope.key, reservedUsd);
   return charge;
+}
+
+/** Whether a cost alone exceeds a token cap of the scope (it could never be admitted). An unset cap is undefined: every comparison with it is false. */
+function exceedsCaps(scope: Scope, input: number, output: number): boolean {
+  const config = scope.config;
+  return input + output > config.tokensPerMinute! || input > config.inputTokensPerMinute! || output > config.outputTokensPerMinute!;
 }
 
 /**
