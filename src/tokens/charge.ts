@@ -30,11 +30,6 @@ export class Charge implements CallContext, AdmissionCost {
   private usedOutput = 0;
   private usedCached = 0;
   private ended = false;
-  /** Fleet mode: the reservation of the call's spend in the fleet's budget, under way; null when there is none to wait for. */
-  reserving: Promise<void> | null = null;
-  /** Fleet mode: the period the call's spend belongs to (0: none), and what the fleet reserved for it. */
-  spendPeriodEnd = 0;
-  fleetReservedUsd = 0;
 
   constructor(
     private readonly scope: Scope,
@@ -42,8 +37,14 @@ export class Charge implements CallContext, AdmissionCost {
     readonly input: number,
     readonly output: number,
     private model: string | undefined,
-    private readonly reservedUsd: number,
+    /** The call's estimated spend held in its scope's budget; null when no budget applied as it opened. */
+    readonly hold: BudgetHold | null,
   ) {}
+
+  /** Fleet mode: the reservation of the call's spend in the fleet's budget, under way; null when there is none to wait for. */
+  get reserving(): Promise<void> | null {
+    return this.hold === null ? null : this.hold.reserving;
+  }
 
   reportUsage(usage: Cost): void {
     const { input, output } = splitCost(usage, 'reportUsage');
@@ -95,11 +96,12 @@ export class Charge implements CallContext, AdmissionCost {
 
   /** Settles the budget's reservation at the call's real spend `usd`, in this process and in the fleet's budget. */
   private settle(budget: BudgetState, usd: number): void {
-    budget.settle(this.reservedUsd, usd);
+    const hold = this.hold;
+    budget.settle(hold === null ? 0 : hold.usd, usd);
     const shared = this.scope.limiter.spend;
-    if (shared !== undefined && this.spendPeriodEnd !== 0 && (this.fleetReservedUsd !== 0 || usd !== 0)) {
-      const periodEnd = this.spendPeriodEnd;
-      void shared.settle(periodEnd, this.fleetReservedUsd, usd).then((committed) => {
+    if (hold !== null && shared !== undefined && hold.periodEnd !== 0 && (hold.fleetUsd !== 0 || usd !== 0)) {
+      const periodEnd = hold.periodEnd;
+      void shared.settle(periodEnd, hold.fleetUsd, usd).then((committed) => {
         if (committed !== null) budget.heardFromFleet(periodEnd, committed);
       });
     }
@@ -109,6 +111,17 @@ export class Charge implements CallContext, AdmissionCost {
   get reportedUsage(): Usage | null {
     return this.reported;
   }
+}
+
+/** A call's estimated spend held in its scope's budget (a per-call object only when a budget applies). */
+export class BudgetHold {
+  /** Fleet mode: the reservation in the fleet's budget, under way (null: none to wait for). */
+  reserving: Promise<void> | null = null;
+  /** Fleet mode: the period the call's spend belongs to (0: none), and what the fleet reserved for it. */
+  periodEnd = 0;
+  fleetUsd = 0;
+
+  constructor(readonly usd: number) {}
 }
 
 const NOTHING_USED: Usage = Object.freeze({ input: 0, output: 0, cachedInput: 0 });
