@@ -53,17 +53,22 @@ export class TokenWindows {
 
   /** Records an admission; returns its ticket (for {@link amend}). */
   add(now: number, input: number, output: number): number {
-    let index = this.times.length - 1;
     this.sumInput += input;
     this.sumOutput += output;
     // Starts in the same millisecond share one entry (and its ticket: amending it amends their sum),
     // so that the window never holds more than 60,000 entries, however fast calls start.
+    const index = this.times.length - 1;
     if (index >= this.head && this.times[index] === now) {
       this.inputs[index] = this.inputs[index]! + input;
       this.outputs[index] = this.outputs[index]! + output;
       return this.base + index;
     }
-    index = this.times.length;
+    return this.addEntry(now, input, output);
+  }
+
+  /** The first start of a millisecond: a new entry. */
+  private addEntry(now: number, input: number, output: number): number {
+    const index = this.times.length;
     this.times.push(now);
     this.inputs.push(input);
     this.outputs.push(output);
