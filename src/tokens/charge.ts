@@ -37,15 +37,13 @@ export class Charge implements CallContext, AdmissionCost {
     readonly input: number,
     readonly output: number,
     private model: string | undefined,
-    /** The call's estimated spend, reserved in its scope's budget (0 without a budget). */
-    private readonly reservedUsd: number,
-    /** Fleet mode: its reservation in the fleet's budget too (null in one process, or without a budget). */
-    private readonly fleet: FleetHold | null,
+    /** The call's estimated spend held in its scope's budget; null when no budget applied as it opened. */
+    readonly hold: BudgetHold | null,
   ) {}
 
   /** Fleet mode: the reservation of the call's spend in the fleet's budget, under way; null when there is none to wait for. */
   get reserving(): Promise<void> | null {
-    return this.fleet === null ? null : this.fleet.reserving;
+    return this.hold === null ? null : this.hold.reserving;
   }
 
   reportUsage(usage: Cost): void {
@@ -98,12 +96,12 @@ export class Charge implements CallContext, AdmissionCost {
 
   /** Settles the budget's reservation at the call's real spend `usd`, in this process and in the fleet's budget. */
   private settle(budget: BudgetState, usd: number): void {
-    budget.settle(this.reservedUsd, usd);
-    const fleet = this.fleet;
+    const hold = this.hold;
+    budget.settle(hold === null ? 0 : hold.usd, usd);
     const shared = this.scope.limiter.spend;
-    if (fleet !== null && shared !== undefined && fleet.periodEnd !== 0 && (fleet.reservedUsd !== 0 || usd !== 0)) {
-      const periodEnd = fleet.periodEnd;
-      void shared.settle(periodEnd, fleet.reservedUsd, usd).then((committed) => {
+    if (hold !== null && shared !== undefined && hold.periodEnd !== 0 && (hold.fleetUsd !== 0 || usd !== 0)) {
+      const periodEnd = hold.periodEnd;
+      void shared.settle(periodEnd, hold.fleetUsd, usd).then((committed) => {
         if (committed !== null) budget.heardFromFleet(periodEnd, committed);
       });
     }
@@ -115,13 +113,15 @@ export class Charge implements CallContext, AdmissionCost {
   }
 }
 
-/** Fleet mode: a call's reservation in the fleet's budget (a per-call object only in a fleet with a budget). */
-export class FleetHold {
-  /** The reservation, under way (null once it is not to be waited for). */
+/** A call's estimated spend held in its scope's budget (a per-call object only when a budget applies). */
+export class BudgetHold {
+  /** Fleet mode: the reservation in the fleet's budget, under way (null: none to wait for). */
   reserving: Promise<void> | null = null;
-  /** The period the call's spend belongs to (0: none), and what the fleet reserved for it. */
+  /** Fleet mode: the period the call's spend belongs to (0: none), and what the fleet reserved for it. */
   periodEnd = 0;
-  reservedUsd = 0;
+  fleetUsd = 0;
+
+  constructor(readonly usd: number) {}
 }
 
 const NOTHING_USED: Usage = Object.freeze({ input: 0, output: 0, cachedInput: 0 });

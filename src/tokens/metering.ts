@@ -3,7 +3,7 @@ import type { BudgetState } from '../spend/budget.js';
 import type { SharedSpend } from '../stores/types.js';
 import type { Scope } from '../manager/scope.js';
 import type { Prices } from '../spend/prices.js';
-import { Charge, FleetHold } from './charge.js';
+import { BudgetHold, Charge } from './charge.js';
 import { splitCost, type Cost, type CostEstimator } from './cost.js';
 
 /** What meters a call: `execute`'s `cost` and `model` options, or `@throttled`'s (which may be functions of the method's arguments). */
@@ -25,7 +25,7 @@ export function openCharge(scope: Scope, prices: Prices, estimator: CostEstimato
   // number of tokens (checked as splitCost checks it: NaN fails `>= 0`), no model, no budget.
   if (typeof given === 'number' && given >= 0 && given !== Infinity && option === undefined && meter.budget === null) {
     if (exceedsCaps(scope, given, 0)) throw scope.refuseCost();
-    return new Charge(scope, prices, given, 0, undefined, 0, null);
+    return new Charge(scope, prices, given, 0, undefined, null);
   }
   return openReserving(scope, meter.budget, prices, estimator, given, option, args, now);
 }
@@ -36,15 +36,13 @@ function openReserving(scope: Scope, budget: BudgetState | null, prices: Prices,
   const { input, output } = splitCost(given === undefined ? estimator(argList) : typeof given === 'function' ? given(...argList) : given, 'cost');
   if (exceedsCaps(scope, input, output)) throw scope.refuseCost();
   const model = modelFor(option, argList);
-  if (budget === null) return new Charge(scope, prices, input, output, model, 0, null);
-  const reservedUsd = prices.usd(model, input, output, 0);
-  budget.reserve(scope, reservedUsd, now);
+  if (budget === null) return new Charge(scope, prices, input, output, model, null);
+  const hold = new BudgetHold(prices.usd(model, input, output, 0));
+  budget.reserve(scope, hold.usd, now);
   // Fleet mode: the budget is the fleet's too; the call starts once the store reserved its spend.
   const shared = scope.limiter.spend;
-  if (shared === undefined) return new Charge(scope, prices, input, output, model, reservedUsd, null);
-  const fleet = new FleetHold();
-  fleet.reserving = reserveInFleet(fleet, shared, budget, scope.key, reservedUsd);
-  return new Charge(scope, prices, input, output, model, reservedUsd, fleet);
+  if (shared !== undefined) hold.reserving = reserveInFleet(hold, shared, budget, scope.key);
+  return new Charge(scope, prices, input, output, model, hold);
 }
 
 /** Whether a cost alone exceeds a token cap of the scope (it could never be admitted). An unset cap is undefined: every comparison with it is false. */
@@ -59,14 +57,14 @@ function exceedsCaps(scope: Scope, input: number, output: number): boolean {
  * it would pass the budget. When the store does not answer in time, the process's own budget
  * stands alone (the call goes on).
  */
-async function reserveInFleet(fleet: FleetHold, shared: SharedSpend, budget: BudgetState, scope: string, usd: number): Promise<void> {
+async function reserveInFleet(hold: BudgetHold, shared: SharedSpend, budget: BudgetState, scope: string): Promise<void> {
   const periodEnd = budget.resetsAt;
-  const answer = await shared.reserve(budget.option.usd, periodEnd, usd);
-  fleet.periodEnd = periodEnd;
+  const answer = await shared.reserve(budget.option.usd, periodEnd, hold.usd);
+  hold.periodEnd = periodEnd;
   if (answer === null) return;
   budget.heardFromFleet(periodEnd, answer.committedUsd);
   if (!answer.granted) throw new BudgetExceededError(scope, budget.option, answer.committedUsd, periodEnd);
-  fleet.reservedUsd = usd;
+  hold.fleetUsd = hold.usd;
 }
 
 const NO_ARGS: readonly unknown[] = Object.freeze([]);
