@@ -101,7 +101,7 @@ export class Charge implements CallContext, AdmissionCost {
     const shared = this.scope.limiter.spend;
     if (hold !== null && shared !== undefined && hold.periodEnd !== 0 && (hold.fleetUsd !== 0 || usd !== 0)) {
       const periodEnd = hold.periodEnd;
-      void shared.settle(periodEnd, hold.fleetUsd, usd).then((committed) => {
+      void shared.settle(periodEnd, hold.fleetUsd, usd, hold.fleetTicket).then((committed) => {
         if (committed !== null) budget.heardFromFleet(periodEnd, committed);
       });
     }
@@ -120,6 +120,8 @@ export class BudgetHold {
   /** Fleet mode: the period the call's spend belongs to (0: none), and what the fleet reserved for it. */
   periodEnd = 0;
   fleetUsd = 0;
+  /** The fleet's name for the reservation, when it gave one (its lease). */
+  fleetTicket: string | undefined = undefined;
 
   constructor(readonly usd: number) {}
 }

@@ -65,6 +65,7 @@ async function reserveInFleet(hold: BudgetHold, shared: SharedSpend, budget: Bud
   budget.heardFromFleet(periodEnd, answer.committedUsd);
   if (!answer.granted) throw new BudgetExceededError(scope, budget.option, answer.committedUsd, periodEnd);
   hold.fleetUsd = hold.usd;
+  hold.fleetTicket = answer.ticket;
 }
 
 const NO_ARGS: readonly unknown[] = Object.freeze([]);
