@@ -38,7 +38,7 @@ export class Charge implements CallContext, AdmissionCost {
     readonly output: number,
     private model: string | undefined,
     /** The call's estimated spend held in its scope's budget; null when no budget applied as it opened. */
-    readonly hold: BudgetHold | null,
+    private readonly hold: BudgetHold | null,
   ) {}
 
   /** Fleet mode: the reservation of the call's spend in the fleet's budget, under way; null when there is none to wait for. */
