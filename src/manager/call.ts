@@ -259,8 +259,7 @@ class Call {
    * retries (first attempt) or rejects with AttemptFailure (inside p-retry).
    */
   private attempt(start: number, asked: number): Promise<unknown> {
-    // Small integers, not epoch times: a number field that ever holds a fraction or an epoch
-    // time is boxed in every Call (an allocation per field per call).
+    // Small integers, not epoch times (see compactTime).
     this.start = compactTime(start);
     this.waitMs = start === asked ? 0 : unboxed(start - asked);
     this.sequence = nextSequence();
