@@ -10,7 +10,36 @@ interface Hold {
   stream: Body | null;
 }
 
-const holds = new WeakMap<Response, Hold>();
+/** Lets {@link HoldMark}'s constructor add its private field to an object it did not create. */
+class Adopt {
+  constructor(target: object) {
+    return target as Adopt;
+  }
+}
+
+/**
+ * A held response's {@link Hold}, in a private field added to fetch's Response (the base class's
+ * constructor hands the Response back as `this`). Unlike a WeakMap entry it is invisible to
+ * reflection as well and costs the GC nothing to track (see docs/benchmarks.md, "Outbound HTTP").
+ */
+class HoldMark extends Adopt {
+  #hold: Hold;
+
+  private constructor(response: Response, hold: Hold) {
+    super(response);
+    this.#hold = hold;
+  }
+
+  static mark(response: Response, hold: Hold): void {
+    // A custom fetch may hand out the same Response twice: the later hold replaces the earlier.
+    if (#hold in response) (response as unknown as HoldMark).#hold = hold;
+    else new HoldMark(response, hold);
+  }
+
+  static of(response: object): Hold | undefined {
+    return #hold in response ? (response as HoldMark).#hold : undefined;
+  }
+}
 
 /**
  * A safety net for bodies nobody reads or cancels: once the Response is garbage, its slot is
@@ -30,7 +59,7 @@ function registerForgotten(): void {
   const responses = unregistered;
   unregistered = [];
   for (const response of responses) {
-    const hold = holds.get(response);
+    const hold = HoldMark.of(response);
     if (hold !== undefined && hold.held) forgotten.register(response, hold.end);
   }
 }
@@ -45,7 +74,7 @@ function registerForgotten(): void {
 class HeldResponse extends Response {
   override get body(): Body | null {
     const source = super.body;
-    const hold = holds.get(this);
+    const hold = HoldMark.of(this);
     if (hold === undefined || source === null) return source;
     return (hold.stream ??= passThrough(source, hold.end));
   }
@@ -73,7 +102,7 @@ class HeldResponse extends Response {
 
 /** Releases `response`'s slot when `result` settles. */
 function released<T>(response: Response, result: Promise<T>): Promise<T> {
-  const end = holds.get(response)?.end;
+  const end = HoldMark.of(response)?.end;
   if (end !== undefined) result.then(end, end);
   return result;
 }
@@ -95,7 +124,7 @@ export function holdUntilBodyEnds(response: Response, release: () => void): Resp
     held: true,
     stream: null,
   };
-  holds.set(response, hold);
+  HoldMark.mark(response, hold);
   Object.setPrototypeOf(response, HeldResponse.prototype);
   if (unregistered.push(response) === 1) setImmediate(registerForgotten).unref();
   return response;
