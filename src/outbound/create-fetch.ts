@@ -53,7 +53,8 @@ export function createFetch(options: CreateFetchOptions): typeof globalThis.fetc
  * abandoned at its deadline), so connections and concurrency slots are never left behind.
  */
 class OutboundCall {
-  private readonly responses: Response[] = [];
+  /** Made at the first response (most calls get one and hand it out). */
+  private responses: Response[] | null = null;
   private settled = false;
 
   constructor(
@@ -83,15 +84,18 @@ class OutboundCall {
 
   private settle(kept: Response | undefined): void {
     this.settled = true;
+    if (this.responses === null) return;
     for (const response of this.responses) if (response !== kept) discard(response);
-    this.responses.length = 0;
+    this.responses = null;
   }
 
   /** One attempt: guard, fetch, rate-limit headers, then the status decides success or failure. */
   private async attempt(callSignal: AbortSignal | undefined, call: CallContext): Promise<Response> {
     const { core, scope } = this;
-    for (const response of this.responses) discard(response); // an earlier attempt's answer, not needed any more
-    this.responses.length = 0;
+    if (this.responses !== null) {
+      for (const response of this.responses) discard(response); // an earlier attempt's answer, not needed any more
+      this.responses = null;
+    }
     admitToGuard(core, scope);
     const controller = scope.config.timeoutMs > 0 && scope.config.timeoutMs !== Infinity ? new AbortController() : null;
     const deadline = controller === null ? null : attemptDeadline(scope, (error) => controller.abort(error));
@@ -124,13 +128,13 @@ class OutboundCall {
     // The slot stays taken until the body ends: the scope's `release()` at success is matched
     // by this extra hold, released by the body (end, error, cancel).
     scope.active++;
-    return this.keep(holdUntilBodyEnds(response, () => scope.release()));
+    return this.keep(holdUntilBodyEnds(response, scope));
   }
 
   /** Records an attempt's response so the call can cancel it unless it is the one handed out. */
   private keep(response: Response): Response {
     if (this.settled) discard(response); // an attempt abandoned at its deadline answered after the call ended
-    else this.responses.push(response);
+    else (this.responses ??= []).push(response);
     return response;
   }
 }
@@ -144,8 +148,11 @@ function discard(response: Response): void {
 
 function methodOf(input: RequestInfo | URL, init: RequestInit | undefined): string {
   const method = init?.method ?? (input instanceof Request ? input.method : 'GET');
-  return method.toUpperCase();
+  return UPPERCASE_METHODS.has(method) ? method : method.toUpperCase();
 }
+
+/** Methods as most callers spell them: no new string to make. */
+const UPPERCASE_METHODS: ReadonlySet<unknown> = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS']);
 
 /** A body that cannot be sent twice: a stream, an async iterable, or a Request's own body. */
 function isOneShot(input: RequestInfo | URL, init: RequestInit | undefined): boolean {

@@ -2,12 +2,32 @@
 type Body = NonNullable<Response['body']>;
 type Chunk = Body extends ReadableStream<infer C> ? C : never;
 
+/** What holds the slot: the scope (its `release()` gives the slot back). */
+export interface SlotOwner {
+  release(): void;
+}
+
 /** A held response's slot, and the body stream handed out for it (made when `body` is first read). */
-interface Hold {
-  readonly end: () => void;
+class Hold {
   /** True until the body ended, failed or was cancelled (the slot released). */
-  held: boolean;
-  stream: Body | null;
+  held = true;
+  stream: Body | null = null;
+  /** Releases the slot, once: the body's end, a consumer's settling, or the Response's collection. */
+  readonly end: () => void;
+  /** Until registered in {@link forgotten} (or ended): the response, and its neighbours in {@link unregistered}. */
+  response: Response | null;
+  prev: Hold | null = null;
+  next: Hold | null = null;
+
+  constructor(response: Response, owner: SlotOwner) {
+    this.response = response;
+    this.end = () => {
+      if (!this.held) return;
+      this.held = false;
+      unlink(this);
+      owner.release();
+    };
+  }
 }
 
 /** Lets {@link HoldMark}'s constructor add its private field to an object it did not create. */
@@ -48,19 +68,45 @@ class HoldMark extends Adopt {
 const forgotten = new FinalizationRegistry<() => void>((release) => release());
 
 /**
- * Held responses not yet registered in {@link forgotten}: registration waits for the event
- * loop's next check phase and is skipped for bodies already done by then (most bodies are read
- * at once), because a registration costs more CPU than the rest of createFetch (GC included;
- * see docs/benchmarks.md). Until then the list itself keeps the response, so none escapes both.
+ * Held responses not yet registered in {@link forgotten}, newest first: a registration costs
+ * more CPU than the rest of createFetch (GC included; see docs/benchmarks.md), and most bodies are
+ * read at once, so registration waits (up to {@link REGISTER_AFTER_MS}) and a body done by then
+ * leaves the list without one. Until then the list keeps the response, so none escapes both.
  */
-let unregistered: Response[] = [];
+let unregistered: Hold | null = null;
+/** Armed while the list is not empty: one timer for every hold made meanwhile, not one per hold. */
+let registration: ReturnType<typeof setTimeout> | null = null;
+const REGISTER_AFTER_MS = 1_000;
+
+function link(hold: Hold): void {
+  hold.next = unregistered;
+  if (unregistered !== null) unregistered.prev = hold;
+  unregistered = hold;
+  if (registration === null) {
+    registration = setTimeout(registerForgotten, REGISTER_AFTER_MS);
+    registration.unref();
+  }
+}
+
+function unlink(hold: Hold): void {
+  if (hold.response === null) return; // registered already
+  hold.response = null;
+  if (hold.prev === null) unregistered = hold.next;
+  else hold.prev.next = hold.next;
+  if (hold.next !== null) hold.next.prev = hold.prev;
+  hold.prev = hold.next = null;
+}
 
 function registerForgotten(): void {
-  const responses = unregistered;
-  unregistered = [];
-  for (const response of responses) {
-    const hold = HoldMark.of(response);
-    if (hold !== undefined && hold.held) forgotten.register(response, hold.end);
+  registration = null;
+  let hold = unregistered;
+  unregistered = null;
+  while (hold !== null) {
+    const next = hold.next;
+    // Only `end` is kept by the registry: it must not reach the response, or it would never be garbage.
+    forgotten.register(hold.response!, hold.end);
+    hold.response = hold.prev = hold.next = null;
+    hold = next;
   }
 }
 
@@ -108,25 +154,17 @@ function released<T>(response: Response, result: Promise<T>): Promise<T> {
 }
 
 /**
- * Holds a slot until `response`'s body is done: `release` is called once, when the body ends,
+ * Holds a slot until `response`'s body is done: `owner.release()` is called once, when the body ends,
  * errors or is cancelled, or a consumer (`json()`, `text()`, ...) settles. The response itself
  * is handed back (status, headers, `url`, `type` as fetch made them, `instanceof Response`); reading `body` gives a
  * stream that passes fetch's chunks through untouched, only as the reader asks for them (no
  * read-ahead), so SSE and chunked responses behave as with plain fetch.
  */
-export function holdUntilBodyEnds(response: Response, release: () => void): Response {
-  const hold: Hold = {
-    end: () => {
-      if (!hold.held) return;
-      hold.held = false;
-      release();
-    },
-    held: true,
-    stream: null,
-  };
+export function holdUntilBodyEnds(response: Response, owner: SlotOwner): Response {
+  const hold = new Hold(response, owner);
   HoldMark.mark(response, hold);
   Object.setPrototypeOf(response, HeldResponse.prototype);
-  if (unregistered.push(response) === 1) setImmediate(registerForgotten).unref();
+  link(hold);
   return response;
 }
 

@@ -100,6 +100,7 @@ export function refuseIfDegraded(core: ManagerCore, scope: Scope): void {
 
 /** Counts an attempt in the anti-loop guard, which may refuse it (DegradedError) or trip. */
 export function admitToGuard(core: ManagerCore, scope: Scope): void {
+  if (!core.guard.watching) return;
   try {
     core.guard.admit(scope.key, Date.now());
   } catch (error) {
