@@ -26,18 +26,25 @@ export function createFetch(options: CreateFetchOptions): typeof globalThis.fetc
   const { core, service, provider, routes, idempotencyHeader, cost } = readOutboundOptions('createFetch', options, ['fetch']);
   const fetchImpl = options.fetch;
   if (fetchImpl !== undefined && typeof fetchImpl !== 'function') throw new ConfigError('fetch', fetchImpl, 'must be a fetch function');
+  // The scope, looked up again only when the manager forgot scopes (as the decorators do).
+  let scope: Scope | undefined;
+  let generation = -1;
   return function floodgateFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
-    let scope: Scope;
     let outbound: OutboundCall;
     let signal: AbortSignal | null | undefined;
     let metering: MeterOptions | undefined;
     try {
-      scope = core.scopeOf(service, provider);
+      if (core.scopeGeneration !== generation || scope === undefined) {
+        scope = core.scopeOf(service, provider);
+        generation = core.scopeGeneration;
+      }
       refuseIfDegraded(core, scope);
-      const method = methodOf(input, init);
-      const replayable = !isOneShot(input, init) && (isIdempotent(method) || headersOf(input, init)?.has(idempotencyHeader) === true);
+      // A URL string (the common case) is not a Request: no lookup of the global `Request`.
+      const request = typeof input !== 'string' && input instanceof Request ? input : undefined;
+      const method = methodOf(request, init);
+      const replayable = !isOneShot(request, init) && (isIdempotent(method) || headersOf(request, init)?.has(idempotencyHeader) === true);
       outbound = new OutboundCall(core, scope, fetchImpl ?? globalThis.fetch, input, init, replayable, `${method} ${routeOf(routes, input)}`);
-      signal = init?.signal ?? (input instanceof Request ? input.signal : undefined);
+      signal = init?.signal ?? request?.signal;
       if (cost !== undefined) metering = meteringOf(cost, [input, init]);
     } catch (error) {
       // A hostile `init` (a throwing getter) rejects the call, as fetch would.
@@ -146,8 +153,8 @@ function discard(response: Response): void {
   if (response.body !== null && !response.bodyUsed) response.body.cancel().catch(() => {});
 }
 
-function methodOf(input: RequestInfo | URL, init: RequestInit | undefined): string {
-  const method = init?.method ?? (input instanceof Request ? input.method : 'GET');
+function methodOf(request: Request | undefined, init: RequestInit | undefined): string {
+  const method = init?.method ?? request?.method ?? 'GET';
   return UPPERCASE_METHODS.has(method) ? method : method.toUpperCase();
 }
 
@@ -155,12 +162,12 @@ function methodOf(input: RequestInfo | URL, init: RequestInit | undefined): stri
 const UPPERCASE_METHODS: ReadonlySet<unknown> = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS']);
 
 /** A body that cannot be sent twice: a stream, an async iterable, or a Request's own body. */
-function isOneShot(input: RequestInfo | URL, init: RequestInit | undefined): boolean {
+function isOneShot(request: Request | undefined, init: RequestInit | undefined): boolean {
   const body = init?.body;
-  if (body === undefined) return input instanceof Request && input.body !== null;
+  if (body === undefined) return request !== undefined && request.body !== null;
   return isStreamBody(body);
 }
 
-function headersOf(input: RequestInfo | URL, init: RequestInit | undefined): Headers | undefined {
-  return init?.headers !== undefined ? new Headers(init.headers) : input instanceof Request ? input.headers : undefined;
+function headersOf(request: Request | undefined, init: RequestInit | undefined): Headers | undefined {
+  return init?.headers !== undefined ? new Headers(init.headers) : request?.headers;
 }
