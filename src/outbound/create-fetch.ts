@@ -8,7 +8,7 @@ import { ConfigError } from '../errors/errors.js';
 import { holdUntilBodyEnds } from './held-body.js';
 import { bodyExcerpt, HttpStatusError } from './http-status-error.js';
 import { admitToGuard, attemptDeadline, isIdempotent, isStreamBody, meteringOf, readOutboundOptions, readResponseSignals, refuseIfDegraded, type OutboundOptions } from './outbound-scope.js';
-import { routeOf } from './routes.js';
+import { routeLabeller } from './routes.js';
 
 export interface CreateFetchOptions extends OutboundOptions<[input: RequestInfo | URL, init: RequestInit | undefined]> {
   /** The fetch that makes each attempt. @default globalThis.fetch, read at each call */
@@ -26,6 +26,7 @@ export function createFetch(options: CreateFetchOptions): typeof globalThis.fetc
   const { core, service, provider, routes, idempotencyHeader, cost } = readOutboundOptions('createFetch', options, ['fetch']);
   const fetchImpl = options.fetch;
   if (fetchImpl !== undefined && typeof fetchImpl !== 'function') throw new ConfigError('fetch', fetchImpl, 'must be a fetch function');
+  const routeOf = routeLabeller(routes);
   // The scope, looked up again only when the manager forgot scopes (as the decorators do).
   let scope: Scope | undefined;
   let generation = -1;
@@ -43,7 +44,7 @@ export function createFetch(options: CreateFetchOptions): typeof globalThis.fetc
       const request = typeof input !== 'string' && input instanceof Request ? input : undefined;
       const method = methodOf(request, init);
       const replayable = !isOneShot(request, init) && (isIdempotent(method) || headersOf(request, init)?.has(idempotencyHeader) === true);
-      outbound = new OutboundCall(core, scope, fetchImpl ?? globalThis.fetch, input, init, replayable, `${method} ${routeOf(routes, input)}`);
+      outbound = new OutboundCall(core, scope, fetchImpl ?? globalThis.fetch, input, init, replayable, `${method} ${routeOf(input)}`);
       signal = init?.signal ?? request?.signal;
       if (cost !== undefined) metering = meteringOf(cost, [input, init]);
     } catch (error) {
