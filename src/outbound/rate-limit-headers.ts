@@ -39,9 +39,11 @@ export interface HeaderSource {
  * draft-6 `RateLimit-Limit/-Remaining/-Reset` trio), OpenAI's `x-ratelimit-*-{requests,tokens}`
  * (Go durations such as `6m0s`), Anthropic's `anthropic-ratelimit-*` (RFC 3339 resets) and
  * GitHub's `x-ratelimit-{limit,remaining,reset}` (epoch seconds). `null` when none is present
- * or none parses. Never throws on a malformed value: that figure is left out.
+ * or none parses. Never throws on a malformed value: that figure is left out. `now` (epoch ms):
+ * what the resets given as times are measured from; without it, the clock is read when a dialect
+ * that needs it (Anthropic, GitHub) answers.
  */
-export function parseRateLimitHeaders(headers: HeaderSource, now: number = Date.now()): RateLimitHeaders | null {
+export function parseRateLimitHeaders(headers: HeaderSource, now?: number): RateLimitHeaders | null {
   for (const dialect of DIALECTS) {
     try {
       const figures = dialect(headers, now);
@@ -53,7 +55,7 @@ export function parseRateLimitHeaders(headers: HeaderSource, now: number = Date.
   return null;
 }
 
-function fromIetf(h: HeaderSource, _now: number): RateLimitHeaders | null {
+function fromIetf(h: HeaderSource, _now: number | undefined): RateLimitHeaders | null {
   const field = h.get('ratelimit');
   if (field === null) {
     // Draft 6 and express-rate-limit's `standardHeaders: 'draft-6'`.
@@ -96,14 +98,16 @@ function fromIetf(h: HeaderSource, _now: number): RateLimitHeaders | null {
   return pauseMs === undefined ? { dialect: 'ietf', requests: tightest } : { dialect: 'ietf', requests: tightest, pauseMs };
 }
 
-function fromOpenAi(h: HeaderSource, now: number): RateLimitHeaders | null {
-  const requests = readWindow(h, OPENAI_REQUESTS, now);
-  const tokens = readWindow(h, OPENAI_TOKENS, now);
+function fromOpenAi(h: HeaderSource, _now: number | undefined): RateLimitHeaders | null {
+  // Durations: no clock needed.
+  const requests = readWindow(h, OPENAI_REQUESTS, 0);
+  const tokens = readWindow(h, OPENAI_TOKENS, 0);
   if (requests === undefined && tokens === undefined) return null;
   return finish('openai', requests, tokens, undefined, undefined);
 }
 
-function fromAnthropic(h: HeaderSource, now: number): RateLimitHeaders | null {
+function fromAnthropic(h: HeaderSource, given: number | undefined): RateLimitHeaders | null {
+  const now = given ?? Date.now();
   const requests = readWindow(h, ANTHROPIC_REQUESTS, now);
   const tokens = readWindow(h, ANTHROPIC_TOKENS, now);
   const inputTokens = readWindow(h, ANTHROPIC_INPUT_TOKENS, now);
@@ -112,7 +116,8 @@ function fromAnthropic(h: HeaderSource, now: number): RateLimitHeaders | null {
   return finish('anthropic', requests, tokens, inputTokens, outputTokens);
 }
 
-function fromGitHub(h: HeaderSource, now: number): RateLimitHeaders | null {
+function fromGitHub(h: HeaderSource, given: number | undefined): RateLimitHeaders | null {
+  const now = given ?? Date.now();
   const requests = readWindow(h, GITHUB, now);
   return requests === undefined ? null : finish('github', requests, undefined, undefined, undefined);
 }
@@ -147,7 +152,7 @@ function readWindow(h: HeaderSource, names: WindowHeaders, now: number): RateLim
 }
 
 /** Tried in this order; the first that finds its headers answers. */
-const DIALECTS: readonly ((h: HeaderSource, now: number) => RateLimitHeaders | null)[] = [fromIetf, fromOpenAi, fromAnthropic, fromGitHub];
+const DIALECTS: readonly ((h: HeaderSource, now: number | undefined) => RateLimitHeaders | null)[] = [fromIetf, fromOpenAi, fromAnthropic, fromGitHub];
 
 /** Drops absent windows and works out the pause: the longest reset of a window with nothing left. */
 function finish(dialect: RateLimitHeaders['dialect'], requests: RateLimitWindow | undefined, tokens: RateLimitWindow | undefined, inputTokens: RateLimitWindow | undefined, outputTokens: RateLimitWindow | undefined): RateLimitHeaders | null {
@@ -185,10 +190,18 @@ function count(value: unknown): number | undefined {
   if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? Math.floor(value) : undefined;
   if (typeof value !== 'string') return undefined;
   const text = value.trim();
-  return COUNT.test(text) ? Number(text) : undefined;
+  return isDigits(text, 15) ? Number(text) : undefined;
 }
 
-const COUNT = /^\d{1,15}$/;
+/** 1 to `max` ASCII digits and nothing else (a loop: cheaper than a regular expression on every response). */
+function isDigits(text: string, max: number): boolean {
+  if (text.length === 0 || text.length > max) return false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
 
 /** A structured-field dictionary member's bare number (`limit=100`), if it is one. */
 function figure(member: unknown): number | undefined {
