@@ -183,7 +183,7 @@ export function parseGoDuration(value: string): number | undefined {
 }
 
 /** The index after the run of ASCII digits starting at `at`, or `at` when the run is empty or longer than `max`. */
-function skipDigits(value: string, at: number, max: number): number {
+export function skipDigits(value: string, at: number, max: number): number {
   let i = at;
   while (i < value.length) {
     const c = value.charCodeAt(i);

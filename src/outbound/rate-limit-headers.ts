@@ -1,5 +1,5 @@
 import { parseDictionary, parseList, type Item } from 'structured-headers';
-import { parseGoDuration, parseReset, parseRfc3339Delay } from '../classify/extract.js';
+import { parseGoDuration, parseReset, parseRfc3339Delay, skipDigits } from '../classify/extract.js';
 
 /** One window a provider announced: what it allows, what is left, and when it refills (ms from now). */
 export interface RateLimitWindow {
@@ -190,17 +190,9 @@ function count(value: unknown): number | undefined {
   if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? Math.floor(value) : undefined;
   if (typeof value !== 'string') return undefined;
   const text = value.trim();
-  return isDigits(text, 15) ? Number(text) : undefined;
-}
-
-/** 1 to `max` ASCII digits and nothing else (a loop: cheaper than a regular expression on every response). */
-function isDigits(text: string, max: number): boolean {
-  if (text.length === 0 || text.length > max) return false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x30 || c > 0x39) return false;
-  }
-  return true;
+  // 1 to 15 digits and nothing else.
+  const end = skipDigits(text, 0, 15);
+  return end > 0 && end === text.length ? Number(text) : undefined;
 }
 
 /** A structured-field dictionary member's bare number (`limit=100`), if it is one. */
