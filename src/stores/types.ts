@@ -32,9 +32,13 @@ export interface SharedSpend {
    * it was granted and the fleet's spend plus reservations after; null when the store could not
    * answer in time (the process's own budget then stands alone).
    */
-  reserve(limitUsd: number, periodEnd: number, usd: number): Promise<{ readonly granted: boolean; readonly committedUsd: number } | null>;
-  /** A call ended: releases `reservedUsd` in that period and adds `spentUsd`; resolves with the fleet's spend plus reservations after (null: not answered). */
-  settle(periodEnd: number, reservedUsd: number, spentUsd: number): Promise<number | null>;
+  reserve(limitUsd: number, periodEnd: number, usd: number): Promise<{ readonly granted: boolean; readonly committedUsd: number; readonly ticket?: string } | null>;
+  /**
+   * A call ended: releases `reservedUsd` in that period (the reservation `ticket`, as `reserve`
+   * granted it, when it named one) and adds `spentUsd`; resolves with the fleet's spend plus
+   * reservations after (null: not answered).
+   */
+  settle(periodEnd: number, reservedUsd: number, spentUsd: number, ticket?: string): Promise<number | null>;
 }
 
 /** Remaining capacity of a scope, for the status report. */

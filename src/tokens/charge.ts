@@ -34,6 +34,8 @@ export class Charge implements CallContext, AdmissionCost {
   /** Fleet mode: the period the call's spend belongs to (0: none), and what the fleet reserved for it. */
   spendPeriodEnd = 0;
   fleetReservedUsd = 0;
+  /** The fleet's name for the reservation, when it gave one (its lease). */
+  fleetTicket: string | undefined = undefined;
 
   constructor(
     private readonly scope: Scope,
@@ -93,7 +95,7 @@ export class Charge implements CallContext, AdmissionCost {
     const shared = this.scope.limiter.spend;
     if (shared !== undefined && this.spendPeriodEnd !== 0 && (this.fleetReservedUsd !== 0 || usd !== 0)) {
       const periodEnd = this.spendPeriodEnd;
-      void shared.settle(periodEnd, this.fleetReservedUsd, usd).then((committed) => {
+      void shared.settle(periodEnd, this.fleetReservedUsd, usd, this.fleetTicket).then((committed) => {
         if (committed !== null) budget.heardFromFleet(periodEnd, committed);
       });
     }

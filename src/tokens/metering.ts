@@ -53,6 +53,7 @@ async function reserveInFleet(charge: Charge, shared: SharedSpend, budget: Budge
   budget.heardFromFleet(periodEnd, answer.committedUsd);
   if (!answer.granted) throw new BudgetExceededError(scope, budget.option, answer.committedUsd, periodEnd);
   charge.fleetReservedUsd = usd;
+  charge.fleetTicket = answer.ticket;
 }
 
 const NO_ARGS: readonly unknown[] = Object.freeze([]);

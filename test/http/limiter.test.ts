@@ -278,6 +278,39 @@ describe.each(LIMITED_SERVER_KINDS)('inbound limiter on %s', (kind) => {
     // A group without upstreams has nothing to do with outbound calls.
     expect(await statuses(origin, '/elsewhere', 1)).toEqual([200]);
   });
+
+  it("observe mode: a group's limits and closed upstream refuse nothing; each would-be refusal is counted and announced", async () => {
+    const seen: string[] = [];
+    manager.on('wouldRefuse', (e) => seen.push(`${e.scope.split(':')[0]}:${e.reason}`));
+    const groups = {
+      '/api/v1/chat/*': { requestsPerMinute: 2, name: 'chat', mode: 'observe', upstream: 'llm_api', total: { requestsPerMinute: 3 } },
+      '/strict/*': { requestsPerMinute: 2, name: 'strict' },
+    } as const;
+    const { origin, answered } = await start({ groups, trustProxy: ['loopback'] });
+    expect(await statuses(origin, '/api/v1/chat/a', 4, { 'x-actor': 'a' })).toEqual([200, 200, 200, 200]);
+    // Enforce mode beside it, in the same limiter: unchanged.
+    expect(await statuses(origin, '/strict/a', 3)).toEqual([200, 200, 429]);
+    manager.suspend('llm_api', { durationMs: 60_000, reason: 'test' });
+    expect(await statuses(origin, '/api/v1/chat/a', 1, { 'x-actor': 'b' })).toEqual([200]);
+    expect(answered).toHaveLength(4 + 2 + 1);
+    const chat = Object.entries(manager.getStatusReport().scopes).filter(([key]) => key.startsWith('inbound.chat:'));
+    const counts = (kind: string) => chat.filter(([key]) => key.split(':')[1] === kind).map(([, scope]) => scope.counters.wouldRefuseByReason);
+    // a's 3rd and 4th are over its own limit (2 a minute); its 4th is over the group's total (3) too,
+    // as is b's, which also met the suspended upstream.
+    expect(counts('actor')).toEqual(expect.arrayContaining([{ max_wait: 2 }, { suspended: 1 }]));
+    expect(counts('actor')).toHaveLength(2);
+    expect(counts('total')).toEqual([{ max_wait: 2 }]);
+    expect(seen).toEqual(['inbound.chat:max_wait', 'inbound.chat:max_wait', 'inbound.chat:max_wait', 'inbound.chat:suspended', 'inbound.chat:max_wait']);
+    for (const [, scope] of chat) expect(scope.mode).toBe('observe');
+    // The headers still tell the truth: a's quota and the group's are spent.
+    const over = await fetch(`${origin}/api/v1/chat/a`, { headers: { 'x-actor': 'a' } });
+    expect(over.status).toBe(200);
+    expect(over.headers.get('ratelimit')).toMatch(/^"chat";r=0;t=\d+, "chat.total";r=0;t=\d+$/);
+  });
+
+  it("rejects a group's mode that is neither 'enforce' nor 'observe', naming the group", async () => {
+    expect(() => createLimiter({ manager, groups: { '/a/*': { requestsPerMinute: 1, mode: 'shadow' as never } } })).toThrow(/groups\['\/a\/\*'\]\.mode.*shadow/);
+  });
 });
 
 describe('inbound limiter over IPv6 loopback', () => {

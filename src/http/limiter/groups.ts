@@ -3,6 +3,7 @@
  * its own limits, matched most specific first; unmatched paths fall to the `default` group.
  */
 import type { ThrottleConfig } from '../../config/types.js';
+import type { ScopeMode } from '../../governance/observe.js';
 import { capBinds } from '../../stores/memory-store.js';
 import { ConfigError } from '../../errors/errors.js';
 import { mergeConfig } from '../../config/validate.js';
@@ -50,10 +51,18 @@ export interface GroupLimits extends GroupTotalLimits {
    * @default none
    */
   readonly total?: GroupTotalLimits;
+  /**
+   * `'observe'`: the group's limits (per key and `total`) and its closed states (`upstream`, a
+   * suspension) are decided and counted as in enforce mode, but no request is refused or made to
+   * wait: each would-be refusal is counted in the scope's `wouldRefuse` and announced as a
+   * `wouldRefuse` event (README "Observe mode"), and the request goes on.
+   * @default 'enforce'
+   */
+  readonly mode?: ScopeMode;
 }
 
 const LIMIT_KEYS = ['requestsPerSecond', 'burst', 'requestsPerMinute', 'maxConcurrent', 'maxWaitMs', 'maxQueue'] as const;
-const GROUP_KEYS: ReadonlySet<string> = new Set<string>([...LIMIT_KEYS, 'name', 'upstream', 'total']);
+const GROUP_KEYS: ReadonlySet<string> = new Set<string>([...LIMIT_KEYS, 'name', 'upstream', 'total', 'mode']);
 const TOTAL_KEYS: ReadonlySet<string> = new Set<string>(LIMIT_KEYS);
 
 /** The platform of a group's group-wide scope (client keys are `actor:…`, `session:…`, `ip:…`: never this). */
@@ -180,8 +189,8 @@ export class GroupTable {
     const name = spec.name ?? defaultName;
     if (typeof name !== 'string' || !/^[A-Za-z0-9_.{}-]{1,64}$/.test(name)) throw new ConfigError(`${field}.name`, name, "must be 1-64 characters of letters, digits, '_', '-', '.'");
     const service = `${this.limiterName}.${name}`;
-    const { config, settings } = limitsOf(field, service, spec);
-    const total = totalOf(`${field}.total`, service, `${name}.total`, spec.total);
+    const { config, settings } = limitsOf(field, service, spec, spec.mode);
+    const total = totalOf(`${field}.total`, service, `${name}.total`, spec.total, spec.mode);
     const perKey = total === null || config.requestsPerSecond !== Infinity || config.requestsPerMinute !== Infinity || config.maxConcurrent !== Infinity;
     const group: Group = { name, service, config, settings, policy: policyOf(name, config), upstream: upstreamOf(`${field}.upstream`, spec.upstream), total, perKey };
     this.all.push(group);
@@ -190,9 +199,10 @@ export class GroupTable {
 }
 
 /** The inbound defaults overlaid with the limit fields of `spec`, validated; errors name `field`. */
-function limitsOf(field: string, service: string, spec: Record<string, unknown>): { config: ThrottleConfig; settings: Partial<ThrottleConfig> } {
+function limitsOf(field: string, service: string, spec: Record<string, unknown>, mode: unknown): { config: ThrottleConfig; settings: Partial<ThrottleConfig> } {
   const partial: Record<string, unknown> = { ...INBOUND_BASE };
   for (const key of LIMIT_KEYS) if (spec[key] !== undefined) partial[key] = spec[key];
+  if (mode !== undefined) partial.mode = mode;
   if (spec.burst === undefined) partial.burst = defaultBurst(partial.requestsPerSecond, partial.requestsPerMinute);
   try {
     return { config: mergeConfig(CUSTOM_SERVICE_PRESET, service, partial), settings: partial as Partial<ThrottleConfig> };
@@ -202,14 +212,15 @@ function limitsOf(field: string, service: string, spec: Record<string, unknown>)
   }
 }
 
-function totalOf(field: string, service: string, policyName: string, value: unknown): GroupTotal | null {
+/** The group-wide limit of `value` (the group's `total`); it runs in the group's `mode`. */
+function totalOf(field: string, service: string, policyName: string, value: unknown, mode: unknown): GroupTotal | null {
   if (value === undefined) return null;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(field, value, 'must be an object of limits for all keys together ({ requestsPerMinute: 5000 })');
   const spec = value as Record<string, unknown>;
   for (const key of Object.keys(spec)) {
     if (!TOTAL_KEYS.has(key)) throw new ConfigError(`${field}.${key}`, spec[key], `is not a group-wide limit (known: ${[...TOTAL_KEYS].join(', ')})`);
   }
-  const { config, settings } = limitsOf(field, service, spec);
+  const { config, settings } = limitsOf(field, service, spec, mode);
   if (config.requestsPerSecond === Infinity && config.requestsPerMinute === Infinity && config.maxConcurrent === Infinity) {
     throw new ConfigError(field, value, 'must set at least one of requestsPerSecond, requestsPerMinute, maxConcurrent');
   }

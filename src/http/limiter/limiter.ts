@@ -174,8 +174,10 @@ export function createLimiter<Req = IncomingMessage>(options: LimiterOptions<Req
     if (group === null) return ADMITTED_BARE;
     const now = Date.now();
     const closed = groupRefusal(core, group, now);
-    if (closed !== null) return refuse(group, closed, now);
+    if (closed !== null && core.configs.resolve(group.service, undefined).mode !== 'observe') return refuse(group, closed, now);
     const own = group.perKey ? core.scopeOf(group.service, keys(req, keyReq)) : null;
+    // Observe mode: a closed group's refusal is counted on the request's scope, and the request goes on.
+    if (closed !== null) (own ?? core.scopeOf(group.service, TOTAL_PLATFORM)).letThrough(closed);
     if (group.total === null) return enter(group, own!, null, res);
     const total = core.scopeOf(group.service, TOTAL_PLATFORM);
     if (own === null) return enter(group, total, null, res);

@@ -9,7 +9,7 @@ import type { FleetNotices } from './channel.js';
 import type { RedisConnection } from './connection.js';
 import { Credits, type CreditsHost } from './credits.js';
 import { scopeKeyIn } from './lua.js';
-import { RedisSpend } from './spend.js';
+import { type ReservationLeases, RedisSpend } from './spend.js';
 import type { RedisFallback, RedisSettings } from './settings.js';
 
 /** What a scope's limiter works with: the store's parts, each through the face it needs. */
@@ -20,6 +20,8 @@ export interface LimiterParts {
   readonly fleet: FleetNotices;
   readonly credits: CreditsHost;
   readonly stats: AdmissionStats;
+  /** The leases of this store's budget reservations in flight. */
+  readonly leases: ReservationLeases;
 }
 
 /** A batch of one scope's admissions, with what the scope noted when it was asked for. */
@@ -177,7 +179,7 @@ export class RedisLimiter implements ScopeLimiter, CircuitSink, BatchOwner<Scope
   }
 
   get spend(): RedisSpend {
-    return (this.shared ??= new RedisSpend(this.parts.connection, this.key, this.parts.settings.timeoutMs));
+    return (this.shared ??= new RedisSpend(this.parts.connection, this.parts.leases, this.key, this.parts.settings.timeoutMs));
   }
 
   get sharesCircuit(): boolean {

@@ -59,6 +59,13 @@ export interface RedisStoreOptions {
    * back); those unused when it ends are given back to the fleet. @default 20
    */
   readonly creditMs?: number;
+  /**
+   * How long a budget reservation (README "LLM spend", fleet mode) outlives the process that
+   * made it: a process renews the reservations of its calls in flight every third of this, so
+   * one that dies (or loses Redis) leaves them counted for this long at most, instead of until
+   * the period ends. @default 30000
+   */
+  readonly reservationLeaseMs?: number;
 }
 
 /** A {@link RedisStore}'s settings, validated: plain data, read once from the options. */
@@ -73,6 +80,7 @@ export interface RedisSettings {
   readonly shareCircuit: boolean;
   readonly maxCredits: number;
   readonly creditMs: number;
+  readonly reservationLeaseMs: number;
   /** The length of the strict window (60 s; tests shorten it, see {@link testWindow}). */
   readonly windowMs: number;
   /** The pub/sub channel: `<prefix>events`. */
@@ -113,6 +121,7 @@ export function resolveSettings(options: RedisStoreOptions): RedisSettings {
     shareCircuit: option(options.shareCircuit, false, 'shareCircuit', isBoolean, 'must be a boolean'),
     maxCredits,
     creditMs: option(options.creditMs, 20, 'creditMs', isPositive, 'must be a finite number > 0'),
+    reservationLeaseMs: option(options.reservationLeaseMs, 30_000, 'reservationLeaseMs', (v): v is number => typeof v === 'number' && v >= 1_000 && Number.isFinite(v), 'must be a finite number of ms >= 1000'),
     windowMs: hooks === undefined ? WINDOW_MS : option(hooks.windowMs, WINDOW_MS, 'windowMs', isPositive, 'must be a finite number > 0'),
     channel: `${prefix}events`,
     origin: randomBytes(8).toString('hex'),

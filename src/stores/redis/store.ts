@@ -5,6 +5,7 @@ import { RedisConnection } from './connection.js';
 import type { CreditsHost } from './credits.js';
 import { type LimiterParts, RedisLimiter } from './limiter.js';
 import { type RedisSettings, type RedisStoreOptions, resolveSettings } from './settings.js';
+import { ReservationLeases } from './spend.js';
 
 /** A store's parts, for tests and the benchmark (not public API): see {@link storeParts}. */
 export interface RedisStoreParts extends LimiterParts {
@@ -40,6 +41,7 @@ export class RedisStore implements ThrottleStore {
   readonly #settings: RedisSettings;
   readonly #admissions: RedisAdmissions;
   readonly #credits: CreditsHost;
+  readonly #leases: ReservationLeases;
 
   /** @throws ConfigError when an option is missing or invalid, naming it, its value and the rule. */
   constructor(options: RedisStoreOptions) {
@@ -76,7 +78,8 @@ export class RedisStore implements ThrottleStore {
     this.#connection = connection;
     this.#channel = channel;
     this.shared = channel;
-    partsOf.set(this, { settings, connection, admissions, fleet: channel, channel, credits, stats });
+    this.#leases = new ReservationLeases(connection, settings.origin, settings.reservationLeaseMs);
+    partsOf.set(this, { settings, connection, admissions, fleet: channel, channel, credits, stats, leases: this.#leases });
   }
 
   createLimiter(scope: string, limits: LimiterLimits, _now: number): ScopeLimiter {
@@ -89,11 +92,13 @@ export class RedisStore implements ThrottleStore {
 
   /**
    * Gives back the credits this process holds unused (and the tokens their grants carry), waiting
-   * up to `timeoutMs` for Redis to take them, then closes the subscription connection this store
+   * up to `timeoutMs` for Redis to take them, stops renewing the budget reservations of calls
+   * still in flight (they lapse after `reservationLeaseMs`), then closes the subscription connection this store
    * opened; the client you passed stays open.
    */
   async close(): Promise<void> {
     for (const credits of [...this.#credits.held]) credits.drop();
+    this.#leases.stop();
     await this.#admissions.flush(this.#settings.timeoutMs);
     this.#connection.close();
     await this.#channel.close(this.#settings.timeoutMs);
