@@ -50,8 +50,6 @@ const RETRY_HEADER_SET: ReadonlySet<string> = new Set(RETRY_HEADERS);
 const DELTA_SECONDS = /^\d{1,12}(?:\.\d{1,6})?$/;
 const HTTP_DATE = /^[A-Za-z]{3,9}, \d{1,2}[ -][A-Za-z]{3}[ -]\d{2,4} \d{2}:\d{2}:\d{2} GMT$/;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$/;
-const GO_DURATION = /^(?:\d{1,9}(?:\.\d{1,9})?(?:ms|h|m|s)){1,4}$/;
-const GO_DURATION_PART = /(\d{1,9}(?:\.\d{1,9})?)(ms|h|m|s)/g;
 // Hand-written wrappers often throw `new Error(`HTTP ${res.status}`)`: recover the status from that.
 const STATUS_IN_TEXT = /\b(?:status(?:[ _-]?code)?|http(?:\/\d(?:\.\d)?)?)[ :=]{0,3}([45]\d\d)\b/i;
 
@@ -150,13 +148,49 @@ export function parseRetryAfter(value: string, now: number): number | undefined 
   return parseDate(value, HTTP_DATE, now);
 }
 
-/** OpenAI's Go-style durations: `1s`, `6m0s`, `20ms`, `1h2m3.5s`. */
+/**
+ * OpenAI's Go-style durations: `1s`, `6m0s`, `20ms`, `1h2m3.5s` (one to four parts, each a number
+ * of up to 9 digits with up to 9 decimals, then `h`, `m`, `s` or `ms`). Read in one pass: it runs
+ * on every OpenAI response (see docs/benchmarks.md, "Outbound HTTP").
+ */
 export function parseGoDuration(value: string): number | undefined {
-  if (!GO_DURATION.test(value)) return undefined;
-  const unit: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
+  const end = value.length;
+  if (end === 0) return undefined;
   let total = 0;
-  for (const part of value.matchAll(GO_DURATION_PART)) total += Number(part[1]) * (unit[part[2] as string] ?? 0);
+  let at = 0;
+  for (let parts = 1; at < end; parts++) {
+    if (parts > 4) return undefined;
+    const start = at;
+    at = skipDigits(value, at, 9);
+    if (at === start) return undefined;
+    if (value.charCodeAt(at) === 0x2e /* . */) {
+      const decimals = at + 1;
+      at = skipDigits(value, decimals, 9);
+      if (at === decimals) return undefined;
+    }
+    const amount = Number(value.slice(start, at));
+    const unit = value.charCodeAt(at);
+    if (unit === 0x68 /* h */) total += amount * 3_600_000;
+    else if (unit === 0x73 /* s */) total += amount * 1000;
+    else if (unit !== 0x6d /* m */) return undefined;
+    else if (value.charCodeAt(at + 1) === 0x73 /* s */) {
+      total += amount;
+      at++;
+    } else total += amount * 60_000;
+    at++;
+  }
   return clampMs(total);
+}
+
+/** The index after the run of ASCII digits starting at `at`, or `at` when the run is empty or longer than `max`. */
+export function skipDigits(value: string, at: number, max: number): number {
+  let i = at;
+  while (i < value.length) {
+    const c = value.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) break;
+    i++;
+  }
+  return i - at > max ? at : i;
 }
 
 /** `x-ratelimit-reset` and kin: delta seconds, or an epoch (seconds, or ms) once the number is that large. */

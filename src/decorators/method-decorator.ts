@@ -32,11 +32,23 @@ export interface DecoratedMethodInfo {
 export type AnyMethod = (this: unknown, ...args: unknown[]) => unknown;
 
 /**
+ * The method a decorator's replacement calls, read at each call. A legacy decorator's starts as
+ * the first-call check (see `asyncOnly`) and becomes the method itself once a call returned a
+ * Promise, so that proven calls go straight to the method.
+ */
+export interface MethodRef {
+  /** What the replacement calls now. */
+  current: AnyMethod;
+  /** The method decorated: another floodgate decorator's replacement, or the user's method. */
+  readonly method: AnyMethod;
+}
+
+/**
  * Builds a dual-mode decorator from `wrap(original, name)`, which returns the
  * replacement method, and `record(target, info)` for discovery metadata.
  */
 export function methodDecorator(
-  wrap: (original: AnyMethod, name: string | symbol) => AnyMethod,
+  wrap: (original: MethodRef, name: string | symbol) => AnyMethod,
   describe: (name: string | symbol) => DecoratedMethodInfo,
   record: Recorder,
 ): AsyncMethodDecorator<any[]> {
@@ -44,16 +56,16 @@ export function methodDecorator(
     if (isTc39Context(context)) {
       if (context.kind !== 'method') throw new TypeError(`floodgate decorators apply to methods, not to a ${context.kind}`);
       record.tc39(context.metadata, describe(context.name));
-      return wrap(target as AnyMethod, context.name);
+      return wrap({ current: target as AnyMethod, method: target as AnyMethod }, context.name);
     }
     const name = context as string | symbol;
     if (descriptor === undefined || typeof descriptor.value !== 'function') {
       throw new TypeError(`floodgate decorators apply to methods; ${String(name)} is not a method`);
     }
     const info = describe(name);
-    const method = asyncOnly(target as object, name, descriptor.value as AnyMethod, info.decorator);
+    const original = asyncOnly(target as object, name, descriptor.value as AnyMethod, info.decorator);
     record.legacy(target as object, info);
-    return { ...descriptor, value: wrap(method, name) };
+    return { ...descriptor, value: wrap(original, name) };
   } as AsyncMethodDecorator;
 }
 
@@ -64,24 +76,28 @@ export function methodDecorator(
  * later calls are refused without running it). A ConfigError, floodgate's own: the failed call
  * is neither counted against the provider nor retried. TC39 decorators refuse it at compile time.
  */
-function asyncOnly(target: object, name: string | symbol, method: AnyMethod, decorator: DecoratedMethodInfo['decorator']): AnyMethod {
+function asyncOnly(target: object, name: string | symbol, method: AnyMethod, decorator: DecoratedMethodInfo['decorator']): MethodRef {
+  const ref: MethodRef = { current: method, method };
   // Another floodgate decorator below already returns a Promise (and checked the method).
-  if (wrapperInfo(method) !== undefined) return method;
+  if (wrapperInfo(method) !== undefined) return ref;
   const where = `${typeof target === 'function' ? target.name : (target.constructor as { name?: string } | undefined)?.name ?? 'anonymous class'}.${String(name)}`;
   const rule = `@${decorator} wraps methods that return a Promise: make the method async, or leave it undecorated`;
   const declared = declaredReturnType(target, name);
-  if (declared === 'promise') return method;
+  if (declared === 'promise') return ref;
   if (declared !== undefined) throw new ConfigError(where, `returns ${declared}`, rule);
   let returnsPromise: boolean | undefined;
-  return function checkedAtFirstCall(this: unknown, ...args: unknown[]): unknown {
+  ref.current = function checkedAtFirstCall(this: unknown, ...args: unknown[]): unknown {
     if (returnsPromise === false) throw new ConfigError(where, 'returned no Promise', rule);
     const result = method.apply(this, args);
     if (returnsPromise === undefined) {
       returnsPromise = isThenable(result);
       if (!returnsPromise) throw new ConfigError(where, `returned ${typeof result} instead of a Promise`, rule);
+      // Proven async: later calls skip the check (a call in progress keeps its own reference).
+      ref.current = method;
     }
     return result;
   };
+  return ref;
 }
 
 function isThenable(value: unknown): boolean {

@@ -1,6 +1,6 @@
 import { ConfigError } from '../errors/errors.js';
 import { ThrottleManager } from '../manager/throttle-manager.js';
-import type { AnyMethod, DecoratedMethodInfo } from './method-decorator.js';
+import type { AnyMethod, DecoratedMethodInfo, MethodRef } from './method-decorator.js';
 
 /** Options shared by both decorators. */
 export interface DecoratorOptions<Args extends unknown[] = any[]> {
@@ -52,8 +52,8 @@ export function describeTarget(method: string | symbol, decorator: DecoratedMeth
 /** What a floodgate decorator remembers on the method it returns, so that another one stacked on it can fold into it. */
 export interface WrapperInfo extends DecoratorTarget {
   readonly decorator: 'throttled' | 'unifiedErrorHandling';
-  /** The method it wraps. */
-  readonly original: AnyMethod;
+  /** The method it wraps (through its first-call check while that stands). */
+  readonly original: MethodRef;
   readonly hasFallback: boolean;
 }
 

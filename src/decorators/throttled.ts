@@ -9,7 +9,7 @@ import { checkName } from '../manager/service-configs.js';
 import type { ManagerCore } from '../manager/manager-core.js';
 import { coreOf } from '../manager/throttle-manager.js';
 import { recorder } from './metadata.js';
-import { methodDecorator, type AnyMethod, type AsyncMethodDecorator } from './method-decorator.js';
+import { methodDecorator, type AnyMethod, type AsyncMethodDecorator, type MethodRef } from './method-decorator.js';
 import {
   describeTarget,
   managerOf,
@@ -52,11 +52,11 @@ export function throttled<Args extends unknown[] = any[]>(service: ServiceName, 
   const target = targetOf(service, options as ThrottledOptions);
   const extras = extrasOf(options as ThrottledOptions);
   return methodDecorator(
-    (method) => {
+    (decorated) => {
       // An @unifiedErrorHandling below with the same target and no fallback does nothing this
       // call path does not (refuse a suspended scope, classify and record each failure once).
-      const inner = wrapperInfo(method);
-      const original = inner?.decorator === 'unifiedErrorHandling' && !inner.hasFallback && sameTarget(inner, target) ? inner.original : method;
+      const inner = wrapperInfo(decorated.method);
+      const original = inner?.decorator === 'unifiedErrorHandling' && !inner.hasFallback && sameTarget(inner, target) ? inner.original : decorated;
       const throttledCall = throttledMethod(target, original, extras.metering);
       return markWrapper(extras.cache === undefined ? throttledCall : cachedMethod(target, throttledCall, extras.cache), { ...target, decorator: 'throttled', original, hasFallback: false });
     },
@@ -95,7 +95,7 @@ function cachedMethod({ service, platform, manager: managerOption }: DecoratorTa
   };
 }
 
-function throttledMethod({ service, platform, endpoint, manager: managerOption }: DecoratorTarget, original: AnyMethod, metering: MeterOptions | undefined): AnyMethod {
+function throttledMethod({ service, platform, endpoint, manager: managerOption }: DecoratorTarget, original: MethodRef, metering: MeterOptions | undefined): AnyMethod {
   if (typeof platform === 'function') {
     return function throttledMethod(this: unknown, ...args: unknown[]): Promise<unknown> {
       const core = coreOf(managerOf(managerOption));
@@ -105,7 +105,7 @@ function throttledMethod({ service, platform, endpoint, manager: managerOption }
       } catch (error) {
         return Promise.reject(error);
       }
-      return core.invokeMethod(scope, endpoint, original, this, args, metering);
+      return core.invokeMethod(scope, endpoint, original.current, this, args, metering);
     };
   }
   // A fixed scope: looked up once per manager, again only after the manager forgot a scope.
@@ -123,6 +123,6 @@ function throttledMethod({ service, platform, endpoint, manager: managerOption }
       cachedCore = core;
       cachedGeneration = core.scopeGeneration;
     }
-    return core.invokeMethod(cachedScope!, endpoint, original, this, args, metering);
+    return core.invokeMethod(cachedScope!, endpoint, original.current, this, args, metering);
   };
 }

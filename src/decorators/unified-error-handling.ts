@@ -4,7 +4,7 @@ import { nextSequence } from '../manager/call.js';
 import { checkName } from '../manager/service-configs.js';
 import { coreOf } from '../manager/throttle-manager.js';
 import { recorder } from './metadata.js';
-import { methodDecorator, type AnyMethod, type AsyncMethodDecorator } from './method-decorator.js';
+import { methodDecorator, type AnyMethod, type AsyncMethodDecorator, type MethodRef } from './method-decorator.js';
 import {
   describeTarget,
   managerOf,
@@ -36,19 +36,19 @@ export function unifiedErrorHandling<Args extends unknown[] = any[]>(service: Se
   const { fallback } = options;
   const target = targetOf(service, options);
   return methodDecorator(
-    (method) => {
+    (decorated) => {
       // Over @throttled with the same target and no fallback, this layer would only repeat
       // what the throttled call path does: the method stays as @throttled made it.
-      const inner = wrapperInfo(method);
-      if (fallback === undefined && inner?.decorator === 'throttled' && sameTarget(inner, target)) return method;
-      return markWrapper(unifiedMethod(target, fallback, method), { ...target, decorator: 'unifiedErrorHandling', original: method, hasFallback: fallback !== undefined });
+      const inner = wrapperInfo(decorated.method);
+      if (fallback === undefined && inner?.decorator === 'throttled' && sameTarget(inner, target)) return decorated.method;
+      return markWrapper(unifiedMethod(target, fallback, decorated), { ...target, decorator: 'unifiedErrorHandling', original: decorated, hasFallback: fallback !== undefined });
     },
     (method) => describeTarget(method, 'unifiedErrorHandling', target),
     recorder,
   );
 }
 
-function unifiedMethod({ service, platform, endpoint, manager: managerOption }: DecoratorTarget, fallback: UnifiedErrorHandlingOptions['fallback'], original: AnyMethod): AnyMethod {
+function unifiedMethod({ service, platform, endpoint, manager: managerOption }: DecoratorTarget, fallback: UnifiedErrorHandlingOptions['fallback'], original: MethodRef): AnyMethod {
   return async function unifiedMethod(this: unknown, ...args: unknown[]): Promise<unknown> {
     const core = coreOf(managerOf(managerOption));
     const sequence = nextSequence();
@@ -56,7 +56,7 @@ function unifiedMethod({ service, platform, endpoint, manager: managerOption }: 
     try {
       chosen = platformOf(platform, args);
       core.throwIfSuspended(service, chosen);
-      return await original.apply(this, args);
+      return await original.current.apply(this, args);
     } catch (error) {
       const classification = core.handleMethodFailure(service, chosen, endpoint, error, sequence);
       if (fallback === undefined) throw error;

@@ -124,6 +124,8 @@ export class DecisionLog implements CallObserver {
 
   attemptEnded(): void {}
 
+  successesAdmittedAtOnce(): void {}
+
   callFailed(scope: Scope, error: unknown): void {
     const refusal = refusalOf(error);
     if (refusal !== null) this.log('refusal', { scope: scope.key, reason: refusal.reason, retryAfterMs: refusal.retryAfterMs });

@@ -2,12 +2,12 @@ import pRetry from 'p-retry';
 import { countsAgainstProvider, type ErrorClassification } from '../classify/types.js';
 import { brandOf } from '../errors/floodgate-error.js';
 import { BudgetExceededError, CallCancelledError, CircuitOpenError, DegradedError, PlatformSuspendedError, RateLimitedError } from '../errors/errors.js';
-import { compactTime } from '../limiter/compact-time.js';
+import { compactTime, unboxed } from '../limiter/compact-time.js';
 import { retryDelay } from '../retry/backoff.js';
 import { UNMETERED_CALL, type Charge } from '../tokens/charge.js';
 import type { MeterOptions } from '../tokens/metering.js';
 import type { AttemptTimeouts, DeadlineNode } from './attempt-timeouts.js';
-import type { CallObserver } from './call-observer.js';
+import type { ObserverSlot } from './call-observer.js';
 import type { Scope } from './scope.js';
 import { retryForbidden } from './unretryable.js';
 
@@ -22,8 +22,8 @@ export interface CallHost {
   /** The deadline list of attempts under this `timeoutMs` (one per distinct value, for the whole manager). */
   attemptTimeouts(timeoutMs: number): AttemptTimeouts;
   onRetry(scope: Scope, endpoint: string | undefined, retry: number, delayMs: number, classification: ErrorClassification, error: unknown): void;
-  /** Metrics and decision logs: null unless something is attached (one null check per attempt). */
-  readonly observers: { readonly current: CallObserver | null };
+  /** Metrics and decision logs: `current` is null unless something is attached (one null check per attempt). */
+  readonly observers: ObserverSlot;
   /**
    * The metering of a call (README "Calls that cost more than one"): its cost checked against the
    * token caps and its spend reserved in the budget, or the refusal thrown (RateLimitedError
@@ -179,9 +179,12 @@ class TimedAttempt implements DeadlineNode {
 }
 
 class Call {
-  /** When the current attempt asked for admission and when it started, and its place in the order of events (see nextSequence). */
-  private asked = 0;
+  /**
+   * The current attempt: when it started (compact time, see compactTime), how long it waited for
+   * admission (ms), and its place in the order of events (see nextSequence).
+   */
   private start = 0;
+  private waitMs = 0;
   private sequence = 0;
   /** Inside p-retry: a failed attempt rejects with AttemptFailure instead of starting the retries. */
   private retrying = false;
@@ -218,9 +221,8 @@ class Call {
 
   /** Observe mode: a refusal was let through (counted by the scope); the attempt runs now, on no token, in a slot. */
   runLetThrough(now: number): Promise<unknown> {
-    this.asked = now;
     this.scope.active++;
-    return this.attempt(now);
+    return this.attempt(now, now);
   }
 
   /** Observe mode: the limits did not admit the call now. Enforce mode's refusal, if it makes one, is counted; the call runs at once. */
@@ -232,10 +234,9 @@ class Call {
 
   /** The attempt, at once when the scope admits it now, else after waiting for admission. */
   admitThenRun(now: number): Promise<unknown> {
-    this.asked = now;
     const scope = this.scope;
     const admitted = scope.admitNow(now, this.charge ?? undefined);
-    if (admitted === 0) return this.attempt(now);
+    if (admitted === 0) return this.attempt(now, now);
     if (typeof admitted === 'number' && scope.config.mode === 'observe') return this.runUnadmitted(now);
     // The probe of a half-open circuit may have to wait in line; it stays the probe.
     const probe = scope.circuit !== null && scope.circuit.stateName === 'half_open';
@@ -250,15 +251,17 @@ class Call {
         return rejectCall(this.host, scope, refusal);
       }
     }
-    return this.admitThenAttempt(admitted, probe);
+    return this.admitThenAttempt(admitted, probe, now);
   }
 
   /**
    * Runs an admitted attempt. Its promise resolves with the value; a failure starts the
    * retries (first attempt) or rejects with AttemptFailure (inside p-retry).
    */
-  private attempt(start: number): Promise<unknown> {
-    this.start = start;
+  private attempt(start: number, asked: number): Promise<unknown> {
+    // Small integers, not epoch times (see compactTime).
+    this.start = compactTime(start);
+    this.waitMs = start === asked ? 0 : unboxed(start - asked);
     this.sequence = nextSequence();
     // A plain value, or a foreign thenable (whose then() may throw or call back twice), is
     // adopted first: the bookkeeping then always runs in a callback, where a throwing event
@@ -318,7 +321,7 @@ class Call {
    * queue refuses its waiters then, but a caller admitted in that same instant is only told here).
    * `probe`: this call is the half-open circuit's probe; if it never starts, another may probe.
    */
-  private async admitThenAttempt(first: number | Promise<number>, probe: boolean): Promise<unknown> {
+  private async admitThenAttempt(first: number | Promise<number>, probe: boolean, asked: number): Promise<unknown> {
     const scope = this.scope;
     try {
       const admittedByStore = typeof first !== 'number' && (await first) === 0;
@@ -334,7 +337,7 @@ class Call {
         scope.release();
         throw error;
       }
-      return this.attempt(now);
+      return this.attempt(now, asked);
     } catch (error) {
       if (probe) scope.circuit?.abandonProbe(Date.now());
       // Inside p-retry the retry loop counts how the call ends.
@@ -346,7 +349,8 @@ class Call {
   private succeeded(value: unknown): unknown {
     const tookMs = this.scope.succeeded(this.start);
     if (this.scope.contracts !== null) this.scoreContract(false);
-    this.host.observers.current?.attemptEnded(this.scope, this.endpoint, this.asked, this.start, tookMs, true);
+    const observers = this.host.observers;
+    if (observers.current !== null) observers.succeeded(this.scope, this.endpoint, this.waitMs, tookMs);
     return this.charge === null ? value : this.charge.succeeded(value);
   }
 
@@ -359,7 +363,7 @@ class Call {
   private failed(error: unknown): unknown {
     this.scope.release();
     const observer = this.host.observers.current;
-    if (observer !== null) observer.attemptEnded(this.scope, this.endpoint, this.asked, this.start, Date.now() - this.start, false);
+    if (observer !== null) observer.attemptEnded(this.scope, this.endpoint, this.waitMs, compactTime(Date.now()) - this.start, false);
     this.charge?.attemptFailed();
     const classification = this.host.handleFailure(this.scope, this.endpoint, error, this.sequence);
     if (this.scope.contracts !== null) this.scoreContract(countsAgainstProvider(classification));
@@ -406,7 +410,7 @@ class Call {
   /** The attempt that just ended, for the scope's contracts. */
   private scoreContract(failed: boolean): void {
     const now = Date.now();
-    this.scope.contracts!.record(this.endpoint, now, now - this.start, failed);
+    this.scope.contracts!.record(this.endpoint, now, compactTime(now) - this.start, failed);
   }
 
   /** What the caller gets when the retries end with `failure`. */

@@ -285,15 +285,15 @@ export class Scope implements AdmissionGate, CircuitListener {
   }
 
   /**
-   * A successful attempt that started at `start`: counted, and timed when the latency sample
-   * wants it. Returns the time it took (ms), or -1 when it was not timed.
+   * A successful attempt that started at `start` (compact time, see compactTime): counted, and
+   * timed when the latency sample wants it. Returns the time it took (ms), or -1 when it was not timed.
    */
   succeeded(start: number): number {
     this.release();
     const latency = (this.latency ??= new LatencyHistogram());
     this.successes++;
     let tookMs = -1;
-    if (latency.wantsSample()) latency.add((tookMs = Date.now() - start));
+    if (latency.wantsSample()) latency.add((tookMs = compactTime(Date.now()) - start));
     this.circuit?.success();
     return tookMs;
   }

@@ -32,6 +32,12 @@ export class HistogramData {
     this.count++;
   }
 
+  /** `count` observations of 0 ms. */
+  observeZeroMs(count: number): void {
+    this.counts[0]! += count;
+    this.count += count;
+  }
+
   /** The sum in seconds. */
   get sum(): number {
     return this.sumMs / 1000;
@@ -133,6 +139,8 @@ export class MetricsFeed implements CallObserver {
   private readonly core: ManagerCore;
   private readonly onAttempt: AttemptHook | undefined;
   private readonly onRefusal: RefusalHook | undefined;
+  /** Runs of successes are taken whole unless an exporter records each attempt apart (`onAttempt`, OpenTelemetry). */
+  readonly successesAdmittedAtOnce?: (scope: Scope, endpoint: string | undefined, count: number) => void;
   private readonly byService = new Map<string, Map<string, EndpointSeries>>();
   private seriesCount = 0;
   private otherSeries: EndpointSeries | null = null;
@@ -162,6 +170,7 @@ export class MetricsFeed implements CallObserver {
     if (!Number.isInteger(maxSeries) || maxSeries < 1) throw new ConfigError('maxSeries', maxSeries, 'must be an integer >= 1');
     this.maxSeries = maxSeries;
     this.onAttempt = options.onAttempt;
+    if (this.onAttempt === undefined) this.successesAdmittedAtOnce = (scope, endpoint, count) => this.seriesOf(scope.service, endpoint ?? '').wait.observeZeroMs(count);
     this.onRefusal = options.onRefusal;
   }
 
@@ -186,9 +195,8 @@ export class MetricsFeed implements CallObserver {
 
   // CallObserver: on the call path, so no allocation once a series exists.
 
-  attemptEnded(scope: Scope, endpoint: string | undefined, askedAt: number, startedAt: number, tookMs: number, ok: boolean): void {
+  attemptEnded(scope: Scope, endpoint: string | undefined, waitMs: number, tookMs: number, ok: boolean): void {
     const series = this.seriesOf(scope.service, endpoint ?? '');
-    const waitMs = startedAt - askedAt;
     series.wait.observeMs(waitMs);
     // -1: a success the scope did not time (see CallObserver.attemptEnded); its wait is still known.
     if (tookMs >= 0) (ok ? series.succeeded : series.failed).observeMs(tookMs);
@@ -206,6 +214,8 @@ export class MetricsFeed implements CallObserver {
 
   /** Reads every live scope (up to the cap) and drops what belongs to scopes the manager forgot. */
   collect(now: number): Collection {
+    // The successes the call path counted in its current run (see ObserverSlot) are told now.
+    this.core.observers.flush();
     const registry = this.core.scopes;
     const scopes: ScopeFigures[] = [];
     const services = new Set<string>();

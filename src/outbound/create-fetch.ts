@@ -8,7 +8,7 @@ import { ConfigError } from '../errors/errors.js';
 import { holdUntilBodyEnds } from './held-body.js';
 import { bodyExcerpt, HttpStatusError } from './http-status-error.js';
 import { admitToGuard, attemptDeadline, isIdempotent, isStreamBody, meteringOf, readOutboundOptions, readResponseSignals, refuseIfDegraded, type OutboundOptions } from './outbound-scope.js';
-import { routeOf } from './routes.js';
+import { routeLabeller } from './routes.js';
 
 export interface CreateFetchOptions extends OutboundOptions<[input: RequestInfo | URL, init: RequestInit | undefined]> {
   /** The fetch that makes each attempt. @default globalThis.fetch, read at each call */
@@ -26,18 +26,26 @@ export function createFetch(options: CreateFetchOptions): typeof globalThis.fetc
   const { core, service, provider, routes, idempotencyHeader, cost } = readOutboundOptions('createFetch', options, ['fetch']);
   const fetchImpl = options.fetch;
   if (fetchImpl !== undefined && typeof fetchImpl !== 'function') throw new ConfigError('fetch', fetchImpl, 'must be a fetch function');
+  const routeOf = routeLabeller(routes);
+  // The scope, looked up again only when the manager forgot scopes (as the decorators do).
+  let scope: Scope | undefined;
+  let generation = -1;
   return function floodgateFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
-    let scope: Scope;
     let outbound: OutboundCall;
     let signal: AbortSignal | null | undefined;
     let metering: MeterOptions | undefined;
     try {
-      scope = core.scopeOf(service, provider);
+      if (core.scopeGeneration !== generation || scope === undefined) {
+        scope = core.scopeOf(service, provider);
+        generation = core.scopeGeneration;
+      }
       refuseIfDegraded(core, scope);
-      const method = methodOf(input, init);
-      const replayable = !isOneShot(input, init) && (isIdempotent(method) || headersOf(input, init)?.has(idempotencyHeader) === true);
-      outbound = new OutboundCall(core, scope, fetchImpl ?? globalThis.fetch, input, init, replayable, `${method} ${routeOf(routes, input)}`);
-      signal = init?.signal ?? (input instanceof Request ? input.signal : undefined);
+      // A URL string (the common case) is not a Request: no lookup of the global `Request`.
+      const request = typeof input !== 'string' && input instanceof Request ? input : undefined;
+      const method = methodOf(request, init);
+      const replayable = !isOneShot(request, init) && (isIdempotent(method) || headersOf(request, init)?.has(idempotencyHeader) === true);
+      outbound = new OutboundCall(core, scope, fetchImpl ?? globalThis.fetch, input, init, replayable, `${method} ${routeOf(input)}`);
+      signal = init?.signal ?? request?.signal;
       if (cost !== undefined) metering = meteringOf(cost, [input, init]);
     } catch (error) {
       // A hostile `init` (a throwing getter) rejects the call, as fetch would.
@@ -53,7 +61,8 @@ export function createFetch(options: CreateFetchOptions): typeof globalThis.fetc
  * abandoned at its deadline), so connections and concurrency slots are never left behind.
  */
 class OutboundCall {
-  private readonly responses: Response[] = [];
+  /** Made at the first response (most calls get one and hand it out). */
+  private responses: Response[] | null = null;
   private settled = false;
 
   constructor(
@@ -83,15 +92,18 @@ class OutboundCall {
 
   private settle(kept: Response | undefined): void {
     this.settled = true;
+    if (this.responses === null) return;
     for (const response of this.responses) if (response !== kept) discard(response);
-    this.responses.length = 0;
+    this.responses = null;
   }
 
   /** One attempt: guard, fetch, rate-limit headers, then the status decides success or failure. */
   private async attempt(callSignal: AbortSignal | undefined, call: CallContext): Promise<Response> {
     const { core, scope } = this;
-    for (const response of this.responses) discard(response); // an earlier attempt's answer, not needed any more
-    this.responses.length = 0;
+    if (this.responses !== null) {
+      for (const response of this.responses) discard(response); // an earlier attempt's answer, not needed any more
+      this.responses = null;
+    }
     admitToGuard(core, scope);
     const controller = scope.config.timeoutMs > 0 && scope.config.timeoutMs !== Infinity ? new AbortController() : null;
     const deadline = controller === null ? null : attemptDeadline(scope, (error) => controller.abort(error));
@@ -124,13 +136,13 @@ class OutboundCall {
     // The slot stays taken until the body ends: the scope's `release()` at success is matched
     // by this extra hold, released by the body (end, error, cancel).
     scope.active++;
-    return this.keep(holdUntilBodyEnds(response, () => scope.release()));
+    return this.keep(holdUntilBodyEnds(response, scope));
   }
 
   /** Records an attempt's response so the call can cancel it unless it is the one handed out. */
   private keep(response: Response): Response {
     if (this.settled) discard(response); // an attempt abandoned at its deadline answered after the call ended
-    else this.responses.push(response);
+    else (this.responses ??= []).push(response);
     return response;
   }
 }
@@ -142,18 +154,21 @@ function discard(response: Response): void {
   if (response.body !== null && !response.bodyUsed) response.body.cancel().catch(() => {});
 }
 
-function methodOf(input: RequestInfo | URL, init: RequestInit | undefined): string {
-  const method = init?.method ?? (input instanceof Request ? input.method : 'GET');
-  return method.toUpperCase();
+function methodOf(request: Request | undefined, init: RequestInit | undefined): string {
+  const method = init?.method ?? request?.method ?? 'GET';
+  return UPPERCASE_METHODS.has(method) ? method : method.toUpperCase();
 }
 
+/** Methods as most callers spell them: no new string to make. */
+const UPPERCASE_METHODS: ReadonlySet<unknown> = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS']);
+
 /** A body that cannot be sent twice: a stream, an async iterable, or a Request's own body. */
-function isOneShot(input: RequestInfo | URL, init: RequestInit | undefined): boolean {
+function isOneShot(request: Request | undefined, init: RequestInit | undefined): boolean {
   const body = init?.body;
-  if (body === undefined) return input instanceof Request && input.body !== null;
+  if (body === undefined) return request !== undefined && request.body !== null;
   return isStreamBody(body);
 }
 
-function headersOf(input: RequestInfo | URL, init: RequestInit | undefined): Headers | undefined {
-  return init?.headers !== undefined ? new Headers(init.headers) : input instanceof Request ? input.headers : undefined;
+function headersOf(request: Request | undefined, init: RequestInit | undefined): Headers | undefined {
+  return init?.headers !== undefined ? new Headers(init.headers) : request?.headers;
 }

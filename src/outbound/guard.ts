@@ -89,6 +89,11 @@ export class OutboundGuard {
     if (refusal !== null) throw refusal;
   }
 
+  /** False while the guard neither counts attempts (no cap) nor refuses them (not degraded): {@link admit} would do nothing. */
+  get watching(): boolean {
+    return this.starts !== null || this.reason !== null;
+  }
+
   /** Counts an outbound attempt about to start; throws DegradedError while degraded or when this one is past the cap. */
   admit(scope: string, now: number): void {
     this.throwIfDegraded(scope, now);

@@ -8,7 +8,7 @@ import { splitCost, type Cost } from '../tokens/cost.js';
 import type { MeterOptions } from '../tokens/metering.js';
 import { parseRateLimitHeaders, type HeaderSource } from './rate-limit-headers.js';
 import { compileRoutes, type CompiledRoute } from './routes.js';
-import { feedTokenWindows } from './token-figures.js';
+import { feedTokenWindows, hasTokenFigures } from './token-figures.js';
 
 /**
  * The options createFetch and the undici interceptor share: which scope, how endpoints are
@@ -100,6 +100,7 @@ export function refuseIfDegraded(core: ManagerCore, scope: Scope): void {
 
 /** Counts an attempt in the anti-loop guard, which may refuse it (DegradedError) or trip. */
 export function admitToGuard(core: ManagerCore, scope: Scope): void {
+  if (!core.guard.watching) return;
   try {
     core.guard.admit(scope.key, Date.now());
   } catch (error) {
@@ -140,13 +141,14 @@ const HEADER_PAUSE: ErrorClassification = Object.freeze({
  * (nothing left until a reset) and feed its token windows; a 429 or 5xx counts for the guard.
  */
 export function readResponseSignals(core: ManagerCore, scope: Scope, call: CallContext, status: number, headers: HeaderSource): void {
-  const now = Date.now();
-  const figures = parseRateLimitHeaders(headers, now);
-  if (figures !== null) {
+  // The clock is read only when something needs the time (most responses need none).
+  const figures = parseRateLimitHeaders(headers);
+  if (figures !== null && ((figures.pauseMs !== undefined && figures.pauseMs > 0) || hasTokenFigures(figures))) {
+    const now = Date.now();
     if (figures.pauseMs !== undefined && figures.pauseMs > 0) core.pauseScope(scope, figures.pauseMs, HEADER_PAUSE, now);
     feedTokenWindows(scope, call, figures, now);
   }
-  if (status === 429 || status >= 500) core.guard.failure(scope.key, now);
+  if (status === 429 || status >= 500) core.guard.failure(scope.key, Date.now());
 }
 
 /**

@@ -1,5 +1,5 @@
 import { parseDictionary, parseList, type Item } from 'structured-headers';
-import { parseGoDuration, parseReset, parseRfc3339Delay } from '../classify/extract.js';
+import { parseGoDuration, parseReset, parseRfc3339Delay, skipDigits } from '../classify/extract.js';
 
 /** One window a provider announced: what it allows, what is left, and when it refills (ms from now). */
 export interface RateLimitWindow {
@@ -39,9 +39,11 @@ export interface HeaderSource {
  * draft-6 `RateLimit-Limit/-Remaining/-Reset` trio), OpenAI's `x-ratelimit-*-{requests,tokens}`
  * (Go durations such as `6m0s`), Anthropic's `anthropic-ratelimit-*` (RFC 3339 resets) and
  * GitHub's `x-ratelimit-{limit,remaining,reset}` (epoch seconds). `null` when none is present
- * or none parses. Never throws on a malformed value: that figure is left out.
+ * or none parses. Never throws on a malformed value: that figure is left out. `now` (epoch ms):
+ * what the resets given as times are measured from; without it, the clock is read when a dialect
+ * that needs it (Anthropic, GitHub) answers.
  */
-export function parseRateLimitHeaders(headers: HeaderSource, now: number = Date.now()): RateLimitHeaders | null {
+export function parseRateLimitHeaders(headers: HeaderSource, now?: number): RateLimitHeaders | null {
   for (const dialect of DIALECTS) {
     try {
       const figures = dialect(headers, now);
@@ -53,19 +55,19 @@ export function parseRateLimitHeaders(headers: HeaderSource, now: number = Date.
   return null;
 }
 
-function fromIetf(h: HeaderSource, _now: number): RateLimitHeaders | null {
+function fromIetf(h: HeaderSource, _now: number | undefined): RateLimitHeaders | null {
   const field = h.get('ratelimit');
   if (field === null) {
     // Draft 6 and express-rate-limit's `standardHeaders: 'draft-6'`.
     const remaining = h.get('ratelimit-remaining');
     if (remaining === null) return null;
-    return finish('ietf', { requests: window(h.get('ratelimit-limit'), remaining, seconds(h.get('ratelimit-reset'))) });
+    return finish('ietf', window(h.get('ratelimit-limit'), remaining, seconds(h.get('ratelimit-reset'))), undefined, undefined, undefined);
   }
   const lowered = field.toLowerCase();
   if (lowered.includes('remaining=')) {
     // Draft 7: one dictionary, `limit=100, remaining=0, reset=30`.
     const dict = parseDictionary(field);
-    return finish('ietf', { requests: window(figure(dict.get('limit')), figure(dict.get('remaining')), secondsOf(figure(dict.get('reset')))) });
+    return finish('ietf', window(figure(dict.get('limit')), figure(dict.get('remaining')), secondsOf(figure(dict.get('reset')))), undefined, undefined, undefined);
   }
   // Draft 8: a list of policies, `"default";r=0;t=30`; the quota is in RateLimit-Policy (`q`).
   const quotas = new Map<string, number>();
@@ -96,59 +98,81 @@ function fromIetf(h: HeaderSource, _now: number): RateLimitHeaders | null {
   return pauseMs === undefined ? { dialect: 'ietf', requests: tightest } : { dialect: 'ietf', requests: tightest, pauseMs };
 }
 
-function fromOpenAi(h: HeaderSource, _now: number): RateLimitHeaders | null {
-  const requests = openAiWindow(h, 'requests');
-  const tokens = openAiWindow(h, 'tokens');
+function fromOpenAi(h: HeaderSource, _now: number | undefined): RateLimitHeaders | null {
+  // Durations: no clock needed.
+  const requests = readWindow(h, OPENAI_REQUESTS, 0);
+  const tokens = readWindow(h, OPENAI_TOKENS, 0);
   if (requests === undefined && tokens === undefined) return null;
-  return finish('openai', { requests, tokens });
+  return finish('openai', requests, tokens, undefined, undefined);
 }
 
-function openAiWindow(h: HeaderSource, kind: 'requests' | 'tokens'): RateLimitWindow | undefined {
-  const remaining = h.get(`x-ratelimit-remaining-${kind}`);
-  if (remaining === null) return undefined;
-  const reset = h.get(`x-ratelimit-reset-${kind}`);
-  return window(h.get(`x-ratelimit-limit-${kind}`), remaining, reset === null ? undefined : parseGoDuration(reset.trim()));
-}
-
-function fromAnthropic(h: HeaderSource, now: number): RateLimitHeaders | null {
-  const read = (kind: string): RateLimitWindow | undefined => {
-    const remaining = h.get(`anthropic-ratelimit-${kind}-remaining`);
-    if (remaining === null) return undefined;
-    const reset = h.get(`anthropic-ratelimit-${kind}-reset`);
-    return window(h.get(`anthropic-ratelimit-${kind}-limit`), remaining, reset === null ? undefined : parseRfc3339Delay(reset.trim(), now));
-  };
-  const requests = read('requests');
-  const tokens = read('tokens');
-  const inputTokens = read('input-tokens');
-  const outputTokens = read('output-tokens');
+function fromAnthropic(h: HeaderSource, given: number | undefined): RateLimitHeaders | null {
+  const now = given ?? Date.now();
+  const requests = readWindow(h, ANTHROPIC_REQUESTS, now);
+  const tokens = readWindow(h, ANTHROPIC_TOKENS, now);
+  const inputTokens = readWindow(h, ANTHROPIC_INPUT_TOKENS, now);
+  const outputTokens = readWindow(h, ANTHROPIC_OUTPUT_TOKENS, now);
   if (requests === undefined && tokens === undefined && inputTokens === undefined && outputTokens === undefined) return null;
-  return finish('anthropic', { requests, tokens, inputTokens, outputTokens });
+  return finish('anthropic', requests, tokens, inputTokens, outputTokens);
 }
 
-function fromGitHub(h: HeaderSource, now: number): RateLimitHeaders | null {
-  const remaining = h.get('x-ratelimit-remaining');
-  if (remaining === null) return null;
-  const reset = h.get('x-ratelimit-reset');
-  return finish('github', { requests: window(h.get('x-ratelimit-limit'), remaining, reset === null ? undefined : parseReset(reset.trim(), now)) });
+function fromGitHub(h: HeaderSource, given: number | undefined): RateLimitHeaders | null {
+  const now = given ?? Date.now();
+  const requests = readWindow(h, GITHUB, now);
+  return requests === undefined ? null : finish('github', requests, undefined, undefined, undefined);
+}
+
+/** A window's three header names, and how its reset reads (ms from `now`). */
+interface WindowHeaders {
+  readonly remaining: string;
+  readonly reset: string;
+  readonly limit: string;
+  readonly parseReset: (value: string, now: number) => number | undefined;
+}
+
+/** Header names are constants, not built per response: a name `get` has not seen is hashed again at each call. */
+function windowHeaders(remaining: string, reset: string, limit: string, parse: WindowHeaders['parseReset']): WindowHeaders {
+  return Object.freeze({ remaining, reset, limit, parseReset: parse });
+}
+
+const OPENAI_REQUESTS = windowHeaders('x-ratelimit-remaining-requests', 'x-ratelimit-reset-requests', 'x-ratelimit-limit-requests', parseGoDuration);
+const OPENAI_TOKENS = windowHeaders('x-ratelimit-remaining-tokens', 'x-ratelimit-reset-tokens', 'x-ratelimit-limit-tokens', parseGoDuration);
+const ANTHROPIC_REQUESTS = windowHeaders('anthropic-ratelimit-requests-remaining', 'anthropic-ratelimit-requests-reset', 'anthropic-ratelimit-requests-limit', parseRfc3339Delay);
+const ANTHROPIC_TOKENS = windowHeaders('anthropic-ratelimit-tokens-remaining', 'anthropic-ratelimit-tokens-reset', 'anthropic-ratelimit-tokens-limit', parseRfc3339Delay);
+const ANTHROPIC_INPUT_TOKENS = windowHeaders('anthropic-ratelimit-input-tokens-remaining', 'anthropic-ratelimit-input-tokens-reset', 'anthropic-ratelimit-input-tokens-limit', parseRfc3339Delay);
+const ANTHROPIC_OUTPUT_TOKENS = windowHeaders('anthropic-ratelimit-output-tokens-remaining', 'anthropic-ratelimit-output-tokens-reset', 'anthropic-ratelimit-output-tokens-limit', parseRfc3339Delay);
+const GITHUB = windowHeaders('x-ratelimit-remaining', 'x-ratelimit-reset', 'x-ratelimit-limit', parseReset);
+
+/** One window of a dialect: undefined when its `remaining` header is absent (the others are then not read). */
+function readWindow(h: HeaderSource, names: WindowHeaders, now: number): RateLimitWindow | undefined {
+  const remaining = h.get(names.remaining);
+  if (remaining === null) return undefined;
+  const reset = h.get(names.reset);
+  return window(h.get(names.limit), remaining, reset === null ? undefined : names.parseReset(reset.trim(), now));
 }
 
 /** Tried in this order; the first that finds its headers answers. */
-const DIALECTS: readonly ((h: HeaderSource, now: number) => RateLimitHeaders | null)[] = [fromIetf, fromOpenAi, fromAnthropic, fromGitHub];
-
-type Windows = Partial<Record<'requests' | 'tokens' | 'inputTokens' | 'outputTokens', RateLimitWindow | undefined>>;
+const DIALECTS: readonly ((h: HeaderSource, now: number | undefined) => RateLimitHeaders | null)[] = [fromIetf, fromOpenAi, fromAnthropic, fromGitHub];
 
 /** Drops absent windows and works out the pause: the longest reset of a window with nothing left. */
-function finish(dialect: RateLimitHeaders['dialect'], windows: Windows): RateLimitHeaders | null {
+function finish(dialect: RateLimitHeaders['dialect'], requests: RateLimitWindow | undefined, tokens: RateLimitWindow | undefined, inputTokens: RateLimitWindow | undefined, outputTokens: RateLimitWindow | undefined): RateLimitHeaders | null {
   const result: { -readonly [K in keyof RateLimitHeaders]: RateLimitHeaders[K] } = { dialect };
   let found = false;
-  for (const key of ['requests', 'tokens', 'inputTokens', 'outputTokens'] as const) {
-    const w = windows[key];
-    if (w === undefined || (w.remaining === undefined && w.limit === undefined)) continue;
-    result[key] = w;
-    found = true;
-    if (w.remaining !== undefined && w.remaining <= 0 && w.resetMs !== undefined) result.pauseMs = Math.max(result.pauseMs ?? 0, w.resetMs);
-  }
+  if (holdsFigures(requests)) found = add(result, 'requests', requests);
+  if (holdsFigures(tokens)) found = add(result, 'tokens', tokens);
+  if (holdsFigures(inputTokens)) found = add(result, 'inputTokens', inputTokens);
+  if (holdsFigures(outputTokens)) found = add(result, 'outputTokens', outputTokens);
   return found ? result : null;
+}
+
+function holdsFigures(w: RateLimitWindow | undefined): w is RateLimitWindow {
+  return w !== undefined && (w.remaining !== undefined || w.limit !== undefined);
+}
+
+function add(result: { -readonly [K in keyof RateLimitHeaders]: RateLimitHeaders[K] }, key: 'requests' | 'tokens' | 'inputTokens' | 'outputTokens', w: RateLimitWindow): true {
+  result[key] = w;
+  if (w.remaining !== undefined && w.remaining <= 0 && w.resetMs !== undefined) result.pauseMs = Math.max(result.pauseMs ?? 0, w.resetMs);
+  return true;
 }
 
 function window(limit: unknown, remaining: unknown, resetMs: number | undefined): RateLimitWindow {
@@ -166,7 +190,9 @@ function count(value: unknown): number | undefined {
   if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? Math.floor(value) : undefined;
   if (typeof value !== 'string') return undefined;
   const text = value.trim();
-  return /^\d{1,15}$/.test(text) ? Number(text) : undefined;
+  // 1 to 15 digits and nothing else.
+  const end = skipDigits(text, 0, 15);
+  return end > 0 && end === text.length ? Number(text) : undefined;
 }
 
 /** A structured-field dictionary member's bare number (`limit=100`), if it is one. */

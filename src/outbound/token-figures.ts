@@ -15,7 +15,7 @@ import type { RateLimitHeaders, RateLimitWindow } from './rate-limit-headers.js'
  * or for a call not admitted through the token windows.
  */
 export function feedTokenWindows(scope: Scope, call: CallContext, figures: RateLimitHeaders, now: number): void {
-  if (figures.tokens === undefined && figures.inputTokens === undefined && figures.outputTokens === undefined) return;
+  if (!hasTokenFigures(figures)) return;
   const limiter = scope.limiter;
   if (!(call instanceof Charge) || call.ticket < 0 || limiter.amendCost === undefined) return;
   const local = limiter.snapshot(now).tokensRemaining;
@@ -26,6 +26,11 @@ export function feedTokenWindows(scope: Scope, call: CallContext, figures: RateL
   // A total deficit not covered by the input and output ones is charged as input (as a plain-number cost is).
   if (total > input + output) input = total - output;
   if (input > 0 || output > 0) limiter.amendCost(call.ticket, input, output);
+}
+
+/** Whether the provider said anything about tokens. */
+export function hasTokenFigures(figures: RateLimitHeaders): boolean {
+  return figures.tokens !== undefined || figures.inputTokens !== undefined || figures.outputTokens !== undefined;
 }
 
 /** How many tokens the local window (`localLeft`, null when uncapped) has beyond what the provider says is left. */

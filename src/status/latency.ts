@@ -18,6 +18,19 @@ const BUCKETS = 24;
 export const TIMED_IN_FULL = 128;
 export const SAMPLE_EVERY = 8;
 
+/**
+ * The draw of {@link LatencyHistogram.wantsSample}: xorshift32, one state for the process, seeded
+ * at random. A sample needs no more than that; `Math.random()` would be paid by every success.
+ */
+let state = Math.floor(Math.random() * 0xffff_ffff) | 1;
+function draw(): number {
+  state ^= state << 13;
+  state ^= state >>> 17;
+  state ^= state << 5;
+  return state >>> 0;
+}
+const DRAWN_BELOW = 2 ** 32 / SAMPLE_EVERY;
+
 export interface LatencyFigures {
   readonly count: number;
   readonly meanMs: number;
@@ -39,7 +52,7 @@ export class LatencyHistogram {
    * eighth: a fixed stride could fall in step with a pattern of the provider's.
    */
   wantsSample(): boolean {
-    return this.count < TIMED_IN_FULL || Math.random() * SAMPLE_EVERY < 1;
+    return this.count < TIMED_IN_FULL || draw() < DRAWN_BELOW;
   }
 
   add(ms: number): void {

@@ -1,4 +1,5 @@
 import type { Scope } from '../manager/scope.js';
+import type { BudgetState } from '../spend/budget.js';
 import type { Prices } from '../spend/prices.js';
 import type { AdmissionCost } from '../stores/types.js';
 import { modelOf, splitCost, usageOf, type Cost, type Usage } from './cost.js';
@@ -29,13 +30,6 @@ export class Charge implements CallContext, AdmissionCost {
   private usedOutput = 0;
   private usedCached = 0;
   private ended = false;
-  /** Fleet mode: the reservation of the call's spend in the fleet's budget, under way; null when there is none to wait for. */
-  reserving: Promise<void> | null = null;
-  /** Fleet mode: the period the call's spend belongs to (0: none), and what the fleet reserved for it. */
-  spendPeriodEnd = 0;
-  fleetReservedUsd = 0;
-  /** The fleet's name for the reservation, when it gave one (its lease). */
-  fleetTicket: string | undefined = undefined;
 
   constructor(
     private readonly scope: Scope,
@@ -43,8 +37,14 @@ export class Charge implements CallContext, AdmissionCost {
     readonly input: number,
     readonly output: number,
     private model: string | undefined,
-    private readonly reservedUsd: number,
+    /** The call's estimated spend held in its scope's budget; null when no budget applied as it opened. */
+    private readonly hold: BudgetHold | null,
   ) {}
+
+  /** Fleet mode: the reservation of the call's spend in the fleet's budget, under way; null when there is none to wait for. */
+  get reserving(): Promise<void> | null {
+    return this.hold === null ? null : this.hold.reserving;
+  }
 
   reportUsage(usage: Cost): void {
     const { input, output } = splitCost(usage, 'reportUsage');
@@ -53,8 +53,10 @@ export class Charge implements CallContext, AdmissionCost {
 
   /** An attempt succeeded: reconciles and ends the call, or wraps a stream to do so when it ends. */
   succeeded(value: unknown): unknown {
-    if (isAsyncIterable(value)) return meteredStream(value as object, this);
-    this.attemptEnded(this.reported ?? usageOf(value), modelOf(value));
+    // A value that is no object carries no usage, no model and no stream.
+    if (typeof value !== 'object' || value === null) this.attemptEnded(this.reported, undefined);
+    else if (isAsyncIterable(value)) return meteredStream(value, this);
+    else this.attemptEnded(this.reported ?? usageOf(value), modelOf(value));
     this.end();
     return value;
   }
@@ -85,17 +87,21 @@ export class Charge implements CallContext, AdmissionCost {
     // Admitted but never run (refused after its admission): it used nothing.
     if (this.ticket >= 0) this.attemptEnded(NOTHING_USED, undefined);
     this.ended = true;
-    const usd = this.prices.usd(this.model, this.usedInput, this.usedOutput, this.usedCached);
     const meter = this.scope.meter;
     if (meter === null) return;
+    const usd = this.prices.usd(this.model, this.usedInput, this.usedOutput, this.usedCached);
     meter.record(this.model, this.usedInput, this.usedOutput, usd);
-    const budget = meter.budget;
-    if (budget === null) return;
-    budget.settle(this.reservedUsd, usd);
+    if (meter.budget !== null) this.settle(meter.budget, usd);
+  }
+
+  /** Settles the budget's reservation at the call's real spend `usd`, in this process and in the fleet's budget. */
+  private settle(budget: BudgetState, usd: number): void {
+    const hold = this.hold;
+    budget.settle(hold === null ? 0 : hold.usd, usd);
     const shared = this.scope.limiter.spend;
-    if (shared !== undefined && this.spendPeriodEnd !== 0 && (this.fleetReservedUsd !== 0 || usd !== 0)) {
-      const periodEnd = this.spendPeriodEnd;
-      void shared.settle(periodEnd, this.fleetReservedUsd, usd, this.fleetTicket).then((committed) => {
+    if (hold !== null && shared !== undefined && hold.periodEnd !== 0 && (hold.fleetUsd !== 0 || usd !== 0)) {
+      const periodEnd = hold.periodEnd;
+      void shared.settle(periodEnd, hold.fleetUsd, usd, hold.fleetTicket).then((committed) => {
         if (committed !== null) budget.heardFromFleet(periodEnd, committed);
       });
     }
@@ -105,6 +111,19 @@ export class Charge implements CallContext, AdmissionCost {
   get reportedUsage(): Usage | null {
     return this.reported;
   }
+}
+
+/** A call's estimated spend held in its scope's budget (a per-call object only when a budget applies). */
+export class BudgetHold {
+  /** Fleet mode: the reservation in the fleet's budget, under way (null: none to wait for). */
+  reserving: Promise<void> | null = null;
+  /** Fleet mode: the period the call's spend belongs to (0: none), and what the fleet reserved for it. */
+  periodEnd = 0;
+  fleetUsd = 0;
+  /** The fleet's name for the reservation, when it gave one (its lease). */
+  fleetTicket: string | undefined = undefined;
+
+  constructor(readonly usd: number) {}
 }
 
 const NOTHING_USED: Usage = Object.freeze({ input: 0, output: 0, cachedInput: 0 });

@@ -3,7 +3,7 @@ import type { BudgetState } from '../spend/budget.js';
 import type { SharedSpend } from '../stores/types.js';
 import type { Scope } from '../manager/scope.js';
 import type { Prices } from '../spend/prices.js';
-import { Charge } from './charge.js';
+import { BudgetHold, Charge } from './charge.js';
 import { splitCost, type Cost, type CostEstimator } from './cost.js';
 
 /** What meters a call: `execute`'s `cost` and `model` options, or `@throttled`'s (which may be functions of the method's arguments). */
@@ -19,24 +19,36 @@ export interface MeterOptions {
  */
 export function openCharge(scope: Scope, prices: Prices, estimator: CostEstimator, metering: MeterOptions | undefined, args: ArrayLike<unknown> | undefined, now: number): Charge {
   const meter = scope.ensureMeter();
-  const argList = args === undefined ? NO_ARGS : (Array.prototype.slice.call(args) as unknown[]);
   const given = metering?.cost;
-  const { input, output } = splitCost(given === undefined ? estimator(argList) : typeof given === 'function' ? given(...argList) : given, 'cost');
-  const { tokensPerMinute, inputTokensPerMinute, outputTokensPerMinute } = scope.config;
-  // An unset cap is undefined: every comparison with it is false.
-  if (input + output > tokensPerMinute! || input > inputTokensPerMinute! || output > outputTokensPerMinute!) throw scope.refuseCost();
-  const model = modelFor(metering?.model, argList);
-  let reservedUsd = 0;
-  const budget = meter.budget;
-  if (budget !== null) {
-    reservedUsd = prices.usd(model, input, output, 0);
-    budget.reserve(scope, reservedUsd, now);
+  const option = metering?.model;
+  // The common case on its own, kept small (docs/benchmarks.md, "Tokens and spend"): a plain
+  // number of tokens (checked as splitCost checks it: NaN fails `>= 0`), no model, no budget.
+  if (typeof given === 'number' && given >= 0 && given !== Infinity && option === undefined && meter.budget === null) {
+    if (exceedsCaps(scope, given, 0)) throw scope.refuseCost();
+    return new Charge(scope, prices, given, 0, undefined, null);
   }
-  const charge = new Charge(scope, prices, input, output, model, reservedUsd);
+  return openReserving(scope, meter.budget, prices, estimator, given, option, args, now);
+}
+
+/** {@link openCharge} with a cost to work out, a model, or a budget to reserve in. */
+function openReserving(scope: Scope, budget: BudgetState | null, prices: Prices, estimator: CostEstimator, given: MeterOptions['cost'], option: MeterOptions['model'], args: ArrayLike<unknown> | undefined, now: number): Charge {
+  const argList = args === undefined ? NO_ARGS : (Array.prototype.slice.call(args) as unknown[]);
+  const { input, output } = splitCost(given === undefined ? estimator(argList) : typeof given === 'function' ? given(...argList) : given, 'cost');
+  if (exceedsCaps(scope, input, output)) throw scope.refuseCost();
+  const model = modelFor(option, argList);
+  if (budget === null) return new Charge(scope, prices, input, output, model, null);
+  const hold = new BudgetHold(prices.usd(model, input, output, 0));
+  budget.reserve(scope, hold.usd, now);
   // Fleet mode: the budget is the fleet's too; the call starts once the store reserved its spend.
   const shared = scope.limiter.spend;
-  if (budget !== null && shared !== undefined) charge.reserving = reserveInFleet(charge, shared, budget, scope.key, reservedUsd);
-  return charge;
+  if (shared !== undefined) hold.reserving = reserveInFleet(hold, shared, budget, scope.key);
+  return new Charge(scope, prices, input, output, model, hold);
+}
+
+/** Whether a cost alone exceeds a token cap of the scope (it could never be admitted). An unset cap is undefined: every comparison with it is false. */
+function exceedsCaps(scope: Scope, input: number, output: number): boolean {
+  const config = scope.config;
+  return input + output > config.tokensPerMinute! || input > config.inputTokensPerMinute! || output > config.outputTokensPerMinute!;
 }
 
 /**
@@ -45,15 +57,15 @@ export function openCharge(scope: Scope, prices: Prices, estimator: CostEstimato
  * it would pass the budget. When the store does not answer in time, the process's own budget
  * stands alone (the call goes on).
  */
-async function reserveInFleet(charge: Charge, shared: SharedSpend, budget: BudgetState, scope: string, usd: number): Promise<void> {
+async function reserveInFleet(hold: BudgetHold, shared: SharedSpend, budget: BudgetState, scope: string): Promise<void> {
   const periodEnd = budget.resetsAt;
-  const answer = await shared.reserve(budget.option.usd, periodEnd, usd);
-  charge.spendPeriodEnd = periodEnd;
+  const answer = await shared.reserve(budget.option.usd, periodEnd, hold.usd);
+  hold.periodEnd = periodEnd;
   if (answer === null) return;
   budget.heardFromFleet(periodEnd, answer.committedUsd);
   if (!answer.granted) throw new BudgetExceededError(scope, budget.option, answer.committedUsd, periodEnd);
-  charge.fleetReservedUsd = usd;
-  charge.fleetTicket = answer.ticket;
+  hold.fleetUsd = hold.usd;
+  hold.fleetTicket = answer.ticket;
 }
 
 const NO_ARGS: readonly unknown[] = Object.freeze([]);

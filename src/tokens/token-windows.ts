@@ -25,12 +25,24 @@ export class TokenWindows {
   private base = 0;
   private sumInput = 0;
   private sumOutput = 0;
+  /** The time the window was last expired at: nothing more expires until the clock moves. */
+  private expiredAt = -Infinity;
 
   constructor(private caps: TokenCaps) {}
 
   /** 0 when `input` + `output` fit in every capped window now, else the ms until they will (taking nothing). */
   wait(now: number, input: number, output: number): number {
-    this.expire(now);
+    if (now !== this.expiredAt) this.expire(now);
+    const caps = this.caps;
+    const usedInput = this.sumInput;
+    const usedOutput = this.sumOutput;
+    // Fits every window at once (an unset cap is Infinity: it always fits).
+    if (fitsUnder(caps.total, usedInput + usedOutput, input + output) && fitsUnder(caps.input, usedInput, input) && fitsUnder(caps.output, usedOutput, output)) return 0;
+    return this.waitUntilFits(now, input, output);
+  }
+
+  /** The wait of a cost that does not fit now: the longest of its capped windows'. */
+  private waitUntilFits(now: number, input: number, output: number): number {
     const { total, input: inCap, output: outCap } = this.caps;
     let wait = 0;
     if (total !== Infinity) wait = this.waitFor(now, total, this.sumInput + this.sumOutput, input + output, 0);
@@ -41,17 +53,22 @@ export class TokenWindows {
 
   /** Records an admission; returns its ticket (for {@link amend}). */
   add(now: number, input: number, output: number): number {
-    let index = this.times.length - 1;
     this.sumInput += input;
     this.sumOutput += output;
     // Starts in the same millisecond share one entry (and its ticket: amending it amends their sum),
     // so that the window never holds more than 60,000 entries, however fast calls start.
+    const index = this.times.length - 1;
     if (index >= this.head && this.times[index] === now) {
       this.inputs[index] = this.inputs[index]! + input;
       this.outputs[index] = this.outputs[index]! + output;
       return this.base + index;
     }
-    index = this.times.length;
+    return this.addEntry(now, input, output);
+  }
+
+  /** The first start of a millisecond: a new entry. */
+  private addEntry(now: number, input: number, output: number): number {
+    const index = this.times.length;
     this.times.push(now);
     this.inputs.push(input);
     this.outputs.push(output);
@@ -98,22 +115,22 @@ export class TokenWindows {
 
   /** The wait until `used - freed + cost <= cap` (dimension 0 total, 1 input, 2 output), freeing the oldest starts first. */
   private waitFor(now: number, cap: number, used: number, cost: number, dimension: 0 | 1 | 2): number {
-    // A zero cost still needs the window not to be full: its real usage is charged afterwards.
-    if (used + cost <= cap && (cost > 0 || used < cap)) return 0;
+    if (fitsUnder(cap, used, cost)) return 0;
     let freed = 0;
     for (let i = this.head; i < this.times.length; i++) {
       freed += dimension === 0 ? this.inputs[i]! + this.outputs[i]! : dimension === 1 ? this.inputs[i]! : this.outputs[i]!;
-      const left = used - freed;
-      if (left + cost <= cap && (cost > 0 || left < cap)) return this.times[i]! + WINDOW_MS - now;
+      if (fitsUnder(cap, used - freed, cost)) return this.times[i]! + WINDOW_MS - now;
     }
     return WINDOW_MS;
   }
 
   /** Drops the starts at least 60 s old; compacts the arrays once half of them are dead. */
   private expire(now: number): void {
+    this.expiredAt = now;
     const cutoff = now - WINDOW_MS;
     const times = this.times;
     let head = this.head;
+    if (times.length === 0) return;
     while (head < times.length && times[head]! <= cutoff) {
       this.sumInput -= this.inputs[head]!;
       this.sumOutput -= this.outputs[head]!;
@@ -139,6 +156,11 @@ export class TokenWindows {
     }
     this.head = head;
   }
+}
+
+/** Whether `cost` more fits under `cap` with `used` taken. A zero cost still needs the window not to be full: its real usage is charged afterwards. */
+function fitsUnder(cap: number, used: number, cost: number): boolean {
+  return used + cost <= cap && (cost > 0 || used < cap);
 }
 
 export function capsOf(config: { readonly tokensPerMinute?: number | undefined; readonly inputTokensPerMinute?: number | undefined; readonly outputTokensPerMinute?: number | undefined }): TokenCaps | null {

@@ -1,6 +1,6 @@
 import { afterEach, describe, it, expect, vi } from 'vitest';
 import { ErrorClassifier } from '../../src/classify/index.js';
-import { extractFacts } from '../../src/classify/extract.js';
+import { extractFacts, parseGoDuration } from '../../src/classify/extract.js';
 import { AnthropicAPIError, axiosError, httpErrorWithResponse, OpenAIAPIError, RateLimitError } from './fixtures.js';
 
 const classifier = new ErrorClassifier();
@@ -93,6 +93,29 @@ describe('retry-after', () => {
   ])('reads OpenAI reset duration %s on a 429', (value, ms) => {
     const e = new OpenAIAPIError(429, { message: 'Rate limit reached', type: 'requests', param: null, code: 'rate_limit_exceeded' }, new Headers({ 'x-ratelimit-reset-requests': value }));
     expect(classifier.classify(e).retryAfterMs).toBe(ms);
+  });
+
+  it('reads Go durations as the grammar says, and nothing else (one-pass reader against the regular expression it replaced)', () => {
+    // The grammar: one to four parts, each up to 9 digits, optionally up to 9 decimals, then h, m, s or ms.
+    const grammar = /^(?:\d{1,9}(?:\.\d{1,9})?(?:ms|h|m|s)){1,4}$/;
+    const reference = (value: string): number | undefined => {
+      if (!grammar.test(value)) return undefined;
+      const unit: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
+      let total = 0;
+      for (const part of value.matchAll(/(\d{1,9}(?:\.\d{1,9})?)(ms|h|m|s)/g)) total += Number(part[1]) * (unit[part[2] as string] ?? 0);
+      return Number.isFinite(total) ? Math.max(0, Math.ceil(total)) : undefined;
+    };
+    const samples = ['', '0s', '1s', '6m0s', '20ms', '1h2m3.5s', '0.5ms', '1.25s', '999999999h', '1234567890s', '1.1234567890s', '1.s', '.5s', '1', 's', 'm', 'ms', '1ms1', '1m1ms', '1msms', '1x', '1h1h1h1h', '1h1h1h1h1h', '1s ', ' 1s', '1S', '1ns', '1us', '１s', '-1s', '+1s', '1e3s', '1_0s', '5m', '5ms0s', '59m59.999s', '0.000000001s'];
+    for (const value of samples) expect([value, parseGoDuration(value)]).toEqual([value, reference(value)]);
+    // And a seeded sweep of strings over the grammar's alphabet.
+    let seed = 7;
+    const next = (n: number): number => ((seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) % n);
+    const alphabet = '0123456789.hms';
+    for (let i = 0; i < 5_000; i++) {
+      let value = '';
+      for (let length = 1 + next(12); length > 0; length--) value += alphabet[next(alphabet.length)];
+      expect([value, parseGoDuration(value)]).toEqual([value, reference(value)]);
+    }
   });
 
   it('waits for the longer of the OpenAI request and token resets', () => {

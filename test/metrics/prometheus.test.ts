@@ -1,5 +1,10 @@
 import { ThrottleManager, isConfigError, type RateLimitedError } from 'floodgate';
+import { instrument } from 'floodgate/otel';
 import { collectMetrics } from 'floodgate/prometheus';
+import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Registry, Counter } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { httpError, networkError, roomy, SVC } from '../helpers.js';
@@ -181,6 +186,60 @@ describe('collectMetrics: the exposition a Prometheus server scrapes', () => {
     expect(valueOf(after, 'floodgate_attempt_duration_seconds_count', { service: SVC, endpoint: 'e', outcome: 'success' })).toBeUndefined();
     expect(valueOf(after, 'floodgate_calls_total', { service: SVC, outcome: 'success' })).toBe(1);
     again.unregister();
+  });
+
+  it('counts every attempt in wait_seconds, long runs of untimed successes included, across endpoints, scopes and scrapes', async () => {
+    roomy(manager);
+    collectMetrics(manager, { registry });
+    const calls = async (count: number, platform: string | undefined, endpoint: string | undefined): Promise<void> => {
+      for (let i = 0; i < count; i++) await manager.execute(SVC, ok, { platform, endpoint });
+    };
+    // Past a scope's first 128 successes most are not timed: those reach the collector in runs.
+    await calls(300, 'a', 'e1');
+    await calls(5, 'a', 'e2');
+    await calls(200, 'a', 'e1');
+    await calls(150, 'b', 'e1');
+    let metrics = await scrape(server.url);
+    const e1 = { service: SVC, endpoint: 'e1' };
+    expect(valueOf(metrics, 'floodgate_wait_seconds_count', e1)).toBe(650);
+    expect(valueOf(metrics, 'floodgate_wait_seconds_bucket', { ...e1, le: '0.005' })).toBe(650);
+    expect(valueOf(metrics, 'floodgate_wait_seconds_sum', e1)).toBe(0);
+    expect(valueOf(metrics, 'floodgate_wait_seconds_count', { service: SVC, endpoint: 'e2' })).toBe(5);
+    const timed = valueOf(metrics, 'floodgate_attempt_duration_seconds_count', { ...e1, outcome: 'success' })!;
+    expect(timed).toBeGreaterThanOrEqual(256);
+    expect(timed).toBeLessThan(650);
+    // The run in progress at a scrape is counted once: the next scrape adds only what came after.
+    await calls(40, 'b', 'e1');
+    await calls(1, undefined, undefined);
+    metrics = await scrape(server.url);
+    expect(valueOf(metrics, 'floodgate_wait_seconds_count', e1)).toBe(690);
+    expect(valueOf(metrics, 'floodgate_wait_seconds_count', { service: SVC, endpoint: '' })).toBe(1);
+    expect(valueOf(metrics, 'floodgate_calls_total', { service: SVC, platform: 'a', outcome: 'success' })).toBe(505);
+  });
+
+  it('counts every attempt with OpenTelemetry or a decision log attached beside it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'floodgate-metrics-'));
+    const logged = new ThrottleManager({ env: {}, logging: { dir } });
+    const meterProvider = new MeterProvider({ readers: [new PeriodicExportingMetricReader({ exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE), exportIntervalMillis: 3_600_000 })] });
+    try {
+      roomy(manager);
+      collectMetrics(manager, { registry });
+      const otel = instrument(manager, { meterProvider });
+      for (let i = 0; i < 200; i++) await manager.execute(SVC, ok, { endpoint: 'e' });
+      otel.unregister();
+      for (let i = 0; i < 200; i++) await manager.execute(SVC, ok, { endpoint: 'e' });
+      expect(valueOf(await scrape(server.url), 'floodgate_wait_seconds_count', { service: SVC, endpoint: 'e' })).toBe(400);
+
+      roomy(logged);
+      const loggedRegistry = new Registry();
+      collectMetrics(logged, { registry: loggedRegistry });
+      for (let i = 0; i < 300; i++) await logged.execute(SVC, ok, { endpoint: 'e' });
+      expect(valueOf(await read(loggedRegistry), 'floodgate_wait_seconds_count', { service: SVC, endpoint: 'e' })).toBe(300);
+    } finally {
+      await meterProvider.shutdown();
+      await logged.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('a scope the manager evicts leaves no series behind, histograms included', async () => {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseRateLimitHeaders, type RateLimitHeaders } from 'floodgate';
 
 const NOW = Date.parse('2026-12-03T10:00:00Z');
@@ -118,6 +118,17 @@ describe('parseRateLimitHeaders', () => {
       },
     };
     expect(parseRateLimitHeaders(hostile, NOW)).toBeNull();
+  });
+
+  describe('without `now`', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it('measures times (GitHub epoch seconds, Anthropic RFC 3339) from the clock, as with `now` given', () => {
+      vi.useFakeTimers({ now: NOW });
+      for (const sample of SAMPLES) expect([sample.name, parseRateLimitHeaders(new Headers(sample.headers))]).toEqual([sample.name, sample.expected]);
+    });
   });
 });
 

@@ -1,6 +1,6 @@
 /** Endpoint labels from route templates: a URL string gives the label its parsed URL gives. */
 import { describe, expect, it } from 'vitest';
-import { compileRoutes, routeOf } from '../../src/outbound/routes.js';
+import { compileRoutes, routeLabeller, routeOf } from '../../src/outbound/routes.js';
 
 const routes = compileRoutes(['/repos/{owner}/{repo}', '/v1/*', '/']);
 
@@ -28,5 +28,14 @@ describe('routeOf', () => {
 
   it('matches an encoded literal segment by its decoded text', () => {
     expect(routeOf(compileRoutes(['/caf\u00e9/{id}']), 'http://h/caf%C3%A9/1')).toBe('/caf\u00e9/{id}');
+  });
+});
+
+describe('routeLabeller', () => {
+  it('labels a sequence of calls as routeOf labels each (the same URL again, another URL, a URL object, back again)', () => {
+    const label = routeLabeller(routes);
+    const inputs: (string | URL)[] = ['http://h/repos/a/b', 'http://h/repos/a/b', 'http://h/v1/x', new URL('http://h/'), 'http://h/v1/x', 'http://h/repos/a/b', `http://h/${'v1'}/y`, 'http://h/zzz/1/2'];
+    expect(inputs.map((input) => label(input))).toEqual(inputs.map((input) => routeOf(routes, input)));
+    expect(inputs.map((input) => label(input))).toEqual(['/repos/{owner}/{repo}', '/repos/{owner}/{repo}', '/v1/*', '/', '/v1/*', '/repos/{owner}/{repo}', '/v1/*', '*']);
   });
 });

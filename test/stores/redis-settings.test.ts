@@ -41,6 +41,7 @@ describe('RedisStore options', () => {
       shareCircuit: false,
       maxCredits: 16,
       creditMs: 20,
+      reservationLeaseMs: 30_000,
       windowMs: 60_000,
       channel: 'floodgate:events',
       origin: null,

@@ -284,6 +284,22 @@ describe('TokenWindows (unit)', () => {
     expect(windows.remaining(5).total).toBe(70);
     expect(windows.wait(5, 71, 0)).toBe(60_000);
   });
+
+  it('reads within one millisecond see what that millisecond recorded, and the next millisecond expires on time', () => {
+    const windows = new TokenWindows({ total: 100, input: 70, output: 40 });
+    expect(windows.wait(0, 30, 10)).toBe(0);
+    windows.add(0, 30, 10);
+    expect(windows.wait(59_999, 60, 0)).toBe(1); // input cap: 30 + 60 > 70
+    windows.add(59_999, 40, 20);
+    // Same millisecond as the last read: every cap sees both starts.
+    expect(windows.wait(59_999, 0, 1)).toBe(1); // total: 100 full
+    expect(windows.wait(59_999, 1, 0)).toBe(1); // input: 70 full
+    expect(windows.wait(59_999, 0, 0)).toBe(1); // a zero cost waits for a full window too
+    // One ms later the first start has left every window.
+    expect(windows.wait(60_000, 30, 10)).toBe(0);
+    expect(windows.wait(60_000, 31, 0)).toBe(59_999);
+    expect(windows.remaining(60_000)).toEqual({ total: 40, input: 30, output: 20 });
+  });
 });
 
 describe('stores that cannot hold token caps', () => {
