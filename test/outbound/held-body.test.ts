@@ -16,14 +16,12 @@ const gc = runInNewContext('gc') as () => void;
 let server: TestServer;
 let manager: ThrottleManager;
 
-useLoopback(
-  (loopback) => {
-    server = loopback.server;
-    manager = loopback.manager();
-    manager.configure('http', { ...ROOMY, maxConcurrent: 1 });
-  },
-  (_req, res) => res.end('unread'),
-);
+useLoopback((loopback) => {
+  server = loopback.server;
+  server.handle = (_req, res) => res.end('unread');
+  manager = loopback.manager();
+  manager.configure('http', { ...ROOMY, maxConcurrent: 1 });
+});
 
 const inFlight = (): number => manager.getStatusReport().scopes['http:example']?.inFlight ?? -1;
 

@@ -49,25 +49,24 @@ export async function startServer(handle: TestServer['handle'] = (_req, res) => 
 
 /** One test's loopback fixture. */
 export interface Loopback {
-  /** The test's own server, started before it. */
+  /** The test's own server, started before it, answering 200 `ok` until the test sets `handle`. */
   readonly server: TestServer;
   /** A new manager with `env: {}` (the test's environment kept out) and `options`, closed after the test. */
   manager(options?: ThrottleManagerOptions): ThrottleManager;
 }
 
 /**
- * Gives each test of the enclosing suite a fresh loopback server answering with `handle`, and
- * hands `setup` that test's fixture before it runs. After the test, every manager made through
- * the fixture is closed first (ending its calls), then the server.
+ * Gives each test of the enclosing suite a fresh loopback server and hands `setup` that test's
+ * fixture before it runs. After the test, every manager made through the fixture is closed first
+ * (ending its calls), then the server.
  */
-export function useLoopback(setup: (loopback: Loopback) => void, handle?: TestServer['handle']): void {
+export function useLoopback(setup: (loopback: Loopback) => void): void {
   let server: TestServer | undefined;
   const managers: ThrottleManager[] = [];
   beforeEach(async () => {
-    const started = await startServer(handle);
-    server = started;
+    server = await startServer();
     setup({
-      server: started,
+      server,
       manager: (options) => {
         const manager = new ThrottleManager({ env: {}, ...options });
         managers.push(manager);
