@@ -16,7 +16,7 @@ import {
   unifiedErrorHandling,
   type ThrottleConfig,
 } from 'floodgate';
-import { startServer } from '../outbound/http-server.js';
+import { useLoopback, type Loopback } from '../outbound/http-server.js';
 import { configErrorOf, httpError, roomy, track, useFakeManager } from '../helpers.js';
 import { readLines, tempDir } from './helpers.js';
 
@@ -253,11 +253,14 @@ describe("mode: 'observe'", () => {
     expect(manager.getCostSummary().scopes.observe!.budget!.spentUsd).toBeCloseTo(0.1, 10);
   });
 
-  it("the outbound guard's degraded mode is let through too: counted as `degraded`, the request is sent (enforce scopes are refused)", async () => {
-    vi.useRealTimers();
-    const server = await startServer();
-    const guarded = new ThrottleManager({ env: {}, guard: { maxPerMinute: 2, cooldownMs: 60_000 } });
-    try {
+  describe('against a loopback server', () => {
+    let loopback: Loopback;
+    useLoopback((fixture) => (loopback = fixture));
+
+    it("the outbound guard's degraded mode is let through too: counted as `degraded`, the request is sent (enforce scopes are refused)", async () => {
+      vi.useRealTimers();
+      const { server } = loopback;
+      const guarded = loopback.manager({ guard: { maxPerMinute: 2, cooldownMs: 60_000 } });
       roomy(guarded, {}, 'http');
       guarded.configure('http', { mode: 'observe' }, { platform: 'trial' });
       const wouldRefuse: string[] = [];
@@ -280,10 +283,7 @@ describe("mode: 'observe'", () => {
       expect(scopes['http:trial']!.counters).toMatchObject({ requests: 4, successes: 4, rejected: 0, wouldRefuse: 2, wouldRefuseByReason: { degraded: 2 } });
       expect(scopes['http:live']!.counters).toMatchObject({ rejected: 1, wouldRefuse: 0 });
       expect(wouldRefuse).toEqual(['http:trial:degraded', 'http:trial:degraded']);
-    } finally {
-      await guarded.close();
-      await server.close();
-    }
+    });
   });
 
   it('mode is validated like any field', () => {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createFetch, isBudgetExceededError, isConfigError, isDegradedError, isPlatformSuspendedError, ThrottleManager } from 'floodgate';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { httpError, roomy, sharedStoreDouble, SVC } from '../helpers.js';
-import { startServer } from '../outbound/http-server.js';
+import { useLoopback, type TestServer } from '../outbound/http-server.js';
 
 // rotating-file-stream takes its rotation timer from 'timers': give it the test's (faked) clock.
 vi.mock('timers', async (importActual) => ({
@@ -142,9 +142,11 @@ describe('decision logs', { timeout: 60_000 }, () => {
     ]);
   });
 
-  it('the anti-loop guard tripping writes a degraded line, the call it refuses a refusal line, its end a recovered line', async () => {
-    const server = await startServer();
-    try {
+  describe('against a loopback server', () => {
+    let server: TestServer;
+    useLoopback((loopback) => (server = loopback.server));
+
+    it('the anti-loop guard tripping writes a degraded line, the call it refuses a refusal line, its end a recovered line', async () => {
       vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
       const manager = managerWith({ env: {}, logging: { dir }, guard: { maxPerMinute: 1, cooldownMs: 60_000 } });
       roomy(manager, {}, 'http');
@@ -159,9 +161,7 @@ describe('decision logs', { timeout: 60_000 }, () => {
       expect(written.find((line) => line.event === 'degraded')).toMatchObject({ reason: 'max_per_minute', until: new Date(trippedAt + 60_000).toISOString() });
       expect(written.find((line) => line.event === 'recovered')).toMatchObject({ at: new Date(trippedAt + 60_000).toISOString() });
       expect(written.find((line) => line.event === 'refusal')).toMatchObject({ scope: 'http:api', reason: 'degraded' });
-    } finally {
-      await server.close();
-    }
+    });
   });
 
   it('`logging: false` keeps them off even with FLOODGATE_LOG_DIR; bad options are a ConfigError naming the field', () => {

@@ -3,31 +3,26 @@
  * Retry-After, the providers' rate-limit headers, retries and idempotency, streams and aborts.
  */
 import type { ServerResponse } from 'node:http';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   createFetch,
   isCallCancelledError,
   isCallTimeoutError,
   isConfigError,
   isRateLimitedError,
-  ThrottleManager,
   type ScopeStatus,
   type ThrottleConfig,
+  type ThrottleManager,
 } from 'floodgate';
 import { ROOMY, track } from '../helpers.js';
-import { startServer, waitFor, type TestServer } from './http-server.js';
+import { useLoopback, waitFor, type TestServer } from './http-server.js';
 
 let server: TestServer;
 let manager: ThrottleManager;
 
-beforeEach(async () => {
-  server = await startServer();
-  manager = new ThrottleManager({ env: {} });
-});
-
-afterEach(async () => {
-  await manager.close();
-  await server.close();
+useLoopback((loopback) => {
+  server = loopback.server;
+  manager = loopback.manager();
 });
 
 function setup(overrides: Partial<ThrottleConfig> = {}, extra: { routes?: string[]; idempotencyHeader?: string } = {}): typeof fetch {

@@ -3,7 +3,7 @@
  * degraded mode, which refuses every createFetch call until the cooldown ends. Real server on
  * loopback; fake Date and timeouts for the cooldown.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   createFetch,
   isConfigError,
@@ -15,23 +15,24 @@ import {
   type RecoveredEvent,
 } from 'floodgate';
 import { ROOMY } from '../helpers.js';
-import { startServer, type TestServer } from './http-server.js';
+import { useLoopback, type Loopback, type TestServer } from './http-server.js';
 
+let loopback: Loopback;
 let server: TestServer;
 let manager: ThrottleManager;
 
-beforeEach(async () => {
-  server = await startServer();
+useLoopback((fixture) => {
+  loopback = fixture;
+  server = fixture.server;
 });
 
-afterEach(async () => {
+// Registered after the loopback's hooks, so the clock is real again before the manager closes.
+afterEach(() => {
   vi.useRealTimers();
-  await manager.close();
-  await server.close();
 });
 
 function outbound(guard: GuardOptions | undefined): { get: (path: string) => Promise<Response>; events: (DegradedEvent | RecoveredEvent)[] } {
-  manager = new ThrottleManager({ env: {}, guard });
+  manager = loopback.manager({ guard });
   manager.configure('http', ROOMY);
   const events: (DegradedEvent | RecoveredEvent)[] = [];
   manager.on('degraded', (e) => events.push(e));

@@ -5,10 +5,10 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { afterEach, beforeEach, expect, it } from 'vitest';
-import { createFetch, ThrottleManager } from 'floodgate';
+import { expect, it } from 'vitest';
+import { createFetch, type ThrottleManager } from 'floodgate';
 import { ROOMY } from '../helpers.js';
-import { startServer, waitFor, type TestServer } from './http-server.js';
+import { useLoopback, waitFor, type TestServer } from './http-server.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -16,15 +16,11 @@ const gc = runInNewContext('gc') as () => void;
 let server: TestServer;
 let manager: ThrottleManager;
 
-beforeEach(async () => {
-  server = await startServer((_req, res) => res.end('unread'));
-  manager = new ThrottleManager({ env: {} });
+useLoopback((loopback) => {
+  server = loopback.server;
+  server.handle = (_req, res) => res.end('unread');
+  manager = loopback.manager();
   manager.configure('http', { ...ROOMY, maxConcurrent: 1 });
-});
-
-afterEach(async () => {
-  await manager.close();
-  await server.close();
 });
 
 const inFlight = (): number => manager.getStatusReport().scopes['http:example']?.inFlight ?? -1;

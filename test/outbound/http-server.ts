@@ -1,6 +1,8 @@
 /** A real node:http server on loopback for the outbound tests: each test answers requests its own way. */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { afterEach, beforeEach } from 'vitest';
+import { ThrottleManager, type ThrottleManagerOptions } from 'floodgate';
 
 export interface SeenRequest {
   readonly method: string;
@@ -43,6 +45,40 @@ export async function startServer(handle: TestServer['handle'] = (_req, res) => 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   (state as { origin: string }).origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return state;
+}
+
+/** One test's loopback fixture. */
+export interface Loopback {
+  /** The test's own server, started before it, answering 200 `ok` until the test sets `handle`. */
+  readonly server: TestServer;
+  /** A new manager with `env: {}` (the test's environment kept out) and `options`, closed after the test. */
+  manager(options?: ThrottleManagerOptions): ThrottleManager;
+}
+
+/**
+ * Gives each test of the enclosing suite a fresh loopback server and hands `setup` that test's
+ * fixture before it runs. After the test, every manager made through the fixture is closed first
+ * (ending its calls), then the server.
+ */
+export function useLoopback(setup: (loopback: Loopback) => void): void {
+  let server: TestServer | undefined;
+  const managers: ThrottleManager[] = [];
+  beforeEach(async () => {
+    server = await startServer();
+    setup({
+      server,
+      manager: (options) => {
+        const manager = new ThrottleManager({ env: {}, ...options });
+        managers.push(manager);
+        return manager;
+      },
+    });
+  });
+  afterEach(async () => {
+    for (const manager of managers.splice(0)) await manager.close();
+    await server?.close();
+    server = undefined;
+  });
 }
 
 /** Polls `condition` (real I/O: no fixed sleeps), failing after a generous bound. */

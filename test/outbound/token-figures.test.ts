@@ -2,22 +2,17 @@
  * Token figures from the providers' headers (OpenAI, Anthropic) feed the scope's token windows:
  * real node:http servers on loopback, Node's own fetch, read back through the status report.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createFetch, isConfigError, isRateLimitedError, ThrottleManager, type ScopeStatus, type ThrottleConfig } from 'floodgate';
+import { describe, expect, it } from 'vitest';
+import { createFetch, isConfigError, isRateLimitedError, type ScopeStatus, type ThrottleConfig, type ThrottleManager } from 'floodgate';
 import { ROOMY } from '../helpers.js';
-import { startServer, type TestServer } from './http-server.js';
+import { useLoopback, type TestServer } from './http-server.js';
 
 let server: TestServer;
 let manager: ThrottleManager;
 
-beforeEach(async () => {
-  server = await startServer();
-  manager = new ThrottleManager({ env: {} });
-});
-
-afterEach(async () => {
-  await manager.close();
-  await server.close();
+useLoopback((loopback) => {
+  server = loopback.server;
+  manager = loopback.manager();
 });
 
 /** Every response carries `headers`; `maxWaitMs: 0` makes a call that does not fit fail at once instead of waiting. */

@@ -6,25 +6,27 @@
 import type { ServerResponse } from 'node:http';
 import { Agent, fetch as undiciFetch, request, type Dispatcher } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isConfigError, isDegradedError, isRateLimitedError, ThrottleManager, type ScopeStatus, type ThrottleConfig } from 'floodgate';
+import { isConfigError, isDegradedError, isRateLimitedError, type ScopeStatus, type ThrottleConfig, type ThrottleManager } from 'floodgate';
 import { floodgateInterceptor, type InterceptorOptions } from 'floodgate/undici';
 import { ROOMY, track } from '../helpers.js';
-import { startServer, waitFor, type TestServer } from './http-server.js';
+import { useLoopback, waitFor, type TestServer } from './http-server.js';
 
 let server: TestServer;
 let manager: ThrottleManager;
 let agent: Agent;
 
-beforeEach(async () => {
-  server = await startServer();
-  manager = new ThrottleManager({ env: {} });
+useLoopback((loopback) => {
+  server = loopback.server;
+  manager = loopback.manager();
+});
+
+// Registered after the loopback's hooks, so destroyed before the manager and the server close.
+beforeEach(() => {
   agent = new Agent({ keepAliveTimeout: 10_000 });
 });
 
 afterEach(async () => {
   await agent.destroy();
-  await manager.close();
-  await server.close();
 });
 
 function setup(overrides: Partial<ThrottleConfig> = {}, options: Partial<InterceptorOptions> = {}): Dispatcher {
