@@ -37,6 +37,14 @@ export interface ScopeCosts {
   } | null;
 }
 
+/** One model's running spend within a scope. */
+interface ModelEntry {
+  calls: number;
+  inputTokens: number;
+  outputTokens: number;
+  usd: number;
+}
+
 /** Calls whose model is not known are counted under this name. */
 export const UNKNOWN_MODEL = 'unknown';
 /** Models kept apart per scope; any further model is counted under {@link UNKNOWN_MODEL} (labels stay bounded). */
@@ -48,11 +56,12 @@ const MAX_MODELS = 100;
  * model or cache key): other scopes carry a null.
  */
 export class ScopeMeter {
-  usd = 0;
-  inputTokens = 0;
-  outputTokens = 0;
-  readonly models = new Map<string, { calls: number; inputTokens: number; outputTokens: number; usd: number }>();
+  /** Spend per model (its totals are their sums: a call updates one entry, see docs/benchmarks.md "Tokens and spend"). */
+  readonly models = new Map<string, ModelEntry>();
   budget: BudgetState | null;
+  /** The last model recorded (null: none yet) and its entry: most scopes call one model, and skip the map lookup. */
+  private lastModel: string | undefined | null = null;
+  private lastEntry: ModelEntry | null = null;
 
   constructor(budget: BudgetOption | null | undefined) {
     this.budget = budget == null ? null : new BudgetState(budget);
@@ -65,23 +74,16 @@ export class ScopeMeter {
   }
 
   record(model: string | undefined, inputTokens: number, outputTokens: number, usd: number): void {
-    this.usd += usd;
-    this.inputTokens += inputTokens;
-    this.outputTokens += outputTokens;
-    const name = model ?? UNKNOWN_MODEL;
-    const entry = name === this.lastModel ? this.lastEntry! : this.entryOf(name);
+    const entry = model === this.lastModel ? this.lastEntry! : this.entryOf(model);
     entry.calls++;
     entry.inputTokens += inputTokens;
     entry.outputTokens += outputTokens;
     entry.usd += usd;
   }
 
-  /** The last model recorded and its entry: most scopes call one model, and skip the map lookup. */
-  private lastModel: string | undefined;
-  private lastEntry: { calls: number; inputTokens: number; outputTokens: number; usd: number } | undefined;
-
-  private entryOf(model: string): { calls: number; inputTokens: number; outputTokens: number; usd: number } {
-    const name = this.models.has(model) || this.models.size < MAX_MODELS ? model : UNKNOWN_MODEL;
+  private entryOf(model: string | undefined): ModelEntry {
+    const wanted = model ?? UNKNOWN_MODEL;
+    const name = this.models.has(wanted) || this.models.size < MAX_MODELS ? wanted : UNKNOWN_MODEL;
     let entry = this.models.get(name);
     if (entry === undefined) this.models.set(name, (entry = { calls: 0, inputTokens: 0, outputTokens: 0, usd: 0 }));
     this.lastModel = model;
@@ -110,7 +112,15 @@ export class ScopeMeter {
       if (budget.fleetPeriodEnd !== 0) shown = { ...shown, shared: true };
     }
     const models: Record<string, ModelSpend> = {};
-    for (const [name, entry] of this.models) models[name] = { ...entry };
-    return { usd: this.usd, inputTokens: this.inputTokens, outputTokens: this.outputTokens, models, budget: shown };
+    let usd = 0;
+    let inputTokens = 0;
+    let outputTokens = 0;
+    for (const [name, entry] of this.models) {
+      models[name] = { ...entry };
+      usd += entry.usd;
+      inputTokens += entry.inputTokens;
+      outputTokens += entry.outputTokens;
+    }
+    return { usd, inputTokens, outputTokens, models, budget: shown };
   }
 }

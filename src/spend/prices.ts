@@ -75,15 +75,19 @@ export class Prices {
 
   /** USD for these tokens on `model`; 0 when the model is unknown or not given. */
   usd(model: string | undefined, input: number, output: number, cachedInput: number): number {
-    const p = model === undefined ? null : this.of(model);
-    if (p === null) return 0;
-    const cached = Math.min(cachedInput, input);
-    return ((input - cached) * p.inputPerMTok + cached * (p.cachedInputPerMTok ?? p.inputPerMTok) + output * p.outputPerMTok) / 1e6;
+    return model === undefined ? 0 : priced(this.of(model), input, output, cachedInput);
   }
 
   toJSON(): Record<string, ModelPrice> {
     return Object.fromEntries(this.table);
   }
+}
+
+/** USD for these tokens at price `p` (0 when null: the model is unknown). */
+function priced(p: ModelPrice | null, input: number, output: number, cachedInput: number): number {
+  if (p === null) return 0;
+  const cached = Math.min(cachedInput, input);
+  return ((input - cached) * p.inputPerMTok + cached * (p.cachedInputPerMTok ?? p.inputPerMTok) + output * p.outputPerMTok) / 1e6;
 }
 
 /** Checks a price table as `setPrices` does (ConfigError naming the field), without changing anything. */

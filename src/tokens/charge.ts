@@ -1,5 +1,6 @@
 import type { Scope } from '../manager/scope.js';
 import type { BudgetState } from '../spend/budget.js';
+import type { ScopeMeter } from '../spend/meter.js';
 import type { Prices } from '../spend/prices.js';
 import type { AdmissionCost } from '../stores/types.js';
 import { modelOf, splitCost, usageOf, type Cost, type Usage } from './cost.js';
@@ -33,6 +34,8 @@ export class Charge implements CallContext, AdmissionCost {
 
   constructor(
     private readonly scope: Scope,
+    /** The scope's meter as the call opened: its spend is recorded there. */
+    private readonly meter: ScopeMeter,
     private readonly prices: Prices,
     readonly input: number,
     readonly output: number,
@@ -87,8 +90,7 @@ export class Charge implements CallContext, AdmissionCost {
     // Admitted but never run (refused after its admission): it used nothing.
     if (this.ticket >= 0) this.attemptEnded(NOTHING_USED, undefined);
     this.ended = true;
-    const meter = this.scope.meter;
-    if (meter === null) return;
+    const meter = this.meter;
     const usd = this.prices.usd(this.model, this.usedInput, this.usedOutput, this.usedCached);
     meter.record(this.model, this.usedInput, this.usedOutput, usd);
     if (meter.budget !== null) this.settle(meter.budget, usd);

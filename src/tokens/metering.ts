@@ -1,5 +1,6 @@
 import { BudgetExceededError, ConfigError } from '../errors/errors.js';
 import type { BudgetState } from '../spend/budget.js';
+import type { ScopeMeter } from '../spend/meter.js';
 import type { SharedSpend } from '../stores/types.js';
 import type { Scope } from '../manager/scope.js';
 import type { Prices } from '../spend/prices.js';
@@ -25,24 +26,25 @@ export function openCharge(scope: Scope, prices: Prices, estimator: CostEstimato
   // number of tokens (checked as splitCost checks it: NaN fails `>= 0`), no model, no budget.
   if (typeof given === 'number' && given >= 0 && given !== Infinity && option === undefined && meter.budget === null) {
     if (exceedsCaps(scope, given, 0)) throw scope.refuseCost();
-    return new Charge(scope, prices, given, 0, undefined, null);
+    return new Charge(scope, meter, prices, given, 0, undefined, null);
   }
-  return openReserving(scope, meter.budget, prices, estimator, given, option, args, now);
+  return openReserving(scope, meter, prices, estimator, given, option, args, now);
 }
 
 /** {@link openCharge} with a cost to work out, a model, or a budget to reserve in. */
-function openReserving(scope: Scope, budget: BudgetState | null, prices: Prices, estimator: CostEstimator, given: MeterOptions['cost'], option: MeterOptions['model'], args: ArrayLike<unknown> | undefined, now: number): Charge {
+function openReserving(scope: Scope, meter: ScopeMeter, prices: Prices, estimator: CostEstimator, given: MeterOptions['cost'], option: MeterOptions['model'], args: ArrayLike<unknown> | undefined, now: number): Charge {
   const argList = args === undefined ? NO_ARGS : (Array.prototype.slice.call(args) as unknown[]);
   const { input, output } = splitCost(given === undefined ? estimator(argList) : typeof given === 'function' ? given(...argList) : given, 'cost');
   if (exceedsCaps(scope, input, output)) throw scope.refuseCost();
   const model = modelFor(option, argList);
-  if (budget === null) return new Charge(scope, prices, input, output, model, null);
+  const budget = meter.budget;
+  if (budget === null) return new Charge(scope, meter, prices, input, output, model, null);
   const hold = new BudgetHold(prices.usd(model, input, output, 0));
   budget.reserve(scope, hold.usd, now);
   // Fleet mode: the budget is the fleet's too; the call starts once the store reserved its spend.
   const shared = scope.limiter.spend;
   if (shared !== undefined) hold.reserving = reserveInFleet(hold, shared, budget, scope.key);
-  return new Charge(scope, prices, input, output, model, hold);
+  return new Charge(scope, meter, prices, input, output, model, hold);
 }
 
 /** Whether a cost alone exceeds a token cap of the scope (it could never be admitted). An unset cap is undefined: every comparison with it is false. */
