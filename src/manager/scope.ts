@@ -333,8 +333,11 @@ export class Scope implements AdmissionGate, CircuitListener {
       this.active++;
       return 0;
     }
-    if (typeof wait === 'number') return wait;
-    // A shared store answers later; hold the concurrency slot until it does.
+    return typeof wait === 'number' ? wait : this.holdSlotUntil(wait);
+  }
+
+  /** A shared store answers later: the concurrency slot is held until it does, and kept only when it admits. */
+  private holdSlotUntil(wait: Promise<number>): Promise<number> {
     this.active++;
     return wait.then(
       (ms) => {
