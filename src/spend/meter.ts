@@ -59,8 +59,8 @@ export class ScopeMeter {
   /** Spend per model (its totals are their sums: a call updates one entry, see docs/benchmarks.md "Tokens and spend"). */
   readonly models = new Map<string, ModelEntry>();
   budget: BudgetState | null;
-  /** The last model recorded (null: none yet) and its entry: most scopes call one model, and skip the map lookup. */
-  private lastModel: string | undefined | null = null;
+  /** The name last recorded ('' before the first: never a model's name) and its entry: most scopes call one model, and skip the map lookup. */
+  private lastName = '';
   private lastEntry: ModelEntry | null = null;
 
   constructor(budget: BudgetOption | null | undefined) {
@@ -74,19 +74,20 @@ export class ScopeMeter {
   }
 
   record(model: string | undefined, inputTokens: number, outputTokens: number, usd: number): void {
-    const entry = model === this.lastModel ? this.lastEntry! : this.entryOf(model);
+    // Always a string compared with a string: V8 keeps this a pointer comparison.
+    const name = model ?? UNKNOWN_MODEL;
+    const entry = name === this.lastName ? this.lastEntry! : this.entryOf(name);
     entry.calls++;
     entry.inputTokens += inputTokens;
     entry.outputTokens += outputTokens;
     entry.usd += usd;
   }
 
-  private entryOf(model: string | undefined): ModelEntry {
-    const wanted = model ?? UNKNOWN_MODEL;
-    const name = this.models.has(wanted) || this.models.size < MAX_MODELS ? wanted : UNKNOWN_MODEL;
+  private entryOf(model: string): ModelEntry {
+    const name = this.models.has(model) || this.models.size < MAX_MODELS ? model : UNKNOWN_MODEL;
     let entry = this.models.get(name);
     if (entry === undefined) this.models.set(name, (entry = { calls: 0, inputTokens: 0, outputTokens: 0, usd: 0 }));
-    this.lastModel = model;
+    this.lastName = model;
     this.lastEntry = entry;
     return entry;
   }
