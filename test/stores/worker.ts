@@ -8,9 +8,11 @@
  * begin together. It then tells the test what it saw (`started`, `suspended`, `closed`, ...),
  * and the test answers with `ban` or `stop` when the run has shown what it must.
  */
+import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { type ClientKind, connectClient, connectCluster } from './clients.js';
 import { testWindow } from '../../src/stores/redis/settings.js';
+import { ADMIT_SCRIPT, decodeAdmitReply } from '../../src/stores/redis/admit-protocol.js';
 import { storeParts } from '../../src/stores/redis/store.js';
 import { isBudgetExceededError, isCircuitOpenError, isPlatformSuspendedError, isRateLimitedError, RedisStore, ThrottleManager, type ThrottleConfig } from '../../src/index.js';
 
@@ -54,6 +56,31 @@ export interface WorkerSpec {
   readonly model?: string;
   /** What each call reports it really used (`call.reportUsage`); unset: its cost stands. */
   readonly usage?: { readonly input: number; readonly output: number };
+  /** Reports every answer of the admission script (see {@link AdmissionRecord}). */
+  readonly recordAdmissions?: boolean;
+}
+
+/**
+ * One answer of the admission script as this process's store got it: what the fleet's bucket
+ * decided, on Redis's clock where the reply carries it, so that a test can judge the decisions
+ * without depending on when this process was scheduled.
+ */
+export interface AdmissionRecord {
+  /** Epoch ms (this host's clock, which Redis on 127.0.0.1 shares) when the command was sent and when its answer came: Redis ran it in between. */
+  readonly sent: number;
+  readonly answered: number;
+  /** Callers asked for, callers admitted, credits granted beyond them. */
+  readonly asked: number;
+  readonly admitted: number;
+  readonly credits: number;
+  /** When something was taken: Redis's clock when the script ran (ms, rounded up; the reply's stamp, less the lease when credits were granted). */
+  readonly at: number | null;
+  /** The wait the answer named for the callers it did not admit (ms). */
+  readonly waitMs: number;
+  /** How long the credits granted may be used (ms). */
+  readonly leaseMs: number;
+  /** Starts this process had made on credits before this answer (the store's count). */
+  readonly creditsUsedBefore: number;
 }
 
 /** What the test tells a worker; what a worker tells the test (`event` names what it saw). */
@@ -89,6 +116,8 @@ export interface WorkerReport {
   readonly creditsUsed: number;
   /** What the store recognised its client as. */
   readonly clientKind: string;
+  /** Every answer of the admission script, in order (with `recordAdmissions`; else empty). */
+  readonly admissions: readonly AdmissionRecord[];
 }
 
 const SERVICE = 'fleet_worker';
@@ -115,6 +144,8 @@ async function main(): Promise<void> {
     ...(spec.store?.maxCredits === undefined ? {} : { maxCredits: spec.store.maxCredits }),
     ...(spec.store?.subscribe === undefined ? {} : { subscribe: spec.store.subscribe }),
   });
+  const admissions: AdmissionRecord[] = [];
+  if (spec.recordAdmissions === true) recordAdmissions(store, admissions);
   const manager = new ThrottleManager({ store, env: {} });
   manager.configure(SERVICE, { maxConcurrent: Infinity, retryAttempts: 0, timeoutMs: 0, circuitBreakerThreshold: 1_000, maxQueue: 10_000, ...spec.config });
   await client.ping();
@@ -234,12 +265,55 @@ async function main(): Promise<void> {
     health: store.health().status,
     creditsUsed: storeParts(store).stats.creditsUsed,
     clientKind: storeParts(store).settings.client.kind,
+    admissions,
   };
   await manager.close();
   client.disconnect();
   storeClient.close();
   process.stdout.write(`${JSON.stringify(report)}\n`);
   process.disconnect();
+}
+
+const ADMIT_SHA = createHash('sha1').update(ADMIT_SCRIPT).digest('hex');
+
+/**
+ * Records each answer of the store's admission script into `into`, in the order they come (a
+ * connection answers in order). The command (sha or script, numkeys, two keys, then ARGV; see
+ * ADMIT_SCRIPT) is reused by the store, so what is needed of it is read when it is sent.
+ */
+function recordAdmissions(store: RedisStore, into: AdmissionRecord[]): void {
+  const { connection, stats } = storeParts(store);
+  const recorded =
+    (send: (args: readonly (string | number)[]) => Promise<unknown>) =>
+    (args: readonly (string | number)[]): Promise<unknown> => {
+      if (args[0] !== ADMIT_SHA && args[0] !== ADMIT_SCRIPT) return send(args);
+      const asked = Number(args[3 + 6]);
+      const leaseMs = Number(args[3 + 10]);
+      // Before sending: Redis may run the script before send() returns.
+      const sent = Date.now();
+      const reply = send(args);
+      // Runs before the store's own handler (which chains on the promise returned here).
+      return reply.then((value) => {
+        const answer = decodeAdmitReply(value);
+        if (answer.kind === 'admitted') {
+          const credits = Math.max(0, answer.taken - asked);
+          into.push({
+            sent,
+            answered: Date.now(),
+            asked,
+            admitted: answer.taken - credits,
+            credits,
+            at: answer.taken === 0 ? null : credits > 0 ? answer.stamp - leaseMs : answer.stamp,
+            waitMs: answer.waitMs,
+            leaseMs,
+            creditsUsedBefore: stats.creditsUsed,
+          });
+        }
+        return value;
+      });
+    };
+  connection.evalsha = recorded(connection.evalsha.bind(connection));
+  connection.eval = recorded(connection.eval.bind(connection));
 }
 
 main().catch((error: unknown) => {
