@@ -74,7 +74,6 @@ export class ScopeMeter {
   }
 
   record(model: string | undefined, inputTokens: number, outputTokens: number, usd: number): void {
-    // Always a string compared with a string: V8 keeps this a pointer comparison.
     const name = model ?? UNKNOWN_MODEL;
     const entry = name === this.lastName ? this.lastEntry! : this.entryOf(name);
     entry.calls++;

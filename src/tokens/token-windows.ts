@@ -31,15 +31,13 @@ export class TokenWindows {
   private lastStart = -Infinity;
   private lastTicket = -1;
 
-  /** The caps, read on every admission (fields of this object rather than of `caps`: one load less each). */
-  private total: number;
-  private inputCap: number;
-  private outputCap: number;
+  /** The caps (Infinity where unset). */
+  private total = Infinity;
+  private inputCap = Infinity;
+  private outputCap = Infinity;
 
-  constructor(private caps: TokenCaps) {
-    this.total = caps.total;
-    this.inputCap = caps.input;
-    this.outputCap = caps.output;
+  constructor(caps: TokenCaps) {
+    this.reconfigure(caps);
   }
 
   /** 0 when `input` + `output` fit in every capped window now, else the ms until they will (taking nothing). */
@@ -54,7 +52,7 @@ export class TokenWindows {
 
   /** The wait of a cost that does not fit now: the longest of its capped windows'. */
   private waitUntilFits(now: number, input: number, output: number): number {
-    const { total, input: inCap, output: outCap } = this.caps;
+    const { total, inputCap: inCap, outputCap: outCap } = this;
     let wait = 0;
     if (total !== Infinity) wait = this.waitFor(now, total, this.sumInput + this.sumOutput, input + output, 0);
     if (inCap !== Infinity) wait = Math.max(wait, this.waitFor(now, inCap, this.sumInput, input, 1));
@@ -105,7 +103,7 @@ export class TokenWindows {
 
   /** Whether a cost can ever fit (it exceeds no cap on its own). */
   fits(input: number, output: number): boolean {
-    const { total, input: inCap, output: outCap } = this.caps;
+    const { total, inputCap: inCap, outputCap: outCap } = this;
     return input + output <= total && input <= inCap && output <= outCap;
   }
 
@@ -113,7 +111,7 @@ export class TokenWindows {
   remaining(now: number): { total: number | null; input: number | null; output: number | null } {
     this.expire(now);
     const left = (cap: number, used: number): number | null => (cap === Infinity ? null : Math.max(0, cap - used));
-    return { total: left(this.caps.total, this.sumInput + this.sumOutput), input: left(this.caps.input, this.sumInput), output: left(this.caps.output, this.sumOutput) };
+    return { total: left(this.total, this.sumInput + this.sumOutput), input: left(this.inputCap, this.sumInput), output: left(this.outputCap, this.sumOutput) };
   }
 
   isEmpty(now: number): boolean {
@@ -122,7 +120,6 @@ export class TokenWindows {
   }
 
   reconfigure(caps: TokenCaps): void {
-    this.caps = caps;
     this.total = caps.total;
     this.inputCap = caps.input;
     this.outputCap = caps.output;
