@@ -234,13 +234,9 @@ class Call {
 
   /** The attempt, at once when the scope admits it now, else after waiting for admission. */
   admitThenRun(now: number): Promise<unknown> {
-    const admitted = this.scope.admitNow(now, this.charge ?? undefined);
-    return admitted === 0 ? this.attempt(now, now) : this.notAdmittedAtOnce(admitted, now);
-  }
-
-  /** Not admitted at once: wait in line (or for the store's answer), or be refused now. */
-  private notAdmittedAtOnce(admitted: number | Promise<number>, now: number): Promise<unknown> {
     const scope = this.scope;
+    const admitted = scope.admitNow(now, this.charge ?? undefined);
+    if (admitted === 0) return this.attempt(now, now);
     if (typeof admitted === 'number' && scope.config.mode === 'observe') return this.runUnadmitted(now);
     // The probe of a half-open circuit may have to wait in line; it stays the probe.
     const probe = scope.circuit !== null && scope.circuit.stateName === 'half_open';
@@ -285,11 +281,7 @@ class Call {
         (error: unknown) => this.failed(error),
       );
     }
-    return this.settleByDeadline(settles, start, timeoutMs);
-  }
-
-  /** Under a deadline the attempt's promise must settle at the deadline too, so it is one of ours. */
-  private settleByDeadline(settles: Promise<unknown>, start: number, timeoutMs: number): Promise<unknown> {
+    // Under a deadline the promise must settle at the deadline too, so it is one of ours.
     const promise = new Promise(capture);
     const timed = new TimedAttempt(this, capturedResolve, capturedReject);
     const timeouts = this.host.attemptTimeouts(timeoutMs);

@@ -333,11 +333,8 @@ export class Scope implements AdmissionGate, CircuitListener {
       this.active++;
       return 0;
     }
-    return typeof wait === 'number' ? wait : this.holdSlotUntil(wait);
-  }
-
-  /** A shared store answers later: the concurrency slot is held until it does, and kept only when it admits. */
-  private holdSlotUntil(wait: Promise<number>): Promise<number> {
+    if (typeof wait === 'number') return wait;
+    // A shared store answers later; hold the concurrency slot until it does.
     this.active++;
     return wait.then(
       (ms) => {

@@ -20,7 +20,7 @@ import type { CallContext } from '../tokens/charge.js';
 import type { Cost, CostEstimator } from '../tokens/cost.js';
 import { runCall } from './call.js';
 import { ManagerCore, type ErrorHandler } from './manager-core.js';
-import { scopeKey, type Scope } from './scope.js';
+import { scopeKey } from './scope.js';
 import { checkName } from './service-configs.js';
 
 export type { ErrorHandler };
@@ -186,17 +186,21 @@ export class ThrottleManager extends EventEmitter<FloodgateEvents> {
       return Promise.reject(error);
     }
     if (options === undefined) return runCall(core, scope, undefined, undefined, fn as never, undefined, undefined) as Promise<T>;
-    let endpoint, signal, metered, cacheKey;
+    let endpoint, signal, metered, cacheKey, cache: CacheOptions | undefined;
     try {
       // Each option read once: a getter cannot answer differently later, nor throw out of execute().
       ({ endpoint, signal, cacheKey } = options);
       // The options object itself meters the call (no copy on the hot path): openCharge reads cost and model once, inside the call's try.
       metered = options.cost !== undefined || options.model !== undefined ? options : undefined;
+      if (cacheKey !== undefined) {
+        if (typeof cacheKey !== 'string') throw new ConfigError('cacheKey', cacheKey, 'must be a string');
+        cache = options.cache === undefined ? undefined : checkCacheOptions(options.cache);
+      }
     } catch (error) {
       return Promise.reject(error);
     }
     if (cacheKey === undefined) return runCall(core, scope, endpoint, signal, fn as never, undefined, undefined, metered) as Promise<T>;
-    return cachedCall(core, scope, cacheKey, options, () => runCall(core, scope, endpoint, signal, fn as never, undefined, undefined, metered)) as Promise<T>;
+    return core.cached(scope.key, scope, cacheKey, cache, () => runCall(core, scope, endpoint, signal, fn as never, undefined, undefined, metered)) as Promise<T>;
   }
 
   // Spend
@@ -332,15 +336,3 @@ export function coreOf(manager: ThrottleManager): ManagerCore {
 
 /** The process-wide manager that the decorators use unless given another. */
 export const throttleManager: ThrottleManager = ThrottleManager.getInstance();
-
-/** `execute` with a `cacheKey`: answered from the response cache, or by `run` (a function of its own: the call path stays small). */
-function cachedCall(core: ManagerCore, scope: Scope, cacheKey: unknown, options: ExecuteOptions, run: () => Promise<unknown>): Promise<unknown> {
-  let cache: CacheOptions | undefined;
-  try {
-    if (typeof cacheKey !== 'string') throw new ConfigError('cacheKey', cacheKey, 'must be a string');
-    cache = options.cache === undefined ? undefined : checkCacheOptions(options.cache);
-  } catch (error) {
-    return Promise.reject(error);
-  }
-  return core.cached(scope.key, scope, cacheKey, cache, run);
-}

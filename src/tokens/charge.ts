@@ -56,17 +56,10 @@ export class Charge implements CallContext, AdmissionCost {
 
   /** An attempt succeeded: reconciles and ends the call, or wraps a stream to do so when it ends. */
   succeeded(value: unknown): unknown {
-    if (typeof value === 'object' && value !== null) return this.succeededWith(value);
     // A value that is no object carries no usage, no model and no stream.
-    this.attemptEnded(this.reported, undefined);
-    this.end();
-    return value;
-  }
-
-  /** An attempt succeeded with an object: its usage and model reconcile the call, or it is a stream that will when it ends. */
-  private succeededWith(value: object): unknown {
-    if (isAsyncIterable(value)) return meteredStream(value, this);
-    this.attemptEnded(this.reported ?? usageOf(value), modelOf(value));
+    if (typeof value !== 'object' || value === null) this.attemptEnded(this.reported, undefined);
+    else if (isAsyncIterable(value)) return meteredStream(value, this);
+    else this.attemptEnded(this.reported ?? usageOf(value), modelOf(value));
     this.end();
     return value;
   }
