@@ -10,10 +10,10 @@
 // ratio (weighted ÷ unweighted) or difference (spend − weighted): load that shifts between
 // rounds cancels out, load within a round shows in the quartiles given beside it.
 //
-// One process is not enough: V8 decides what to inline from the feedback it has when it
-// optimizes, and the weighted path sits near its inlining budget, so the same build measures
-// anywhere from the low 20s to the 50s of percent from one process to the next, steady within
-// each. So the measurement runs in several fresh processes, one after the other (5 by default,
+// One process is not enough: V8 decides what to inline and how to specialize from the feedback
+// it holds when it optimizes, and the rows share the call path, so each fresh process settles in
+// a steady state of its own: the same build measures anywhere from the low 20s to the 50s of
+// percent from one process to the next (docs/benchmarks.md, "Tokens and spend"). So the measurement runs in several fresh processes, one after the other (5 by default,
 // 1 with --quick), and each figure is the median of the processes' figures, with every
 // process's figure given beside it.
 import { execFileSync } from 'node:child_process';
