@@ -101,12 +101,6 @@ export class TokenWindows {
     this.outputs[index] = output;
   }
 
-  /** Whether a cost can ever fit (it exceeds no cap on its own). */
-  fits(input: number, output: number): boolean {
-    const { total, inputCap: inCap, outputCap: outCap } = this;
-    return input + output <= total && input <= inCap && output <= outCap;
-  }
-
   /** Tokens still allowed in each capped window now (null where uncapped). */
   remaining(now: number): { total: number | null; input: number | null; output: number | null } {
     this.expire(now);
