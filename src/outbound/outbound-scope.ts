@@ -141,12 +141,16 @@ const HEADER_PAUSE: ErrorClassification = Object.freeze({
  * (nothing left until a reset) and feed its token windows; a 429 or 5xx counts for the guard.
  */
 export function readResponseSignals(core: ManagerCore, scope: Scope, call: CallContext, status: number, headers: HeaderSource): void {
-  // The clock is read only when something needs the time (most responses need none).
   const figures = parseRateLimitHeaders(headers);
-  if (figures !== null && ((figures.pauseMs !== undefined && figures.pauseMs > 0) || hasTokenFigures(figures))) {
-    const now = Date.now();
-    if (figures.pauseMs !== undefined && figures.pauseMs > 0) core.pauseScope(scope, figures.pauseMs, HEADER_PAUSE, now);
-    feedTokenWindows(scope, call, figures, now);
+  if (figures !== null) {
+    const pauseMs = figures.pauseMs ?? 0;
+    const tokens = hasTokenFigures(figures);
+    // The clock is read only when something needs the time (most responses need none).
+    if (pauseMs > 0 || tokens) {
+      const now = Date.now();
+      if (pauseMs > 0) core.pauseScope(scope, pauseMs, HEADER_PAUSE, now);
+      if (tokens) feedTokenWindows(scope, call, figures, now);
+    }
   }
   if (status === 429 || status >= 500) core.guard.failure(scope.key, Date.now());
 }

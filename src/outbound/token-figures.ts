@@ -12,10 +12,10 @@ import type { RateLimitHeaders, RateLimitWindow } from './rate-limit-headers.js'
  * window with nothing left and a known reset is not charged: the pause until that reset covers
  * it, and a charge would outlast it (a charge ages out with the attempt's start, 60 s later).
  * Nothing happens in a scope without token caps, on a store whose limiter cannot amend a cost,
- * or for a call not admitted through the token windows.
+ * or for a call not admitted through the token windows. The caller makes sure first that the
+ * figures say something about tokens ({@link hasTokenFigures}).
  */
 export function feedTokenWindows(scope: Scope, call: CallContext, figures: RateLimitHeaders, now: number): void {
-  if (!hasTokenFigures(figures)) return;
   const limiter = scope.limiter;
   if (!(call instanceof Charge) || call.ticket < 0 || limiter.amendCost === undefined) return;
   const local = limiter.snapshot(now).tokensRemaining;
