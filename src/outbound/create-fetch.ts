@@ -92,6 +92,11 @@ class OutboundCall {
 
   private settle(kept: Response | undefined): void {
     this.settled = true;
+    this.discardResponses(kept);
+  }
+
+  /** Cancels the bodies of the responses kept so far, but `kept`'s. */
+  private discardResponses(kept: Response | undefined): void {
     if (this.responses === null) return;
     for (const response of this.responses) if (response !== kept) discard(response);
     this.responses = null;
@@ -100,10 +105,7 @@ class OutboundCall {
   /** One attempt: guard, fetch, rate-limit headers, then the status decides success or failure. */
   private async attempt(callSignal: AbortSignal | undefined, call: CallContext): Promise<Response> {
     const { core, scope } = this;
-    if (this.responses !== null) {
-      for (const response of this.responses) discard(response); // an earlier attempt's answer, not needed any more
-      this.responses = null;
-    }
+    this.discardResponses(undefined); // an earlier attempt's answer, not needed any more
     admitToGuard(core, scope);
     const controller = scope.config.timeoutMs > 0 && scope.config.timeoutMs !== Infinity ? new AbortController() : null;
     const deadline = controller === null ? null : attemptDeadline(scope, (error) => controller.abort(error));
