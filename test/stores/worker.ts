@@ -8,11 +8,10 @@
  * begin together. It then tells the test what it saw (`started`, `suspended`, `closed`, ...),
  * and the test answers with `ban` or `stop` when the run has shown what it must.
  */
-import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { type ClientKind, connectClient, connectCluster } from './clients.js';
 import { testWindow } from '../../src/stores/redis/settings.js';
-import { ADMIT_SCRIPT, decodeAdmitReply } from '../../src/stores/redis/admit-protocol.js';
+import { ADMIT_ARG_INDEX, ADMIT_SCRIPT, ADMIT_SHA, decodeAdmitReply } from '../../src/stores/redis/admit-protocol.js';
 import { storeParts } from '../../src/stores/redis/store.js';
 import { isBudgetExceededError, isCircuitOpenError, isPlatformSuspendedError, isRateLimitedError, RedisStore, ThrottleManager, type ThrottleConfig } from '../../src/index.js';
 
@@ -274,8 +273,6 @@ async function main(): Promise<void> {
   process.disconnect();
 }
 
-const ADMIT_SHA = createHash('sha1').update(ADMIT_SCRIPT).digest('hex');
-
 /**
  * Records each answer of the store's admission script into `into`, in the order they come (a
  * connection answers in order). The command (sha or script, numkeys, two keys, then ARGV; see
@@ -287,8 +284,8 @@ function recordAdmissions(store: RedisStore, into: AdmissionRecord[]): void {
     (send: (args: readonly (string | number)[]) => Promise<unknown>) =>
     (args: readonly (string | number)[]): Promise<unknown> => {
       if (args[0] !== ADMIT_SHA && args[0] !== ADMIT_SCRIPT) return send(args);
-      const asked = Number(args[3 + 6]);
-      const leaseMs = Number(args[3 + 10]);
+      const asked = Number(args[ADMIT_ARG_INDEX.count]);
+      const leaseMs = Number(args[ADMIT_ARG_INDEX.leaseMs]);
       // Before sending: Redis may run the script before send() returns.
       const sent = Date.now();
       const reply = send(args);

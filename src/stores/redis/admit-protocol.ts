@@ -464,7 +464,7 @@ end
 return {taken, tokens, remaining, math.ceil(nextMs), slot, stamp, probe, tfirst, left[1], left[2], left[3]}
 `;
 
-const ADMIT_SHA = createHash('sha1').update(ADMIT_SCRIPT).digest('hex');
+export const ADMIT_SHA = createHash('sha1').update(ADMIT_SCRIPT).digest('hex');
 
 /**
  * Gives back starts nobody made: admissions whose answer came after their callers' deadline
@@ -631,8 +631,12 @@ const RING_LENGTH = 6;
 const COUNT = 9;
 const HINT = 10;
 const CREDITS = 12;
+const LEASE = 13;
 const COSTS = 15;
 const PER_CREDIT = 16;
+
+/** Where a sent admission command carries the admissions asked for and the credits' lease (for a recorder of the commands, as the fleet tests have). */
+export const ADMIT_ARG_INDEX = Object.freeze({ count: COUNT, leaseMs: LEASE });
 
 /**
  * The admission command of one scope, built when its limits change rather than per call; a
